@@ -1,0 +1,11 @@
+// seqcast: predict live streams as they arrive. The public library API.
+
+export { loadModel, createModel, modelFromSafetensors, argmax, Model } from './api/model.js';
+export type { ModelSpec, ModelOptions, StepInput } from './api/model.js';
+export { Stream } from './api/stream.js';
+export type { StreamOptions, StreamState } from './api/stream.js';
+export { SeqcastError, ModelFormatError, InputError, StateError, KernelError } from './errors.js';
+export type { ModelArch, TensorSpec } from './model/layout.js';
+export type { SeqcastMetadata, Normalizer } from './model/metadata.js';
+export { readSafetensors, writeSafetensors } from './model/safetensors.js';
+export type { CellKind } from './kernel/kernel.js';

@@ -1,0 +1,230 @@
+// Host side of the kernel ABI (docs/abi.md): loads build/seqcast.wasm, makes one
+// instance per model, and keeps typed views over its memory fresh.
+
+import { KernelError } from '../errors.js';
+
+/** Cell kinds as the ABI numbers them. */
+export const CELL_CODES = { rnn: 0, lstm: 1, gru: 2 } as const;
+export type CellKind = keyof typeof CELL_CODES;
+
+/** The kernel's exports (docs/abi.md). Pointers are byte offsets into `memory`. */
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  abiVersion(): number;
+  configure(kind: number, layers: number, inputSize: number, vocabSize: number, hiddenSize: number,
+    headSize: number, batchCapacity: number, initialSlots: number): number;
+  getParamCount(): number;
+  getParamPtr(index: number): number;
+  getParamLength(index: number): number;
+  getParamsPtr(): number;
+  getParamsLength(): number;
+  getOutputSize(): number;
+  getInputSize(): number;
+  getBatchCapacity(): number;
+  getIoSlotsPtr(): number;
+  getIoTokensPtr(): number;
+  getIoInputPtr(): number;
+  getIoOutputPtr(): number;
+  getErrorIndex(): number;
+  slotOpen(): number;
+  slotClose(slot: number): number;
+  slotReset(slot: number): number;
+  slotCopy(dst: number, src: number): number;
+  slotIsOpen(slot: number): number;
+  slotStatePtr(slot: number): number;
+  slotStateLength(): number;
+  getSlotCapacity(): number;
+  stepBatch(count: number): number;
+  arenaUsed(): number;
+  activation(kind: number, x: number): number;
+}
+
+/** ABI version this host speaks. */
+export const ABI_VERSION = 1;
+
+/** Kernel error codes (assembly/model.ts), by value. */
+export const KERNEL_ERRORS: Record<number, string> = {
+  [-1]: 'kernel not configured',
+  [-2]: 'kernel already configured',
+  [-3]: 'bad model configuration',
+  [-4]: 'out of WebAssembly memory',
+  [-5]: 'slot is not open',
+  [-6]: 'batch size out of range',
+  [-7]: 'the same slot appears twice in one batch',
+  [-8]: 'token id outside the vocabulary',
+  [-9]: 'input frame holds NaN or Infinity',
+};
+
+let compiled: WebAssembly.Module | undefined;
+
+/** The compiled kernel, loaded once per process from build/seqcast.wasm (or given bytes). */
+export async function kernelModule(bytes?: BufferSource): Promise<WebAssembly.Module> {
+  if (bytes) return WebAssembly.compile(bytes);
+  if (!compiled) {
+    const url = new URL('../../build/seqcast.wasm', import.meta.url);
+    let data: BufferSource;
+    if (url.protocol === 'file:') {
+      const { readFile } = await import('node:fs/promises');
+      try {
+        data = await readFile(url);
+      } catch (err) {
+        throw new KernelError(0, `cannot read the kernel ${url.pathname}: run \`npm run build\` first (${(err as Error).message})`);
+      }
+    } else {
+      data = await (await fetch(url)).arrayBuffer();
+    }
+    compiled = await WebAssembly.compile(data);
+  }
+  return compiled;
+}
+
+/** Shape of one model as the kernel sees it. */
+export interface KernelArch {
+  cell: CellKind;
+  layers: number;
+  inputSize: number; // frame width, or embedding width for token models
+  vocabSize: number; // 0 for frame models
+  hiddenSize: number;
+  headSize: number; // 0 for no head
+}
+
+/**
+ * One kernel instance holding one model: its parameters, its stream slots and
+ * its batch buffers. Views are rebuilt whenever the memory has grown.
+ */
+export class Kernel {
+  private buffer!: ArrayBuffer;
+  private f32View!: Float32Array;
+  private i32View!: Int32Array;
+  readonly batchCapacity: number;
+  readonly outputSize: number;
+  readonly inputWidth: number;
+  readonly stateLength: number;
+  private readonly ioSlots: number;
+  private readonly ioTokens: number;
+  private readonly ioInput: number;
+  private readonly ioOutput: number;
+
+  private constructor(readonly exports: KernelExports) {
+    this.batchCapacity = exports.getBatchCapacity();
+    this.outputSize = exports.getOutputSize();
+    this.inputWidth = exports.getInputSize();
+    this.stateLength = exports.slotStateLength();
+    this.ioSlots = exports.getIoSlotsPtr() >>> 2;
+    this.ioTokens = exports.getIoTokensPtr() >>> 2;
+    this.ioInput = exports.getIoInputPtr() >>> 2;
+    this.ioOutput = exports.getIoOutputPtr() >>> 2;
+    this.refresh();
+  }
+
+  /** Instantiates the kernel and lays out a model of the given shape. */
+  static async create(arch: KernelArch, options: { batchCapacity?: number; initialSlots?: number; wasm?: BufferSource } = {}): Promise<Kernel> {
+    const module = await kernelModule(options.wasm);
+    const instance = await WebAssembly.instantiate(module, {});
+    const exports = instance.exports as unknown as KernelExports;
+    if (exports.abiVersion() !== ABI_VERSION) {
+      throw new KernelError(0, `kernel ABI version ${exports.abiVersion()} is not the ${ABI_VERSION} this host speaks`);
+    }
+    const code = exports.configure(
+      CELL_CODES[arch.cell], arch.layers, arch.inputSize, arch.vocabSize, arch.hiddenSize, arch.headSize,
+      options.batchCapacity ?? 64, options.initialSlots ?? 4,
+    );
+    check(code, 'configure');
+    return new Kernel(exports);
+  }
+
+  /** Rebuilds typed views if memory grew (growth detaches the old ArrayBuffer). */
+  private refresh(): void {
+    const buffer = this.exports.memory.buffer;
+    if (buffer !== this.buffer) {
+      this.buffer = buffer;
+      this.f32View = new Float32Array(buffer);
+      this.i32View = new Int32Array(buffer);
+    }
+  }
+
+  /** All of memory as floats; index = byte offset / 4. Valid until the next call that may grow. */
+  get f32(): Float32Array {
+    this.refresh();
+    return this.f32View;
+  }
+
+  get i32(): Int32Array {
+    this.refresh();
+    return this.i32View;
+  }
+
+  /** A live view of parameter tensor `index` (kernel order). */
+  param(index: number): Float32Array {
+    const ptr = this.exports.getParamPtr(index) >>> 2;
+    return this.f32.subarray(ptr, ptr + this.exports.getParamLength(index));
+  }
+
+  /** A live view of the whole parameter block. */
+  params(): Float32Array {
+    const ptr = this.exports.getParamsPtr() >>> 2;
+    return this.f32.subarray(ptr, ptr + this.exports.getParamsLength());
+  }
+
+  openSlot(): number {
+    const slot = this.exports.slotOpen();
+    check(slot, 'slotOpen');
+    this.refresh();
+    return slot;
+  }
+
+  closeSlot(slot: number): void {
+    check(this.exports.slotClose(slot), 'slotClose');
+  }
+
+  resetSlot(slot: number): void {
+    check(this.exports.slotReset(slot), 'slotReset');
+  }
+
+  copySlot(dst: number, src: number): void {
+    check(this.exports.slotCopy(dst, src), 'slotCopy');
+  }
+
+  /** A live view of a slot's state: h (L, H), then c (L, H) for LSTM. */
+  slotState(slot: number): Float32Array {
+    const ptr = this.exports.slotStatePtr(slot) >>> 2;
+    if (ptr === 0) throw new KernelError(-5, `slot ${slot} is not open`);
+    return this.f32.subarray(ptr, ptr + this.stateLength);
+  }
+
+  /** Float index of batch entry `b`'s input row. */
+  inputOffset(b: number): number {
+    return this.ioInput + b * this.inputWidth;
+  }
+
+  /** Float index of batch entry `b`'s output row. */
+  outputOffset(b: number): number {
+    return this.ioOutput + b * this.outputSize;
+  }
+
+  setSlot(b: number, slot: number): void {
+    this.i32[this.ioSlots + b] = slot;
+  }
+
+  setToken(b: number, token: number): void {
+    this.i32[this.ioTokens + b] = token;
+  }
+
+  /** Steps the first `count` io entries; throws KernelError naming the entry on refusal. */
+  step(count: number): void {
+    const code = this.exports.stepBatch(count);
+    if (code !== 0) {
+      const index = this.exports.getErrorIndex();
+      throw new KernelError(code, `stepBatch refused batch entry ${index}: ${KERNEL_ERRORS[code] ?? `error ${code}`}`);
+    }
+  }
+
+  /** Bytes of linear memory in use by this model. */
+  get memoryBytes(): number {
+    return this.exports.memory.buffer.byteLength;
+  }
+}
+
+function check(code: number, call: string): void {
+  if (code < 0) throw new KernelError(code, `kernel ${call} failed: ${KERNEL_ERRORS[code] ?? `error ${code}`}`);
+}

@@ -1,0 +1,76 @@
+// The `seqcast` entry of a safetensors file's __metadata__: configuration that
+// tensor names and shapes cannot tell (docs/model-format.md is the contract).
+
+import { ModelFormatError } from '../errors.js';
+import type { ModelArch } from './layout.js';
+
+/** Version of the metadata JSON this code writes. */
+export const METADATA_FORMAT = 1;
+
+/** Per-channel statistics: the model sees (x − mean) / std and its outputs are mapped back. */
+export interface Normalizer {
+  mean: number[];
+  std: number[];
+}
+
+export interface SeqcastMetadata {
+  format?: number;
+  /** Input normalization for frame models, one entry per channel. */
+  normalizer?: Normalizer;
+  /** Characters of a char-level token model; token id k is the k-th character (code point). */
+  vocab?: string;
+  /** Names of the input channels, for CSV headers and dashboards. */
+  channels?: string[];
+  /** Anything else is kept as is and written back on save. */
+  [key: string]: unknown;
+}
+
+/** Parses and checks the `seqcast` metadata JSON against the model it belongs to. */
+export function parseMetadata(text: string | undefined, arch: ModelArch, source: string): SeqcastMetadata {
+  if (text === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ModelFormatError(`${source}: __metadata__.seqcast is not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ModelFormatError(`${source}: __metadata__.seqcast must be a JSON object`);
+  }
+  const meta = value as SeqcastMetadata;
+  validateMetadata(meta, arch, source);
+  return meta;
+}
+
+/** Throws ModelFormatError naming the first field that disagrees with the model. */
+export function validateMetadata(meta: SeqcastMetadata, arch: ModelArch, source: string): void {
+  if (meta.format !== undefined && meta.format !== METADATA_FORMAT) {
+    throw new ModelFormatError(`${source}: seqcast metadata format ${JSON.stringify(meta.format)} is not supported (this version reads ${METADATA_FORMAT})`);
+  }
+  if (meta.normalizer !== undefined) {
+    if (arch.vocabSize > 0) throw new ModelFormatError(`${source}: a token model cannot carry a normalizer`);
+    const { mean, std } = meta.normalizer;
+    for (const [field, values] of [['mean', mean], ['std', std]] as const) {
+      if (!Array.isArray(values) || values.length !== arch.inputSize) {
+        throw new ModelFormatError(`${source}: normalizer.${field} must hold ${arch.inputSize} numbers, one per input channel`);
+      }
+      values.forEach((v, i) => {
+        if (typeof v !== 'number' || !Number.isFinite(v) || (field === 'std' && v <= 0)) {
+          throw new ModelFormatError(`${source}: normalizer.${field}[${i}] is ${JSON.stringify(v)}; expected a finite number${field === 'std' ? ' above 0' : ''}`);
+        }
+      });
+    }
+  }
+  if (meta.vocab !== undefined) {
+    if (typeof meta.vocab !== 'string') throw new ModelFormatError(`${source}: vocab must be a string of characters`);
+    const size = Array.from(meta.vocab).length;
+    if (size !== arch.vocabSize) {
+      throw new ModelFormatError(`${source}: vocab has ${size} characters but embed.weight has ${arch.vocabSize} rows`);
+    }
+  }
+  if (meta.channels !== undefined) {
+    if (!Array.isArray(meta.channels) || meta.channels.length !== arch.inputSize || !meta.channels.every((c) => typeof c === 'string')) {
+      throw new ModelFormatError(`${source}: channels must be ${arch.inputSize} strings, one per input channel`);
+    }
+  }
+}
