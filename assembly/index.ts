@@ -8,7 +8,7 @@ export {
   getOutputSize, getInputSize, getBatchCapacity,
   getIoSlotsPtr, getIoTokensPtr, getIoInputPtr, getIoOutputPtr, getErrorIndex,
   slotOpen, slotClose, slotReset, slotCopy, slotIsOpen, slotStatePtr, slotStateLength, getSlotCapacity,
-  stepBatch,
+  stepBatch, commitParams,
 } from "./model";
 export { CELL_RNN_TANH, CELL_LSTM, CELL_GRU } from "./recurrent";
 export { arenaUsed } from "./arena";

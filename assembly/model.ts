@@ -4,12 +4,16 @@
 // Memory map (all regions 16-byte aligned, made by the arena):
 //   params    (paramsLength)          PyTorch state_dict order, see PARAMETER ORDER
 //   table     (paramCount × 2 i32)    offset (floats from params) and length per tensor
+//   panels    the weights the step reads, packed by commitParams (simd.ts packPanel):
+//             per layer [W_ih | W_hh] side by side (RNN, LSTM) or W_ih and W_hh
+//             apart (GRU, whose n gate needs them separately); the head's weight
 //   io        slots i32 (B), tokens i32 (B), input f32 (B, inputSize), output f32 (B, outputSize)
-//   scratch   gates f32 (B, G·H), gatesHidden f32 (B, 3H) for GRU,
-//             hGather f32 (L, B, H), cGather f32 (L, B, H) for LSTM
+//   scratch   rows f32 (B, maxWidth): each stream's layer input [x | h | 0-pad];
+//             hiddenRows f32 (B, padTo4(H)) for GRU; gates f32 (B, G·H), hiddenGates f32 (B, 3H) for GRU
 //   slots     f32 (capacity, slotStateLength): per slot h (L, H) then c (L, H)
 //             + slotOpenFlags u8 (capacity), slotMarks i32 (capacity)
 // B = batchCapacity, L = layers, H = hidden size, G = gates per cell kind.
+// Slots are stepped in place: no gather or scatter of state.
 //
 // PARAMETER ORDER (as nn.Module.state_dict() lists a module with submodules
 // `embed`, `rnn|lstm|gru`, `head` declared in that order):
@@ -19,7 +23,7 @@
 //   [head.weight (O, H), head.bias (O)]                     when headSize > 0
 
 import { arenaAlloc } from "./arena";
-import { affine } from "./simd";
+import { affinePacked, packPanel, padTo4, panelLength } from "./simd";
 import { CELL_GRU, CELL_LSTM, CELL_RNN_TANH, gateCount, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 
 // ── error codes (negative; the ABI's only error channel; only grow downwards) ──
@@ -54,15 +58,20 @@ let embedIndex: i32 = -1;   // table index of embed.weight
 let layerIndex: i32 = 0;    // table index of weight_ih_l0
 let headIndex: i32 = -1;    // table index of head.weight
 
+// ── packed panels: per layer (L × 2 pointers: the input-side panel, the GRU hidden panel) ──
+let panelTable: usize = 0;
+let headPanel: usize = 0;
+
 // ── io and scratch ──
 let ioSlots: usize = 0;
 let ioTokens: usize = 0;
 let ioInput: usize = 0;
 let ioOutput: usize = 0;
+let rowScratch: usize = 0;
+let rowWidthMax: i32 = 0;
+let hiddenRowScratch: usize = 0;
 let gateScratch: usize = 0;
 let hiddenGateScratch: usize = 0;
-let hGather: usize = 0;
-let cGather: usize = 0;
 
 // ── slots ──
 let slotCapacity: i32 = 0;
@@ -137,15 +146,31 @@ export function configure(
     index = addTensor(index, head);
   }
   params = arenaAlloc(<usize>paramsLength * 4);
+  panelTable = arenaAlloc(<usize>layerCount * 8);
+  if (!params || !panelTable) return ERR_OUT_OF_MEMORY;
+  const gru = kind == CELL_GRU;
+  rowWidthMax = 0;
+  for (let l = 0; l < layerCount; l++) {
+    const inWidth = l == 0 ? inputWidth : hidden;
+    const width = gru ? padTo4(inWidth) : padTo4(inWidth + hidden);
+    if (width > rowWidthMax) rowWidthMax = width;
+    const panel = arenaAlloc(<usize>panelLength(gateRows, gru ? inWidth : inWidth + hidden) * 4);
+    const hiddenPanel = gru ? arenaAlloc(<usize>panelLength(gateRows, hidden) * 4) : 0;
+    if (!panel || (gru && !hiddenPanel)) return ERR_OUT_OF_MEMORY;
+    store<u32>(panelTable + <usize>l * 8, <u32>panel);
+    store<u32>(panelTable + <usize>l * 8, <u32>hiddenPanel, 4);
+  }
+  if (padTo4(hidden) > rowWidthMax) rowWidthMax = padTo4(hidden); // the head's input row
+  if (head > 0 && !(headPanel = arenaAlloc(<usize>panelLength(head, hidden) * 4))) return ERR_OUT_OF_MEMORY;
   ioSlots = arenaAlloc(<usize>batch * 4);
   ioTokens = arenaAlloc(<usize>batch * 4);
   ioInput = arenaAlloc(<usize>(batch * inputWidth) * 4);
   ioOutput = arenaAlloc(<usize>(batch * (head > 0 ? head : hidden)) * 4);
+  rowScratch = arenaAlloc(<usize>(batch * rowWidthMax) * 4);
   gateScratch = arenaAlloc(<usize>(batch * gateRows) * 4);
-  hGather = arenaAlloc(<usize>(layerCount * batch * hidden) * 4);
-  if (!params || !ioSlots || !ioTokens || !ioInput || !ioOutput || !gateScratch || !hGather) return ERR_OUT_OF_MEMORY;
-  if (kind == CELL_GRU && !(hiddenGateScratch = arenaAlloc(<usize>(batch * gateRows) * 4))) return ERR_OUT_OF_MEMORY;
-  if (kind == CELL_LSTM && !(cGather = arenaAlloc(<usize>(layerCount * batch * hidden) * 4))) return ERR_OUT_OF_MEMORY;
+  if (!ioSlots || !ioTokens || !ioInput || !ioOutput || !rowScratch || !gateScratch) return ERR_OUT_OF_MEMORY;
+  if (gru && !(hiddenRowScratch = arenaAlloc(<usize>(batch * padTo4(hidden)) * 4))) return ERR_OUT_OF_MEMORY;
+  if (gru && !(hiddenGateScratch = arenaAlloc(<usize>(batch * gateRows) * 4))) return ERR_OUT_OF_MEMORY;
   configured = true;
   return growSlots(initialSlots);
 }
@@ -197,6 +222,29 @@ export function getIoInputPtr(): usize { return ioInput; }
 export function getIoOutputPtr(): usize { return ioOutput; }
 /** Batch index of the entry that made the last stepBatch fail, or -1. */
 export function getErrorIndex(): i32 { return lastErrorIndex; }
+
+/**
+ * Rebuilds the packed weight panels from the parameter block. Call after
+ * writing any parameter and before the next stepBatch: the step reads only
+ * the panels (and the biases, which it reads directly).
+ */
+export function commitParams(): i32 {
+  if (!configured) return ERR_NOT_CONFIGURED;
+  const gateRows = gates * hiddenSize;
+  for (let l = 0; l < layers; l++) {
+    const t = layerIndex + 4 * l;
+    const inWidth = l == 0 ? inputSize : hiddenSize;
+    const panel = <usize>load<u32>(panelTable + <usize>l * 8);
+    if (cellKind == CELL_GRU) {
+      packPanel(panel, gateRows, tensorPtr(t), inWidth, 0, 0);
+      packPanel(<usize>load<u32>(panelTable + <usize>l * 8, 4), gateRows, tensorPtr(t + 1), hiddenSize, 0, 0);
+    } else {
+      packPanel(panel, gateRows, tensorPtr(t), inWidth, tensorPtr(t + 1), hiddenSize);
+    }
+  }
+  if (headSize > 0) packPanel(headPanel, headSize, tensorPtr(headIndex), hiddenSize, 0, 0);
+  return OK;
+}
 
 // ── exports: stream slots ──
 
@@ -257,64 +305,85 @@ export function stepBatch(count: i32): i32 {
   if (check != OK) return check;
 
   const hidden = hiddenSize;
-  const hiddenBytes = <usize>hidden * 4;
-  const rowBytes = <usize>count * hiddenBytes;   // one layer of gathered state
+  const hiddenBytes = <usize>hidden << 2;
+  const stateBytes = <usize>stateLength() << 2;
   const gateRows = gates * hidden;
+  const gateBytes = <usize>gateRows << 2;
+  const gru = cellKind == CELL_GRU;
   const lstm = cellKind == CELL_LSTM;
-
-  if (vocabSize > 0) {
-    const embed = tensorPtr(embedIndex);
-    const width = <usize>inputSize * 4;
-    for (let b = 0; b < count; b++) {
-      const token = load<i32>(ioTokens + <usize>b * 4);
-      memory.copy(ioInput + <usize>b * width, embed + <usize>token * width, width);
-    }
-  }
-
-  // h, c of layer l for the batch: the slot itself for a batch of one, else gathered.
-  let hBase: usize, cBase: usize, layerStride: usize;
-  if (count == 1) {
-    hBase = slotState(load<i32>(ioSlots));
-    cBase = hBase + <usize>layers * hiddenBytes;
-    layerStride = hiddenBytes;
-  } else {
-    gatherStates(count);
-    hBase = hGather; cBase = cGather; layerStride = rowBytes;
-  }
 
   for (let l = 0; l < layers; l++) {
     const t = layerIndex + 4 * l;
-    const wIh = tensorPtr(t), wHh = tensorPtr(t + 1), bIh = tensorPtr(t + 2), bHh = tensorPtr(t + 3);
-    const input = l == 0 ? ioInput : hBase + <usize>(l - 1) * layerStride;
+    const bIh = tensorPtr(t + 2), bHh = tensorPtr(t + 3);
     const inWidth = l == 0 ? inputSize : hidden;
-    const h = hBase + <usize>l * layerStride;
-    if (cellKind == CELL_GRU) {
-      affine(gateScratch, count, gateRows, input, inWidth, wIh, 0, 0, 0, bIh, 0);
-      affine(hiddenGateScratch, count, gateRows, h, hidden, wHh, 0, 0, 0, bHh, 0);
-      for (let b = 0; b < count; b++) {
-        const g = <usize>(b * gateRows) * 4;
-        gruPointwise(gateScratch + g, hiddenGateScratch + g, h + <usize>b * hiddenBytes, hidden);
+    const inBytes = <usize>inWidth << 2;
+    const width = gru ? padTo4(inWidth) : padTo4(inWidth + hidden);
+    const rowBytes = <usize>width << 2;
+    const hiddenWidth = padTo4(hidden);
+    // each stream's row: [input | h (RNN, LSTM) | zero padding]
+    for (let b = 0; b < count; b++) {
+      const state = slotStates + <usize>load<i32>(ioSlots + (<usize>b << 2)) * stateBytes;
+      const row = rowScratch + <usize>b * rowBytes;
+      memory.copy(row, layerInput(l, b, state), inBytes);
+      if (gru) {
+        zeroPad(row, inWidth, width);
+        const hiddenRow = hiddenRowScratch + (<usize>(b * hiddenWidth) << 2);
+        memory.copy(hiddenRow, state + <usize>l * hiddenBytes, hiddenBytes);
+        zeroPad(hiddenRow, hidden, hiddenWidth);
+      } else {
+        memory.copy(row + inBytes, state + <usize>l * hiddenBytes, hiddenBytes);
+        zeroPad(row, inWidth + hidden, width);
       }
+    }
+    const panel = <usize>load<u32>(panelTable + <usize>l * 8);
+    if (gru) {
+      affinePacked(gateScratch, count, gateRows, rowScratch, width, panel, bIh, 0);
+      affinePacked(hiddenGateScratch, count, gateRows, hiddenRowScratch, hiddenWidth, <usize>load<u32>(panelTable + <usize>l * 8, 4), bHh, 0);
     } else {
-      affine(gateScratch, count, gateRows, input, inWidth, wIh, h, hidden, wHh, bIh, bHh);
-      for (let b = 0; b < count; b++) {
-        const g = gateScratch + <usize>(b * gateRows) * 4;
-        const hb = h + <usize>b * hiddenBytes;
-        if (lstm) lstmPointwise(g, hb, cBase + <usize>l * layerStride + <usize>b * hiddenBytes, hidden);
-        else rnnTanhPointwise(g, hb, hidden);
-      }
+      affinePacked(gateScratch, count, gateRows, rowScratch, width, panel, bIh, bHh);
+    }
+    for (let b = 0; b < count; b++) {
+      const state = slotStates + <usize>load<i32>(ioSlots + (<usize>b << 2)) * stateBytes;
+      const h = state + <usize>l * hiddenBytes;
+      const gatesRow = gateScratch + <usize>b * gateBytes;
+      if (lstm) lstmPointwise(gatesRow, h, state + <usize>(layers + l) * hiddenBytes, hidden);
+      else if (gru) gruPointwise(gatesRow, hiddenGateScratch + <usize>b * gateBytes, h, hidden);
+      else rnnTanhPointwise(gatesRow, h, hidden);
     }
   }
 
-  const top = hBase + <usize>(layers - 1) * layerStride;
+  const topOffset = <usize>(layers - 1) * hiddenBytes;
   if (headSize > 0) {
-    const w = tensorPtr(headIndex);
-    affine(ioOutput, count, headSize, top, hidden, w, 0, 0, 0, w + <usize>(headSize * hidden) * 4, 0);
+    const width = padTo4(hidden);
+    for (let b = 0; b < count; b++) {
+      const state = slotStates + <usize>load<i32>(ioSlots + (<usize>b << 2)) * stateBytes;
+      const row = rowScratch + (<usize>(b * width) << 2);
+      memory.copy(row, state + topOffset, hiddenBytes);
+      zeroPad(row, hidden, width);
+    }
+    const headBias = tensorPtr(headIndex + 1);
+    affinePacked(ioOutput, count, headSize, rowScratch, width, headPanel, headBias, 0);
   } else {
-    memory.copy(ioOutput, top, rowBytes);
+    for (let b = 0; b < count; b++) {
+      const state = slotStates + <usize>load<i32>(ioSlots + (<usize>b << 2)) * stateBytes;
+      memory.copy(ioOutput + <usize>b * hiddenBytes, state + topOffset, hiddenBytes);
+    }
   }
-  if (count > 1) scatterStates(count);
   return OK;
+}
+
+/** Where batch entry b's input to layer l lives: its frame, its token's embedding row, or the layer below's new h. */
+// @ts-ignore: decorator
+@inline function layerInput(l: i32, b: i32, state: usize): usize {
+  if (l > 0) return state + (<usize>((l - 1) * hiddenSize) << 2);
+  if (vocabSize > 0) return tensorPtr(embedIndex) + (<usize>(load<i32>(ioTokens + (<usize>b << 2)) * inputSize) << 2);
+  return ioInput + (<usize>(b * inputSize) << 2);
+}
+
+/** Zeroes floats [from, to) of a row (at most 3: the padding to a multiple of 4). */
+// @ts-ignore: decorator
+@inline function zeroPad(row: usize, from: i32, to: i32): void {
+  for (let i = from; i < to; i++) store<f32>(row + (<usize>i << 2), 0);
 }
 
 /** Slots open and distinct, tokens in range, frames finite; sets lastErrorIndex. */
@@ -344,33 +413,4 @@ function validateBatch(count: i32): i32 {
     }
   }
   return OK;
-}
-
-/** Copies each listed slot's state into the (layer, batch, H) gather buffers. */
-function gatherStates(count: i32): void {
-  const hiddenBytes = <usize>hiddenSize * 4;
-  const rowBytes = <usize>count * hiddenBytes;
-  const lstm = cellKind == CELL_LSTM;
-  for (let b = 0; b < count; b++) {
-    const state = slotState(load<i32>(ioSlots + <usize>b * 4));
-    for (let l = 0; l < layers; l++) {
-      const dst = <usize>l * rowBytes + <usize>b * hiddenBytes;
-      memory.copy(hGather + dst, state + <usize>l * hiddenBytes, hiddenBytes);
-      if (lstm) memory.copy(cGather + dst, state + <usize>(layers + l) * hiddenBytes, hiddenBytes);
-    }
-  }
-}
-
-function scatterStates(count: i32): void {
-  const hiddenBytes = <usize>hiddenSize * 4;
-  const rowBytes = <usize>count * hiddenBytes;
-  const lstm = cellKind == CELL_LSTM;
-  for (let b = 0; b < count; b++) {
-    const state = slotState(load<i32>(ioSlots + <usize>b * 4));
-    for (let l = 0; l < layers; l++) {
-      const src = <usize>l * rowBytes + <usize>b * hiddenBytes;
-      memory.copy(state + <usize>l * hiddenBytes, hGather + src, hiddenBytes);
-      if (lstm) memory.copy(state + <usize>(layers + l) * hiddenBytes, cGather + src, hiddenBytes);
-    }
-  }
 }

@@ -51,8 +51,7 @@ export function rnnTanhPointwise(z: usize, h: usize, hidden: i32): void {
   }
 }
 
-// @ts-ignore: decorator
-@inline function lstmLanes(zi: v128, zf: v128, zg: v128, zo: v128, cPrev: v128, out: usize, cOut: usize, count: i32): void {
+function lstmLanes(zi: v128, zf: v128, zg: v128, zo: v128, cPrev: v128, out: usize, cOut: usize, count: i32): void {
   const i = sigmoidLanes(zi), f = sigmoidLanes(zf), g = tanhLanes(zg), o = sigmoidLanes(zo);
   const c = f32x4.add(f32x4.mul(f, cPrev), f32x4.mul(i, g));
   const h = f32x4.mul(o, tanhLanes(c));
@@ -89,8 +88,7 @@ export function lstmPointwise(z: usize, h: usize, c: usize, hidden: i32): void {
   }
 }
 
-// @ts-ignore: decorator
-@inline function gruLanes(ir: v128, iz: v128, inn: v128, hr: v128, hz: v128, hn: v128, hPrev: v128): v128 {
+function gruLanes(ir: v128, iz: v128, inn: v128, hr: v128, hz: v128, hn: v128, hPrev: v128): v128 {
   const r = sigmoidLanes(f32x4.add(ir, hr));
   const z = sigmoidLanes(f32x4.add(iz, hz));
   const n = tanhLanes(f32x4.add(inn, f32x4.mul(r, hn)));

@@ -1,69 +1,92 @@
 // SIMD building blocks: activations on f32x4 lanes and the fused affine product
 // that every layer (recurrent gates, dense head) is made of.
 //
-// Accuracy (measured by tests/activations.test.ts against float64 Math):
+// Accuracy (tests/activations.test.ts checks it against float64 Math.exp/tanh):
 //   expLanes     relative error < 2e-7 on [-87, 88]
-//   sigmoidLanes absolute error < 1.2e-7
-//   tanhLanes    absolute error < 1.2e-7, relative error < 3e-7
+//   sigmoidLanes absolute error < 1.5e-7
+//   tanhLanes    absolute error < 1.5e-7
 // Scalar tails go through the same lane functions (a splatted vector, lane 0),
 // so an element's value never depends on where it sits in a vector.
 
 // ── activations ─────────────────────────────────────────────────────────────
 
-// Cephes expf: e^x = 2^n · e^r with r = x − n·ln2 split in two parts for accuracy.
+// Constants live in static memory as splatted vectors: V8 builds an f32x4
+// literal with three instructions at every use, a load from here takes one.
 const EXP_HI: f32 = 88.0; // 2^127 · e^0.35 stays finite
 const EXP_LO: f32 = -87.33; // 2^-126 is the smallest normal
-const LOG2E: f32 = 1.44269504088896341;
-const LN2_HI: f32 = 0.693359375;
-const LN2_LO: f32 = -2.12194440e-4;
+const ROUND_MAGIC: f32 = 12582912.0; // 1.5 · 2^23: adding it rounds to an integer held in the low mantissa bits
+const CONSTANTS = memory.data<f32>([
+  EXP_HI, EXP_HI, EXP_HI, EXP_HI,                             // 0
+  EXP_LO, EXP_LO, EXP_LO, EXP_LO,                             // 16
+  ROUND_MAGIC, ROUND_MAGIC, ROUND_MAGIC, ROUND_MAGIC,         // 32
+  1.44269504088896341, 1.44269504088896341, 1.44269504088896341, 1.44269504088896341, // 48 log2(e)
+  0.693359375, 0.693359375, 0.693359375, 0.693359375,         // 64 ln2, high part
+  -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, // 80 ln2, low part
+  1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, // 96 Cephes expf P0..P5
+  1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3,
+  8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3,
+  4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2,
+  1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1,
+  5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1,
+  1.0, 1.0, 1.0, 1.0,                                         // 192
+  2.0, 2.0, 2.0, 2.0,                                         // 208
+  0.625, 0.625, 0.625, 0.625,                                 // 224 tanh: polynomial below, exp above
+  -5.70498872745e-3, -5.70498872745e-3, -5.70498872745e-3, -5.70498872745e-3, // 240 Cephes tanhf
+  2.06390887954e-2, 2.06390887954e-2, 2.06390887954e-2, 2.06390887954e-2,
+  -5.37397155531e-2, -5.37397155531e-2, -5.37397155531e-2, -5.37397155531e-2,
+  1.33314422036e-1, 1.33314422036e-1, 1.33314422036e-1, 1.33314422036e-1,
+  -3.33332819422e-1, -3.33332819422e-1, -3.33332819422e-1, -3.33332819422e-1,
+]);
 
-/** e^x for each lane (clamped to the finite normal range). */
+// @ts-ignore: decorator
+@inline function k(offset: usize): v128 {
+  return v128.load(CONSTANTS + offset);
+}
+
+/** e^x for each lane (Cephes expf: e^x = 2^n · e^r, clamped to the finite normal range). */
 // @ts-ignore: decorator
 @inline export function expLanes(x: v128): v128 {
-  x = f32x4.pmax(f32x4.pmin(x, f32x4.splat(EXP_HI)), f32x4.splat(EXP_LO));
-  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
-  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(LN2_HI)));
-  r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(LN2_LO)));
-  const r2 = f32x4.mul(r, r);
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  p = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), f32x4.splat(1.0));
-  const n = i32x4.trunc_sat_f32x4_s(fx);
-  const pow2n = i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
+  x = f32x4.pmax(f32x4.pmin(x, k(0)), k(16));
+  const magic = k(32);
+  const t = f32x4.add(f32x4.mul(x, k(48)), magic);
+  const n = f32x4.sub(t, magic); // round(x · log2 e)
+  let r = f32x4.sub(x, f32x4.mul(n, k(64)));
+  r = f32x4.sub(r, f32x4.mul(n, k(80)));
+  let p = k(96);
+  p = f32x4.add(f32x4.mul(p, r), k(112));
+  p = f32x4.add(f32x4.mul(p, r), k(128));
+  p = f32x4.add(f32x4.mul(p, r), k(144));
+  p = f32x4.add(f32x4.mul(p, r), k(160));
+  p = f32x4.add(f32x4.mul(p, r), k(176));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), k(192));
+  // 2^n as float bits: (n + 127) << 23, n being the integer in t's low mantissa bits
+  const pow2n = i32x4.shl(i32x4.add(i32x4.sub(t, magic), i32x4.splat(127)), 23);
   return f32x4.mul(p, pow2n);
 }
 
 /** 1 / (1 + e^-x) for each lane. */
 // @ts-ignore: decorator
 @inline export function sigmoidLanes(x: v128): v128 {
-  const one = f32x4.splat(1.0);
+  const one = k(192);
   return f32x4.div(one, f32x4.add(one, expLanes(f32x4.neg(x))));
 }
 
-/** tanh for each lane: Cephes' odd polynomial near 0, 1 − 2/(e^{2|x|}+1) beyond. */
+/** tanh for each lane: Cephes' odd polynomial for |x| < 0.625, sign(x) · (1 − 2/(e^{2|x|}+1)) beyond. */
 // @ts-ignore: decorator
 @inline export function tanhLanes(x: v128): v128 {
   const ax = f32x4.abs(x);
-  // small |x|: x + x·z·P(z), z = x²
   const z = f32x4.mul(x, x);
-  let p = f32x4.splat(-5.70498872745e-3);
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
+  let p = k(240);
+  p = f32x4.add(f32x4.mul(p, z), k(256));
+  p = f32x4.add(f32x4.mul(p, z), k(272));
+  p = f32x4.add(f32x4.mul(p, z), k(288));
+  p = f32x4.add(f32x4.mul(p, z), k(304));
   const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
-  // large |x|: sign(x) · (1 − 2 / (e^{2|x|} + 1))
-  const one = f32x4.splat(1.0);
+  const one = k(192);
   const e = expLanes(f32x4.add(ax, ax));
-  const mag = f32x4.sub(one, f32x4.div(f32x4.splat(2.0), f32x4.add(e, one)));
-  const signBit = v128.and(x, i32x4.splat(0x80000000));
-  const large = v128.or(mag, signBit);
-  const isSmall = f32x4.lt(ax, f32x4.splat(0.625));
-  return v128.bitselect(small, large, isSmall);
+  const magnitude = f32x4.sub(one, f32x4.div(k(208), f32x4.add(e, one)));
+  const large = v128.or(magnitude, v128.and(x, i32x4.splat(0x80000000)));
+  return v128.bitselect(small, large, f32x4.lt(ax, k(224)));
 }
 
 /** Scalar e^x through the lane function (same bits as a vector lane). */
@@ -92,136 +115,157 @@ const LN2_LO: f32 = -2.12194440e-4;
   return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
 }
 
+
+// ── the affine product over packed weight panels ────────────────────────────
+
+/** Rows of a weight panel tile. */
+export const TILE_ROWS: i32 = 8;
+
+/** n rounded up to a multiple of 4: the padded width of inputs and panels. */
 // @ts-ignore: decorator
-@inline function horizontalSum(a: v128): f32 {
-  return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
+@inline export function padTo4(n: i32): i32 {
+  return (n + 3) & ~3;
 }
 
-// ── the fused affine product ────────────────────────────────────────────────
+/** Floats in the packed panel of a [rows, k] matrix. */
+export function panelLength(rows: i32, k: i32): i32 {
+  return ((rows + TILE_ROWS - 1) / TILE_ROWS) * TILE_ROWS * padTo4(k);
+}
 
 /**
- * out[b, r] = bias1[r] + bias2[r] + W1[r, :] · in1[b, :] + W2[r, :] · in2[b, :]
- * for b < batch, r < rows. Weights are row-major [rows, k] as nn.Linear stores
- * them, so each output is a dot product along a contiguous weight row.
- *
- *   out   (batch, rows)   written, not accumulated
- *   in1   (batch, k1)     W1 (rows, k1)
- *   in2   (batch, k2)     W2 (rows, k2); k2 = 0 skips the second product
- *   bias1 (rows)          bias2 (rows) or 0 for none
- *
- * Register tiling: 4 weight rows × 2 batch rows share every load, 8 f32x4
- * accumulators; dot-product lanes are folded once at the end of a row tile.
+ * Packs row-major weights into panels, optionally side by side: the panel row r
+ * is [W1[r, :] (k1), W2[r, :] (k2), zeros up to padTo4(k1 + k2)]. Layout: for
+ * each tile of 8 rows, for each group of 4 columns, the 8 rows' 4 columns as 8
+ * consecutive f32x4 — so the step reads one contiguous stream with constant
+ * offsets. Rows past `rows` are zero.
+ *   panel (tiles, padTo4(k1 + k2) / 4, 8, 4)   W1 (rows, k1)   W2 (rows, k2) or k2 = 0
  */
-export function affine(
-  out: usize, batch: i32, rows: i32,
-  in1: usize, k1: i32, w1: usize,
-  in2: usize, k2: i32, w2: usize,
-  bias1: usize, bias2: usize,
-): void {
-  const rows4 = rows & ~3;
-  let b = 0;
-  for (; b + 2 <= batch; b += 2) {
-    const x1a = in1 + <usize>(b * k1) * 4, x1b = x1a + <usize>k1 * 4;
-    const x2a = in2 + <usize>(b * k2) * 4, x2b = x2a + <usize>k2 * 4;
-    const outA = out + <usize>(b * rows) * 4, outB = outA + <usize>rows * 4;
-    let r = 0;
-    for (; r < rows4; r += 4) {
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-      for (let pass = 0; pass < 2; pass++) {
-        const k = pass == 0 ? k1 : k2;
-        if (k == 0) continue;
-        const xa = pass == 0 ? x1a : x2a, xb = pass == 0 ? x1b : x2b;
-        const stride = <usize>k * 4;
-        const w0 = (pass == 0 ? w1 : w2) + <usize>r * stride;
-        const k4 = <usize>(k & ~3) * 4;
-        for (let j: usize = 0; j < k4; j += 16) {
-          const va = v128.load(xa + j), vb = v128.load(xb + j);
-          let wv = v128.load(w0 + j);
-          a0 = f32x4.add(a0, f32x4.mul(wv, va)); b0 = f32x4.add(b0, f32x4.mul(wv, vb));
-          wv = v128.load(w0 + stride + j);
-          a1 = f32x4.add(a1, f32x4.mul(wv, va)); b1 = f32x4.add(b1, f32x4.mul(wv, vb));
-          wv = v128.load(w0 + 2 * stride + j);
-          a2 = f32x4.add(a2, f32x4.mul(wv, va)); b2 = f32x4.add(b2, f32x4.mul(wv, vb));
-          wv = v128.load(w0 + 3 * stride + j);
-          a3 = f32x4.add(a3, f32x4.mul(wv, va)); b3 = f32x4.add(b3, f32x4.mul(wv, vb));
-        }
-        // k tail: fold the leftover columns into lane 0 of each accumulator
-        for (let j = k4; j < <usize>k * 4; j += 4) {
-          const va = load<f32>(xa + j), vb = load<f32>(xb + j);
-          const p0 = load<f32>(w0 + j), p1 = load<f32>(w0 + stride + j);
-          const p2 = load<f32>(w0 + 2 * stride + j), p3 = load<f32>(w0 + 3 * stride + j);
-          a0 = f32x4.add(a0, f32x4.replace_lane(f32x4.splat(0), 0, p0 * va));
-          a1 = f32x4.add(a1, f32x4.replace_lane(f32x4.splat(0), 0, p1 * va));
-          a2 = f32x4.add(a2, f32x4.replace_lane(f32x4.splat(0), 0, p2 * va));
-          a3 = f32x4.add(a3, f32x4.replace_lane(f32x4.splat(0), 0, p3 * va));
-          b0 = f32x4.add(b0, f32x4.replace_lane(f32x4.splat(0), 0, p0 * vb));
-          b1 = f32x4.add(b1, f32x4.replace_lane(f32x4.splat(0), 0, p1 * vb));
-          b2 = f32x4.add(b2, f32x4.replace_lane(f32x4.splat(0), 0, p2 * vb));
-          b3 = f32x4.add(b3, f32x4.replace_lane(f32x4.splat(0), 0, p3 * vb));
+export function packPanel(panel: usize, rows: i32, w1: usize, k1: i32, w2: usize, k2: i32): void {
+  const width = padTo4(k1 + k2);
+  const tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
+  let at = panel;
+  for (let t = 0; t < tiles; t++) {
+    for (let c = 0; c < width; c += 4) {
+      for (let i = 0; i < TILE_ROWS; i++) {
+        const row = t * TILE_ROWS + i;
+        for (let lane = 0; lane < 4; lane++) {
+          const col = c + lane;
+          let value: f32 = 0;
+          if (row < rows) {
+            if (col < k1) value = load<f32>(w1 + (<usize>(row * k1 + col) << 2));
+            else if (col < k1 + k2) value = load<f32>(w2 + (<usize>(row * k2 + col - k1) << 2));
+          }
+          store<f32>(at, value);
+          at += 4;
         }
       }
-      let bias = v128.load(bias1 + <usize>r * 4);
-      if (bias2) bias = f32x4.add(bias, v128.load(bias2 + <usize>r * 4));
-      v128.store(outA + <usize>r * 4, f32x4.add(bias, horizontalSum4(a0, a1, a2, a3)));
-      v128.store(outB + <usize>r * 4, f32x4.add(bias, horizontalSum4(b0, b1, b2, b3)));
-    }
-    for (; r < rows; r++) {
-      const bias = load<f32>(bias1 + <usize>r * 4) + (bias2 ? load<f32>(bias2 + <usize>r * 4) : 0);
-      store<f32>(outA + <usize>r * 4, bias + dotRow(x1a, w1, r, k1) + dotRow(x2a, w2, r, k2));
-      store<f32>(outB + <usize>r * 4, bias + dotRow(x1b, w1, r, k1) + dotRow(x2b, w2, r, k2));
-    }
-  }
-  for (; b < batch; b++) {
-    const xa = in1 + <usize>(b * k1) * 4;
-    const ya = in2 + <usize>(b * k2) * 4;
-    const outA = out + <usize>(b * rows) * 4;
-    let r = 0;
-    for (; r < rows4; r += 4) {
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      for (let pass = 0; pass < 2; pass++) {
-        const k = pass == 0 ? k1 : k2;
-        if (k == 0) continue;
-        const x = pass == 0 ? xa : ya;
-        const stride = <usize>k * 4;
-        const w0 = (pass == 0 ? w1 : w2) + <usize>r * stride;
-        const k4 = <usize>(k & ~3) * 4;
-        for (let j: usize = 0; j < k4; j += 16) {
-          const v = v128.load(x + j);
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + j), v));
-          a1 = f32x4.add(a1, f32x4.mul(v128.load(w0 + stride + j), v));
-          a2 = f32x4.add(a2, f32x4.mul(v128.load(w0 + 2 * stride + j), v));
-          a3 = f32x4.add(a3, f32x4.mul(v128.load(w0 + 3 * stride + j), v));
-        }
-        for (let j = k4; j < <usize>k * 4; j += 4) {
-          const v = load<f32>(x + j);
-          a0 = f32x4.add(a0, f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(w0 + j) * v));
-          a1 = f32x4.add(a1, f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(w0 + stride + j) * v));
-          a2 = f32x4.add(a2, f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(w0 + 2 * stride + j) * v));
-          a3 = f32x4.add(a3, f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(w0 + 3 * stride + j) * v));
-        }
-      }
-      let bias = v128.load(bias1 + <usize>r * 4);
-      if (bias2) bias = f32x4.add(bias, v128.load(bias2 + <usize>r * 4));
-      v128.store(outA + <usize>r * 4, f32x4.add(bias, horizontalSum4(a0, a1, a2, a3)));
-    }
-    for (; r < rows; r++) {
-      const bias = load<f32>(bias1 + <usize>r * 4) + (bias2 ? load<f32>(bias2 + <usize>r * 4) : 0);
-      store<f32>(outA + <usize>r * 4, bias + dotRow(xa, w1, r, k1) + dotRow(ya, w2, r, k2));
     }
   }
 }
 
-/** W[r, :] · x for one weight row (the row tail of `affine`). */
-function dotRow(x: usize, w: usize, r: i32, k: i32): f32 {
-  if (k == 0) return 0;
-  const row = w + <usize>(r * k) * 4;
-  const k4 = <usize>(k & ~3) * 4;
-  let acc = f32x4.splat(0);
-  for (let j: usize = 0; j < k4; j += 16) {
-    acc = f32x4.add(acc, f32x4.mul(v128.load(row + j), v128.load(x + j)));
+// @ts-ignore: decorator
+@inline function biasAt(bias1: usize, bias2: usize, r: i32): v128 {
+  const bias = v128.load(bias1 + (<usize>r << 2));
+  return bias2 ? f32x4.add(bias, v128.load(bias2 + (<usize>r << 2))) : bias;
+}
+
+/** Stores the first `count` (≤ 4) lanes of v. */
+// @ts-ignore: decorator
+@inline function storeLanes(ptr: usize, v: v128, count: i32): void {
+  if (count >= 4) { v128.store(ptr, v); return; }
+  if (count > 0) store<f32>(ptr, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(ptr, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(ptr, f32x4.extract_lane(v, 2), 8);
+}
+
+/** Bias of rows r..r+3 with rows past the end read as 0 (scalar loads, no overrun). */
+// @ts-ignore: decorator
+@inline function biasTail(bias1: usize, bias2: usize, r: i32, count: i32): v128 {
+  if (count >= 4) return biasAt(bias1, bias2, r);
+  let v = f32x4.splat(0);
+  if (count > 0) v = f32x4.replace_lane(v, 0, load<f32>(bias1 + (<usize>r << 2)) + (bias2 ? load<f32>(bias2 + (<usize>r << 2)) : 0));
+  if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(bias1 + (<usize>(r + 1) << 2)) + (bias2 ? load<f32>(bias2 + (<usize>(r + 1) << 2)) : 0));
+  if (count > 2) v = f32x4.replace_lane(v, 2, load<f32>(bias1 + (<usize>(r + 2) << 2)) + (bias2 ? load<f32>(bias2 + (<usize>(r + 2) << 2)) : 0));
+  return v;
+}
+
+/**
+ * out[b, r] = bias1[r] + bias2[r] + panel[r, :] · input[b, :]  for b < batch, r < rows.
+ *
+ *   out    (batch, rows)      written
+ *   input  (batch, width)     width = padTo4(k1 + k2) of the panel; padding lanes finite (zero)
+ *   panel  packed by packPanel
+ *   bias1  (rows), bias2 (rows) or 0
+ *
+ * Pairs of batch rows take 4 panel rows at a time (8 accumulators, every
+ * weight load used twice); a lone batch row takes all 8 (8 independent
+ * accumulator chains). Each output sums lane j mod 4 in order, then folds the
+ * lanes the same way in every tile, so a stream's result does not depend on
+ * the batch it was stepped in.
+ */
+export function affinePacked(
+  out: usize, batch: i32, rows: i32, input: usize, width: i32, panel: usize, bias1: usize, bias2: usize,
+): void {
+  const tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
+  const inputBytes = <usize>width << 2;
+  const tileBytes = inputBytes * TILE_ROWS; // one tile: width/4 groups of 8 vectors
+  const groups = width >> 2;
+  let b = 0;
+  for (; b + 2 <= batch; b += 2) {
+    const xa = input + <usize>b * inputBytes, xb = xa + inputBytes;
+    const outA = out + (<usize>(b * rows) << 2), outB = outA + (<usize>rows << 2);
+    for (let t = 0; t < tiles; t++) {
+      for (let half = 0; half < 2; half++) {
+        const r = t * TILE_ROWS + half * 4;
+        if (r >= rows) break;
+        let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+        let b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        let w = panel + <usize>t * tileBytes + (<usize>half << 6);
+        let pa = xa, pb = xb;
+        for (let g = 0; g < groups; g++) {
+          const va = v128.load(pa), vb = v128.load(pb);
+          let wv = v128.load(w);
+          a0 = f32x4.add(a0, f32x4.mul(wv, va)); b0 = f32x4.add(b0, f32x4.mul(wv, vb));
+          wv = v128.load(w, 16);
+          a1 = f32x4.add(a1, f32x4.mul(wv, va)); b1 = f32x4.add(b1, f32x4.mul(wv, vb));
+          wv = v128.load(w, 32);
+          a2 = f32x4.add(a2, f32x4.mul(wv, va)); b2 = f32x4.add(b2, f32x4.mul(wv, vb));
+          wv = v128.load(w, 48);
+          a3 = f32x4.add(a3, f32x4.mul(wv, va)); b3 = f32x4.add(b3, f32x4.mul(wv, vb));
+          w += 128; pa += 16; pb += 16;
+        }
+        const count = rows - r;
+        const bias = biasTail(bias1, bias2, r, count);
+        storeLanes(outA + (<usize>r << 2), f32x4.add(bias, horizontalSum4(a0, a1, a2, a3)), count);
+        storeLanes(outB + (<usize>r << 2), f32x4.add(bias, horizontalSum4(b0, b1, b2, b3)), count);
+      }
+    }
   }
-  let sum = horizontalSum(acc);
-  for (let j = k4; j < <usize>k * 4; j += 4) sum += load<f32>(row + j) * load<f32>(x + j);
-  return sum;
+  if (b < batch) {
+    const x = input + <usize>b * inputBytes;
+    const outA = out + (<usize>(b * rows) << 2);
+    for (let t = 0; t < tiles; t++) {
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+      let w = panel + <usize>t * tileBytes;
+      let p = x;
+      for (let g = 0; g < groups; g++) {
+        const v = v128.load(p);
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(w), v));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(w, 16), v));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load(w, 32), v));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load(w, 48), v));
+        a4 = f32x4.add(a4, f32x4.mul(v128.load(w, 64), v));
+        a5 = f32x4.add(a5, f32x4.mul(v128.load(w, 80), v));
+        a6 = f32x4.add(a6, f32x4.mul(v128.load(w, 96), v));
+        a7 = f32x4.add(a7, f32x4.mul(v128.load(w, 112), v));
+        w += 128; p += 16;
+      }
+      const r = t * TILE_ROWS;
+      const count = rows - r;
+      storeLanes(outA + (<usize>r << 2), f32x4.add(biasTail(bias1, bias2, r, count), horizontalSum4(a0, a1, a2, a3)), count);
+      if (count > 4) {
+        storeLanes(outA + (<usize>(r + 4) << 2), f32x4.add(biasTail(bias1, bias2, r + 4, count - 4), horizontalSum4(a4, a5, a6, a7)), count - 4);
+      }
+    }
+  }
 }

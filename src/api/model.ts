@@ -167,6 +167,7 @@ export class Model {
       if (!Number.isFinite(data[i])) throw new InputError(`parameter "${name}" element ${i} is ${data[i]}; weights must be finite`);
     }
     target.set(data);
+    this.kernel.paramsChanged();
   }
 
   private parameterIndex(name: string): number {
@@ -237,10 +238,15 @@ export class Model {
     if (input.length !== this.inputSize) {
       throw new InputError(`frame for ${label} has ${input.length} values, model expects ${this.inputSize}`);
     }
+    const norm = this.normalizer;
     for (let i = 0; i < input.length; i++) {
       const v = input[i];
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         throw new InputError(`frame for ${label}: value ${i} is ${describe(v)}; expected a finite number`);
+      }
+      // the kernel sees the value as writeInput stores it (normalized, float32); it must still be finite there
+      if (!Number.isFinite(Math.fround(norm ? (v - norm.mean[i]) / norm.std[i] : v))) {
+        throw new InputError(`frame for ${label}: value ${i} is ${v}, which overflows float32${norm ? ' once normalized' : ''}`);
       }
     }
   }

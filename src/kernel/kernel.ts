@@ -35,6 +35,7 @@ export interface KernelExports {
   slotStateLength(): number;
   getSlotCapacity(): number;
   stepBatch(count: number): number;
+  commitParams(): number;
   arenaUsed(): number;
   activation(kind: number, x: number): number;
 }
@@ -104,6 +105,7 @@ export class Kernel {
   private readonly ioTokens: number;
   private readonly ioInput: number;
   private readonly ioOutput: number;
+  private paramsDirty = true;
 
   private constructor(readonly exports: KernelExports) {
     this.batchCapacity = exports.getBatchCapacity();
@@ -154,7 +156,12 @@ export class Kernel {
     return this.i32View;
   }
 
-  /** A live view of parameter tensor `index` (kernel order). */
+  /** Records that parameters were written; the packed panels are rebuilt before the next step. */
+  paramsChanged(): void {
+    this.paramsDirty = true;
+  }
+
+  /** A live view of parameter tensor `index` (kernel order). Call paramsChanged() after writing through it. */
   param(index: number): Float32Array {
     const ptr = this.exports.getParamPtr(index) >>> 2;
     return this.f32.subarray(ptr, ptr + this.exports.getParamLength(index));
@@ -212,6 +219,10 @@ export class Kernel {
 
   /** Steps the first `count` io entries; throws KernelError naming the entry on refusal. */
   step(count: number): void {
+    if (this.paramsDirty) {
+      check(this.exports.commitParams(), 'commitParams');
+      this.paramsDirty = false;
+    }
     const code = this.exports.stepBatch(count);
     if (code !== 0) {
       const index = this.exports.getErrorIndex();

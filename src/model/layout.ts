@@ -116,6 +116,7 @@ export function inferArch(shapes: Map<string, number[]>, source: string): ModelA
       `${source}: tensor "${hhName}" has shape [${hh}]; expected [G*H, H] with G = 1 (rnn), 3 (gru) or 4 (lstm)`,
     );
   }
+  if (ih[1] < 1) throw new ModelFormatError(`${source}: tensor "${ihName}" has shape [${ih}]; a model needs at least one input feature`);
   const cell = (prefix || byGates) as CellKind;
   if (GATES[cell] !== gates) {
     throw new ModelFormatError(

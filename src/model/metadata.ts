@@ -55,7 +55,8 @@ export function validateMetadata(meta: SeqcastMetadata, arch: ModelArch, source:
         throw new ModelFormatError(`${source}: normalizer.${field} must hold ${arch.inputSize} numbers, one per input channel`);
       }
       values.forEach((v, i) => {
-        if (typeof v !== 'number' || !Number.isFinite(v) || (field === 'std' && v <= 0)) {
+        // the normalizer is applied in float32: a value that overflows or (std) underflows there is as bad as Infinity or 0
+        if (typeof v !== 'number' || !Number.isFinite(Math.fround(v)) || (field === 'std' && Math.fround(v) <= 0)) {
           throw new ModelFormatError(`${source}: normalizer.${field}[${i}] is ${JSON.stringify(v)}; expected a finite number${field === 'std' ? ' above 0' : ''}`);
         }
       });
