@@ -1,0 +1,551 @@
+// Kernel benchmark: seqcast against a plain TypeScript LSTM (bench/naive-lstm.ts)
+// on the shared benchmark models (bench/models, = /work/shared/bench), in one
+// process, side by side. Run: `npm run bench:kernel` (builds first) or
+// `npx tsx bench/kernel.ts`. Writes the kernel section of bench/RESULTS.md and
+// bench/results-kernel.json, and prints the tables. No timing assertions: the
+// targets are reported as met / not met.
+//
+// W1: one stream, one step per call, state carried; H = 32, 128, 512.
+// W2: 64 streams stepped together (one stepBatch call), H = 128.
+// Per stream-step FLOPs = 8·H·(X+H) + 2·O·H (the matrix products only).
+
+import { createHash } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { loadModel, type Model, type Stream } from '../src/index.js';
+import { lstmWeights, NaiveLstm, NaiveLstmBatch, type LstmWeights } from './naive-lstm.js';
+
+const X = 8; // frame width
+const O = 8; // head outputs
+const SIZES = [32, 128, 512];
+const W2_HIDDEN = 128;
+const W2_STREAMS = 64;
+const REPEATS = 15;
+const REPEAT_TARGET_MS = 60; // each repeat is sized to take about this long
+const WARMUP_MS = 400; // per implementation and workload, before calibration
+const WARMUP_MIN_CALLS = 200;
+const AGREE_TOL = 1e-4; // max |seqcast − naive|, and |seqcast − PyTorch| on check.json
+const AGREE_STEPS = 50;
+
+const BENCH_DIR = new URL('./', import.meta.url);
+const MODELS_DIR = new URL('models/', BENCH_DIR);
+const RESULTS_MD = new URL('RESULTS.md', BENCH_DIR);
+const RESULTS_JSON = new URL('results-kernel.json', BENCH_DIR);
+const WASM = new URL('../build/seqcast.wasm', BENCH_DIR);
+const SECTION_START = '<!-- kernel:start -->';
+const SECTION_END = '<!-- kernel:end -->';
+
+/** Matrix-product FLOPs of one stream-step (nonlinearities not counted). */
+function flopsPerStreamStep(H: number): number {
+  return 8 * H * (X + H) + 2 * O * H;
+}
+
+class BenchAbort extends Error {}
+
+// ---------------------------------------------------------------- inputs
+
+/** Deterministic standard-normal floats (mulberry32 + Box–Muller). */
+function normalSource(seed: number): () => number {
+  let a = seed >>> 0;
+  const uniform = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+function randomFrames(count: number, seed: number): Float32Array[] {
+  const next = normalSource(seed);
+  return Array.from({ length: count }, () => Float32Array.from({ length: X }, next));
+}
+
+// ---------------------------------------------------------------- agreement
+
+interface CheckFile {
+  x: number[];
+  y: number[];
+  h: number[];
+}
+
+/** Largest |a − b|, and where. */
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; at: number } {
+  if (a.length !== b.length) return { diff: Infinity, at: -1 };
+  let diff = 0, at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= diff)) {
+      diff = Number.isNaN(d) ? Infinity : d;
+      at = i;
+    }
+  }
+  return { diff, at };
+}
+
+function ensure(ok: boolean, message: string): void {
+  if (!ok) throw new BenchAbort(message);
+}
+
+function expectAgree(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, worst: { value: number }): void {
+  const { diff, at } = maxDiff(actual, expected);
+  worst.value = Math.max(worst.value, diff);
+  ensure(diff <= AGREE_TOL, `${what}: element ${at} is ${actual[at]} vs ${expected[at]} (|diff| ${diff.toExponential(2)} > ${AGREE_TOL})`);
+}
+
+interface Agreement {
+  hidden: number;
+  checkJsonSeqcastMaxAbs: number;
+  checkJsonNaiveMaxAbs: number;
+  stepsCompared: number;
+  seqcastVsNaiveMaxAbs: number;
+}
+
+/** seqcast vs PyTorch (check.json, one step from zero) and vs the naive LSTM (50 random steps, y, h and c). */
+function checkAgreement(H: number, model: Model, weights: LstmWeights, check: CheckFile): Agreement {
+  const ref = { value: 0 }, naiveRef = { value: 0 }, pair = { value: 0 };
+  const probe = model.openStream({ name: `check-h${H}` });
+  const naive = new NaiveLstm(weights);
+  try {
+    expectAgree(`H=${H} seqcast vs check.json y`, probe.step(check.x), check.y, ref);
+    expectAgree(`H=${H} seqcast vs check.json h`, probe.state().h, check.h, ref);
+    expectAgree(`H=${H} naive vs check.json y`, naive.step(check.x), check.y, naiveRef);
+    expectAgree(`H=${H} naive vs check.json h`, naive.h, check.h, naiveRef);
+
+    probe.reset();
+    naive.setState();
+    const frames = randomFrames(AGREE_STEPS, 1000 + H);
+    for (let t = 0; t < AGREE_STEPS; t++) {
+      const y = probe.step(frames[t]);
+      const yNaive = naive.step(frames[t]);
+      const state = probe.state();
+      expectAgree(`H=${H} step ${t} seqcast vs naive y`, y, yNaive, pair);
+      expectAgree(`H=${H} step ${t} seqcast vs naive h`, state.h, naive.h, pair);
+      expectAgree(`H=${H} step ${t} seqcast vs naive c`, state.c!, naive.c, pair);
+    }
+  } finally {
+    probe.close();
+  }
+  return { hidden: H, checkJsonSeqcastMaxAbs: ref.value, checkJsonNaiveMaxAbs: naiveRef.value, stepsCompared: AGREE_STEPS, seqcastVsNaiveMaxAbs: pair.value };
+}
+
+/** stepBatch over 64 streams vs the naive batched loop, 10 steps of distinct inputs per stream. */
+function checkBatchAgreement(model: Model, weights: LstmWeights): number {
+  const worst = { value: 0 };
+  const streams = Array.from({ length: W2_STREAMS }, (_, b) => model.openStream({ name: `check-batch-${b}` }));
+  const naive = new NaiveLstmBatch(weights, W2_STREAMS);
+  try {
+    for (let t = 0; t < 10; t++) {
+      const frames = randomFrames(W2_STREAMS, 5000 + t);
+      const ys = model.stepBatch(streams, frames);
+      const yNaive = naive.step(frames);
+      for (let b = 0; b < W2_STREAMS; b++) expectAgree(`W2 step ${t} stream ${b} stepBatch vs naive y`, ys[b], yNaive[b], worst);
+    }
+  } finally {
+    for (const s of streams) s.close();
+  }
+  return worst.value;
+}
+
+// ---------------------------------------------------------------- timing
+
+/** Sum of outputs, so no step can be optimised away. */
+let sink = 0;
+
+interface Case {
+  workload: 'W1' | 'W2';
+  hidden: number;
+  streams: number; // stream-steps per call
+  impl: 'seqcast' | 'seqcast-raw' | 'naive';
+  label: string;
+  run: (calls: number) => void;
+}
+
+interface Measured extends Case {
+  callsPerRepeat: number;
+  samplesUs: number[]; // µs per stream-step, one per repeat
+  medianUs: number;
+  p10Us: number;
+  p90Us: number;
+  streamStepsPerSec: number;
+  gflops: number;
+  speedupVsNaive?: number;
+}
+
+function nowNs(): bigint {
+  return process.hrtime.bigint();
+}
+
+function timeMs(run: (calls: number) => void, calls: number): number {
+  const t0 = nowNs();
+  run(calls);
+  return Number(nowNs() - t0) / 1e6;
+}
+
+/** Runs calls in growing chunks until WARMUP_MS and WARMUP_MIN_CALLS are both reached. */
+function warmUp(run: (calls: number) => void): void {
+  let chunk = 1, calls = 0, elapsed = 0;
+  while (elapsed < WARMUP_MS || calls < WARMUP_MIN_CALLS) {
+    const ms = timeMs(run, chunk);
+    elapsed += ms;
+    calls += chunk;
+    if (ms < 20) chunk *= 2;
+  }
+}
+
+/** Calls per repeat so one repeat takes about REPEAT_TARGET_MS. */
+function calibrate(run: (calls: number) => void): number {
+  let calls = 1;
+  for (;;) {
+    const ms = timeMs(run, calls);
+    if (ms >= 15) return Math.max(1, Math.round((calls * REPEAT_TARGET_MS) / ms));
+    calls *= ms < 1 ? 8 : 2;
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  const at = p * (sorted.length - 1);
+  const lo = Math.floor(at), hi = Math.ceil(at);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
+}
+
+/** Warms up and calibrates every case, then times REPEATS rounds, the cases interleaved (order rotating) within each round. */
+function measure(cases: Case[]): Measured[] {
+  const calls = cases.map((c) => {
+    warmUp(c.run);
+    return calibrate(c.run);
+  });
+  const samples: number[][] = cases.map(() => []);
+  for (let r = 0; r < REPEATS; r++) {
+    for (let k = 0; k < cases.length; k++) {
+      const i = (k + r) % cases.length;
+      const ms = timeMs(cases[i].run, calls[i]);
+      samples[i].push((ms * 1000) / (calls[i] * cases[i].streams));
+    }
+  }
+  return cases.map((c, i) => {
+    const sorted = [...samples[i]].sort((a, b) => a - b);
+    const medianUs = percentile(sorted, 0.5);
+    return {
+      ...c,
+      callsPerRepeat: calls[i],
+      samplesUs: samples[i],
+      medianUs,
+      p10Us: percentile(sorted, 0.1),
+      p90Us: percentile(sorted, 0.9),
+      streamStepsPerSec: 1e6 / medianUs,
+      gflops: flopsPerStreamStep(c.hidden) / (medianUs * 1e3),
+    };
+  });
+}
+
+function w1Cases(H: number, model: Model, weights: LstmWeights): Case[] {
+  const frames = randomFrames(256, 42 + H);
+  const mask = frames.length - 1;
+  const stream: Stream = model.openStream({ name: `bench-h${H}` });
+  const rawStream: Stream = model.openStream({ name: `bench-raw-h${H}` });
+  const kernel = model.kernel;
+  const rawSlot = rawStream.slot;
+  const inAt = kernel.inputOffset(0), outAt = kernel.outputOffset(0);
+  const naive = new NaiveLstm(weights);
+  const base = { workload: 'W1' as const, hidden: H, streams: 1 };
+  return [
+    {
+      ...base, impl: 'seqcast', label: 'seqcast `stream.step(x)`',
+      run: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += stream.step(frames[i & mask])[0];
+        sink += s;
+      },
+    },
+    {
+      ...base, impl: 'seqcast-raw', label: 'seqcast raw kernel call (extra: `kernel.step(1)`, no API checks or copies)',
+      run: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) {
+          kernel.setSlot(0, rawSlot);
+          kernel.f32.set(frames[i & mask], inAt);
+          kernel.step(1);
+          s += kernel.f32[outAt];
+        }
+        sink += s;
+      },
+    },
+    {
+      ...base, impl: 'naive', label: 'naive TypeScript `NaiveLstm.step(x)`',
+      run: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += naive.step(frames[i & mask])[0];
+        sink += s;
+      },
+    },
+  ];
+}
+
+function w2Cases(model: Model, weights: LstmWeights): Case[] {
+  const H = W2_HIDDEN, B = W2_STREAMS;
+  const batches = Array.from({ length: 16 }, (_, t) => randomFrames(B, 7000 + t));
+  const mask = batches.length - 1;
+  const streams = Array.from({ length: B }, (_, b) => model.openStream({ name: `bench-batch-${b}` }));
+  const rawSlots = Array.from({ length: B }, (_, b) => model.openStream({ name: `bench-raw-batch-${b}` }).slot);
+  const kernel = model.kernel;
+  const inAt = Array.from({ length: B }, (_, b) => kernel.inputOffset(b));
+  const outAt = kernel.outputOffset(0);
+  const naive = new NaiveLstmBatch(weights, B);
+  const base = { workload: 'W2' as const, hidden: H, streams: B };
+  return [
+    {
+      ...base, impl: 'seqcast', label: 'seqcast `model.stepBatch(streams, frames)`',
+      run: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += model.stepBatch(streams, batches[i & mask])[0][0];
+        sink += s;
+      },
+    },
+    {
+      ...base, impl: 'seqcast-raw', label: `seqcast raw kernel call (extra: \`kernel.step(${B})\`, no API checks or copies)`,
+      run: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) {
+          const frames = batches[i & mask];
+          const f32 = kernel.f32;
+          for (let b = 0; b < B; b++) {
+            kernel.setSlot(b, rawSlots[b]);
+            f32.set(frames[b], inAt[b]);
+          }
+          kernel.step(B);
+          s += kernel.f32[outAt];
+        }
+        sink += s;
+      },
+    },
+    {
+      ...base, impl: 'naive', label: 'naive TypeScript `NaiveLstmBatch.step(frames)` (loop over streams)',
+      run: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += naive.step(batches[i & mask])[0][0];
+        sink += s;
+      },
+    },
+  ];
+}
+
+// ---------------------------------------------------------------- report
+
+function fmtUs(us: number): string {
+  if (us < 10) return us.toFixed(2);
+  if (us < 100) return us.toFixed(1);
+  return Math.round(us).toLocaleString('en-US');
+}
+
+function fmtRate(perSec: number): string {
+  if (perSec >= 1e6) return `${(perSec / 1e6).toFixed(2)} M`;
+  if (perSec >= 1e3) return `${(perSec / 1e3).toFixed(1)} k`;
+  return perSec.toFixed(0);
+}
+
+function fmtGflops(g: number): string {
+  return g < 10 ? g.toFixed(2) : g.toFixed(1);
+}
+
+interface Target {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+function targetsFrom(results: Measured[]): Target[] {
+  const api = (w: string, H: number) => results.find((r) => r.workload === w && r.hidden === H && r.impl === 'seqcast')!;
+  const naive = (w: string, H: number) => results.find((r) => r.workload === w && r.hidden === H && r.impl === 'naive')!;
+  const h128 = api('W1', 128), h32 = api('W1', 32), w2 = api('W2', W2_HIDDEN);
+  const targets: Target[] = [
+    { target: 'W1 H=128 single stream, median < 7 µs per step (≈ 20 GFLOP/s)', measured: `${fmtUs(h128.medianUs)} µs (${fmtGflops(h128.gflops)} GFLOP/s)`, met: h128.medianUs < 7 },
+    { target: 'W1 H=32 single stream, median < 1 µs per step', measured: `${fmtUs(h32.medianUs)} µs`, met: h32.medianUs < 1 },
+    { target: `W2 ${W2_STREAMS} streams H=${W2_HIDDEN}, ≥ 35 GFLOP/s`, measured: `${fmtGflops(w2.gflops)} GFLOP/s (${fmtUs(w2.medianUs)} µs per stream-step)`, met: w2.gflops >= 35 },
+  ];
+  const ahead = [...SIZES.map((H) => ['W1', H] as const), ['W2', W2_HIDDEN] as const].map(([w, H]) => {
+    const s = api(w, H), n = naive(w, H);
+    return { name: `${w} H=${H}`, ratio: n.medianUs / s.medianUs, ok: s.medianUs < n.medianUs };
+  });
+  targets.push({
+    target: 'seqcast ahead of naive at every size (medians)',
+    measured: ahead.map((a) => `${a.name} ${a.ratio.toFixed(1)}×`).join(', '),
+    met: ahead.every((a) => a.ok),
+  });
+  return targets;
+}
+
+function resultsTable(results: Measured[]): string {
+  const lines = [
+    '| workload | H | implementation | median µs / stream-step | p10 – p90 µs | stream-steps/s | GFLOP/s | speed-up vs naive |',
+    '|---|---:|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results) {
+    const workload = r.workload === 'W1' ? 'W1 1 stream' : `W2 ${r.streams} streams`;
+    const speedup = r.impl === 'naive' ? '1×' : `${r.speedupVsNaive!.toFixed(1)}×`;
+    lines.push(`| ${workload} | ${r.hidden} | ${r.label} | **${fmtUs(r.medianUs)}** | ${fmtUs(r.p10Us)} – ${fmtUs(r.p90Us)} | ${fmtRate(r.streamStepsPerSec)} | ${fmtGflops(r.gflops)} | ${speedup} |`);
+  }
+  return lines.join('\n');
+}
+
+function targetsTable(targets: Target[]): string {
+  return [
+    '| target | measured (seqcast public API) | |',
+    '|---|---|---|',
+    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : '**not met**'} |`),
+  ].join('\n');
+}
+
+function agreementTable(agreement: Agreement[], batchDiff: number): string {
+  return [
+    '| H | seqcast vs PyTorch check.json (y, h) | naive vs check.json | seqcast vs naive, 50 random steps (y, h, c) |',
+    '|---:|---:|---:|---:|',
+    ...agreement.map((a) => `| ${a.hidden} | ${a.checkJsonSeqcastMaxAbs.toExponential(1)} | ${a.checkJsonNaiveMaxAbs.toExponential(1)} | ${a.seqcastVsNaiveMaxAbs.toExponential(1)} |`),
+    `| ${W2_HIDDEN} (W2) | | | stepBatch vs naive batch, 64 streams × 10 steps (y): ${batchDiff.toExponential(1)} |`,
+  ].join('\n');
+}
+
+interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  date: string;
+  loadavg: number[];
+}
+
+async function wasmInfo(): Promise<{ sha256: string; bytes: number; mtime: string }> {
+  const bytes = await readFile(WASM);
+  const info = await stat(WASM);
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, mtime: info.mtime.toISOString() };
+}
+
+function section(machine: Machine, wasm: { sha256: string; bytes: number; mtime: string }, results: Measured[], targets: Target[], agreement: Agreement[], batchDiff: number, seconds: number): string {
+  return `${SECTION_START}
+## Kernel: seqcast vs a plain TypeScript LSTM
+
+Written by \`npm run bench:kernel\` (bench/kernel.ts); raw numbers in bench/results-kernel.json.
+
+Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}
+(load average at start ${machine.loadavg.map((v) => v.toFixed(2)).join(' / ')}; kernel build/seqcast.wasm ${wasm.bytes} bytes, sha256 ${wasm.sha256.slice(0, 12)}, built ${wasm.mtime}).
+
+Model: \`nn.LSTM(${X}, H)\` + \`nn.Linear(H, ${O})\`, float32, the shared weights in bench/models (lstm_hH.safetensors, also used for the ONNX comparisons).
+The naive baseline (bench/naive-lstm.ts) is plain Float32Array TypeScript: PyTorch layouts, nested loops, \`Math.exp\` sigmoid and \`Math.tanh\`, preallocated buffers, state carried; W2 loops over the streams.
+
+- **W1**: one stream, one step per call, state carried. **W2**: ${W2_STREAMS} streams stepped together per call, H=${W2_HIDDEN}; times are per stream-step (call time ÷ ${W2_STREAMS}).
+- Method: each implementation warmed up ≥ ${WARMUP_MS} ms, then ${REPEATS} repeats of N calls (N sized so a repeat takes ≈ ${REPEAT_TARGET_MS} ms), implementations interleaved within each repeat round; median and p10 / p90 over the repeats; \`process.hrtime.bigint\`.
+- FLOPs per stream-step = 8·H·(X+H) + 2·O·H with X=${X}, O=${O} (the matrix products; nonlinearities not counted): ${SIZES.map((H) => `H=${H}: ${flopsPerStreamStep(H).toLocaleString('en-US')}`).join(', ')}. GFLOP/s = FLOPs ÷ median time.
+- Speed-up vs naive = naive median ÷ this row's median, both from this run.
+- "raw kernel call" rows are an extra: the kernel alone (slot and input written straight into its memory, \`kernel.step\`, one output value read); the targets are judged on the public API rows.
+
+${resultsTable(results)}
+
+Targets (from the issue), judged on the medians above:
+
+${targetsTable(targets)}
+
+Agreement checked before timing (max |difference|, must be ≤ ${AGREE_TOL}; the run aborts otherwise):
+
+${agreementTable(agreement, batchDiff)}
+
+Whole run: ${seconds.toFixed(1)} s.
+${SECTION_END}`;
+}
+
+async function writeResultsMd(sectionText: string): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(RESULTS_MD, 'utf8');
+  } catch {
+    text = '# seqcast benchmarks\n\nEach section below is written by a benchmark script, which replaces only its own section (between its `<!-- name:start -->` and `<!-- name:end -->` markers).\n';
+  }
+  const start = text.indexOf(SECTION_START);
+  const end = text.indexOf(SECTION_END, start);
+  if (start >= 0 && end > start) {
+    text = text.slice(0, start) + sectionText + text.slice(end + SECTION_END.length);
+  } else {
+    text = `${text.replace(/\n*$/, '\n\n')}${sectionText}\n`;
+  }
+  await writeFile(RESULTS_MD, text);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const began = nowNs();
+  const cpus = os.cpus();
+  const machine: Machine = {
+    cpu: cpus[0]?.model ?? 'unknown CPU',
+    cores: cpus.length,
+    node: process.version,
+    date: new Date().toISOString(),
+    loadavg: os.loadavg(),
+  };
+  const wasm = await wasmInfo();
+  console.log(`seqcast kernel benchmark — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}`);
+
+  const models = new Map<number, { model: Model; weights: LstmWeights }>();
+  const agreement: Agreement[] = [];
+  for (const H of SIZES) {
+    const path = fileURLToPath(new URL(`lstm_h${H}.safetensors`, MODELS_DIR));
+    const model = await loadModel(path);
+    const { arch } = model;
+    ensure(arch.cell === 'lstm' && arch.layers === 1 && arch.inputSize === X && arch.hiddenSize === H && model.outputSize === O,
+      `${path} is ${model.describe()}, expected a 1-layer lstm with input ${X}, hidden ${H}, head ${O}`);
+    const weights = lstmWeights((name) => model.getParameter(name));
+    const check = JSON.parse(await readFile(new URL(`lstm_h${H}.check.json`, MODELS_DIR), 'utf8')) as CheckFile;
+    agreement.push(checkAgreement(H, model, weights, check));
+    models.set(H, { model, weights });
+  }
+  const w2 = models.get(W2_HIDDEN)!;
+  const batchDiff = checkBatchAgreement(w2.model, w2.weights);
+  console.log(`agreement ok: seqcast vs check.json and vs naive within ${AGREE_TOL} at H = ${SIZES.join(', ')}; stepBatch vs naive batch within ${AGREE_TOL}`);
+
+  const results: Measured[] = [];
+  for (const H of SIZES) {
+    const { model, weights } = models.get(H)!;
+    console.log(`timing W1 H=${H} ...`);
+    results.push(...measure(w1Cases(H, model, weights)));
+  }
+  console.log(`timing W2 ${W2_STREAMS} streams H=${W2_HIDDEN} ...`);
+  results.push(...measure(w2Cases(w2.model, w2.weights)));
+  for (const r of results) {
+    const naive = results.find((n) => n.workload === r.workload && n.hidden === r.hidden && n.impl === 'naive')!;
+    r.speedupVsNaive = naive.medianUs / r.medianUs;
+  }
+  if (!Number.isFinite(sink)) console.warn(`warning: the outputs summed during timing are not finite (${sink})`);
+
+  const targets = targetsFrom(results);
+  const seconds = Number(nowNs() - began) / 1e9;
+  const text = section(machine, wasm, results, targets, agreement, batchDiff, seconds);
+  await writeResultsMd(text);
+  await writeFile(RESULTS_JSON, `${JSON.stringify({
+    benchmark: 'kernel',
+    machine,
+    kernel: wasm,
+    config: { inputSize: X, outputSize: O, sizes: SIZES, w2: { hidden: W2_HIDDEN, streams: W2_STREAMS }, repeats: REPEATS, repeatTargetMs: REPEAT_TARGET_MS, warmupMs: WARMUP_MS, agreementTolerance: AGREE_TOL },
+    flopsFormula: 'per stream-step FLOPs = 8*H*(X+H) + 2*O*H (matrix products only; nonlinearities not counted)',
+    agreement: { perSize: agreement, w2StepBatchVsNaiveMaxAbs: batchDiff },
+    results: results.map(({ run: _run, ...r }) => ({ ...r, flopsPerStreamStep: flopsPerStreamStep(r.hidden), streamStepsPerRepeat: r.callsPerRepeat * r.streams })),
+    targets,
+    seconds,
+  }, null, 2)}\n`);
+
+  console.log('');
+  console.log(resultsTable(results));
+  console.log('');
+  console.log(targetsTable(targets));
+  console.log('');
+  console.log(`wrote ${fileURLToPath(RESULTS_MD)} (kernel section) and ${fileURLToPath(RESULTS_JSON)} in ${seconds.toFixed(1)} s`);
+  for (const { model } of models.values()) model.close();
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof BenchAbort) {
+    console.error(`bench:kernel aborted before timing — seqcast and the reference disagree: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exitCode = 1;
+});
