@@ -1,0 +1,189 @@
+// Output of the command line: text to stdout, or to a file replaced atomically; file system errors in words.
+
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { SeqcastError } from '../errors.js';
+
+/** Writing the output failed: the directory is missing, the disk is full, standard output broke. */
+export class OutputError extends SeqcastError {
+  constructor(message: string) {
+    super('OUTPUT', message);
+  }
+}
+
+/** Text is gathered into chunks of this many characters before a write. */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * Where a command's text goes. Writes are buffered; `commit` makes them final
+ * and `abort` gives up. Exactly one of the two ends a sink.
+ */
+export abstract class TextSink {
+  private pending: string[] = [];
+  private pendingChars = 0;
+
+  /** True once the reader has gone away (a closed pipe): further text is dropped and the command may stop. */
+  get readerGone(): boolean {
+    return false;
+  }
+
+  /** Adds text, writing a chunk out (and waiting for it) when enough has gathered. */
+  async write(text: string): Promise<void> {
+    this.pending.push(text);
+    this.pendingChars += text.length;
+    if (this.pendingChars >= CHUNK_CHARS) await this.flush();
+  }
+
+  /** Writes out everything gathered and makes it final. */
+  abstract commit(): Promise<void>;
+
+  /** Ends the sink after a failure. Never throws. */
+  abstract abort(): Promise<void>;
+
+  protected abstract writeChunk(chunk: string): Promise<void>;
+
+  protected async flush(): Promise<void> {
+    if (this.pendingChars === 0) return;
+    const chunk = this.pending.join('');
+    this.pending = [];
+    this.pendingChars = 0;
+    await this.writeChunk(chunk);
+  }
+}
+
+/**
+ * Text to a stream such as process.stdout. What was written cannot be taken
+ * back, so `abort` writes out the rows gathered so far: the output always
+ * ends on the last good row. A closed pipe (`seqcast … | head`) is not an
+ * error: the sink reports `readerGone` and drops the rest.
+ */
+export class StreamSink extends TextSink {
+  private gone = false;
+
+  constructor(
+    private readonly stream: NodeJS.WritableStream,
+    /** "standard output", for messages. */
+    private readonly label = 'standard output',
+  ) {
+    super();
+    // a failed write also emits 'error'; without a listener it would crash the process
+    stream.on('error', () => {});
+  }
+
+  override get readerGone(): boolean {
+    return this.gone;
+  }
+
+  async commit(): Promise<void> {
+    await this.flush();
+  }
+
+  async abort(): Promise<void> {
+    try {
+      await this.flush();
+    } catch {
+      // the command is failing already; its error is the one to report
+    }
+  }
+
+  protected writeChunk(chunk: string): Promise<void> {
+    if (this.gone) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.stream.write(chunk, (err) => {
+        if (!err) return resolve();
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') {
+          this.gone = true;
+          return resolve();
+        }
+        reject(new OutputError(`cannot write to ${this.label}: ${describeFileError(err)}`));
+      });
+    });
+  }
+}
+
+/**
+ * Text to a file, replaced atomically: it is written to a temporary file beside
+ * the target, fsynced, and renamed over the target by `commit`. Until then
+ * (and after `abort`) the target is untouched.
+ */
+export class AtomicFileSink extends TextSink {
+  private constructor(
+    readonly path: string,
+    private readonly temp: string,
+    private handle: FileHandle | undefined,
+  ) {
+    super();
+  }
+
+  /** Creates the temporary file; throws OutputError when the target's directory cannot take it. */
+  static async create(path: string): Promise<AtomicFileSink> {
+    const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      return new AtomicFileSink(path, temp, await open(temp, 'wx'));
+    } catch (err) {
+      throw new OutputError(`cannot write ${path}: ${describeFileError(err)}`);
+    }
+  }
+
+  async commit(): Promise<void> {
+    try {
+      await this.flush();
+      const handle = this.openHandle();
+      await handle.sync();
+      this.handle = undefined;
+      await handle.close();
+      await rename(this.temp, this.path);
+    } catch (err) {
+      await this.abort();
+      throw err instanceof OutputError ? err : new OutputError(`cannot write ${this.path}: ${describeFileError(err)}`);
+    }
+  }
+
+  async abort(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close().catch(() => {});
+    await unlink(this.temp).catch(() => {});
+  }
+
+  protected async writeChunk(chunk: string): Promise<void> {
+    const handle = this.openHandle();
+    const bytes = Buffer.from(chunk, 'utf8');
+    try {
+      for (let offset = 0; offset < bytes.length; ) {
+        offset += (await handle.write(bytes, offset, bytes.length - offset)).bytesWritten;
+      }
+    } catch (err) {
+      throw new OutputError(`cannot write ${this.path}: ${describeFileError(err)}`);
+    }
+  }
+
+  private openHandle(): FileHandle {
+    if (!this.handle) throw new OutputError(`${this.path} was already committed or aborted`);
+    return this.handle;
+  }
+}
+
+/** True for errors from the file system (they carry a syscall). */
+export function isFileError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+}
+
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'the file system is read-only',
+  EPIPE: 'the reader closed the pipe',
+};
+
+/** A file system error in words a user can act on: "no such file or directory (ENOENT)". */
+export function describeFileError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code && FILE_ERRORS[code]) return `${FILE_ERRORS[code]} (${code})`;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,65 @@
+// The `seqcast` command line: commander parses the arguments, one file per command does the work.
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { SeqcastError } from '../errors.js';
+import { addDemoCommand } from './demo-command.js';
+import { addPredictCommand } from './predict.js';
+
+/**
+ * Runs the command line `seqcast <argv…>` and returns its exit code: 0 on
+ * success, 1 when the command fails (one `seqcast: <message>` line on stderr,
+ * or a stack for a bug), 2 for a usage error. Never calls process.exit.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const version = readVersion();
+  let exitCode = 0;
+  const finish = (code: number) => {
+    exitCode = code;
+  };
+
+  const program = new Command('seqcast')
+    .description('Predict live streams as they arrive with stateful RNN, LSTM and GRU models.')
+    .version(version, '-v, --version', 'print the version')
+    .exitOverride() // inherited by the commands: usage errors throw CommanderError
+    .configureOutput({ outputError: usageError('seqcast') });
+  addPredictCommand(program, finish);
+  addDemoCommand(program, finish);
+  for (const command of program.commands) command.configureOutput({ outputError: usageError(`seqcast ${command.name()}`) });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    return report(err);
+  }
+}
+
+/** Prints a usage error as one line, pointing at the command's help. */
+function usageError(commandPath: string) {
+  return (text: string, write: (text: string) => void) => {
+    const message = text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ');
+    write(`seqcast: ${message} (see '${commandPath} --help')\n`);
+  };
+}
+
+/** The exit code for an error that ended a command, after telling the user about it. */
+function report(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander has printed the help, the version or the usage error already
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  if (err instanceof SeqcastError) {
+    process.stderr.write(`seqcast: ${err.message}\n`);
+    return 1;
+  }
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`seqcast: unexpected error (a bug in seqcast; please report it with what follows)\n${detail}\n`);
+  return 1;
+}
+
+function readVersion(): string {
+  // dist/cli/main.js and src/cli/main.ts both sit two levels below package.json
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
