@@ -3,19 +3,52 @@
 export {
   OK, ERR_NOT_CONFIGURED, ERR_ALREADY_CONFIGURED, ERR_BAD_CONFIG, ERR_OUT_OF_MEMORY,
   ERR_BAD_SLOT, ERR_BAD_BATCH_SIZE, ERR_DUPLICATE_SLOT, ERR_BAD_TOKEN, ERR_NONFINITE_INPUT,
-  abiVersion, isConfigured, configure,
+  KIND_RECURRENT, KIND_TRANSFORMER, KIND_HYBRID,
+  abiVersion, isConfigured, configure, configureTransformer, configureHybrid, getKind,
   getParamCount, getParamPtr, getParamLength, getParamsPtr, getParamsLength,
   getOutputSize, getInputSize, getBatchCapacity,
   getIoSlotsPtr, getIoTokensPtr, getIoInputPtr, getIoOutputPtr, getErrorIndex,
   slotOpen, slotClose, slotReset, slotCopy, slotIsOpen, slotStatePtr, slotStateLength, getSlotCapacity,
+  slotPosition, slotSetPosition, slotAttentionPtr, slotAttentionCount,
   stepBatch, commitParams,
 } from "./model";
 export { CELL_RNN_TANH, CELL_LSTM, CELL_GRU } from "./recurrent";
 export { arenaUsed } from "./arena";
 
 import { expScalar, sigmoidScalar, tanhScalar } from "./simd";
+import { arenaAlloc } from "./arena";
+import { addPositionalEncoding, geluInPlace, layerNormRows, rowMean, rowVariance } from "./attention";
 
-/** Diagnostics: the kernel's activation functions on one value (for accuracy tests). */
+// ── diagnostics: single ops on host-provided memory, for tests against the golden vectors ──
+
+/** The kernel's tanh (0), sigmoid (1) or exp (2) of one value. */
 export function activation(kind: i32, x: f32): f32 {
   return kind == 0 ? tanhScalar(x) : kind == 1 ? sigmoidScalar(x) : expScalar(x);
+}
+
+/** Zeroed scratch bytes for diagnostics (never freed). May grow memory. */
+export function debugAlloc(bytes: i32): usize {
+  return arenaAlloc(<usize>bytes);
+}
+
+/** LayerNorm of `rows` rows of width d at x into y; writes each row's mean and variance. */
+export function debugLayerNorm(x: usize, y: usize, rows: i32, d: i32, weight: usize, bias: usize, means: usize, variances: usize): void {
+  layerNormRows(x, y, rows, d, d, weight, bias);
+  for (let r = 0; r < rows; r++) {
+    const row = x + (<usize>(r * d) << 2);
+    const mean = rowMean(row, d);
+    store<f32>(means + (<usize>r << 2), mean);
+    store<f32>(variances + (<usize>r << 2), rowVariance(row, d, mean));
+  }
+}
+
+/** GELU (tanh form) in place over n floats. */
+export function debugGelu(x: usize, n: i32): void {
+  geluInPlace(x, n);
+}
+
+/** Writes the positional encoding of `position` (d floats) to x. */
+export function debugPositionalEncoding(x: usize, d: i32, position: f64): void {
+  memory.fill(x, 0, <usize>d << 2);
+  addPositionalEncoding(x, d, position);
 }

@@ -1,29 +1,47 @@
 // One model per instance: its parameter block, its stream slots and the batch
-// scratch, laid out once by `configure`, and `stepBatch`, the whole forward step.
+// scratch, laid out once by `configure*`, and `stepBatch`, the whole forward step.
+//
+// Model kinds:
+//   recurrent    [embed] → RNN/LSTM/GRU stack → [head]
+//   transformer  embed | proj_in, + sinusoidal PE → N pre-LN blocks → ln_f → [head]
+//   hybrid       [embed] → recurrent stack → N blocks over the top h (no PE) → ln_f → [head]
 //
 // Memory map (all regions 16-byte aligned, made by the arena):
 //   params    (paramsLength)          PyTorch state_dict order, see PARAMETER ORDER
 //   table     (paramCount × 2 i32)    offset (floats from params) and length per tensor
 //   panels    the weights the step reads, packed by commitParams (simd.ts packPanel):
-//             per layer [W_ih | W_hh] side by side (RNN, LSTM) or W_ih and W_hh
-//             apart (GRU, whose n gate needs them separately); the head's weight
+//             per recurrent layer [W_ih | W_hh] side by side (RNN, LSTM) or apart (GRU,
+//             whose n gate needs them separately); proj_in; per block in_proj, out_proj,
+//             fc1, fc2; the head
 //   io        slots i32 (B), tokens i32 (B), input f32 (B, inputSize), output f32 (B, outputSize)
-//   scratch   rows f32 (B, maxWidth): each stream's layer input [x | h | 0-pad];
-//             hiddenRows f32 (B, padTo4(H)) for GRU; gates f32 (B, G·H), hiddenGates f32 (B, 3H) for GRU
-//   slots     f32 (capacity, slotStateLength): per slot h (L, H) then c (L, H)
-//             + slotOpenFlags u8 (capacity), slotMarks i32 (capacity)
-// B = batchCapacity, L = layers, H = hidden size, G = gates per cell kind.
+//   scratch   rows f32 (B, maxWidth): each stream's layer input [x | h | 0-pad] or a
+//             normalized residual row; gates f32 (B, max(G·H, D)); GRU hidden rows and gates;
+//             residual f32 (B, Dp), qkv f32 (B, 3D), heads f32 (B, Dp), mlp f32 (B, FFp),
+//             scores f32 (S + W)
+//   slots     f32 (capacity, slotStateLength): per slot h (L, H), c (L, H) for LSTM,
+//             then per block keys (S + W, D), values (S + W, D)
+//             + positions f64, open flags u8, marks i32, attention weights f32
+//             (blocks, heads, S + W) and counts i32, per slot
+// B = batchCapacity, L = layers, H = hidden size, G = gates per cell, D = model width
+// (H for hybrid), Dp = padTo4(D), FF = MLP width, W = window, S = sinks.
 // Slots are stepped in place: no gather or scatter of state.
 //
-// PARAMETER ORDER (as nn.Module.state_dict() lists a module with submodules
-// `embed`, `rnn|lstm|gru`, `head` declared in that order):
-//   [embed.weight (V, E)]                                   when vocabSize > 0
-//   per layer l: weight_ih_l{l} (G·H, in_l), weight_hh_l{l} (G·H, H),
-//                bias_ih_l{l} (G·H), bias_hh_l{l} (G·H)     in_0 = inputSize, in_l = H
-//   [head.weight (O, H), head.bias (O)]                     when headSize > 0
+// PARAMETER ORDER (nn.Module.state_dict() of the module documented in
+// docs/model-format.md, submodules declared in this order):
+//   [embed.weight (V, E)]                       token input (E = D for transformers)
+//   [proj_in.weight (D, X), proj_in.bias (D)]   transformer frame input
+//   per recurrent layer l: weight_ih_l{l} (G·H, in_l), weight_hh_l{l} (G·H, H),
+//                bias_ih_l{l} (G·H), bias_hh_l{l} (G·H)        in_0 = inputSize, in_l = H
+//   per block i: ln1.weight (D), ln1.bias (D), attn.in_proj_weight (3D, D),
+//                attn.in_proj_bias (3D), attn.out_proj.weight (D, D), attn.out_proj.bias (D),
+//                ln2.weight (D), ln2.bias (D), fc1.weight (FF, D), fc1.bias (FF),
+//                fc2.weight (D, FF), fc2.bias (D)
+//   [ln_f.weight (D), ln_f.bias (D)]            transformer and hybrid
+//   [head.weight (O, width), head.bias (O)]     width = H (recurrent) or D
 
 import { arenaAlloc } from "./arena";
 import { affinePacked, packPanel, padTo4, panelLength } from "./simd";
+import { addPositionalEncoding, attendPosition, geluInPlace, layerNormRows } from "./attention";
 import { CELL_GRU, CELL_LSTM, CELL_RNN_TANH, gateCount, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 
 // ── error codes (negative; the ABI's only error channel; only grow downwards) ──
@@ -38,8 +56,17 @@ export const ERR_DUPLICATE_SLOT: i32 = -7;
 export const ERR_BAD_TOKEN: i32 = -8;
 export const ERR_NONFINITE_INPUT: i32 = -9;
 
+/** Model kinds, as numbered in the ABI. Only grows at the end. */
+export const KIND_RECURRENT: i32 = 0;
+export const KIND_TRANSFORMER: i32 = 1;
+export const KIND_HYBRID: i32 = 2;
+
+/** Tensors per transformer block (see PARAMETER ORDER). */
+const BLOCK_TENSORS: i32 = 12;
+
 // ── configuration ──
 let configured = false;
+let modelKind: i32 = KIND_RECURRENT;
 let cellKind: i32 = -1;
 let layers: i32 = 0;
 let inputSize: i32 = 0;   // frame width X, or embedding width E for token input
@@ -48,6 +75,12 @@ let hiddenSize: i32 = 0;
 let headSize: i32 = 0;    // 0 = no head: the output is the top layer's h
 let gates: i32 = 0;
 let batchCapacity: i32 = 0;
+let modelWidth: i32 = 0;  // D: the residual width of attention blocks
+let heads: i32 = 0;
+let mlpWidth: i32 = 0;    // FF
+let blocks: i32 = 0;
+let window: i32 = 0;      // W: positions attended besides the sinks, this one included
+let sinks: i32 = 0;       // S: the stream's first positions, never evicted
 
 // ── parameters ──
 let params: usize = 0;
@@ -56,11 +89,16 @@ let table: usize = 0;
 let paramCount: i32 = 0;
 let embedIndex: i32 = -1;   // table index of embed.weight
 let layerIndex: i32 = 0;    // table index of weight_ih_l0
+let projInIndex: i32 = -1;  // table index of proj_in.weight
+let blockIndex: i32 = 0;    // table index of blocks.0.ln1.weight
+let lnFinalIndex: i32 = -1; // table index of ln_f.weight
 let headIndex: i32 = -1;    // table index of head.weight
 
 // ── packed panels: per layer (L × 2 pointers: the input-side panel, the GRU hidden panel) ──
 let panelTable: usize = 0;
 let headPanel: usize = 0;
+let projInPanel: usize = 0;
+let blockPanels: usize = 0; // per block 4 pointers: in_proj, out_proj, fc1, fc2
 
 // ── io and scratch ──
 let ioSlots: usize = 0;
@@ -72,24 +110,49 @@ let rowWidthMax: i32 = 0;
 let hiddenRowScratch: usize = 0;
 let gateScratch: usize = 0;
 let hiddenGateScratch: usize = 0;
+let residual: usize = 0;
+let qkvScratch: usize = 0;
+let headsScratch: usize = 0;
+let mlpScratch: usize = 0;
+let scoreScratch: usize = 0;
 
 // ── slots ──
 let slotCapacity: i32 = 0;
 let slotStates: usize = 0;
 let slotOpenFlags: usize = 0;
 let slotMarks: usize = 0;
+let slotPositions: usize = 0;
+let slotWeights: usize = 0;
+let slotWeightCounts: usize = 0;
 let markStamp: i32 = 0;
 let lastErrorIndex: i32 = -1;
 
 // @ts-ignore: decorator
 @inline function outputWidth(): i32 {
-  return headSize > 0 ? headSize : hiddenSize;
+  return headSize > 0 ? headSize : modelKind == KIND_RECURRENT ? hiddenSize : modelWidth;
 }
 
 /** Floats of recurrent state per slot: h (L, H), then c (L, H) for LSTM. */
 // @ts-ignore: decorator
+@inline function recurrentStateLength(): i32 {
+  return modelKind == KIND_TRANSFORMER ? 0 : layers * hiddenSize * (cellKind == CELL_LSTM ? 2 : 1);
+}
+
+/** Floats of one block's KV cache per slot: keys then values, (S + W, D) each. */
+// @ts-ignore: decorator
+@inline function cacheLength(): i32 {
+  return 2 * (sinks + window) * modelWidth;
+}
+
+// @ts-ignore: decorator
 @inline function stateLength(): i32 {
-  return layers * hiddenSize * (cellKind == CELL_LSTM ? 2 : 1);
+  return recurrentStateLength() + blocks * cacheLength();
+}
+
+/** Floats of attention weights kept per slot: (blocks, heads, S + W). */
+// @ts-ignore: decorator
+@inline function weightsLength(): i32 {
+  return blocks * heads * (sinks + window);
 }
 
 // @ts-ignore: decorator
@@ -110,67 +173,158 @@ function addTensor(index: i32, length: i32): i32 {
 }
 
 /**
- * Lays out a model. Call once per instance, before anything else.
- * kind: CELL_RNN_TANH | CELL_LSTM | CELL_GRU; inputSize: frame width, or the
- * embedding width when vocabSize > 0; headSize: 0 for no head.
- * Returns OK, ERR_ALREADY_CONFIGURED, ERR_BAD_CONFIG or ERR_OUT_OF_MEMORY.
- * May grow memory.
+ * Lays out a recurrent model. Call once per instance, before anything else.
+ * kind: CELL_RNN_TANH | CELL_LSTM | CELL_GRU; inputWidth: frame width, or the
+ * embedding width when vocab > 0; head: 0 for no head.
+ * Returns OK, ERR_ALREADY_CONFIGURED, ERR_BAD_CONFIG or ERR_OUT_OF_MEMORY. May grow memory.
  */
 export function configure(
   kind: i32, layerCount: i32, inputWidth: i32, vocab: i32, hidden: i32, head: i32,
   batch: i32, initialSlots: i32,
 ): i32 {
-  if (configured) return ERR_ALREADY_CONFIGURED;
-  if (kind < CELL_RNN_TANH || kind > CELL_GRU || layerCount < 1 || inputWidth < 1 || vocab < 0 ||
-      hidden < 1 || head < 0 || batch < 1 || initialSlots < 1) return ERR_BAD_CONFIG;
-  cellKind = kind; layers = layerCount; inputSize = inputWidth; vocabSize = vocab;
-  hiddenSize = hidden; headSize = head; gates = gateCount(kind); batchCapacity = batch;
+  return layout(KIND_RECURRENT, kind, layerCount, inputWidth, vocab, hidden, 0, 0, 0, 0, 0, 0, head, batch, initialSlots);
+}
 
-  paramCount = (vocab > 0 ? 1 : 0) + 4 * layerCount + (head > 0 ? 2 : 0);
+/**
+ * Lays out a transformer: input through embed (vocab > 0, embedding width = width)
+ * or proj_in (frames of inputWidth), sinusoidal PE, `blockCount` pre-LN blocks of
+ * width `width` with `headCount` heads and an MLP of `mlp`, attending `windowSize`
+ * positions plus `sinkCount` sinks; then ln_f and a head of `head` outputs (0: none).
+ */
+export function configureTransformer(
+  inputWidth: i32, vocab: i32, width: i32, headCount: i32, mlp: i32, blockCount: i32,
+  windowSize: i32, sinkCount: i32, head: i32, batch: i32, initialSlots: i32,
+): i32 {
+  return layout(KIND_TRANSFORMER, -1, 0, vocab > 0 ? width : inputWidth, vocab, 0,
+    width, headCount, mlp, blockCount, windowSize, sinkCount, head, batch, initialSlots);
+}
+
+/**
+ * Lays out a hybrid: the recurrent stack of `configure`, whose top h feeds
+ * `blockCount` attention blocks of width H (no PE), then ln_f and the head.
+ */
+export function configureHybrid(
+  kind: i32, layerCount: i32, inputWidth: i32, vocab: i32, hidden: i32,
+  headCount: i32, mlp: i32, blockCount: i32, windowSize: i32, sinkCount: i32,
+  head: i32, batch: i32, initialSlots: i32,
+): i32 {
+  return layout(KIND_HYBRID, kind, layerCount, inputWidth, vocab, hidden,
+    hidden, headCount, mlp, blockCount, windowSize, sinkCount, head, batch, initialSlots);
+}
+
+function layout(
+  kindOfModel: i32, kind: i32, layerCount: i32, inputWidth: i32, vocab: i32, hidden: i32,
+  width: i32, headCount: i32, mlp: i32, blockCount: i32, windowSize: i32, sinkCount: i32,
+  head: i32, batch: i32, initialSlots: i32,
+): i32 {
+  if (configured) return ERR_ALREADY_CONFIGURED;
+  const recurrent = kindOfModel != KIND_TRANSFORMER;
+  const attention = kindOfModel != KIND_RECURRENT;
+  if (inputWidth < 1 || vocab < 0 || head < 0 || batch < 1 || initialSlots < 1) return ERR_BAD_CONFIG;
+  if (recurrent && (kind < CELL_RNN_TANH || kind > CELL_GRU || layerCount < 1 || hidden < 1)) return ERR_BAD_CONFIG;
+  if (attention && (width < 1 || headCount < 1 || width % headCount != 0 || mlp < 1 || blockCount < 1 ||
+      windowSize < 1 || sinkCount < 0)) return ERR_BAD_CONFIG;
+  modelKind = kindOfModel;
+  cellKind = recurrent ? kind : -1; layers = recurrent ? layerCount : 0;
+  inputSize = inputWidth; vocabSize = vocab; hiddenSize = hidden; headSize = head;
+  gates = recurrent ? gateCount(kind) : 0; batchCapacity = batch;
+  modelWidth = width; heads = headCount; mlpWidth = mlp; blocks = blockCount;
+  window = windowSize; sinks = sinkCount;
+
+  paramCount = (vocab > 0 ? 1 : 0) + (kindOfModel == KIND_TRANSFORMER && vocab == 0 ? 2 : 0) +
+    4 * layers + BLOCK_TENSORS * blocks + (attention ? 2 : 0) + (head > 0 ? 2 : 0);
   table = arenaAlloc(<usize>paramCount * 8);
   if (!table) return ERR_OUT_OF_MEMORY;
   const gateRows = gates * hidden;
   let index = 0;
   paramsLength = 0;
   if (vocab > 0) { embedIndex = index; index = addTensor(index, vocab * inputWidth); }
+  if (kindOfModel == KIND_TRANSFORMER && vocab == 0) {
+    projInIndex = index;
+    index = addTensor(index, width * inputWidth);
+    index = addTensor(index, width);
+  }
   layerIndex = index;
-  for (let l = 0; l < layerCount; l++) {
+  for (let l = 0; l < layers; l++) {
     index = addTensor(index, gateRows * (l == 0 ? inputWidth : hidden));
     index = addTensor(index, gateRows * hidden);
     index = addTensor(index, gateRows);
     index = addTensor(index, gateRows);
   }
+  blockIndex = index;
+  for (let i = 0; i < blocks; i++) {
+    index = addTensor(index, width); index = addTensor(index, width);            // ln1
+    index = addTensor(index, 3 * width * width); index = addTensor(index, 3 * width); // in_proj
+    index = addTensor(index, width * width); index = addTensor(index, width);    // out_proj
+    index = addTensor(index, width); index = addTensor(index, width);            // ln2
+    index = addTensor(index, mlp * width); index = addTensor(index, mlp);        // fc1
+    index = addTensor(index, width * mlp); index = addTensor(index, width);      // fc2
+  }
+  if (attention) {
+    lnFinalIndex = index;
+    index = addTensor(index, width); index = addTensor(index, width);
+  }
   if (head > 0) {
     headIndex = index;
-    index = addTensor(index, head * hidden);
+    const headIn = attention ? width : hidden;
+    index = addTensor(index, head * headIn);
     index = addTensor(index, head);
   }
   params = arenaAlloc(<usize>paramsLength * 4);
-  panelTable = arenaAlloc(<usize>layerCount * 8);
-  if (!params || !panelTable) return ERR_OUT_OF_MEMORY;
-  const gru = kind == CELL_GRU;
+  if (!params) return ERR_OUT_OF_MEMORY;
+
+  // packed panels
+  const gru = kind == CELL_GRU && recurrent;
   rowWidthMax = 0;
-  for (let l = 0; l < layerCount; l++) {
+  if (layers > 0 && !(panelTable = arenaAlloc(<usize>layers * 8))) return ERR_OUT_OF_MEMORY;
+  for (let l = 0; l < layers; l++) {
     const inWidth = l == 0 ? inputWidth : hidden;
-    const width = gru ? padTo4(inWidth) : padTo4(inWidth + hidden);
-    if (width > rowWidthMax) rowWidthMax = width;
+    const rowWidth = gru ? padTo4(inWidth) : padTo4(inWidth + hidden);
+    if (rowWidth > rowWidthMax) rowWidthMax = rowWidth;
     const panel = arenaAlloc(<usize>panelLength(gateRows, gru ? inWidth : inWidth + hidden) * 4);
     const hiddenPanel = gru ? arenaAlloc(<usize>panelLength(gateRows, hidden) * 4) : 0;
     if (!panel || (gru && !hiddenPanel)) return ERR_OUT_OF_MEMORY;
     store<u32>(panelTable + <usize>l * 8, <u32>panel);
     store<u32>(panelTable + <usize>l * 8, <u32>hiddenPanel, 4);
   }
-  if (padTo4(hidden) > rowWidthMax) rowWidthMax = padTo4(hidden); // the head's input row
-  if (head > 0 && !(headPanel = arenaAlloc(<usize>panelLength(head, hidden) * 4))) return ERR_OUT_OF_MEMORY;
+  const residualWidth = attention ? padTo4(width) : padTo4(hidden);
+  if (residualWidth > rowWidthMax) rowWidthMax = residualWidth; // ln and head input rows
+  if (projInIndex >= 0) {
+    if (padTo4(inputWidth) > rowWidthMax) rowWidthMax = padTo4(inputWidth);
+    if (!(projInPanel = arenaAlloc(<usize>panelLength(width, inputWidth) * 4))) return ERR_OUT_OF_MEMORY;
+  }
+  if (blocks > 0) {
+    if (!(blockPanels = arenaAlloc(<usize>blocks * 16))) return ERR_OUT_OF_MEMORY;
+    for (let i = 0; i < blocks; i++) {
+      const inProj = arenaAlloc(<usize>panelLength(3 * width, width) * 4);
+      const outProj = arenaAlloc(<usize>panelLength(width, width) * 4);
+      const fc1 = arenaAlloc(<usize>panelLength(mlp, width) * 4);
+      const fc2 = arenaAlloc(<usize>panelLength(width, mlp) * 4);
+      if (!inProj || !outProj || !fc1 || !fc2) return ERR_OUT_OF_MEMORY;
+      const at = blockPanels + <usize>i * 16;
+      store<u32>(at, <u32>inProj); store<u32>(at, <u32>outProj, 4);
+      store<u32>(at, <u32>fc1, 8); store<u32>(at, <u32>fc2, 12);
+    }
+  }
+  if (head > 0 && !(headPanel = arenaAlloc(<usize>panelLength(head, attention ? width : hidden) * 4))) return ERR_OUT_OF_MEMORY;
+
   ioSlots = arenaAlloc(<usize>batch * 4);
   ioTokens = arenaAlloc(<usize>batch * 4);
   ioInput = arenaAlloc(<usize>(batch * inputWidth) * 4);
-  ioOutput = arenaAlloc(<usize>(batch * (head > 0 ? head : hidden)) * 4);
+  ioOutput = arenaAlloc(<usize>(batch * outputWidth()) * 4);
   rowScratch = arenaAlloc(<usize>(batch * rowWidthMax) * 4);
-  gateScratch = arenaAlloc(<usize>(batch * gateRows) * 4);
+  gateScratch = arenaAlloc(<usize>(batch * max(gateRows, width)) * 4);
   if (!ioSlots || !ioTokens || !ioInput || !ioOutput || !rowScratch || !gateScratch) return ERR_OUT_OF_MEMORY;
   if (gru && !(hiddenRowScratch = arenaAlloc(<usize>(batch * padTo4(hidden)) * 4))) return ERR_OUT_OF_MEMORY;
   if (gru && !(hiddenGateScratch = arenaAlloc(<usize>(batch * gateRows) * 4))) return ERR_OUT_OF_MEMORY;
+  if (attention) {
+    residual = arenaAlloc(<usize>(batch * padTo4(width)) * 4);
+    qkvScratch = arenaAlloc(<usize>(batch * 3 * width) * 4);
+    headsScratch = arenaAlloc(<usize>(batch * padTo4(width)) * 4);
+    mlpScratch = arenaAlloc(<usize>(batch * padTo4(mlp)) * 4);
+    scoreScratch = arenaAlloc(<usize>(sinks + window) * 4);
+    if (!residual || !qkvScratch || !headsScratch || !mlpScratch || !scoreScratch) return ERR_OUT_OF_MEMORY;
+  }
   configured = true;
   return growSlots(initialSlots);
 }
@@ -179,16 +333,24 @@ export function configure(
 function growSlots(capacity: i32): i32 {
   if (capacity <= slotCapacity) return OK;
   const bytesPerState = <usize>stateLength() * 4;
+  const bytesPerWeights = <usize>weightsLength() * 4;
   const states = arenaAlloc(<usize>capacity * bytesPerState);
   const flags = arenaAlloc(<usize>capacity);
   const marks = arenaAlloc(<usize>capacity * 4);
-  if (!states || !flags || !marks) return ERR_OUT_OF_MEMORY;
+  const positions = arenaAlloc(<usize>capacity * 8);
+  const weights = arenaAlloc(<usize>capacity * bytesPerWeights);
+  const counts = arenaAlloc(<usize>capacity * 4);
+  if (!states || !flags || !marks || !positions || !counts || (bytesPerWeights > 0 && !weights)) return ERR_OUT_OF_MEMORY;
   if (slotCapacity > 0) {
     memory.copy(states, slotStates, <usize>slotCapacity * bytesPerState);
     memory.copy(flags, slotOpenFlags, <usize>slotCapacity);
     memory.copy(marks, slotMarks, <usize>slotCapacity * 4);
+    memory.copy(positions, slotPositions, <usize>slotCapacity * 8);
+    memory.copy(weights, slotWeights, <usize>slotCapacity * bytesPerWeights);
+    memory.copy(counts, slotWeightCounts, <usize>slotCapacity * 4);
   }
   slotStates = states; slotOpenFlags = flags; slotMarks = marks;
+  slotPositions = positions; slotWeights = weights; slotWeightCounts = counts;
   slotCapacity = capacity;
   return OK;
 }
@@ -214,6 +376,7 @@ export function getParamLength(index: i32): i32 {
 export function getParamsPtr(): usize { return params; }
 export function getParamsLength(): i32 { return paramsLength; }
 export function getOutputSize(): i32 { return configured ? outputWidth() : 0; }
+export function getKind(): i32 { return modelKind; }
 export function getInputSize(): i32 { return inputSize; }
 export function getBatchCapacity(): i32 { return batchCapacity; }
 export function getIoSlotsPtr(): usize { return ioSlots; }
@@ -242,7 +405,17 @@ export function commitParams(): i32 {
       packPanel(panel, gateRows, tensorPtr(t), inWidth, tensorPtr(t + 1), hiddenSize);
     }
   }
-  if (headSize > 0) packPanel(headPanel, headSize, tensorPtr(headIndex), hiddenSize, 0, 0);
+  if (projInIndex >= 0) packPanel(projInPanel, modelWidth, tensorPtr(projInIndex), inputSize, 0, 0);
+  const d = modelWidth;
+  for (let i = 0; i < blocks; i++) {
+    const t = blockIndex + BLOCK_TENSORS * i;
+    const at = blockPanels + <usize>i * 16;
+    packPanel(<usize>load<u32>(at), 3 * d, tensorPtr(t + 2), d, 0, 0);
+    packPanel(<usize>load<u32>(at, 4), d, tensorPtr(t + 4), d, 0, 0);
+    packPanel(<usize>load<u32>(at, 8), mlpWidth, tensorPtr(t + 8), d, 0, 0);
+    packPanel(<usize>load<u32>(at, 12), d, tensorPtr(t + 10), mlpWidth, 0, 0);
+  }
+  if (headSize > 0) packPanel(headPanel, headSize, tensorPtr(headIndex), modelKind == KIND_RECURRENT ? hiddenSize : d, 0, 0);
   return OK;
 }
 
@@ -258,7 +431,7 @@ export function slotOpen(): i32 {
     if (grown != OK) return grown;
   }
   store<u8>(slotOpenFlags + <usize>slot, 1);
-  memory.fill(slotState(slot), 0, <usize>stateLength() * 4);
+  clearSlot(slot);
   return slot;
 }
 
@@ -271,15 +444,51 @@ export function slotClose(slot: i32): i32 {
 /** Zeroes a slot's h (and c). */
 export function slotReset(slot: i32): i32 {
   if (!validSlot(slot)) return ERR_BAD_SLOT;
-  memory.fill(slotState(slot), 0, <usize>stateLength() * 4);
+  clearSlot(slot);
   return OK;
+}
+
+/** Zero state, position 0, no attention weights. */
+function clearSlot(slot: i32): void {
+  memory.fill(slotState(slot), 0, <usize>stateLength() * 4);
+  store<f64>(slotPositions + (<usize>slot << 3), 0);
+  store<i32>(slotWeightCounts + (<usize>slot << 2), 0);
 }
 
 /** Copies slot `src`'s state into slot `dst`. */
 export function slotCopy(dst: i32, src: i32): i32 {
   if (!validSlot(dst) || !validSlot(src)) return ERR_BAD_SLOT;
   memory.copy(slotState(dst), slotState(src), <usize>stateLength() * 4);
+  store<f64>(slotPositions + (<usize>dst << 3), load<f64>(slotPositions + (<usize>src << 3)));
   return OK;
+}
+
+/** Positions stepped by a slot since open or reset (the next position's index). */
+export function slotPosition(slot: i32): f64 {
+  return validSlot(slot) ? load<f64>(slotPositions + (<usize>slot << 3)) : -1;
+}
+
+/** Sets a slot's position (restoring a snapshot); a non-negative integer below 2^53. */
+export function slotSetPosition(slot: i32, position: f64): i32 {
+  if (!validSlot(slot)) return ERR_BAD_SLOT;
+  if (!(position >= 0 && position <= 9007199254740991 && Math.floor(position) == position)) return ERR_BAD_CONFIG;
+  store<f64>(slotPositions + (<usize>slot << 3), position);
+  return OK;
+}
+
+/**
+ * Byte offset of the attention weights of a slot's latest position in block
+ * `block`: (heads, S + W) f32, keys in position order; the first
+ * slotAttentionCount(slot) entries of each head's row are valid. 0 if none.
+ */
+export function slotAttentionPtr(slot: i32, block: i32): usize {
+  if (!validSlot(slot) || block < 0 || block >= blocks) return 0;
+  return slotWeights + (<usize>(slot * weightsLength() + block * heads * (sinks + window)) << 2);
+}
+
+/** Keys the latest position attended (0 before the first step). */
+export function slotAttentionCount(slot: i32): i32 {
+  return validSlot(slot) ? load<i32>(slotWeightCounts + (<usize>slot << 2)) : 0;
 }
 
 export function slotIsOpen(slot: i32): i32 { return validSlot(slot) ? 1 : 0; }
@@ -304,14 +513,39 @@ export function stepBatch(count: i32): i32 {
   const check = validateBatch(count);
   if (check != OK) return check;
 
+  if (modelKind != KIND_TRANSFORMER) recurrentLayers(count);
+  if (modelKind == KIND_RECURRENT) {
+    headOverRows(count, topHiddenRows(count), padTo4(hiddenSize));
+  } else {
+    const rows = residualInput(count);
+    for (let i = 0; i < blocks; i++) blockStep(i, count);
+    const width = padTo4(modelWidth);
+    const lnF = tensorPtr(lnFinalIndex);
+    layerNormRows(residual, rowScratch, count, modelWidth, width, lnF, lnF + (<usize>modelWidth << 2));
+    zeroPadRows(rowScratch, count, modelWidth, width);
+    headOverRows(count, rows, width);
+  }
+  for (let b = 0; b < count; b++) {
+    const at = slotPositions + (<usize>load<i32>(ioSlots + (<usize>b << 2)) << 3);
+    store<f64>(at, load<f64>(at) + 1);
+  }
+  return OK;
+}
+
+/** State of batch entry b's slot. */
+// @ts-ignore: decorator
+@inline function entryState(b: i32): usize {
+  return slotState(load<i32>(ioSlots + (<usize>b << 2)));
+}
+
+/** Steps the recurrent stack of every entry; each slot's h (and c) moves in place. */
+function recurrentLayers(count: i32): void {
   const hidden = hiddenSize;
   const hiddenBytes = <usize>hidden << 2;
-  const stateBytes = <usize>stateLength() << 2;
   const gateRows = gates * hidden;
   const gateBytes = <usize>gateRows << 2;
   const gru = cellKind == CELL_GRU;
   const lstm = cellKind == CELL_LSTM;
-
   for (let l = 0; l < layers; l++) {
     const t = layerIndex + 4 * l;
     const bIh = tensorPtr(t + 2), bHh = tensorPtr(t + 3);
@@ -322,7 +556,7 @@ export function stepBatch(count: i32): i32 {
     const hiddenWidth = padTo4(hidden);
     // each stream's row: [input | h (RNN, LSTM) | zero padding]
     for (let b = 0; b < count; b++) {
-      const state = slotStates + <usize>load<i32>(ioSlots + (<usize>b << 2)) * stateBytes;
+      const state = entryState(b);
       const row = rowScratch + <usize>b * rowBytes;
       memory.copy(row, layerInput(l, b, state), inBytes);
       if (gru) {
@@ -337,13 +571,13 @@ export function stepBatch(count: i32): i32 {
     }
     const panel = <usize>load<u32>(panelTable + <usize>l * 8);
     if (gru) {
-      affinePacked(gateScratch, count, gateRows, rowScratch, width, panel, bIh, 0);
-      affinePacked(hiddenGateScratch, count, gateRows, hiddenRowScratch, hiddenWidth, <usize>load<u32>(panelTable + <usize>l * 8, 4), bHh, 0);
+      affinePacked(gateScratch, count, gateRows, rowScratch, width, panel, bIh, 0, gateRows);
+      affinePacked(hiddenGateScratch, count, gateRows, hiddenRowScratch, hiddenWidth, <usize>load<u32>(panelTable + <usize>l * 8, 4), bHh, 0, gateRows);
     } else {
-      affinePacked(gateScratch, count, gateRows, rowScratch, width, panel, bIh, bHh);
+      affinePacked(gateScratch, count, gateRows, rowScratch, width, panel, bIh, bHh, gateRows);
     }
     for (let b = 0; b < count; b++) {
-      const state = slotStates + <usize>load<i32>(ioSlots + (<usize>b << 2)) * stateBytes;
+      const state = entryState(b);
       const h = state + <usize>l * hiddenBytes;
       const gatesRow = gateScratch + <usize>b * gateBytes;
       if (lstm) lstmPointwise(gatesRow, h, state + <usize>(layers + l) * hiddenBytes, hidden);
@@ -351,25 +585,134 @@ export function stepBatch(count: i32): i32 {
       else rnnTanhPointwise(gatesRow, h, hidden);
     }
   }
+}
 
-  const topOffset = <usize>(layers - 1) * hiddenBytes;
+/** Copies each entry's top h into rowScratch rows of width padTo4(H), zero padded. */
+function topHiddenRows(count: i32): usize {
+  const width = padTo4(hiddenSize);
+  const topOffset = <usize>((layers - 1) * hiddenSize) << 2;
+  for (let b = 0; b < count; b++) {
+    const row = rowScratch + (<usize>(b * width) << 2);
+    memory.copy(row, entryState(b) + topOffset, <usize>hiddenSize << 2);
+    zeroPad(row, hiddenSize, width);
+  }
+  return rowScratch;
+}
+
+/** io output = head(rows) for every entry, or the rows themselves without a head. */
+function headOverRows(count: i32, rows: usize, width: i32): void {
+  const inWidth = modelKind == KIND_RECURRENT ? hiddenSize : modelWidth;
   if (headSize > 0) {
-    const width = padTo4(hidden);
-    for (let b = 0; b < count; b++) {
-      const state = slotStates + <usize>load<i32>(ioSlots + (<usize>b << 2)) * stateBytes;
-      const row = rowScratch + (<usize>(b * width) << 2);
-      memory.copy(row, state + topOffset, hiddenBytes);
-      zeroPad(row, hidden, width);
-    }
-    const headBias = tensorPtr(headIndex + 1);
-    affinePacked(ioOutput, count, headSize, rowScratch, width, headPanel, headBias, 0);
+    affinePacked(ioOutput, count, headSize, rows, width, headPanel, tensorPtr(headIndex + 1), 0, headSize);
   } else {
     for (let b = 0; b < count; b++) {
-      const state = slotStates + <usize>load<i32>(ioSlots + (<usize>b << 2)) * stateBytes;
-      memory.copy(ioOutput + <usize>b * hiddenBytes, state + topOffset, hiddenBytes);
+      memory.copy(ioOutput + (<usize>(b * inWidth) << 2), rows + (<usize>(b * width) << 2), <usize>inWidth << 2);
     }
   }
-  return OK;
+}
+
+/**
+ * Fills the residual stream (count, Dp): the embedding or proj_in of the input
+ * plus the positional encoding (transformer), or the top h (hybrid). Returns
+ * the row scratch, which the head reads after ln_f.
+ */
+function residualInput(count: i32): usize {
+  const d = modelWidth;
+  const width = padTo4(d);
+  if (modelKind == KIND_HYBRID) {
+    const topOffset = <usize>((layers - 1) * hiddenSize) << 2;
+    for (let b = 0; b < count; b++) {
+      const row = residual + (<usize>(b * width) << 2);
+      memory.copy(row, entryState(b) + topOffset, <usize>d << 2);
+      zeroPad(row, d, width);
+    }
+    return rowScratch;
+  }
+  if (vocabSize > 0) {
+    const embed = tensorPtr(embedIndex);
+    for (let b = 0; b < count; b++) {
+      const token = load<i32>(ioTokens + (<usize>b << 2));
+      memory.copy(residual + (<usize>(b * width) << 2), embed + (<usize>(token * d) << 2), <usize>d << 2);
+    }
+  } else {
+    const inWidth = padTo4(inputSize);
+    for (let b = 0; b < count; b++) {
+      const row = rowScratch + (<usize>(b * inWidth) << 2);
+      memory.copy(row, ioInput + (<usize>(b * inputSize) << 2), <usize>inputSize << 2);
+      zeroPad(row, inputSize, inWidth);
+    }
+    affinePacked(residual, count, d, rowScratch, inWidth, projInPanel, tensorPtr(projInIndex + 1), 0, width);
+  }
+  for (let b = 0; b < count; b++) {
+    const row = residual + (<usize>(b * width) << 2);
+    addPositionalEncoding(row, d, load<f64>(slotPositions + (<usize>load<i32>(ioSlots + (<usize>b << 2)) << 3)));
+    zeroPad(row, d, width);
+  }
+  return rowScratch;
+}
+
+/**
+ * One pre-LN block over the residual stream of every entry:
+ * a = u + out_proj(MHA(LN1(u)));  u ← a + fc2(gelu(fc1(LN2(a)))).
+ * Each entry's attention reads and extends its own slot's KV cache.
+ */
+function blockStep(i: i32, count: i32): void {
+  const d = modelWidth;
+  const width = padTo4(d);
+  const mlpPadded = padTo4(mlpWidth);
+  const t = blockIndex + BLOCK_TENSORS * i;
+  const panels = blockPanels + <usize>i * 16;
+  const dBytes = <usize>d << 2;
+
+  layerNormRows(residual, rowScratch, count, d, width, tensorPtr(t), tensorPtr(t + 1));
+  zeroPadRows(rowScratch, count, d, width);
+  affinePacked(qkvScratch, count, 3 * d, rowScratch, width, <usize>load<u32>(panels), tensorPtr(t + 3), 0, 3 * d);
+  const cacheBytes = <usize>((sinks + window) * d) << 2;
+  const weightBlock = <usize>(i * heads * (sinks + window)) << 2;
+  for (let b = 0; b < count; b++) {
+    const slot = load<i32>(ioSlots + (<usize>b << 2));
+    const keys = slotState(slot) + (<usize>recurrentStateLength() << 2) + <usize>i * 2 * cacheBytes;
+    const attended = attendPosition(
+      qkvScratch + <usize>(b * 3) * dBytes, keys, keys + cacheBytes,
+      headsScratch + (<usize>(b * width) << 2),
+      slotWeights + (<usize>(slot * weightsLength()) << 2) + weightBlock, scoreScratch,
+      load<f64>(slotPositions + (<usize>slot << 3)), d, heads, window, sinks,
+    );
+    store<i32>(slotWeightCounts + (<usize>slot << 2), attended);
+  }
+  zeroPadRows(headsScratch, count, d, width);
+  affinePacked(gateScratch, count, d, headsScratch, width, <usize>load<u32>(panels, 4), tensorPtr(t + 5), 0, d);
+  addRows(residual, width, gateScratch, d, count, d);
+
+  layerNormRows(residual, rowScratch, count, d, width, tensorPtr(t + 6), tensorPtr(t + 7));
+  zeroPadRows(rowScratch, count, d, width);
+  affinePacked(mlpScratch, count, mlpWidth, rowScratch, width, <usize>load<u32>(panels, 8), tensorPtr(t + 9), 0, mlpPadded);
+  for (let b = 0; b < count; b++) geluInPlace(mlpScratch + (<usize>(b * mlpPadded) << 2), mlpWidth);
+  zeroPadRows(mlpScratch, count, mlpWidth, mlpPadded);
+  affinePacked(gateScratch, count, d, mlpScratch, mlpPadded, <usize>load<u32>(panels, 12), tensorPtr(t + 11), 0, d);
+  addRows(residual, width, gateScratch, d, count, d);
+}
+
+/** dst[b, :n] += src[b, :n] for each entry. */
+function addRows(dst: usize, dstStride: i32, src: usize, srcStride: i32, count: i32, n: i32): void {
+  const n4 = n & ~3;
+  for (let b = 0; b < count; b++) {
+    const y = dst + (<usize>(b * dstStride) << 2), x = src + (<usize>(b * srcStride) << 2);
+    let j = 0;
+    for (; j < n4; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+    }
+    for (; j < n; j++) {
+      const o = <usize>j << 2;
+      store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
+    }
+  }
+}
+
+/** Zeroes floats [from, to) of each of `count` rows of width `to`. */
+function zeroPadRows(rows: usize, count: i32, from: i32, to: i32): void {
+  for (let b = 0; b < count; b++) zeroPad(rows + (<usize>(b * to) << 2), from, to);
 }
 
 /** Where batch entry b's input to layer l lives: its frame, its token's embedding row, or the layer below's new h. */

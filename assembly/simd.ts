@@ -192,7 +192,7 @@ export function packPanel(panel: usize, rows: i32, w1: usize, k1: i32, w2: usize
 /**
  * out[b, r] = bias1[r] + bias2[r] + panel[r, :] · input[b, :]  for b < batch, r < rows.
  *
- *   out    (batch, rows)      written
+ *   out    (batch, outStride) written: the first `rows` floats of each row
  *   input  (batch, width)     width = padTo4(k1 + k2) of the panel; padding lanes finite (zero)
  *   panel  packed by packPanel
  *   bias1  (rows), bias2 (rows) or 0
@@ -205,6 +205,7 @@ export function packPanel(panel: usize, rows: i32, w1: usize, k1: i32, w2: usize
  */
 export function affinePacked(
   out: usize, batch: i32, rows: i32, input: usize, width: i32, panel: usize, bias1: usize, bias2: usize,
+  outStride: i32 = rows,
 ): void {
   const tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
   const inputBytes = <usize>width << 2;
@@ -213,7 +214,7 @@ export function affinePacked(
   let b = 0;
   for (; b + 2 <= batch; b += 2) {
     const xa = input + <usize>b * inputBytes, xb = xa + inputBytes;
-    const outA = out + (<usize>(b * rows) << 2), outB = outA + (<usize>rows << 2);
+    const outA = out + (<usize>(b * outStride) << 2), outB = outA + (<usize>outStride << 2);
     for (let t = 0; t < tiles; t++) {
       for (let half = 0; half < 2; half++) {
         const r = t * TILE_ROWS + half * 4;
@@ -243,7 +244,7 @@ export function affinePacked(
   }
   if (b < batch) {
     const x = input + <usize>b * inputBytes;
-    const outA = out + (<usize>(b * rows) << 2);
+    const outA = out + (<usize>(b * outStride) << 2);
     for (let t = 0; t < tiles; t++) {
       let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
       let w = panel + <usize>t * tileBytes;

@@ -200,7 +200,7 @@ describe('a safetensors file written by PyTorch', () => {
 
   it('loads as is and is recognised as a 1-layer lstm with input 8, hidden 32, head 8', async () => {
     const model = await loadModel(new URL('lstm_h32.safetensors', FIXTURES).pathname);
-    expect(model.arch).toEqual({ cell: 'lstm', layers: 1, inputSize: 8, vocabSize: 0, hiddenSize: 32, headSize: 8, naming: 'module' });
+    expect(model.arch).toEqual({ kind: 'recurrent', cell: 'lstm', layers: 1, inputSize: 8, vocabSize: 0, hiddenSize: 32, headSize: 8, naming: 'module' });
     expect(model.parameterNames).toEqual([
       'lstm.weight_ih_l0', 'lstm.weight_hh_l0', 'lstm.bias_ih_l0', 'lstm.bias_hh_l0', 'head.weight', 'head.bias',
     ]);
@@ -258,7 +258,7 @@ describe('save and load round trip', () => {
     const path = join(dir, 'tokens.safetensors');
     await model.save(path);
     const loaded = await loadModel(path);
-    expect(loaded.arch).toEqual({ cell: 'lstm', layers: 1, inputSize: 4, vocabSize: 5, hiddenSize: 6, headSize: 0, naming: 'module' });
+    expect(loaded.arch).toEqual({ kind: 'recurrent', cell: 'lstm', layers: 1, inputSize: 4, vocabSize: 5, hiddenSize: 6, headSize: 0, naming: 'module' });
     expect(loaded.metadata).toEqual({ vocab: 'aé😀 z', format: 1 });
     for (const name of model.parameterNames) expect(bits(loaded.getParameter(name)), name).toEqual(bits(model.getParameter(name)));
   });
@@ -438,7 +438,7 @@ describe('the architecture is inferred from tensor names and shapes when there i
     async (_, { spec, arch }) => {
       const source = await createModel(spec);
       const loaded = await loadModel(writeTemp(buildSafetensors(rawTensorsOf(source)), 'module'));
-      expect(loaded.arch).toEqual({ ...arch, naming: 'module' });
+      expect(loaded.arch).toEqual({ kind: 'recurrent', ...arch, naming: 'module' });
       expect(loaded.isTokenModel).toBe(arch.vocabSize > 0);
       expect(loaded.outputSize).toBe(arch.headSize || arch.hiddenSize);
       for (const name of source.parameterNames) expect(bits(loaded.getParameter(name)), name).toEqual(bits(source.getParameter(name)));
@@ -464,7 +464,7 @@ describe('the architecture is inferred from tensor names and shapes when there i
       const bare = rename(rawTensorsOf(source), /^(rnn|lstm|gru)\./, '');
       expect(bare.find((t) => t.name === 'weight_hh_l0')!.shape).toEqual([gates * H, H]);
       const loaded = await loadModel(writeTemp(buildSafetensors(bare), `bare-${cell}`));
-      expect(loaded.arch).toEqual({ cell, layers, inputSize: 2, vocabSize: 0, hiddenSize: H, headSize: 0, naming: 'bare' });
+      expect(loaded.arch).toEqual({ kind: 'recurrent', cell, layers, inputSize: 2, vocabSize: 0, hiddenSize: H, headSize: 0, naming: 'bare' });
       expect(loaded.parameterNames).toEqual(bare.map((t) => t.name));
       const a = source.openStream();
       const b = loaded.openStream();

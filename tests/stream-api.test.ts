@@ -206,7 +206,7 @@ describe('restore rejects a bad snapshot with InputError and leaves the stream u
     ['another hidden size', { cell: 'lstm', inputSize: 2, hiddenSize: 5, layers: 2 }, /hidden 4/],
     ['another cell', { cell: 'gru', inputSize: 2, hiddenSize: 4, layers: 2 }, /this model is gru/],
     ['another layer count', { cell: 'lstm', inputSize: 2, hiddenSize: 4, layers: 1 }, /2 layers/],
-    ['another output size', { cell: 'lstm', inputSize: 2, hiddenSize: 4, layers: 2, outputSize: 3 }, /output values/],
+    ['another output size', { cell: 'lstm', inputSize: 2, hiddenSize: 4, layers: 2, outputSize: 3 }, /shape hash .*head 3/],
   ] as [string, ModelSpec, RegExp][])('a snapshot of a model with %s', async (_, spec, pattern) => {
     const { snap } = await setup();
     const other = await createModel({ ...spec, seed: 3 });
@@ -719,9 +719,9 @@ describe('createModel', () => {
 
   it('defaults: one layer, a head of inputSize (frames) or vocabSize (tokens), embedding width = hidden', async () => {
     const frames = await createModel({ cell: 'rnn', inputSize: 3, hiddenSize: 4 });
-    expect(frames.arch).toEqual({ cell: 'rnn', layers: 1, inputSize: 3, vocabSize: 0, hiddenSize: 4, headSize: 3, naming: 'module' });
+    expect(frames.arch).toEqual({ kind: 'recurrent', cell: 'rnn', layers: 1, inputSize: 3, vocabSize: 0, hiddenSize: 4, headSize: 3, naming: 'module' });
     const tokens = await createModel({ cell: 'gru', vocabSize: 7, hiddenSize: 5 });
-    expect(tokens.arch).toEqual({ cell: 'gru', layers: 1, inputSize: 5, vocabSize: 7, hiddenSize: 5, headSize: 7, naming: 'module' });
+    expect(tokens.arch).toEqual({ kind: 'recurrent', cell: 'gru', layers: 1, inputSize: 5, vocabSize: 7, hiddenSize: 5, headSize: 7, naming: 'module' });
     expect(tokens.isTokenModel).toBe(true);
     const headless = await createModel({ cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 0 });
     expect(headless.outputSize).toBe(4);

@@ -3,7 +3,7 @@
 
 import { readFile, rename, writeFile, open as openFile } from 'node:fs/promises';
 import { InputError, ModelFormatError, StateError } from '../errors.js';
-import { Kernel, type CellKind } from '../kernel/kernel.js';
+import { Kernel, type AttentionArch, type CellKind, type ModelKind } from '../kernel/kernel.js';
 import { initTensor, seededRandom } from '../model/init.js';
 import { describeArch, inferArch, parameterLayout, validateArch, type ModelArch, type TensorSpec } from '../model/layout.js';
 import { METADATA_FORMAT, parseMetadata, validateMetadata, type SeqcastMetadata } from '../model/metadata.js';
@@ -15,16 +15,32 @@ export type StepInput = ArrayLike<number> | number;
 
 /** What `createModel` needs: the architecture, plus optional seed and metadata. */
 export interface ModelSpec {
-  cell: CellKind;
+  /** 'recurrent' (default), 'transformer' or 'hybrid'. */
+  kind?: ModelKind;
+  /** The recurrent cell (recurrent and hybrid models). */
+  cell?: CellKind;
   /** Frame width X (frame models). */
   inputSize?: number;
   /** Vocabulary size V (token models; input is a token id through an embedding). */
   vocabSize?: number;
-  /** Embedding width E for token models; default = hiddenSize. */
+  /** Embedding width E for recurrent token models; default = hiddenSize. */
   embedSize?: number;
-  hiddenSize: number;
-  /** Stacked layers; default 1. */
+  /** H (recurrent and hybrid). */
+  hiddenSize?: number;
+  /** Stacked recurrent layers; default 1. */
   layers?: number;
+  /** Transformer residual width D (a hybrid's is H). */
+  width?: number;
+  /** Attention heads (must divide D). */
+  heads?: number;
+  /** MLP inner width; default 4·D. */
+  mlpSize?: number;
+  /** Attention blocks; default 1. */
+  blocks?: number;
+  /** Positions each step attends to, itself included. */
+  window?: number;
+  /** The stream's first positions kept forever (StreamingLLM sinks); default 0. */
+  sinks?: number;
   /** Head outputs; default inputSize (frames, so forecast works) or vocabSize (tokens); 0 for no head. */
   outputSize?: number;
   /** Seed for the PyTorch-style initialisation; default 0. */
@@ -59,12 +75,13 @@ export async function loadModel(pathOrBytes: string | Uint8Array, options: Model
 export async function modelFromSafetensors(bytes: Uint8Array, source: string, options: ModelOptions = {}): Promise<Model> {
   const file = readSafetensors(bytes, source);
   const shapes = new Map([...file.tensors].map(([name, t]) => [name, t.shape]));
-  const arch = inferArch(shapes, source);
+  const metadata = parseMetadata(file.metadata.seqcast, source);
+  const arch = inferArch(shapes, source, metadata);
+  validateMetadata(metadata, arch, source);
   for (const [name, { data }] of file.tensors) {
     const bad = data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new ModelFormatError(`${source}: tensor "${name}" element ${bad} is ${data[bad]}; weights must be finite`);
   }
-  const metadata = parseMetadata(file.metadata.seqcast, arch, source);
   const model = await Model.create(arch, metadata, options);
   for (const { name } of parameterLayout(arch)) model.setParameter(name, file.tensors.get(name)!.data);
   return model;
@@ -72,19 +89,34 @@ export async function modelFromSafetensors(bytes: Uint8Array, source: string, op
 
 /** Creates a freshly initialised model (PyTorch's default initialisation, seeded). */
 export async function createModel(spec: ModelSpec, options: ModelOptions = {}): Promise<Model> {
+  const kind = spec.kind ?? 'recurrent';
   const tokens = spec.vocabSize !== undefined && spec.vocabSize > 0;
   if (!tokens && spec.inputSize === undefined) throw new ModelFormatError('a model spec needs inputSize (frames) or vocabSize (tokens)');
+  const width = kind === 'hybrid' ? spec.hiddenSize : spec.width;
+  const attention: AttentionArch | undefined = kind === 'recurrent' ? undefined : {
+    width: width ?? NaN,
+    heads: spec.heads ?? NaN,
+    mlpSize: spec.mlpSize ?? 4 * (width ?? NaN),
+    blocks: spec.blocks ?? 1,
+    window: spec.window ?? NaN,
+    sinks: spec.sinks ?? 0,
+  };
+  const recurrent = kind !== 'transformer';
+  const headInput = attention ? attention.width : spec.hiddenSize;
   const arch: ModelArch = {
-    cell: spec.cell,
-    layers: spec.layers ?? 1,
-    inputSize: tokens ? (spec.embedSize ?? spec.hiddenSize) : spec.inputSize!,
+    kind,
+    cell: recurrent ? spec.cell : undefined,
+    layers: recurrent ? (spec.layers ?? 1) : 0,
+    inputSize: tokens ? (kind === 'transformer' ? (width ?? NaN) : (spec.embedSize ?? spec.hiddenSize ?? NaN)) : spec.inputSize!,
     vocabSize: tokens ? spec.vocabSize! : 0,
-    hiddenSize: spec.hiddenSize,
+    hiddenSize: recurrent ? (spec.hiddenSize ?? NaN) : 0,
     headSize: spec.outputSize ?? (tokens ? spec.vocabSize! : spec.inputSize!),
+    attention,
     naming: 'module',
   };
+  if (headInput === undefined) throw new ModelFormatError(`a ${kind} model spec needs ${kind === 'transformer' ? 'width' : 'hiddenSize'}`);
   validateArch(arch);
-  const metadata = spec.metadata ?? {};
+  const metadata = { ...(spec.metadata ?? {}) };
   validateMetadata(metadata, arch, 'model spec');
   const model = await Model.create(arch, metadata, options);
   const random = seededRandom(spec.seed ?? 0);
@@ -298,7 +330,7 @@ export class Model {
     const tensors = this.layout.map((t, i) => ({ name: t.name, shape: t.shape, data: this.kernel.param(i).slice() }));
     const metadata: Record<string, string> = {
       format: 'pt',
-      seqcast: JSON.stringify({ ...this.metadata, format: METADATA_FORMAT }),
+      seqcast: JSON.stringify({ ...this.metadata, format: METADATA_FORMAT, ...attentionHints(this.arch) }),
     };
     return writeSafetensors(tensors, metadata);
   }
@@ -331,6 +363,12 @@ export class Model {
   private assertOpen(): void {
     if (this.closed) throw new StateError('this model has been closed');
   }
+}
+
+/** The metadata keys an attention model's file needs (shapes cannot tell them). */
+function attentionHints(arch: ModelArch): Record<string, unknown> {
+  const a = arch.attention;
+  return a ? { kind: arch.kind, heads: a.heads, window: a.window, sinks: a.sinks } : {};
 }
 
 /** Index of the largest value (the most likely token of a logits row). */

@@ -1,7 +1,7 @@
 // A Stream: one live sequence's recurrent state, held in a kernel slot.
 
 import { InputError, StateError } from '../errors.js';
-import { CELL_CODES } from '../kernel/kernel.js';
+import { CELL_CODES, KIND_CODES } from '../kernel/kernel.js';
 import { argmax, type Model, type StepInput } from './model.js';
 
 export interface StreamOptions {
@@ -14,9 +14,9 @@ export interface StreamOptions {
 }
 
 /**
- * Snapshot bytes (little-endian; docs/api.md): u32 magic, version, cell, layers,
- * hidden, state length S, output length O, reserved 0; f64 position; then
- * f32[O] last output; f32[S] state.
+ * Snapshot bytes (little-endian; docs/api.md): u32 magic, version, shape code
+ * (kind·4 + cell), layers, hidden, state length S, output length O, shape hash;
+ * f64 position; then f32[O] last output; f32[S] state (h, c, KV caches).
  */
 const SNAPSHOT_MAGIC = 0x53534353; // "SCSS" little-endian: SeqCast Stream Snapshot
 const SNAPSHOT_VERSION = 1;
@@ -30,9 +30,15 @@ export interface StreamState {
   c?: Float32Array;
 }
 
+/** Latest attention weights of one block: one row per head over the attended positions, oldest first. */
+export interface AttentionWeights {
+  /** Number of positions attended (sinks, then the window). */
+  count: number;
+  /** heads × count weights; each row sums to 1. */
+  heads: Float32Array[];
+}
+
 export class Stream {
-  /** Positions stepped since open or the last reset (restored by restore()). */
-  position = 0;
   private lastOutput: Float32Array | undefined;
   private closed = false;
   /** "stream \"pump-7\"" or "stream 3" — used in messages. */
@@ -55,6 +61,11 @@ export class Stream {
     }
   }
 
+  /** Positions stepped since open or the last reset (restored by restore()). Counts past 2^24 exactly. */
+  get position(): number {
+    return this.model.kernel.slotPosition(this.slot);
+  }
+
   /**
    * Steps one position: a frame (numbers) or a token id in, the head's output out
    * (original units when the model carries a normalizer; logits for token models).
@@ -72,7 +83,6 @@ export class Stream {
 
   /** @internal Records a step's raw output; returns it in original units. */
   afterStep(raw: Float32Array): Float32Array {
-    this.position++;
     this.lastOutput = raw;
     return this.model.denormalize(raw.slice());
   }
@@ -114,11 +124,24 @@ export class Stream {
   reset(): void {
     this.assertOpen();
     this.model.kernel.resetSlot(this.slot);
-    this.position = 0;
     this.lastOutput = undefined;
   }
 
-  /** A copy of the recurrent state. */
+  /**
+   * The latest position's attention weights in block `block` (attention models),
+   * copied out of the kernel without touching the KV cache.
+   */
+  attention(block = 0): AttentionWeights {
+    this.assertOpen();
+    const a = this.model.arch.attention;
+    if (!a) throw new StateError(`${this.label}: a ${this.model.arch.kind} model has no attention`);
+    if (!Number.isInteger(block) || block < 0 || block >= a.blocks) throw new InputError(`block ${block} does not exist; this model has blocks 0..${a.blocks - 1}`);
+    const { weights, count } = this.model.kernel.slotAttention(this.slot, block);
+    const stride = a.window + a.sinks;
+    return { count, heads: Array.from({ length: a.heads }, (_, h) => weights.slice(h * stride, h * stride + count)) };
+  }
+
+  /** A copy of the recurrent state (empty h for a transformer, whose state is its KV cache). */
   state(): StreamState {
     this.assertOpen();
     const { layers, hiddenSize } = this.model.arch;
@@ -132,7 +155,7 @@ export class Stream {
     this.assertOpen();
     const { layers, hiddenSize, cell } = this.model.arch;
     const n = layers * hiddenSize;
-    if (c !== undefined && cell !== 'lstm') throw new InputError(`a ${cell} has no cell state c`);
+    if (c !== undefined && cell !== 'lstm') throw new InputError(`a ${cell ?? this.model.arch.kind} has no cell state c`);
     for (const [part, values] of [['h', h], ['c', c]] as const) {
       if (values === undefined) continue;
       if (values.length !== n) throw new InputError(`${part} for ${this.label} has ${values.length} values, expected layers × hidden = ${n}`);
@@ -141,7 +164,7 @@ export class Stream {
       }
     }
     const state = this.model.kernel.slotState(this.slot);
-    state.fill(0);
+    state.fill(0, 0, this.model.arch.cell === 'lstm' ? 2 * n : n);
     if (h) state.set(h, 0);
     if (c) state.set(c, n);
   }
@@ -149,12 +172,12 @@ export class Stream {
   /** The state, position and last output as bytes, for restore() on a stream of the same model shape. */
   snapshot(): Uint8Array {
     this.assertOpen();
-    const { cell, layers, hiddenSize } = this.model.arch;
+    const { layers, hiddenSize } = this.model.arch;
     const state = this.model.kernel.slotState(this.slot);
     const outputLength = this.lastOutput?.length ?? 0;
     const bytes = new Uint8Array(SNAPSHOT_HEADER_BYTES + (outputLength + state.length) * 4);
     const view = new DataView(bytes.buffer);
-    const header = [SNAPSHOT_MAGIC, SNAPSHOT_VERSION, CELL_CODES[cell], layers, hiddenSize, state.length, outputLength, 0];
+    const header = [SNAPSHOT_MAGIC, SNAPSHOT_VERSION, shapeCode(this.model), layers, hiddenSize, state.length, outputLength, archHash(this.model)];
     header.forEach((v, i) => view.setUint32(i * 4, v, true));
     view.setFloat64(32, this.position, true);
     const floats = new Float32Array(bytes.buffer, SNAPSHOT_HEADER_BYTES);
@@ -166,15 +189,19 @@ export class Stream {
   /** Restores a snapshot taken from a stream of a model with the same cell, layers and hidden size. */
   restore(bytes: Uint8Array): void {
     this.assertOpen();
-    const { cell, layers, hiddenSize } = this.model.arch;
+    const { layers, hiddenSize } = this.model.arch;
     if (bytes.byteLength < SNAPSHOT_HEADER_BYTES) throw new InputError(`snapshot is ${bytes.byteLength} bytes, shorter than its ${SNAPSHOT_HEADER_BYTES}-byte header`);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const u32 = (i: number) => view.getUint32(i * 4, true);
     if (u32(0) !== SNAPSHOT_MAGIC) throw new InputError('not a seqcast stream snapshot (bad magic)');
     if (u32(1) !== SNAPSHOT_VERSION) throw new InputError(`snapshot version ${u32(1)} is not supported (this version reads ${SNAPSHOT_VERSION})`);
-    const expected = [CELL_CODES[cell], layers, hiddenSize];
-    if (u32(2) !== expected[0] || u32(3) !== expected[1] || u32(4) !== expected[2]) {
-      throw new InputError(`snapshot is of cell ${u32(2)}, ${u32(3)} layers, hidden ${u32(4)}; this model is ${cell} (${expected[0]}), ${layers} layers, hidden ${hiddenSize}`);
+    const expected = [shapeCode(this.model), layers, hiddenSize];
+    if (u32(2) !== expected[0] || u32(3) !== expected[1] || u32(4) !== expected[2] || u32(7) !== archHash(this.model)) {
+      const { kind, cell } = this.model.arch;
+      throw new InputError(
+        `snapshot is of cell ${u32(2)}, ${u32(3)} layers, hidden ${u32(4)}, shape hash ${u32(7).toString(16)}; ` +
+        `this model is ${cell ?? kind} (${expected[0]}), ${layers} layers, hidden ${hiddenSize}, shape hash ${archHash(this.model).toString(16)}: ${this.model.describe()}`,
+      );
     }
     const stateLength = u32(5), outputLength = u32(6);
     if (stateLength !== this.model.kernel.stateLength || (outputLength !== 0 && outputLength !== this.model.outputSize)) {
@@ -191,7 +218,7 @@ export class Stream {
     const position = view.getFloat64(32, true);
     if (!Number.isSafeInteger(position) || position < 0) throw new InputError(`snapshot position ${position} is not a non-negative integer`);
     this.lastOutput = outputLength > 0 ? floats.slice(0, outputLength) : undefined;
-    this.position = position;
+    this.model.kernel.setSlotPosition(this.slot, position);
     this.model.kernel.slotState(this.slot).set(floats.subarray(outputLength));
   }
 
@@ -211,4 +238,20 @@ export class Stream {
   assertOpen(): void {
     if (this.closed) throw new StateError(`${this.label} is closed`);
   }
+}
+
+/** kind · 4 + cell (3 for none): the model family a snapshot belongs to. */
+function shapeCode(model: Model): number {
+  const { kind, cell } = model.arch;
+  return KIND_CODES[kind] * 4 + (cell === undefined ? 3 : CELL_CODES[cell]);
+}
+
+/** FNV-1a of the model's description: two models share it only if every size matches. */
+function archHash(model: Model): number {
+  let hash = 0x811c9dc5;
+  for (const ch of model.describe()) {
+    hash ^= ch.charCodeAt(0);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
 }

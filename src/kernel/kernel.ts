@@ -7,12 +7,30 @@ import { KernelError } from '../errors.js';
 export const CELL_CODES = { rnn: 0, lstm: 1, gru: 2 } as const;
 export type CellKind = keyof typeof CELL_CODES;
 
+/** Model kinds as the ABI numbers them. */
+export const KIND_CODES = { recurrent: 0, transformer: 1, hybrid: 2 } as const;
+export type ModelKind = keyof typeof KIND_CODES;
+
 /** The kernel's exports (docs/abi.md). Pointers are byte offsets into `memory`. */
 export interface KernelExports {
   memory: WebAssembly.Memory;
   abiVersion(): number;
   configure(kind: number, layers: number, inputSize: number, vocabSize: number, hiddenSize: number,
     headSize: number, batchCapacity: number, initialSlots: number): number;
+  configureTransformer(inputSize: number, vocabSize: number, width: number, heads: number, mlpSize: number, blocks: number,
+    window: number, sinks: number, headSize: number, batchCapacity: number, initialSlots: number): number;
+  configureHybrid(kind: number, layers: number, inputSize: number, vocabSize: number, hiddenSize: number,
+    heads: number, mlpSize: number, blocks: number, window: number, sinks: number,
+    headSize: number, batchCapacity: number, initialSlots: number): number;
+  getKind(): number;
+  slotPosition(slot: number): number;
+  slotSetPosition(slot: number, position: number): number;
+  slotAttentionPtr(slot: number, block: number): number;
+  slotAttentionCount(slot: number): number;
+  debugAlloc(bytes: number): number;
+  debugLayerNorm(x: number, y: number, rows: number, d: number, weight: number, bias: number, means: number, variances: number): void;
+  debugGelu(x: number, n: number): void;
+  debugPositionalEncoding(x: number, d: number, position: number): void;
   getParamCount(): number;
   getParamPtr(index: number): number;
   getParamLength(index: number): number;
@@ -79,14 +97,36 @@ export async function kernelModule(bytes?: BufferSource): Promise<WebAssembly.Mo
   return compiled;
 }
 
+/** Attention blocks of a transformer or hybrid model. */
+export interface AttentionArch {
+  /** D, the residual width (= hiddenSize for hybrids). */
+  width: number;
+  heads: number;
+  /** FF, the MLP's inner width (fc1 outputs). */
+  mlpSize: number;
+  blocks: number;
+  /** W: each position attends to itself and the previous W − 1 positions... */
+  window: number;
+  /** ...and to the stream's first S positions, which are never evicted. */
+  sinks: number;
+}
+
 /** Shape of one model as the kernel sees it. */
 export interface KernelArch {
-  cell: CellKind;
+  kind: ModelKind;
+  /** The recurrent cell (recurrent and hybrid models). */
+  cell?: CellKind;
+  /** Stacked recurrent layers; 0 for transformers. */
   layers: number;
-  inputSize: number; // frame width, or embedding width for token models
-  vocabSize: number; // 0 for frame models
+  /** Frame width X; for token models the embedding width (E, or D for transformers). */
+  inputSize: number;
+  /** 0 for frame models. */
+  vocabSize: number;
+  /** H; 0 for transformers. */
   hiddenSize: number;
-  headSize: number; // 0 for no head
+  /** O; 0 for no head. */
+  headSize: number;
+  attention?: AttentionArch;
 }
 
 /**
@@ -127,11 +167,20 @@ export class Kernel {
     if (exports.abiVersion() !== ABI_VERSION) {
       throw new KernelError(0, `kernel ABI version ${exports.abiVersion()} is not the ${ABI_VERSION} this host speaks`);
     }
-    const code = exports.configure(
-      CELL_CODES[arch.cell], arch.layers, arch.inputSize, arch.vocabSize, arch.hiddenSize, arch.headSize,
-      options.batchCapacity ?? 64, options.initialSlots ?? 4,
-    );
-    check(code, 'configure');
+    const batch = options.batchCapacity ?? 64;
+    const slots = options.initialSlots ?? 4;
+    const a = arch.attention;
+    const cell = arch.cell === undefined ? -1 : CELL_CODES[arch.cell];
+    let code: number;
+    if (arch.kind === 'recurrent') {
+      code = exports.configure(cell, arch.layers, arch.inputSize, arch.vocabSize, arch.hiddenSize, arch.headSize, batch, slots);
+    } else if (arch.kind === 'transformer') {
+      code = exports.configureTransformer(arch.inputSize, arch.vocabSize, a!.width, a!.heads, a!.mlpSize, a!.blocks, a!.window, a!.sinks, arch.headSize, batch, slots);
+    } else {
+      code = exports.configureHybrid(cell, arch.layers, arch.inputSize, arch.vocabSize, arch.hiddenSize,
+        a!.heads, a!.mlpSize, a!.blocks, a!.window, a!.sinks, arch.headSize, batch, slots);
+    }
+    check(code, `configure (${arch.kind})`);
     return new Kernel(exports);
   }
 
@@ -192,7 +241,23 @@ export class Kernel {
     check(this.exports.slotCopy(dst, src), 'slotCopy');
   }
 
-  /** A live view of a slot's state: h (L, H), then c (L, H) for LSTM. */
+  /** Positions a slot has stepped since open or reset. */
+  slotPosition(slot: number): number {
+    return this.exports.slotPosition(slot);
+  }
+
+  setSlotPosition(slot: number, position: number): void {
+    check(this.exports.slotSetPosition(slot, position), 'slotSetPosition');
+  }
+
+  /** A live view of a slot's latest attention weights in one block: (heads, S + W); the first `count` of each row are valid. */
+  slotAttention(slot: number, block: number): { weights: Float32Array; count: number } {
+    const ptr = this.exports.slotAttentionPtr(slot, block) >>> 2;
+    if (ptr === 0) throw new KernelError(-5, `slot ${slot} has no attention block ${block}`);
+    return { weights: this.f32.subarray(ptr), count: this.exports.slotAttentionCount(slot) };
+  }
+
+  /** A live view of a slot's state: h (L, H), then c (L, H) for LSTM, then each block's KV cache. */
   slotState(slot: number): Float32Array {
     const ptr = this.exports.slotStatePtr(slot) >>> 2;
     if (ptr === 0) throw new KernelError(-5, `slot ${slot} is not open`);

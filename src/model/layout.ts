@@ -2,25 +2,27 @@
 // place that knows which tensors a model has, their shapes and their order.
 
 import { ModelFormatError } from '../errors.js';
-import type { CellKind } from '../kernel/kernel.js';
+import type { AttentionArch, CellKind, KernelArch, ModelKind } from '../kernel/kernel.js';
 
-/** The shape of a recurrent model. */
-export interface ModelArch {
-  cell: CellKind;
-  /** Stacked recurrent layers. */
-  layers: number;
-  /** Frame width X, or the embedding width E for token models. */
-  inputSize: number;
-  /** Vocabulary size V for token models (embed.weight [V, E]); 0 for frame models. */
-  vocabSize: number;
-  hiddenSize: number;
-  /** Output size O of the dense head; 0 when the model has no head (its output is the top h). */
-  headSize: number;
+/**
+ * The shape of a model: recurrent ([embed] → RNN/LSTM/GRU → [head]),
+ * transformer (embed | proj_in + PE → blocks → ln_f → [head]) or hybrid
+ * ([embed] → recurrent stack → blocks over its top h → ln_f → [head]).
+ */
+export interface ModelArch extends KernelArch {
   /**
-   * `module`: names of a composite module (`embed.`, `lstm.`, `head.` prefixes).
+   * `module`: names of a composite module (`embed.`, `lstm.`, `blocks.0.`, `head.` prefixes).
    * `bare`: a plain nn.RNN / nn.LSTM / nn.GRU's own names (`weight_ih_l0`, ...).
    */
   naming: 'module' | 'bare';
+}
+
+/** What shapes cannot tell about attention, from the `seqcast` metadata. */
+export interface AttentionHints {
+  kind?: unknown;
+  heads?: unknown;
+  window?: unknown;
+  sinks?: unknown;
 }
 
 export interface TensorSpec {
@@ -37,8 +39,12 @@ const CELLS: CellKind[] = ['rnn', 'lstm', 'gru'];
 export function parameterLayout(arch: ModelArch): TensorSpec[] {
   const layout: TensorSpec[] = [];
   const prefix = arch.naming === 'bare' ? '' : `${arch.cell}.`;
-  const rows = GATES[arch.cell] * arch.hiddenSize;
+  const rows = arch.cell ? GATES[arch.cell] * arch.hiddenSize : 0;
+  const a = arch.attention;
   if (arch.vocabSize > 0) layout.push({ name: 'embed.weight', shape: [arch.vocabSize, arch.inputSize] });
+  if (arch.kind === 'transformer' && arch.vocabSize === 0) {
+    layout.push({ name: 'proj_in.weight', shape: [a!.width, arch.inputSize] }, { name: 'proj_in.bias', shape: [a!.width] });
+  }
   for (let l = 0; l < arch.layers; l++) {
     layout.push(
       { name: `${prefix}weight_ih_l${l}`, shape: [rows, l === 0 ? arch.inputSize : arch.hiddenSize] },
@@ -47,20 +53,46 @@ export function parameterLayout(arch: ModelArch): TensorSpec[] {
       { name: `${prefix}bias_hh_l${l}`, shape: [rows] },
     );
   }
+  if (a) {
+    const d = a.width;
+    for (let i = 0; i < a.blocks; i++) {
+      const p = `blocks.${i}.`;
+      layout.push(
+        { name: `${p}ln1.weight`, shape: [d] }, { name: `${p}ln1.bias`, shape: [d] },
+        { name: `${p}attn.in_proj_weight`, shape: [3 * d, d] }, { name: `${p}attn.in_proj_bias`, shape: [3 * d] },
+        { name: `${p}attn.out_proj.weight`, shape: [d, d] }, { name: `${p}attn.out_proj.bias`, shape: [d] },
+        { name: `${p}ln2.weight`, shape: [d] }, { name: `${p}ln2.bias`, shape: [d] },
+        { name: `${p}fc1.weight`, shape: [a.mlpSize, d] }, { name: `${p}fc1.bias`, shape: [a.mlpSize] },
+        { name: `${p}fc2.weight`, shape: [d, a.mlpSize] }, { name: `${p}fc2.bias`, shape: [d] },
+      );
+    }
+    layout.push({ name: 'ln_f.weight', shape: [d] }, { name: 'ln_f.bias', shape: [d] });
+  }
   if (arch.headSize > 0) {
-    layout.push({ name: 'head.weight', shape: [arch.headSize, arch.hiddenSize] }, { name: 'head.bias', shape: [arch.headSize] });
+    layout.push({ name: 'head.weight', shape: [arch.headSize, outputSource(arch)] }, { name: 'head.bias', shape: [arch.headSize] });
   }
   return layout;
 }
 
+/** Width of what the head reads: the top h, or the attention blocks' residual. */
+export function outputSource(arch: KernelArch): number {
+  return arch.attention ? arch.attention.width : arch.hiddenSize;
+}
+
 /** Checks a hand-written architecture; throws ModelFormatError naming the bad field. */
-export function validateArch(arch: ModelArch): void {
-  if (!CELLS.includes(arch.cell)) throw new ModelFormatError(`cell "${arch.cell}" is not one of ${CELLS.join(', ')}`);
-  const positive: [string, number][] = [
-    ['layers', arch.layers],
-    ['hiddenSize', arch.hiddenSize],
-    ['inputSize', arch.inputSize],
-  ];
+export function validateArch(arch: ModelArch, source = 'model spec'): void {
+  if (!KINDS.includes(arch.kind)) throw new ModelFormatError(`${source}: kind "${arch.kind}" is not one of ${KINDS.join(', ')}`);
+  if (arch.kind !== 'transformer' && !CELLS.includes(arch.cell!)) {
+    throw new ModelFormatError(`${source}: cell "${arch.cell}" is not one of ${CELLS.join(', ')}`);
+  }
+  const positive: [string, number][] = [['inputSize', arch.inputSize]];
+  if (arch.kind !== 'transformer') positive.push(['layers', arch.layers], ['hiddenSize', arch.hiddenSize]);
+  if (arch.kind !== 'recurrent') {
+    const a = arch.attention;
+    if (!a) throw new ModelFormatError(`${source}: a ${arch.kind} model needs attention settings`);
+    positive.push(['width', a.width], ['heads', a.heads], ['mlpSize', a.mlpSize], ['blocks', a.blocks], ['window', a.window]);
+    validateAttention(a, source);
+  }
   for (const [field, value] of positive) {
     if (!Number.isInteger(value) || value < 1) throw new ModelFormatError(`${field} must be a positive integer, got ${value}`);
   }
@@ -72,14 +104,95 @@ export function validateArch(arch: ModelArch): void {
   }
 }
 
+/** Refuses heads that do not divide D, a window below 1, sinks below 0, naming the value. */
+export function validateAttention(a: AttentionArch, source: string): void {
+  if (!Number.isInteger(a.heads) || a.heads < 1) throw new ModelFormatError(`${source}: heads must be a positive integer, got ${a.heads}`);
+  if (a.width % a.heads !== 0) throw new ModelFormatError(`${source}: heads = ${a.heads} does not divide the model width D = ${a.width}`);
+  if (!Number.isInteger(a.window) || a.window < 1) throw new ModelFormatError(`${source}: window must be an integer of at least 1, got ${a.window}`);
+  if (!Number.isInteger(a.sinks) || a.sinks < 0) throw new ModelFormatError(`${source}: sinks must be an integer of at least 0, got ${a.sinks}`);
+}
+
+const KINDS: ModelKind[] = ['recurrent', 'transformer', 'hybrid'];
+
 const RECURRENT_NAME = /^(?:(rnn|lstm|gru)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$/;
+const BLOCK_NAME = /^blocks\.(\d+)\./;
 
 /**
- * Infers the architecture from state_dict names and shapes, then checks that
- * the tensors are exactly the ones that architecture has, with the right shapes.
- * `source` names the file in messages.
+ * Infers the architecture from state_dict names and shapes (plus, for
+ * attention models, the metadata's kind, heads, window and sinks), then checks
+ * that the tensors are exactly the ones that architecture has, with the right
+ * shapes. `source` names the file in messages.
  */
-export function inferArch(shapes: Map<string, number[]>, source: string): ModelArch {
+export function inferArch(shapes: Map<string, number[]>, source: string, hints: AttentionHints = {}): ModelArch {
+  const recurrent = inferRecurrent(shapes, source);
+  const blockIndices = new Set<number>();
+  for (const name of shapes.keys()) {
+    const match = BLOCK_NAME.exec(name);
+    if (match) blockIndices.add(Number(match[1]));
+  }
+  const hasAttention = blockIndices.size > 0 || shapes.has('ln_f.weight') || shapes.has('proj_in.weight') ||
+    hints.kind === 'transformer' || hints.kind === 'hybrid';
+  let arch: ModelArch;
+  if (!hasAttention) {
+    if (!recurrent) {
+      throw new ModelFormatError(
+        `${source}: no recurrent tensors found; expected names like "lstm.weight_ih_l0" (or rnn./gru., or a bare "weight_ih_l0"), or attention blocks "blocks.0.*"`,
+      );
+    }
+    if (hints.kind !== undefined && hints.kind !== 'recurrent') {
+      throw new ModelFormatError(`${source}: metadata kind ${JSON.stringify(hints.kind)} is not one of ${KINDS.join(', ')}`);
+    }
+    arch = { ...recurrent, kind: 'recurrent', headSize: headRows(shapes, source) };
+  } else {
+    const kind = (hints.kind ?? (recurrent ? 'hybrid' : 'transformer')) as ModelKind;
+    if (kind !== 'transformer' && kind !== 'hybrid') {
+      throw new ModelFormatError(`${source}: the file has attention tensors but metadata kind is ${JSON.stringify(hints.kind)}; expected "transformer" or "hybrid"`);
+    }
+    if (kind === 'transformer' && recurrent) throw new ModelFormatError(`${source}: metadata kind "transformer" but the file has recurrent tensors; a model with both is a "hybrid"`);
+    if (kind === 'hybrid' && !recurrent) throw new ModelFormatError(`${source}: metadata kind "hybrid" but no recurrent tensors ("lstm.weight_ih_l0", ...) were found`);
+    if (recurrent?.naming === 'bare') throw new ModelFormatError(`${source}: a hybrid's recurrent tensors need their prefix ("${recurrent.cell}.weight_ih_l0")`);
+    const count = blockIndices.size === 0 ? 0 : Math.max(...blockIndices) + 1;
+    if (count === 0) throw new ModelFormatError(`${source}: an attention model needs blocks; missing tensor "blocks.0.ln1.weight"`);
+    for (let i = 0; i < count; i++) {
+      if (!blockIndices.has(i)) throw new ModelFormatError(`${source}: block indices have a gap: "blocks.${i}.*" is missing but "blocks.${count - 1}.*" exists`);
+    }
+    const width = requireShape(shapes, 'blocks.0.ln1.weight', source, 1)[0];
+    const mlpSize = requireShape(shapes, 'blocks.0.fc1.weight', source, 2)[0];
+    const attention: AttentionArch = {
+      width,
+      heads: requireHint(hints.heads, 'heads', source),
+      mlpSize,
+      blocks: count,
+      window: requireHint(hints.window, 'window', source),
+      sinks: hints.sinks === undefined ? 0 : requireHint(hints.sinks, 'sinks', source),
+    };
+    validateAttention(attention, source);
+    if (kind === 'hybrid') {
+      if (width !== recurrent!.hiddenSize) {
+        throw new ModelFormatError(`${source}: tensor "blocks.0.ln1.weight" has shape [${width}], expected [${recurrent!.hiddenSize}]: a hybrid's blocks work on the recurrent hidden size`);
+      }
+      arch = { ...recurrent!, kind, attention, headSize: headRows(shapes, source) };
+    } else {
+      const embed = shapes.get('embed.weight');
+      const projIn = shapes.get('proj_in.weight');
+      if (!embed && !projIn) throw new ModelFormatError(`${source}: a transformer needs its input: missing tensor "embed.weight" (tokens) or "proj_in.weight" (frames)`);
+      if (embed && projIn) throw new ModelFormatError(`${source}: a transformer takes tokens ("embed.weight") or frames ("proj_in.weight"), not both`);
+      let inputSize = width;
+      let vocabSize = 0;
+      if (embed) vocabSize = requireShape(shapes, 'embed.weight', source, 2)[0];
+      else inputSize = requireShape(shapes, 'proj_in.weight', source, 2)[1];
+      arch = { kind, layers: 0, inputSize, vocabSize, hiddenSize: 0, headSize: headRows(shapes, source), attention, naming: 'module' };
+    }
+  }
+  if (arch.naming === 'bare' && (shapes.has('embed.weight') || shapes.has('head.weight'))) {
+    throw new ModelFormatError(`${source}: bare recurrent names ("weight_ih_l0") cannot be combined with embed./head. tensors; prefix them with "${arch.cell}."`);
+  }
+  checkTensorsMatch(arch, shapes, source);
+  return arch;
+}
+
+/** The recurrent stack's shape from its tensors, or undefined when there are none. */
+function inferRecurrent(shapes: Map<string, number[]>, source: string): Omit<ModelArch, 'kind' | 'headSize'> | undefined {
   const prefixes = new Set<string>();
   let maxLayer = -1;
   const layers = new Set<number>();
@@ -91,11 +204,7 @@ export function inferArch(shapes: Map<string, number[]>, source: string): ModelA
     layers.add(layer);
     maxLayer = Math.max(maxLayer, layer);
   }
-  if (prefixes.size === 0) {
-    throw new ModelFormatError(
-      `${source}: no recurrent tensors found; expected names like "lstm.weight_ih_l0" (or rnn./gru., or a bare "weight_ih_l0")`,
-    );
-  }
+  if (prefixes.size === 0) return undefined;
   if (prefixes.size > 1) {
     const names = [...prefixes].map((p) => (p ? `"${p}."` : 'bare names'));
     throw new ModelFormatError(`${source}: recurrent tensors under more than one prefix (${names.join(', ')}); a model has one recurrent stack`);
@@ -129,26 +238,25 @@ export function inferArch(shapes: Map<string, number[]>, source: string): ModelA
     if (embed.length !== 2) throw new ModelFormatError(`${source}: tensor "embed.weight" has shape [${embed}], expected [V, E]`);
     vocabSize = embed[0];
   }
-  let headSize = 0;
+  return { cell, layers: maxLayer + 1, inputSize: ih[1], vocabSize, hiddenSize, naming: prefix ? 'module' : 'bare' };
+}
+
+/** O from head.weight [O, in], or 0 without a head. */
+function headRows(shapes: Map<string, number[]>, source: string): number {
   const head = shapes.get('head.weight');
-  if (head) {
-    if (head.length !== 2) throw new ModelFormatError(`${source}: tensor "head.weight" has shape [${head}], expected [O, ${hiddenSize}]`);
-    headSize = head[0];
+  if (!head) return 0;
+  if (head.length !== 2) throw new ModelFormatError(`${source}: tensor "head.weight" has shape [${head}], expected [O, in]`);
+  return head[0];
+}
+
+function requireHint(value: unknown, key: string, source: string): number {
+  if (value === undefined) {
+    throw new ModelFormatError(`${source}: an attention model needs "${key}" in its seqcast metadata (shapes cannot tell it); see docs/model-format.md`);
   }
-  const arch: ModelArch = {
-    cell,
-    layers: maxLayer + 1,
-    inputSize: ih[1],
-    vocabSize,
-    hiddenSize,
-    headSize,
-    naming: prefix ? 'module' : 'bare',
-  };
-  if (arch.naming === 'bare' && (embed || head)) {
-    throw new ModelFormatError(`${source}: bare recurrent names ("weight_ih_l0") cannot be combined with embed./head. tensors; prefix them with "${cell}."`);
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new ModelFormatError(`${source}: seqcast metadata "${key}" must be an integer, got ${JSON.stringify(value)}`);
   }
-  checkTensorsMatch(arch, shapes, source);
-  return arch;
+  return value;
 }
 
 /** Throws unless `shapes` holds exactly the tensors of `arch`, each with its shape. */
@@ -172,10 +280,14 @@ export function checkTensorsMatch(arch: ModelArch, shapes: Map<string, number[]>
 }
 
 /** "a 2-layer lstm, input 4, hidden 8, head 3" — used in messages. */
-export function describeArch(arch: ModelArch): string {
+export function describeArch(arch: KernelArch): string {
   const input = arch.vocabSize > 0 ? `vocabulary ${arch.vocabSize}, embedding ${arch.inputSize}` : `input ${arch.inputSize}`;
   const head = arch.headSize > 0 ? `, head ${arch.headSize}` : ', no head';
-  return `a ${arch.layers}-layer ${arch.cell} with ${input}, hidden ${arch.hiddenSize}${head}`;
+  const a = arch.attention;
+  const blocks = a ? `${a.blocks} attention block${a.blocks > 1 ? 's' : ''} (D ${a.width}, ${a.heads} heads, MLP ${a.mlpSize}, window ${a.window}, sinks ${a.sinks})` : '';
+  if (arch.kind === 'transformer') return `a transformer with ${input}, ${blocks}${head}`;
+  const stack = `a ${arch.layers}-layer ${arch.cell} with ${input}, hidden ${arch.hiddenSize}`;
+  return arch.kind === 'hybrid' ? `a hybrid: ${stack}, then ${blocks}${head}` : `${stack}${head}`;
 }
 
 function requireShape(shapes: Map<string, number[]>, name: string, source: string, rank: number): number[] {

@@ -21,12 +21,17 @@ export interface SeqcastMetadata {
   vocab?: string;
   /** Names of the input channels, for CSV headers and dashboards. */
   channels?: string[];
+  /** Attention models: what shapes cannot tell (docs/model-format.md). */
+  kind?: 'recurrent' | 'transformer' | 'hybrid';
+  heads?: number;
+  window?: number;
+  sinks?: number;
   /** Anything else is kept as is and written back on save. */
   [key: string]: unknown;
 }
 
-/** Parses and checks the `seqcast` metadata JSON against the model it belongs to. */
-export function parseMetadata(text: string | undefined, arch: ModelArch, source: string): SeqcastMetadata {
+/** Parses the `seqcast` metadata JSON (check it with validateMetadata once the model's shape is known). */
+export function parseMetadata(text: string | undefined, source: string): SeqcastMetadata {
   if (text === undefined) return {};
   let value: unknown;
   try {
@@ -37,9 +42,7 @@ export function parseMetadata(text: string | undefined, arch: ModelArch, source:
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ModelFormatError(`${source}: __metadata__.seqcast must be a JSON object`);
   }
-  const meta = value as SeqcastMetadata;
-  validateMetadata(meta, arch, source);
-  return meta;
+  return value as SeqcastMetadata;
 }
 
 /** Throws ModelFormatError naming the first field that disagrees with the model. */
