@@ -87,11 +87,21 @@ export function geluInPlace(x: usize, n: i32): void {
  */
 export function addPositionalEncoding(x: usize, d: i32, position: f64): void {
   for (let j = 0; j < d; j += 2) {
-    const angle = position * Math.exp(-(<f64>j / <f64>d) * 9.210340371976184); // ln 10000
+    const angle = reduceAngle(position * Math.exp(-(<f64>j / <f64>d) * 9.210340371976184)); // ln 10000
     const o = x + (<usize>j << 2);
     store<f32>(o, load<f32>(o) + <f32>Math.sin(angle));
     if (j + 1 < d) store<f32>(o, load<f32>(o, 4) + <f32>Math.cos(angle), 4);
   }
+}
+
+/**
+ * angle − 2πk in [−π, π], with 2π split in two parts so the result is as exact
+ * as the angle itself. (The standard library's own reduction goes wrong for
+ * arguments past 2^20·π/2, which positions reach after about 1.6 million steps.)
+ */
+function reduceAngle(angle: f64): f64 {
+  const k = Math.round(angle / 6.283185307179586);
+  return (angle - k * 6.283185307179586) - k * 2.4492935982947064e-16;
 }
 
 /**

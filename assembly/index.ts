@@ -17,7 +17,7 @@ export { arenaUsed } from "./arena";
 
 import { expScalar, sigmoidScalar, tanhScalar } from "./simd";
 import { arenaAlloc } from "./arena";
-import { addPositionalEncoding, geluInPlace, layerNormRows, rowMean, rowVariance } from "./attention";
+import { addPositionalEncoding, attendPosition, geluInPlace, layerNormRows, rowMean, rowVariance } from "./attention";
 
 // ── diagnostics: single ops on host-provided memory, for tests against the golden vectors ──
 
@@ -51,4 +51,16 @@ export function debugGelu(x: usize, n: i32): void {
 export function debugPositionalEncoding(x: usize, d: i32, position: f64): void {
   memory.fill(x, 0, <usize>d << 2);
   addPositionalEncoding(x, d, position);
+}
+
+/**
+ * One incremental attention position on host-provided buffers (see attention.ts
+ * attendPosition): appends k, v of qkv (3d) to the cache and writes the heads'
+ * concatenated outputs and weights. Returns the number of keys attended.
+ */
+export function debugAttend(
+  qkv: usize, keys: usize, values: usize, out: usize, weights: usize, scores: usize,
+  position: f64, d: i32, heads: i32, window: i32, sinks: i32,
+): i32 {
+  return attendPosition(qkv, keys, values, out, weights, scores, position, d, heads, window, sinks);
 }

@@ -31,6 +31,8 @@ export interface KernelExports {
   debugLayerNorm(x: number, y: number, rows: number, d: number, weight: number, bias: number, means: number, variances: number): void;
   debugGelu(x: number, n: number): void;
   debugPositionalEncoding(x: number, d: number, position: number): void;
+  debugAttend(qkv: number, keys: number, values: number, out: number, weights: number, scores: number,
+    position: number, d: number, heads: number, window: number, sinks: number): number;
   getParamCount(): number;
   getParamPtr(index: number): number;
   getParamLength(index: number): number;
@@ -109,6 +111,12 @@ export interface AttentionArch {
   window: number;
   /** ...and to the stream's first S positions, which are never evicted. */
   sinks: number;
+}
+
+/** A bare kernel instance, for the diagnostic exports (tests of single ops). */
+export async function diagnosticKernel(): Promise<KernelExports> {
+  const instance = await WebAssembly.instantiate(await kernelModule(), {});
+  return instance.exports as unknown as KernelExports;
 }
 
 /** Shape of one model as the kernel sees it. */

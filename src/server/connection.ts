@@ -1,0 +1,117 @@
+// One WebSocket client: what it holds and subscribes to, its outgoing queue, its rate limit and its backpressure.
+
+import type { WebSocket } from 'ws';
+import type { Subscription } from 'rxjs';
+import type { FrameSource, ScoredFrame, StreamEntry } from '../stream/types.js';
+import { encodePredictions, MAX_BINARY_RECORDS, type ProtocolProblem } from './protocol.js';
+import { RateLimiter } from './security.js';
+
+/** Above this many bytes waiting in the socket, the connection stops being read until it drains below LOW_WATER. */
+const HIGH_WATER = 8 * 1024 * 1024;
+const LOW_WATER = 1024 * 1024;
+/** How often a paused connection's buffer is looked at, ms. */
+const DRAIN_POLL_MS = 5;
+
+export class Connection implements FrameSource {
+  readonly label: string;
+  /** Streams this connection produces. */
+  readonly owned = new Set<StreamEntry>();
+  /** Streams whose predictions it watches: names, or '*' for all. */
+  subscribed: Set<string> | '*' = new Set();
+  /** Receives the metrics message once a second. */
+  wantsMetrics = false;
+  /** The dashboard fan-out, while it subscribes to anything. */
+  dashboard: Subscription | undefined;
+  readonly limiter: RateLimiter;
+  private outgoing: unknown[] = [];
+  private outgoingBinary: ScoredFrame[] = [];
+  private flushScheduled = false;
+  private drainTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly id: number,
+    remote: string,
+    rateLimit: number,
+    private readonly onError: () => void,
+  ) {
+    this.label = `connection ${id} (${remote})`;
+    this.limiter = new RateLimiter(rateLimit);
+  }
+
+  /** Whether this connection watches `stream`. */
+  watches(stream: string): boolean {
+    return this.subscribed === '*' || this.subscribed.has(stream);
+  }
+
+  /** Queues a JSON message; queued messages go out together at the end of the turn (or at the next flush). */
+  send(message: unknown): void {
+    this.outgoing.push(message);
+    this.scheduleFlush();
+  }
+
+  /** Queues an error message naming the offending stream and seq. */
+  sendError(problem: ProtocolProblem): void {
+    this.onError();
+    const message: Record<string, unknown> = { type: 'error', code: problem.code, message: problem.message };
+    if (problem.stream !== undefined) message.stream = problem.stream;
+    if (problem.seq !== undefined) message.seq = problem.seq;
+    this.send(message);
+  }
+
+  /** Queues a prediction to go back in a binary predictions message. */
+  sendBinary(frame: ScoredFrame): void {
+    this.outgoingBinary.push(frame);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Sends everything queued: JSON as one message (an array when there are several), binary predictions as few messages as fit. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.ws.readyState !== this.ws.OPEN) {
+      this.outgoing = [];
+      this.outgoingBinary = [];
+      return;
+    }
+    if (this.outgoing.length > 0) {
+      const messages = this.outgoing;
+      this.outgoing = [];
+      this.ws.send(JSON.stringify(messages.length === 1 ? messages[0] : messages));
+    }
+    if (this.outgoingBinary.length > 0) {
+      const frames = this.outgoingBinary;
+      this.outgoingBinary = [];
+      for (let at = 0; at < frames.length; at += MAX_BINARY_RECORDS) this.ws.send(encodePredictions(frames.slice(at, at + MAX_BINARY_RECORDS)));
+    }
+    this.applyBackpressure();
+  }
+
+  /** Stops reading a client that does not read its answers, until its socket buffer drains: memory stays bounded. */
+  private applyBackpressure(): void {
+    if (this.drainTimer || this.ws.bufferedAmount < HIGH_WATER) return;
+    this.ws.pause();
+    this.drainTimer = setInterval(() => {
+      if (this.ws.readyState !== this.ws.OPEN || this.ws.bufferedAmount < LOW_WATER) {
+        clearInterval(this.drainTimer);
+        this.drainTimer = undefined;
+        if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
+      }
+    }, DRAIN_POLL_MS);
+  }
+
+  /** Forgets timers and the fan-out; the server has already released what the connection held. */
+  dispose(): void {
+    clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
+    this.dashboard?.unsubscribe();
+    this.dashboard = undefined;
+    this.outgoing = [];
+    this.outgoingBinary = [];
+  }
+}

@@ -1,0 +1,80 @@
+// The server's `metrics` message: counts and latency quantiles over the last interval (about a second).
+
+/** Latencies kept per interval for the quantiles; beyond it the most recent ones are kept. */
+const LATENCY_SAMPLES = 8192;
+
+/** Quantiles of a sample, by nearest rank. */
+export function quantiles(sample: Float64Array, count: number, qs: number[]): number[] {
+  if (count === 0) return qs.map(() => NaN);
+  const sorted = sample.slice(0, count).sort();
+  return qs.map((q) => sorted[Math.min(count - 1, Math.max(0, Math.ceil(q * count) - 1))]);
+}
+
+export interface StreamCounts {
+  /** Streams the server holds. */
+  open: number;
+  /** Of those, with a producer connected. */
+  held: number;
+  /** Of those, parked out of the kernel (idle). */
+  parked: number;
+}
+
+/** Counts what happens between two snapshots. */
+export class Metrics {
+  private frames = 0;
+  private batches = 0;
+  private errors = 0;
+  private latencies = new Float64Array(LATENCY_SAMPLES);
+  private latencyCount = 0;
+  private stepMicros = new Float64Array(LATENCY_SAMPLES);
+  private stepCount = 0;
+  private since = performance.now();
+  /** Frames stepped since the server started. */
+  totalFrames = 0;
+
+  /** A frame answered `latencyMs` after its message arrived. */
+  frameAnswered(latencyMs: number): void {
+    this.frames++;
+    this.totalFrames++;
+    this.latencies[this.latencyCount++ % LATENCY_SAMPLES] = latencyMs;
+  }
+
+  /** One stepBatch call. */
+  batchStepped(micros: number): void {
+    this.batches++;
+    this.stepMicros[this.stepCount++ % LATENCY_SAMPLES] = micros;
+  }
+
+  errorSent(): void {
+    this.errors++;
+  }
+
+  /** The `metrics` message for the interval since the last call, which starts a new interval. */
+  take(streams: StreamCounts, connections: number): Record<string, unknown> {
+    const now = performance.now();
+    const seconds = Math.max(1e-3, (now - this.since) / 1000);
+    const [p50, p90, p99, max] = quantiles(this.latencies, Math.min(this.latencyCount, LATENCY_SAMPLES), [0.5, 0.9, 0.99, 1]);
+    const [s50, s99] = quantiles(this.stepMicros, Math.min(this.stepCount, LATENCY_SAMPLES), [0.5, 0.99]);
+    const memory = process.memoryUsage();
+    const round = (v: number, digits = 3) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : null);
+    const message = {
+      type: 'metrics',
+      t: Date.now(),
+      interval: round(seconds),
+      framesPerSecond: round(this.frames / seconds, 1),
+      batchesPerSecond: round(this.batches / seconds, 1),
+      errorsPerSecond: round(this.errors / seconds, 1),
+      totalFrames: this.totalFrames,
+      latencyMs: { p50: round(p50), p90: round(p90), p99: round(p99), max: round(max) },
+      stepMicros: { p50: round(s50, 1), p99: round(s99, 1) },
+      streams,
+      connections,
+      memory: { rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, arrayBuffers: memory.arrayBuffers },
+      learning: { available: false, loss: null },
+    };
+    this.frames = this.batches = this.errors = 0;
+    this.latencyCount = this.stepCount = 0;
+    this.since = now;
+    return message;
+  }
+}

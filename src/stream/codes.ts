@@ -1,0 +1,42 @@
+// The error codes of the protocol (docs/protocol.md lists what each means); programs match on these, people read the message.
+
+export const ErrorCode = {
+  /** A text message that is not JSON. */
+  badJson: 'bad_json',
+  /** JSON that is not a message object (or an array of them). */
+  badMessage: 'bad_message',
+  /** A `type` the server does not know. */
+  unknownType: 'unknown_type',
+  /** A required field is absent. */
+  missingField: 'missing_field',
+  /** A field has the wrong type or an unusable value. */
+  badField: 'bad_field',
+  /** A frame, reset or close for a stream that is not open on this connection. */
+  unknownStream: 'unknown_stream',
+  /** The stream is held by another connection. */
+  streamBusy: 'stream_busy',
+  /** `open` names a model the server does not hold. */
+  unknownModel: 'unknown_model',
+  /** `seq` is not larger than the stream's last accepted seq (a duplicate or out of order). */
+  badSeq: 'bad_seq',
+  /** A frame with a different number of values than the model takes. */
+  wrongLength: 'wrong_length',
+  /** NaN, Infinity, a string, null or a number float32 cannot hold among the values. */
+  badValue: 'bad_value',
+  /** A token id that is not an integer inside the vocabulary. */
+  badToken: 'bad_token',
+  /** A binary message with a bad header or length. */
+  badBinary: 'bad_binary',
+  /** Frames beyond the connection's rate limit. */
+  rateLimited: 'rate_limited',
+  /** More streams than a connection (or the server) may hold. */
+  tooManyStreams: 'too_many_streams',
+  /** `learn: true` while this build has no online trainer. */
+  learningUnavailable: 'learning_unavailable',
+  /** A horizon on a model whose outputs cannot be fed back as inputs. */
+  forecastUnavailable: 'forecast_unavailable',
+  /** The server failed; the message says how. Nothing was stepped. */
+  internal: 'internal',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,103 @@
+// validateFrames: the pipeline's gate. A frame that passes will be stepped; one that fails is reported and changes nothing.
+
+import { filter, map, type OperatorFunction, pipe } from 'rxjs';
+import { ErrorCode } from './codes.js';
+import type { Frame, IncomingFrame, Rejection } from './types.js';
+
+/** Largest float32; a value beyond it would reach the kernel as Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Checks each frame against its stream and model, in arrival order, and passes
+ * on only those that will be stepped; every other frame goes to `reject` with
+ * the protocol's error code. Checks: the stream is open and held by the sender,
+ * `seq` is a safe integer above the stream's last accepted seq, and the frame
+ * has exactly as many finite numbers as the model takes (or an integer token
+ * inside the vocabulary). A passed frame's seq becomes the stream's last seq at
+ * once, so a duplicate in the same turn is refused too.
+ *
+ * @example
+ * incoming$.pipe(validateFrames((r) => connection.sendError(r)))
+ */
+export function validateFrames(reject: (rejection: Rejection) => void): OperatorFunction<IncomingFrame, Frame> {
+  return pipe(
+    map((incoming) => {
+      const checked = checkFrame(incoming);
+      if (!('code' in checked)) return checked;
+      reject({ source: incoming.source, streamLabel: incoming.streamLabel, seq: incoming.seq, ...checked });
+      return undefined;
+    }),
+    filter((frame): frame is Frame => frame !== undefined),
+  );
+}
+
+type Problem = { code: string; message: string };
+
+/** The accepted frame (and the stream's seq advanced), or what is wrong with it. */
+export function checkFrame(incoming: IncomingFrame): Frame | Problem {
+  const { entry, seq, streamLabel } = incoming;
+  const what = `frame for stream ${JSON.stringify(streamLabel)}`;
+  if (entry === undefined || entry.closed) {
+    return { code: ErrorCode.unknownStream, message: `${what}: no such stream is open; send {"type":"open","stream":…} first` };
+  }
+  if (entry.owner !== incoming.source) {
+    return entry.owner === undefined
+      ? { code: ErrorCode.unknownStream, message: `${what}: the stream is not open on this connection; send open to take it over` }
+      : { code: ErrorCode.streamBusy, message: `${what}: the stream is held by another producer (${entry.owner.label})` };
+  }
+  if (seq === undefined) return { code: ErrorCode.missingField, message: `${what} has no "seq"` };
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+    return { code: ErrorCode.badField, message: `${what}: seq must be a non-negative integer, got ${show(seq)}` };
+  }
+  if (seq <= entry.lastSeq) {
+    return { code: ErrorCode.badSeq, message: `${what}: seq ${seq} is not after the last accepted seq ${entry.lastSeq} (duplicate or out of order); nothing was stepped` };
+  }
+  const model = entry.served.model;
+  let actual: Float64Array | number;
+  if (model.isTokenModel) {
+    const token = incoming.token;
+    if (token === undefined) {
+      return { code: ErrorCode.missingField, message: `${what} has no "token"; model "${entry.served.name}" takes token ids` };
+    }
+    if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token >= model.arch.vocabSize) {
+      return { code: ErrorCode.badToken, message: `${what}: token ${show(token)} is outside the vocabulary (0..${model.arch.vocabSize - 1})` };
+    }
+    actual = token;
+  } else {
+    const values = incoming.values;
+    if (values === undefined) return { code: ErrorCode.missingField, message: `${what} has no "values"` };
+    if (!isArrayLike(values)) return { code: ErrorCode.badField, message: `${what}: values must be an array of numbers, got ${show(values)}` };
+    const width = model.inputSize;
+    if (values.length !== width) {
+      return { code: ErrorCode.wrongLength, message: `${what} has ${values.length} values, model "${entry.served.name}" expects ${width}` };
+    }
+    const norm = model.normalizer;
+    actual = new Float64Array(width);
+    for (let i = 0; i < width; i++) {
+      const v = values[i];
+      if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX) {
+        return { code: ErrorCode.badValue, message: `${what}: value ${i} is ${show(v)}; expected a finite number (float32)` };
+      }
+      // the library normalizes with the model's statistics in float32; the result must still be finite there
+      if (norm && !Number.isFinite(Math.fround((v - norm.mean[i]) / norm.std[i]))) {
+        return { code: ErrorCode.badValue, message: `${what}: value ${i} is ${v}, which overflows float32 once normalized` };
+      }
+      actual[i] = v;
+    }
+  }
+  entry.lastSeq = seq;
+  return { source: incoming.source, entry, seq, t: incoming.t, actual, receivedAt: incoming.receivedAt };
+}
+
+function isArrayLike(value: unknown): value is ArrayLike<unknown> {
+  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+}
+
+/** A value as a message shows it: strings quoted and cut, arrays by length. */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
