@@ -2,7 +2,7 @@
 // positional encoding, and one incremental causal self-attention position over
 // a stream's KV ring buffer. Formulas are PyTorch's (shared/golden/README.md).
 
-import { expLanes, tanhLanes } from "./simd";
+import { expLanes, horizontalSum4, tanhLanes } from "./simd";
 
 /** nn.LayerNorm's eps. */
 export const LAYER_NORM_EPS: f32 = 1e-5;
@@ -116,11 +116,12 @@ function reduceAngle(angle: f64): f64 {
  *   values   (sinks + window, d)
  *   out      (d)                       heads' outputs concatenated (before out_proj)
  *   weights  (heads, sinks + window)   this position's attention weights, keys in position order
- *   scores   (sinks + window)          scratch
+ *   scores   (sinks + window)          scratch, 16-byte aligned
+ *   rowOffsets (sinks + window) i32     scratch, 16-byte aligned
  * Returns the number of keys attended.
  */
 export function attendPosition(
-  qkv: usize, keys: usize, values: usize, out: usize, weights: usize, scores: usize,
+  qkv: usize, keys: usize, values: usize, out: usize, weights: usize, scores: usize, rowOffsets: usize,
   position: f64, d: i32, heads: i32, window: i32, sinks: i32,
 ): i32 {
   const dBytes = <usize>d << 2;
@@ -135,51 +136,113 @@ export function attendPosition(
   const windowStart = max<i64>(<i64>sinks, p - <i64>window + 1);
   const windowCount = p >= windowStart ? <i32>(p - windowStart + 1) : 0;
   const count = sinkCount + windowCount;
+  const ringStart = windowCount > 0 ? <i32>((windowStart - <i64>sinks) % <i64>window) : 0;
+
+  // byte offset of each attended key's cache row, in position order: the sinks, then the ring from its oldest entry
+  let ring = ringStart;
+  for (let n = 0; n < count; n++) {
+    let row = n;
+    if (n >= sinkCount) {
+      row = sinks + ring;
+      if (++ring == window) ring = 0;
+    }
+    store<i32>(rowOffsets + (<usize>n << 2), row * d * 4);
+  }
 
   const headDim = d / heads;
   const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
   const keysPerHead = sinks + window;
+  const count4 = count & ~3;
   for (let h = 0; h < heads; h++) {
     const offset = <usize>(h * headDim) << 2;
     const q = qkv + offset;
-    let maxScore: f32 = -Infinity;
-    for (let n = 0; n < count; n++) {
-      const key = keys + <usize>cacheRow(n, sinkCount, windowStart, sinks, window) * dBytes + offset;
-      const s = dot(q, key, headDim) * scale;
+    const k = keys + offset;
+    // scores, four keys at a time
+    let vMax = f32x4.splat(-Infinity);
+    let n = 0;
+    for (; n < count4; n += 4) {
+      const offsets = v128.load(rowOffsets + (<usize>n << 2));
+      const s = f32x4.mul(dot4(q,
+        k + <usize>i32x4.extract_lane(offsets, 0), k + <usize>i32x4.extract_lane(offsets, 1),
+        k + <usize>i32x4.extract_lane(offsets, 2), k + <usize>i32x4.extract_lane(offsets, 3), headDim), f32x4.splat(scale));
+      v128.store(scores + (<usize>n << 2), s);
+      vMax = f32x4.pmax(vMax, s);
+    }
+    let maxScore = max(max(f32x4.extract_lane(vMax, 0), f32x4.extract_lane(vMax, 1)), max(f32x4.extract_lane(vMax, 2), f32x4.extract_lane(vMax, 3)));
+    for (; n < count; n++) {
+      const s = dot(q, k + <usize>load<i32>(rowOffsets + (<usize>n << 2)), headDim) * scale;
       store<f32>(scores + (<usize>n << 2), s);
       if (s > maxScore) maxScore = s;
     }
-    // softmax, then the weighted sum of values
-    let total: f32 = 0;
-    for (let n = 0; n < count; n++) {
-      const e = f32x4.extract_lane(expLanes(f32x4.splat(load<f32>(scores + (<usize>n << 2)) - maxScore)), 0);
-      store<f32>(scores + (<usize>n << 2), e);
+    // softmax, four scores at a time
+    const vMaxAll = f32x4.splat(maxScore);
+    let vTotal = f32x4.splat(0);
+    n = 0;
+    for (; n < count4; n += 4) {
+      const at = scores + (<usize>n << 2);
+      const e = expLanes(f32x4.sub(v128.load(at), vMaxAll));
+      v128.store(at, e);
+      vTotal = f32x4.add(vTotal, e);
+    }
+    let total = (f32x4.extract_lane(vTotal, 0) + f32x4.extract_lane(vTotal, 2)) + (f32x4.extract_lane(vTotal, 1) + f32x4.extract_lane(vTotal, 3));
+    for (; n < count; n++) {
+      const at = scores + (<usize>n << 2);
+      const e = f32x4.extract_lane(expLanes(f32x4.splat(load<f32>(at) - maxScore)), 0);
+      store<f32>(at, e);
       total += e;
     }
     const inv: f32 = 1 / total;
-    const o = out + offset;
-    memory.fill(o, 0, <usize>headDim << 2);
     const w = weights + (<usize>(h * keysPerHead) << 2);
-    for (let n = 0; n < count; n++) {
-      const weight = load<f32>(scores + (<usize>n << 2)) * inv;
-      store<f32>(w + (<usize>n << 2), weight);
-      const value = values + <usize>cacheRow(n, sinkCount, windowStart, sinks, window) * dBytes + offset;
-      axpy(o, value, weight, headDim);
+    for (let m = 0; m < count; m++) store<f32>(w + (<usize>m << 2), load<f32>(scores + (<usize>m << 2)) * inv);
+    // weighted sum of the values: four features at a time, accumulated over the keys in a register
+    const v = values + offset;
+    const o = out + offset;
+    const dim4 = headDim & ~3;
+    let e = 0;
+    for (; e < dim4; e += 4) {
+      let acc = f32x4.splat(0);
+      const at = v + (<usize>e << 2);
+      for (let m = 0; m < count; m++) {
+        acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(w + (<usize>m << 2)), v128.load(at + <usize>load<i32>(rowOffsets + (<usize>m << 2)))));
+      }
+      v128.store(o + (<usize>e << 2), acc);
+    }
+    for (; e < headDim; e++) {
+      let acc: f32 = 0;
+      const at = v + (<usize>e << 2);
+      for (let m = 0; m < count; m++) acc += load<f32>(w + (<usize>m << 2)) * load<f32>(at + <usize>load<i32>(rowOffsets + (<usize>m << 2)));
+      store<f32>(o + (<usize>e << 2), acc);
     }
   }
   return count;
 }
 
-/** Cache row of the n-th attended key (ascending positions). */
+/** The dot products of q with four keys, as one vector (the same summation order as `dot`). */
 // @ts-ignore: decorator
-@inline function cacheRow(n: i32, sinkCount: i32, windowStart: i64, sinks: i32, window: i32): i32 {
-  if (n < sinkCount) return n;
-  const position = windowStart + <i64>(n - sinkCount);
-  return sinks + <i32>((position - <i64>sinks) % <i64>window);
+@inline function dot4(q: usize, k0: usize, k1: usize, k2: usize, k3: usize, n: i32): v128 {
+  const n4 = n & ~3;
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let j = 0;
+  for (; j < n4; j += 4) {
+    const o = <usize>j << 2;
+    const vq = v128.load(q + o);
+    a0 = f32x4.add(a0, f32x4.mul(vq, v128.load(k0 + o)));
+    a1 = f32x4.add(a1, f32x4.mul(vq, v128.load(k1 + o)));
+    a2 = f32x4.add(a2, f32x4.mul(vq, v128.load(k2 + o)));
+    a3 = f32x4.add(a3, f32x4.mul(vq, v128.load(k3 + o)));
+  }
+  let sums = horizontalSum4(a0, a1, a2, a3);
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    const x = load<f32>(q + o);
+    sums = f32x4.add(sums, f32x4(x * load<f32>(k0 + o), x * load<f32>(k1 + o), x * load<f32>(k2 + o), x * load<f32>(k3 + o)));
+  }
+  return sums;
 }
 
 /** a · b over n floats. */
-function dot(a: usize, b: usize, n: i32): f32 {
+// @ts-ignore: decorator
+@inline function dot(a: usize, b: usize, n: i32): f32 {
   const n4 = n & ~3;
   let acc = f32x4.splat(0);
   let j = 0;
@@ -187,19 +250,4 @@ function dot(a: usize, b: usize, n: i32): f32 {
   let sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 2)) + (f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 3));
   for (; j < n; j++) sum += load<f32>(a + (<usize>j << 2)) * load<f32>(b + (<usize>j << 2));
   return sum;
-}
-
-/** y += a · x over n floats. */
-function axpy(y: usize, x: usize, a: f32, n: i32): void {
-  const n4 = n & ~3;
-  const va = f32x4.splat(a);
-  let j = 0;
-  for (; j < n4; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(va, v128.load(x + o))));
-  }
-  for (; j < n; j++) {
-    const o = <usize>j << 2;
-    store<f32>(y + o, load<f32>(y + o) + a * load<f32>(x + o));
-  }
 }

@@ -59,8 +59,8 @@ export function debugPositionalEncoding(x: usize, d: i32, position: f64): void {
  * concatenated outputs and weights. Returns the number of keys attended.
  */
 export function debugAttend(
-  qkv: usize, keys: usize, values: usize, out: usize, weights: usize, scores: usize,
+  qkv: usize, keys: usize, values: usize, out: usize, weights: usize, scores: usize, rowOffsets: usize,
   position: f64, d: i32, heads: i32, window: i32, sinks: i32,
 ): i32 {
-  return attendPosition(qkv, keys, values, out, weights, scores, position, d, heads, window, sinks);
+  return attendPosition(qkv, keys, values, out, weights, scores, rowOffsets, position, d, heads, window, sinks);
 }

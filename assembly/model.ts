@@ -115,6 +115,7 @@ let qkvScratch: usize = 0;
 let headsScratch: usize = 0;
 let mlpScratch: usize = 0;
 let scoreScratch: usize = 0;
+let rowOffsetScratch: usize = 0;
 
 // ── slots ──
 let slotCapacity: i32 = 0;
@@ -322,8 +323,9 @@ function layout(
     qkvScratch = arenaAlloc(<usize>(batch * 3 * width) * 4);
     headsScratch = arenaAlloc(<usize>(batch * padTo4(width)) * 4);
     mlpScratch = arenaAlloc(<usize>(batch * padTo4(mlp)) * 4);
-    scoreScratch = arenaAlloc(<usize>(sinks + window) * 4);
-    if (!residual || !qkvScratch || !headsScratch || !mlpScratch || !scoreScratch) return ERR_OUT_OF_MEMORY;
+    scoreScratch = arenaAlloc(<usize>padTo4(sinks + window) * 4);
+    rowOffsetScratch = arenaAlloc(<usize>padTo4(sinks + window) * 4);
+    if (!residual || !qkvScratch || !headsScratch || !mlpScratch || !scoreScratch || !rowOffsetScratch) return ERR_OUT_OF_MEMORY;
   }
   configured = true;
   return growSlots(initialSlots);
@@ -675,7 +677,7 @@ function blockStep(i: i32, count: i32): void {
     const attended = attendPosition(
       qkvScratch + <usize>(b * 3) * dBytes, keys, keys + cacheBytes,
       headsScratch + (<usize>(b * width) << 2),
-      slotWeights + (<usize>(slot * weightsLength()) << 2) + weightBlock, scoreScratch,
+      slotWeights + (<usize>(slot * weightsLength()) << 2) + weightBlock, scoreScratch, rowOffsetScratch,
       load<f64>(slotPositions + (<usize>slot << 3)), d, heads, window, sinks,
     );
     store<i32>(slotWeightCounts + (<usize>slot << 2), attended);

@@ -109,7 +109,7 @@ const CONSTANTS = memory.data<f32>([
 
 /** Sums each of four vectors across its lanes: [Σa, Σb, Σc, Σd]. */
 // @ts-ignore: decorator
-@inline function horizontalSum4(a: v128, b: v128, c: v128, d: v128): v128 {
+@inline export function horizontalSum4(a: v128, b: v128, c: v128, d: v128): v128 {
   const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 1, 5), v128.shuffle<f32>(a, b, 2, 6, 3, 7));
   const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
   return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));

@@ -66,11 +66,11 @@ describe.each([['mha_causal'], ['mha_window']])('golden %s', (name) => {
     const { T, D, num_heads: heads } = g.shapes;
     const window = (g.config.window as number | null) ?? T;
     const keys = k.debugAlloc(window * D * 4), values = k.debugAlloc(window * D * 4);
-    const out = k.debugAlloc(D * 4), weights = k.debugAlloc(heads * window * 4), scores = k.debugAlloc(window * 4);
+    const out = k.debugAlloc(D * 4), weights = k.debugAlloc(heads * window * 4), scores = k.debugAlloc(window * 4 + 16), rowOffsets = k.debugAlloc(window * 4 + 16);
     for (let t = 0; t < T; t++) {
       const qkv = linear(g.params.in_proj_weight.data, g.params.in_proj_bias.data, row(g.inputs.x, t), 3 * D);
       expectClose(qkv.slice(0, D), row(g.outputs.q, t), g.tolerance, `q[${t}]`);
-      const count = k.debugAttend(put(k, qkv), keys, values, out, weights, scores, t, D, heads, window, 0);
+      const count = k.debugAttend(put(k, qkv), keys, values, out, weights, scores, rowOffsets, t, D, heads, window, 0);
       const first = Math.max(0, t - window + 1);
       expect(count).toBe(t - first + 1);
       const concat = read(k, out, D);

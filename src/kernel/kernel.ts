@@ -31,7 +31,7 @@ export interface KernelExports {
   debugLayerNorm(x: number, y: number, rows: number, d: number, weight: number, bias: number, means: number, variances: number): void;
   debugGelu(x: number, n: number): void;
   debugPositionalEncoding(x: number, d: number, position: number): void;
-  debugAttend(qkv: number, keys: number, values: number, out: number, weights: number, scores: number,
+  debugAttend(qkv: number, keys: number, values: number, out: number, weights: number, scores: number, rowOffsets: number,
     position: number, d: number, heads: number, window: number, sinks: number): number;
   getParamCount(): number;
   getParamPtr(index: number): number;
