@@ -13,6 +13,15 @@ export {
   stepBatch, commitParams,
 } from "./model";
 export { CELL_RNN_TANH, CELL_LSTM, CELL_GRU } from "./recurrent";
+export {
+  ERR_NOT_TRAINABLE, ERR_NONFINITE_LOSS, ERR_NONFINITE_GRADIENT, ERR_NO_OPTIMIZER,
+  LOSS_MSE, LOSS_CROSS_ENTROPY, OPTIMIZER_ADAM, OPTIMIZER_SGD,
+  trainConfigure, trainCommitParams,
+  trainInputPtr, trainTokensPtr, trainTargetPtr, trainTargetTokensPtr, trainMaskPtr,
+  trainH0Ptr, trainC0Ptr, trainHNPtr, trainCNPtr, trainDH0Ptr, trainDC0Ptr, trainDXPtr, trainOutputPtr, gradsPtr,
+  trainLoss, trainTotalNorm, trainClipCoef, trainLossCount,
+  trainForwardBackward, optimizerConfigure, optimizerStep, trainStep, getOptimizerSteps,
+} from "./train";
 export { arenaUsed } from "./arena";
 
 import { expScalar, sigmoidScalar, tanhScalar } from "./simd";

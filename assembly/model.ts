@@ -65,15 +65,15 @@ export const KIND_HYBRID: i32 = 2;
 const BLOCK_TENSORS: i32 = 12;
 
 // ── configuration ──
-let configured = false;
-let modelKind: i32 = KIND_RECURRENT;
-let cellKind: i32 = -1;
-let layers: i32 = 0;
-let inputSize: i32 = 0;   // frame width X, or embedding width E for token input
-let vocabSize: i32 = 0;   // 0 = frame input
-let hiddenSize: i32 = 0;
-let headSize: i32 = 0;    // 0 = no head: the output is the top layer's h
-let gates: i32 = 0;
+export let configured = false;
+export let modelKind: i32 = KIND_RECURRENT;
+export let cellKind: i32 = -1;
+export let layers: i32 = 0;
+export let inputSize: i32 = 0;   // frame width X, or embedding width E for token input
+export let vocabSize: i32 = 0;   // 0 = frame input
+export let hiddenSize: i32 = 0;
+export let headSize: i32 = 0;    // 0 = no head: the output is the top layer's h
+export let gates: i32 = 0;
 let batchCapacity: i32 = 0;
 let modelWidth: i32 = 0;  // D: the residual width of attention blocks
 let heads: i32 = 0;
@@ -83,20 +83,20 @@ let window: i32 = 0;      // W: positions attended besides the sinks, this one i
 let sinks: i32 = 0;       // S: the stream's first positions, never evicted
 
 // ── parameters ──
-let params: usize = 0;
-let paramsLength: i32 = 0;
-let table: usize = 0;
-let paramCount: i32 = 0;
-let embedIndex: i32 = -1;   // table index of embed.weight
-let layerIndex: i32 = 0;    // table index of weight_ih_l0
+export let params: usize = 0;
+export let paramsLength: i32 = 0;
+export let table: usize = 0;
+export let paramCount: i32 = 0;
+export let embedIndex: i32 = -1;   // table index of embed.weight
+export let layerIndex: i32 = 0;    // table index of weight_ih_l0
 let projInIndex: i32 = -1;  // table index of proj_in.weight
 let blockIndex: i32 = 0;    // table index of blocks.0.ln1.weight
 let lnFinalIndex: i32 = -1; // table index of ln_f.weight
-let headIndex: i32 = -1;    // table index of head.weight
+export let headIndex: i32 = -1;    // table index of head.weight
 
 // ── packed panels: per layer (L × 2 pointers: the input-side panel, the GRU hidden panel) ──
-let panelTable: usize = 0;
-let headPanel: usize = 0;
+export let panelTable: usize = 0;
+export let headPanel: usize = 0;
 let projInPanel: usize = 0;
 let blockPanels: usize = 0; // per block 4 pointers: in_proj, out_proj, fc1, fc2
 
@@ -157,7 +157,7 @@ let lastErrorIndex: i32 = -1;
 }
 
 // @ts-ignore: decorator
-@inline function tensorPtr(index: i32): usize {
+@inline export function tensorPtr(index: i32): usize {
   return params + (<usize>load<i32>(table + <usize>index * 8)) * 4;
 }
 

@@ -163,6 +163,34 @@ export function packPanel(panel: usize, rows: i32, w1: usize, k1: i32, w2: usize
   }
 }
 
+/**
+ * Packs the transpose of [W1 | W2] (rows, k1 + k2) as a panel of k1 + k2 rows and
+ * `rows` columns: the panel row i is column i of [W1 | W2]. The backward pass uses
+ * it to map gate gradients (B, rows) to input-row gradients (B, k1 + k2).
+ */
+export function packPanelTransposed(panel: usize, rows: i32, w1: usize, k1: i32, w2: usize, k2: i32): void {
+  const panelRows = k1 + k2;
+  const width = padTo4(rows);
+  const tiles = (panelRows + TILE_ROWS - 1) / TILE_ROWS;
+  let at = panel;
+  for (let t = 0; t < tiles; t++) {
+    for (let c = 0; c < width; c += 4) {
+      for (let i = 0; i < TILE_ROWS; i++) {
+        const col = t * TILE_ROWS + i; // a column of [W1 | W2]
+        for (let lane = 0; lane < 4; lane++) {
+          const row = c + lane;
+          let value: f32 = 0;
+          if (row < rows && col < panelRows) {
+            value = col < k1 ? load<f32>(w1 + (<usize>(row * k1 + col) << 2)) : load<f32>(w2 + (<usize>(row * k2 + col - k1) << 2));
+          }
+          store<f32>(at, value);
+          at += 4;
+        }
+      }
+    }
+  }
+}
+
 // @ts-ignore: decorator
 @inline function biasAt(bias1: usize, bias2: usize, r: i32): v128 {
   const bias = v128.load(bias1 + (<usize>r << 2));

@@ -3,6 +3,8 @@
 export { loadModel, createModel, modelFromSafetensors, argmax, Model } from './api/model.js';
 export type { ModelSpec, ModelOptions, StepInput } from './api/model.js';
 export { Stream } from './api/stream.js';
+export { Optimizer, TrainingError } from './api/train.js';
+export type { BackwardOptions, BackwardResult, LossKind, OptimizerOptions, StepReport, TrainingWindow } from './api/train.js';
 export type { StreamOptions, StreamState } from './api/stream.js';
 export { SeqcastError, ModelFormatError, InputError, StateError, KernelError } from './errors.js';
 export type { ModelArch, TensorSpec } from './model/layout.js';

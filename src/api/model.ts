@@ -9,6 +9,7 @@ import { describeArch, inferArch, parameterLayout, validateArch, type ModelArch,
 import { METADATA_FORMAT, parseMetadata, validateMetadata, type SeqcastMetadata } from '../model/metadata.js';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.js';
 import { Stream, type StreamOptions } from './stream.js';
+import { Trainer, type BackwardOptions, type BackwardResult, type LossKind, type Optimizer, type OptimizerOptions, type StepReport, type TrainingWindow } from './train.js';
 
 /** One input: a frame of floats for frame models, a token id for token models. */
 export type StepInput = ArrayLike<number> | number;
@@ -206,6 +207,47 @@ export class Model {
     const index = this.indexByName.get(name);
     if (index === undefined) throw new InputError(`no parameter "${name}"; this model has ${this.parameterNames.join(', ')}`);
     return index;
+  }
+
+  private trainerState?: Trainer;
+
+  private get trainer(): Trainer {
+    this.assertOpen();
+    this.trainerState ??= new Trainer(this, this.kernel);
+    return this.trainerState;
+  }
+
+  /**
+   * Backpropagation through time over one window: inputs [T][X] (or T token ids),
+   * targets [T][O] (MSE) or T ids (cross-entropy). Returns the loss, the gradients
+   * by PyTorch name (plus grad/h0, grad/c0, grad/x), the outputs and the final state.
+   * Works in the model's own units (no normalizer applied).
+   */
+  backward(inputs: TrainingWindow['inputs'], targets: TrainingWindow['targets'], options: BackwardOptions = {}): BackwardResult {
+    return this.trainer.backward([{ inputs, targets, mask: options.mask, h0: options.h0, c0: options.c0 }], options.loss ?? 'mse', false, true);
+  }
+
+  /** backward for B windows of equal length at once (one matrix-matrix product per layer and step); the loss is their mean. */
+  backwardBatch(windows: TrainingWindow[], options: { loss?: LossKind; accumulate?: boolean } = {}): BackwardResult {
+    return this.trainer.backward(windows, options.loss ?? 'mse', options.accumulate ?? false, true);
+  }
+
+  /** Configures this model's optimizer (one per model; its moments live in the kernel). */
+  optimizer(options: OptimizerOptions): Optimizer {
+    return this.trainer.configureOptimizer(options);
+  }
+
+  /**
+   * The fused fast path: forward, backward and one step of the model's optimizer,
+   * without leaving the kernel. Same result as backward + optimizer.step.
+   */
+  trainWindow(inputs: TrainingWindow['inputs'], targets: TrainingWindow['targets'], options: BackwardOptions = {}): StepReport & { loss: number } {
+    return this.trainer.trainWindows([{ inputs, targets, mask: options.mask, h0: options.h0, c0: options.c0 }], options.loss ?? 'mse');
+  }
+
+  /** trainWindow over B windows at once; returns the mean loss and each window's final state (for truncated BPTT). */
+  trainBatch(windows: TrainingWindow[], options: { loss?: LossKind } = {}): StepReport & { loss: number; hN: Float32Array[]; cN?: Float32Array[] } {
+    return this.trainer.trainWindows(windows, options.loss ?? 'mse');
   }
 
   /** Opens a stream with zero state (or the given initial state). */

@@ -27,6 +27,17 @@ export interface KernelExports {
   slotSetPosition(slot: number, position: number): number;
   slotAttentionPtr(slot: number, block: number): number;
   slotAttentionCount(slot: number): number;
+  trainConfigure(steps: number, windows: number): number;
+  trainCommitParams(): number;
+  trainInputPtr(): number; trainTokensPtr(): number; trainTargetPtr(): number; trainTargetTokensPtr(): number; trainMaskPtr(): number;
+  trainH0Ptr(): number; trainC0Ptr(): number; trainHNPtr(): number; trainCNPtr(): number;
+  trainDH0Ptr(): number; trainDC0Ptr(): number; trainDXPtr(): number; trainOutputPtr(): number; gradsPtr(): number;
+  trainLoss(): number; trainTotalNorm(): number; trainClipCoef(): number; trainLossCount(): number;
+  trainForwardBackward(steps: number, windows: number, loss: number, accumulate: number): number;
+  optimizerConfigure(kind: number, lr: number, beta1: number, beta2: number, eps: number, momentum: number, clipNorm: number, clipValue: number): number;
+  optimizerStep(): number;
+  trainStep(steps: number, windows: number, loss: number): number;
+  getOptimizerSteps(): number;
   debugAlloc(bytes: number): number;
   debugLayerNorm(x: number, y: number, rows: number, d: number, weight: number, bias: number, means: number, variances: number): void;
   debugGelu(x: number, n: number): void;
@@ -74,6 +85,10 @@ export const KERNEL_ERRORS: Record<number, string> = {
   [-7]: 'the same slot appears twice in one batch',
   [-8]: 'token id outside the vocabulary',
   [-9]: 'input frame holds NaN or Infinity',
+  [-10]: 'this model kind cannot be trained yet',
+  [-11]: 'the loss is not finite',
+  [-12]: 'a gradient is not finite',
+  [-13]: 'no optimizer configured',
 };
 
 let compiled: WebAssembly.Module | undefined;
@@ -218,6 +233,14 @@ export class Kernel {
     this.paramsDirty = true;
   }
 
+  /** Rebuilds the packed panels (forward and, once training is set up, transposed) if parameters changed. */
+  commitIfChanged(): void {
+    if (this.paramsDirty) {
+      check(this.exports.trainCommitParams(), 'trainCommitParams');
+      this.paramsDirty = false;
+    }
+  }
+
   /** A live view of parameter tensor `index` (kernel order). Call paramsChanged() after writing through it. */
   param(index: number): Float32Array {
     const ptr = this.exports.getParamPtr(index) >>> 2;
@@ -292,10 +315,7 @@ export class Kernel {
 
   /** Steps the first `count` io entries; throws KernelError naming the entry on refusal. */
   step(count: number): void {
-    if (this.paramsDirty) {
-      check(this.exports.commitParams(), 'commitParams');
-      this.paramsDirty = false;
-    }
+    this.commitIfChanged();
     const code = this.exports.stepBatch(count);
     if (code !== 0) {
       const index = this.exports.getErrorIndex();
@@ -309,6 +329,6 @@ export class Kernel {
   }
 }
 
-function check(code: number, call: string): void {
+export function check(code: number, call: string): void {
   if (code < 0) throw new KernelError(code, `kernel ${call} failed: ${KERNEL_ERRORS[code] ?? `error ${code}`}`);
 }

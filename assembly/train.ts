@@ -1,0 +1,769 @@
+// Training for recurrent models: forward over a window of T steps for B windows
+// at once, storing what backward needs; backpropagation through time, layer by
+// layer from the top; MSE or cross-entropy; gradient clipping; Adam or SGD with
+// momentum. Each op's backward sits next to the forward values it reads.
+//
+// Layouts are time-major so that one step's B rows are contiguous:
+//   input     f32 (T, B, X) frames, or i32 (T, B) tokens
+//   target    f32 (T, B, O) for MSE, or i32 (T, B) token ids for cross-entropy
+//   mask      f32 (T, B): 1 where the step has a target, 0 where not
+//   h0, c0    f32 (L, B, H) initial state;  hN, cN  f32 (L, B, H) final state
+//   dH0, dC0  f32 (L, B, H) gradients of the loss w.r.t. h0, c0
+//   dX        f32 (T, B, X) gradient w.r.t. the input frames
+//   output    f32 (T, B, O) the head's outputs (logits for tokens)
+// Per layer l, stored by forward (Hp = padTo4(H), width = padTo4(in_l + H) for
+// RNN and LSTM; GRU keeps [x] and [h] rows apart):
+//   rows      (T, B, width)      the product's input rows [x | h_prev | 0] (GRU: [x | 0];
+//                                its hidden rows are hs itself)
+//   pre       (T, B, G·H)        gate pre-activations (GRU: W_ih x + b_ih)
+//   preH      (T, B, 3H)         GRU: W_hh h + b_hh
+//   hs        (T + 1, B, Hp)     h_t, t = 0 (initial) .. T, zero padded
+//   cs        (T + 1, B, H)      LSTM c_t
+
+import { arenaAlloc } from "./arena";
+import { affinePacked, packPanelTransposed, padTo4, panelLength } from "./simd";
+import { sigmoidScalar, tanhScalar } from "./simd";
+import { CELL_GRU, CELL_LSTM, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
+import {
+  OK, ERR_NOT_CONFIGURED, ERR_BAD_CONFIG, ERR_OUT_OF_MEMORY, ERR_BAD_BATCH_SIZE, ERR_BAD_TOKEN, ERR_NONFINITE_INPUT,
+  KIND_RECURRENT, configured, modelKind, cellKind, layers, inputSize, vocabSize, hiddenSize, headSize, gates,
+  params, paramsLength, embedIndex, layerIndex, headIndex, panelTable, headPanel, tensorPtr, commitParams,
+} from "./model";
+
+/** Training error codes (continuing the ABI's list). */
+export const ERR_NOT_TRAINABLE: i32 = -10;
+export const ERR_NONFINITE_LOSS: i32 = -11;
+export const ERR_NONFINITE_GRADIENT: i32 = -12;
+export const ERR_NO_OPTIMIZER: i32 = -13;
+
+export const LOSS_MSE: i32 = 0;
+export const LOSS_CROSS_ENTROPY: i32 = 1;
+export const OPTIMIZER_ADAM: i32 = 0;
+export const OPTIMIZER_SGD: i32 = 1;
+
+// ── buffers, sized by trainConfigure ──
+let maxSteps: i32 = 0;
+let maxWindows: i32 = 0;
+let tInput: usize = 0;
+let tTokens: usize = 0;
+let tTarget: usize = 0;
+let tTargetTokens: usize = 0;
+let tMask: usize = 0;
+let tH0: usize = 0;
+let tC0: usize = 0;
+let tHN: usize = 0;
+let tCN: usize = 0;
+let tDH0: usize = 0;
+let tDC0: usize = 0;
+let tDX: usize = 0;
+let tOutput: usize = 0;
+let tDOutput: usize = 0;     // (T, B, Op) loss gradient w.r.t. the outputs, zero padded
+let tDTop: usize = 0;        // (T, B, Hp) gradient flowing into the current layer's h from above
+let tDIn: usize = 0;         // (T, B, max width) gradient w.r.t. the current layer's rows
+let tDPre: usize = 0;        // (T, B, padTo4(G·H)) gate pre-activation gradients
+let tDPreH: usize = 0;       // (T, B, padTo4(3H)) GRU hidden-side gradients
+let tDH: usize = 0;          // (B, Hp) running dL/dh_t through time
+let tDC: usize = 0;          // (B, H) running dL/dc_t
+let tZeros: usize = 0;       // zeros, as wide as any product's bias
+let layerBuffers: usize = 0; // per layer 6 pointers: rows, (unused), pre, preH, hs, cs
+let panelsT: usize = 0;      // per layer 2 pointers: transposed panels (GRU: W_ih^T, W_hh^T), then the head's
+let grads: usize = 0;        // (paramsLength) same layout as the parameter block
+let moment1: usize = 0;
+let moment2: usize = 0;
+
+// ── last results ──
+let lastLoss: f64 = 0;
+let lastTotalNorm: f64 = 0;
+let lastClipCoef: f64 = 1;
+let lastCount: f64 = 0;
+
+// ── optimizer ──
+let optimizerKind: i32 = -1;
+let learningRate: f64 = 0;
+let beta1: f64 = 0.9;
+let beta2: f64 = 0.999;
+let epsilon: f64 = 1e-8;
+let momentum: f64 = 0;
+let clipNorm: f64 = 0;   // 0 = off
+let clipValue: f64 = 0;  // 0 = off
+let optimizerSteps: i32 = 0;
+
+// @ts-ignore: decorator
+@inline function rowWidth(l: i32): i32 {
+  const inWidth = l == 0 ? inputSize : hiddenSize;
+  return cellKind == CELL_GRU ? padTo4(inWidth) : padTo4(inWidth + hiddenSize);
+}
+
+// @ts-ignore: decorator
+@inline function layerBuffer(l: i32, which: i32): usize {
+  return <usize>load<u32>(layerBuffers + (<usize>(l * 6 + which) << 2));
+}
+
+// @ts-ignore: decorator
+@inline function outputWidth(): i32 {
+  return headSize > 0 ? headSize : hiddenSize;
+}
+
+/**
+ * Sizes the training buffers for windows of up to `steps` positions, `windows`
+ * at a time. Recurrent models only. May grow memory; call again to enlarge.
+ */
+export function trainConfigure(steps: i32, windows: i32): i32 {
+  if (!configured) return ERR_NOT_CONFIGURED;
+  if (modelKind != KIND_RECURRENT) return ERR_NOT_TRAINABLE;
+  if (steps < 1 || windows < 1) return ERR_BAD_CONFIG;
+  if (steps <= maxSteps && windows <= maxWindows) return OK;
+  const T = max(steps, maxSteps), B = max(windows, maxWindows);
+  const H = hiddenSize, Hp = padTo4(H), L = layers, O = outputWidth(), X = inputSize;
+  const GH = gates * H;
+  const TB = <usize>(T * B);
+  const f = <usize>4;
+  tInput = arenaAlloc(TB * <usize>X * f);
+  tTokens = arenaAlloc(TB * f);
+  tTarget = arenaAlloc(TB * <usize>O * f);
+  tTargetTokens = arenaAlloc(TB * f);
+  tMask = arenaAlloc(TB * f);
+  const state = <usize>(L * B * H) * f;
+  tH0 = arenaAlloc(state); tC0 = arenaAlloc(state); tHN = arenaAlloc(state); tCN = arenaAlloc(state);
+  tDH0 = arenaAlloc(state); tDC0 = arenaAlloc(state);
+  tDX = arenaAlloc(TB * <usize>X * f);
+  tOutput = arenaAlloc(TB * <usize>O * f);
+  tDOutput = arenaAlloc(TB * <usize>padTo4(O) * f);
+  tDTop = arenaAlloc(TB * <usize>Hp * f);
+  let widest = 0;
+  for (let l = 0; l < L; l++) widest = max(widest, rowWidth(l));
+  tDIn = arenaAlloc(TB * <usize>max(widest, Hp) * f);
+  tDPre = arenaAlloc(TB * <usize>padTo4(GH) * f);
+  tDPreH = cellKind == CELL_GRU ? arenaAlloc(TB * <usize>padTo4(GH) * f) : 1;
+  tDH = arenaAlloc(<usize>(B * Hp) * f);
+  tDC = arenaAlloc(<usize>(B * H) * f);
+  tZeros = arenaAlloc(<usize>max(max(widest, Hp), padTo4(max(GH, O))) * f);
+  layerBuffers = arenaAlloc(<usize>(L * 6) * 4);
+  if (!tInput || !tTokens || !tTarget || !tTargetTokens || !tMask || !tH0 || !tC0 || !tHN || !tCN || !tDH0 || !tDC0 ||
+      !tDX || !tOutput || !tDOutput || !tDTop || !tDIn || !tDPre || !tDPreH || !tDH || !tDC || !tZeros || !layerBuffers) return ERR_OUT_OF_MEMORY;
+  for (let l = 0; l < L; l++) {
+    const gru = cellKind == CELL_GRU;
+    const rows = arenaAlloc(TB * <usize>rowWidth(l) * f);
+    const pre = arenaAlloc(TB * <usize>GH * f);
+    const preH = gru ? arenaAlloc(TB * <usize>GH * f) : 1;
+    const hs = arenaAlloc(<usize>((T + 1) * B * Hp) * f);
+    const cs = cellKind == CELL_LSTM ? arenaAlloc(<usize>((T + 1) * B * H) * f) : 1;
+    if (!rows || !pre || !preH || !hs || !cs) return ERR_OUT_OF_MEMORY;
+    const at = layerBuffers + (<usize>(l * 6) << 2);
+    store<u32>(at, <u32>rows); store<u32>(at, <u32>pre, 8);
+    store<u32>(at, <u32>preH, 12); store<u32>(at, <u32>hs, 16); store<u32>(at, <u32>cs, 20);
+  }
+  if (panelsT == 0) {
+    panelsT = arenaAlloc(<usize>(L * 2 + 1) * 4);
+    if (!panelsT) return ERR_OUT_OF_MEMORY;
+    for (let l = 0; l < L; l++) {
+      const inWidth = l == 0 ? inputSize : H;
+      const gru = cellKind == CELL_GRU;
+      // the transposed product maps (B, G·H) gate gradients to (B, width) row gradients
+      const a = arenaAlloc(<usize>panelLength(gru ? inWidth : inWidth + H, GH) * f);
+      const b = gru ? arenaAlloc(<usize>panelLength(H, GH) * f) : 1;
+      if (!a || !b) return ERR_OUT_OF_MEMORY;
+      store<u32>(panelsT + (<usize>(l * 2) << 2), <u32>a);
+      store<u32>(panelsT + (<usize>(l * 2 + 1) << 2), <u32>(gru ? b : 0));
+    }
+    if (headSize > 0) {
+      const h = arenaAlloc(<usize>panelLength(H, headSize) * f);
+      if (!h) return ERR_OUT_OF_MEMORY;
+      store<u32>(panelsT + (<usize>(L * 2) << 2), <u32>h);
+    }
+    grads = arenaAlloc(<usize>paramsLength * f);
+    if (!grads) return ERR_OUT_OF_MEMORY;
+    packTransposed();
+  }
+  maxSteps = T; maxWindows = B;
+  return OK;
+}
+
+/** Rebuilds the transposed panels from the parameters (after any parameter change). */
+function packTransposed(): void {
+  const H = hiddenSize, GH = gates * H;
+  for (let l = 0; l < layers; l++) {
+    const t = layerIndex + 4 * l;
+    const inWidth = l == 0 ? inputSize : H;
+    const a = <usize>load<u32>(panelsT + (<usize>(l * 2) << 2));
+    if (cellKind == CELL_GRU) {
+      packPanelTransposed(a, GH, tensorPtr(t), inWidth, 0, 0);
+      packPanelTransposed(<usize>load<u32>(panelsT + (<usize>(l * 2 + 1) << 2)), GH, tensorPtr(t + 1), H, 0, 0);
+    } else {
+      packPanelTransposed(a, GH, tensorPtr(t), inWidth, tensorPtr(t + 1), H);
+    }
+  }
+  if (headSize > 0) packPanelTransposed(<usize>load<u32>(panelsT + (<usize>(layers * 2) << 2)), headSize, tensorPtr(headIndex), H, 0, 0);
+}
+
+/** Call after the host wrote parameters: rebuilds the forward and the transposed panels. */
+export function trainCommitParams(): i32 {
+  const code = commitParams();
+  if (code != OK) return code;
+  if (panelsT != 0) packTransposed();
+  return OK;
+}
+
+// ── exports: buffers ──
+export function trainInputPtr(): usize { return tInput; }
+export function trainTokensPtr(): usize { return tTokens; }
+export function trainTargetPtr(): usize { return tTarget; }
+export function trainTargetTokensPtr(): usize { return tTargetTokens; }
+export function trainMaskPtr(): usize { return tMask; }
+export function trainH0Ptr(): usize { return tH0; }
+export function trainC0Ptr(): usize { return tC0; }
+export function trainHNPtr(): usize { return tHN; }
+export function trainCNPtr(): usize { return tCN; }
+export function trainDH0Ptr(): usize { return tDH0; }
+export function trainDC0Ptr(): usize { return tDC0; }
+export function trainDXPtr(): usize { return tDX; }
+export function trainOutputPtr(): usize { return tOutput; }
+export function gradsPtr(): usize { return grads; }
+export function trainLoss(): f64 { return lastLoss; }
+export function trainTotalNorm(): f64 { return lastTotalNorm; }
+export function trainClipCoef(): f64 { return lastClipCoef; }
+/** Elements (MSE) or steps (cross-entropy) the last loss averaged over. */
+export function trainLossCount(): f64 { return lastCount; }
+
+// ── forward ──
+
+/** Steps all B windows through T positions, storing what backward needs; writes outputs and hN, cN. */
+function forward(T: i32, B: i32): void {
+  const H = hiddenSize, Hp = padTo4(H), GH = gates * H;
+  const hBytes = <usize>H << 2, hpBytes = <usize>Hp << 2;
+  const gru = cellKind == CELL_GRU, lstm = cellKind == CELL_LSTM;
+  for (let l = 0; l < layers; l++) {
+    const hs = layerBuffer(l, 4), cs = layerBuffer(l, 5);
+    for (let b = 0; b < B; b++) {
+      const h = hs + <usize>b * hpBytes;
+      memory.copy(h, tH0 + (<usize>((l * B + b) * H) << 2), hBytes);
+      for (let j = H; j < Hp; j++) store<f32>(h + (<usize>j << 2), 0);
+      if (lstm) memory.copy(cs + <usize>b * hBytes, tC0 + (<usize>((l * B + b) * H) << 2), hBytes);
+    }
+  }
+  for (let t = 0; t < T; t++) {
+    for (let l = 0; l < layers; l++) {
+      const k = layerIndex + 4 * l;
+      const inWidth = l == 0 ? inputSize : H;
+      const inBytes = <usize>inWidth << 2;
+      const width = rowWidth(l);
+      const rows = layerBuffer(l, 0) + (<usize>(t * B * width) << 2);
+      const hs = layerBuffer(l, 4);
+      const hPrev = hs + (<usize>(t * B * Hp) << 2), hNow = hs + (<usize>((t + 1) * B * Hp) << 2);
+      for (let b = 0; b < B; b++) {
+        const row = rows + (<usize>(b * width) << 2);
+        let input: usize;
+        if (l > 0) input = layerBuffer(l - 1, 4) + (<usize>(((t + 1) * B + b) * Hp) << 2);
+        else if (vocabSize > 0) input = tensorPtr(embedIndex) + (<usize>(load<i32>(tTokens + (<usize>(t * B + b) << 2)) * inputSize) << 2);
+        else input = tInput + (<usize>((t * B + b) * inputSize) << 2);
+        memory.copy(row, input, inBytes);
+        if (gru) {
+          for (let j = inWidth; j < width; j++) store<f32>(row + (<usize>j << 2), 0);
+        } else {
+          memory.copy(row + inBytes, hPrev + <usize>b * hpBytes, hBytes);
+          for (let j = inWidth + H; j < width; j++) store<f32>(row + (<usize>j << 2), 0);
+        }
+      }
+      const pre = layerBuffer(l, 2) + (<usize>(t * B * GH) << 2);
+      const panel = <usize>load<u32>(panelTable + <usize>l * 8);
+      if (gru) {
+        affinePacked(pre, B, GH, rows, width, panel, tensorPtr(k + 2), 0, GH);
+        const preH = layerBuffer(l, 3) + (<usize>(t * B * GH) << 2);
+        // GRU's hidden rows are h_prev itself: hs rows are already zero padded
+        affinePacked(preH, B, GH, hPrev, Hp, <usize>load<u32>(panelTable + <usize>l * 8, 4), tensorPtr(k + 3), 0, GH);
+        for (let b = 0; b < B; b++) {
+          const h = hNow + <usize>b * hpBytes;
+          memory.copy(h, hPrev + <usize>b * hpBytes, hpBytes);
+          gruPointwise(pre + (<usize>(b * GH) << 2), preH + (<usize>(b * GH) << 2), h, H);
+        }
+      } else {
+        affinePacked(pre, B, GH, rows, width, panel, tensorPtr(k + 2), tensorPtr(k + 3), GH);
+        const cs = layerBuffer(l, 5);
+        for (let b = 0; b < B; b++) {
+          const h = hNow + <usize>b * hpBytes;
+          const g = pre + (<usize>(b * GH) << 2);
+          if (lstm) {
+            const c = cs + (<usize>(((t + 1) * B + b) * H) << 2);
+            memory.copy(c, cs + (<usize>((t * B + b) * H) << 2), hBytes);
+            memory.copy(h, hPrev + <usize>b * hpBytes, hpBytes);
+            lstmPointwise(g, h, c, H);
+          } else {
+            rnnTanhPointwise(g, h, H);
+            for (let j = H; j < Hp; j++) store<f32>(h + (<usize>j << 2), 0);
+          }
+        }
+      }
+    }
+  }
+  // the head over every (t, b) at once
+  const top = layerBuffer(layers - 1, 4) + (<usize>(B * Hp) << 2);
+  const O = outputWidth();
+  if (headSize > 0) {
+    affinePacked(tOutput, T * B, O, top, Hp, headPanel, tensorPtr(headIndex + 1), 0, O);
+  } else {
+    for (let n = 0; n < T * B; n++) memory.copy(tOutput + (<usize>(n * O) << 2), top + (<usize>(n * Hp) << 2), hBytes);
+  }
+  for (let l = 0; l < layers; l++) {
+    for (let b = 0; b < B; b++) {
+      const at = <usize>((l * B + b) * H) << 2;
+      memory.copy(tHN + at, layerBuffer(l, 4) + (<usize>((T * B + b) * Hp) << 2), hBytes);
+      if (lstm) memory.copy(tCN + at, layerBuffer(l, 5) + (<usize>((T * B + b) * H) << 2), hBytes);
+    }
+  }
+}
+
+// ── losses: value and gradient w.r.t. the outputs ──
+
+/** Mean squared error over the masked elements; dOutput = 2 (y − target) / count. */
+function mseLoss(T: i32, B: i32): void {
+  const O = outputWidth(), Op = padTo4(O);
+  let count: f64 = 0;
+  for (let n = 0; n < T * B; n++) count += <f64>load<f32>(tMask + (<usize>n << 2)) * <f64>O;
+  let sum: f64 = 0;
+  const scale = count > 0 ? 2.0 / count : 0;
+  for (let n = 0; n < T * B; n++) {
+    const m = load<f32>(tMask + (<usize>n << 2));
+    for (let j = 0; j < O; j++) {
+      const diff = load<f32>(tOutput + (<usize>(n * O + j) << 2)) - load<f32>(tTarget + (<usize>(n * O + j) << 2));
+      sum += <f64>m * <f64>diff * <f64>diff;
+      store<f32>(tDOutput + (<usize>(n * Op + j) << 2), <f32>(<f64>m * scale * <f64>diff));
+    }
+    for (let j = O; j < Op; j++) store<f32>(tDOutput + (<usize>(n * Op + j) << 2), 0);
+  }
+  lastCount = count;
+  lastLoss = count > 0 ? sum / count : 0;
+}
+
+/** Cross-entropy of softmax(logits) against target ids, mean over masked steps; dLogits = (softmax − onehot) / count. */
+function crossEntropyLoss(T: i32, B: i32): void {
+  const O = outputWidth(), Op = padTo4(O);
+  let count: f64 = 0;
+  for (let n = 0; n < T * B; n++) count += <f64>load<f32>(tMask + (<usize>n << 2));
+  let sum: f64 = 0;
+  const scale = count > 0 ? 1.0 / count : 0;
+  for (let n = 0; n < T * B; n++) {
+    const m = <f64>load<f32>(tMask + (<usize>n << 2));
+    const logits = tOutput + (<usize>(n * O) << 2);
+    let maxLogit: f64 = -Infinity;
+    for (let j = 0; j < O; j++) maxLogit = Math.max(maxLogit, <f64>load<f32>(logits + (<usize>j << 2)));
+    let total: f64 = 0;
+    for (let j = 0; j < O; j++) total += Math.exp(<f64>load<f32>(logits + (<usize>j << 2)) - maxLogit);
+    const target = load<i32>(tTargetTokens + (<usize>n << 2));
+    const logSum = maxLogit + Math.log(total);
+    if (m != 0) sum += m * (logSum - <f64>load<f32>(logits + (<usize>target << 2)));
+    for (let j = 0; j < O; j++) {
+      const p = Math.exp(<f64>load<f32>(logits + (<usize>j << 2)) - logSum);
+      store<f32>(tDOutput + (<usize>(n * Op + j) << 2), <f32>(m * scale * (p - (j == target ? 1.0 : 0.0))));
+    }
+    for (let j = O; j < Op; j++) store<f32>(tDOutput + (<usize>(n * Op + j) << 2), 0);
+  }
+  lastCount = count;
+  lastLoss = count > 0 ? sum / count : 0;
+}
+
+// ── backward ──
+
+/**
+ * Backpropagation through time. Gradients are added to the gradient block (so
+ * truncated-BPTT chunks can accumulate); dH0, dC0 and dX are overwritten.
+ */
+function backward(T: i32, B: i32): void {
+  const H = hiddenSize, Hp = padTo4(H), GH = gates * H, GHp = padTo4(GH);
+  const O = outputWidth(), Op = padTo4(O);
+  const TB = T * B;
+  const gru = cellKind == CELL_GRU, lstm = cellKind == CELL_LSTM;
+
+  // head: dTop = dOutput · W_head; dW_head += dOutputᵀ · top; db_head += Σ dOutput
+  const top = layerBuffer(layers - 1, 4) + (<usize>(B * Hp) << 2);
+  if (headSize > 0) {
+    affinePacked(tDTop, TB, Hp, tDOutput, Op, <usize>load<u32>(panelsT + (<usize>(layers * 2) << 2)), tZeros, 0, Hp);
+    accumulateOuter(grads + gradOffset(headIndex), O, H, tDOutput, Op, top, Hp, 0, TB);
+    accumulateColumnSums(grads + gradOffset(headIndex + 1), O, tDOutput, Op, TB);
+  } else {
+    for (let n = 0; n < TB; n++) {
+      memory.copy(tDTop + (<usize>(n * Hp) << 2), tDOutput + (<usize>(n * Op) << 2), <usize>H << 2);
+      for (let j = H; j < Hp; j++) store<f32>(tDTop + (<usize>(n * Hp + j) << 2), 0);
+    }
+  }
+
+  for (let l = layers - 1; l >= 0; l--) {
+    const k = layerIndex + 4 * l;
+    const inWidth = l == 0 ? inputSize : H;
+    const width = rowWidth(l);
+    const pre = layerBuffer(l, 2), preH = layerBuffer(l, 3), hs = layerBuffer(l, 4), cs = layerBuffer(l, 5);
+    const panelA = <usize>load<u32>(panelsT + (<usize>(l * 2) << 2));
+    const panelB = <usize>load<u32>(panelsT + (<usize>(l * 2 + 1) << 2));
+    memory.fill(tDH, 0, <usize>(B * Hp) << 2);
+    memory.fill(tDC, 0, <usize>(B * H) << 2);
+    for (let t = T - 1; t >= 0; t--) {
+      const dPre = tDPre + (<usize>(t * B * GHp) << 2);
+      for (let b = 0; b < B; b++) {
+        const n = t * B + b;
+        const dh = tDH + (<usize>(b * Hp) << 2);
+        // dL/dh_t: from above (head or the layer above) plus from step t+1
+        for (let j = 0; j < H; j++) {
+          const at = dh + (<usize>j << 2);
+          store<f32>(at, load<f32>(at) + load<f32>(tDTop + (<usize>(n * Hp + j) << 2)));
+        }
+        const z = pre + (<usize>(n * GH) << 2);
+        const dz = dPre + (<usize>(b * GHp) << 2);
+        const hPrev = hs + (<usize>(n * Hp) << 2);
+        if (lstm) {
+          lstmBackward(z, cs + (<usize>(n * H) << 2), cs + (<usize>((n + B) * H) << 2), dh, tDC + (<usize>(b * H) << 2), dz, H);
+        } else if (gru) {
+          gruBackward(z, preH + (<usize>(n * GH) << 2), hPrev, dh, dz, tDPreH + (<usize>((t * B + b) * GHp) << 2), H);
+        } else {
+          rnnBackward(hs + (<usize>((n + B) * Hp) << 2), dh, dz, H);
+        }
+        for (let j = GH; j < GHp; j++) store<f32>(dz + (<usize>j << 2), 0);
+      }
+      // d[x | h_prev] = dz · W for every window at once
+      const dIn = tDIn + (<usize>(t * B * width) << 2);
+      affinePacked(dIn, B, gru ? inWidth : inWidth + H, dPre, GHp, panelA, tZeros, 0, width);
+      if (gru) {
+        // dh_prev = dh ⊙ z (kept in tDH by gruBackward) + dGh · W_hh
+        const dHidden = tDTop; // reuse: rows of step t of dTop were consumed above
+        affinePacked(dHidden + (<usize>(t * B * Hp) << 2), B, H, tDPreH + (<usize>(t * B * GHp) << 2), GHp, panelB, tZeros, 0, Hp);
+        for (let b = 0; b < B; b++) {
+          for (let j = 0; j < H; j++) {
+            const at = tDH + (<usize>(b * Hp + j) << 2);
+            store<f32>(at, load<f32>(at) + load<f32>(dHidden + (<usize>((t * B + b) * Hp + j) << 2)));
+          }
+        }
+      } else {
+        for (let b = 0; b < B; b++) {
+          memory.copy(tDH + (<usize>(b * Hp) << 2), dIn + (<usize>(b * width + inWidth) << 2), <usize>H << 2);
+        }
+      }
+    }
+    // gradients w.r.t. the initial state
+    for (let b = 0; b < B; b++) {
+      const at = <usize>((l * B + b) * H) << 2;
+      memory.copy(tDH0 + at, tDH + (<usize>(b * Hp) << 2), <usize>H << 2);
+      if (lstm) memory.copy(tDC0 + at, tDC + (<usize>(b * H) << 2), <usize>H << 2);
+    }
+    // weights and biases, over every (t, b) at once
+    const rows = layerBuffer(l, 0);
+    if (gru) {
+      accumulateOuter(grads + gradOffset(k), GH, inWidth, tDPre, GHp, rows, width, 0, TB);
+      accumulateOuter(grads + gradOffset(k + 1), GH, H, tDPreH, GHp, hs, Hp, 0, TB);
+      accumulateColumnSums(grads + gradOffset(k + 2), GH, tDPre, GHp, TB);
+      accumulateColumnSums(grads + gradOffset(k + 3), GH, tDPreH, GHp, TB);
+    } else {
+      accumulateOuter(grads + gradOffset(k), GH, inWidth, tDPre, GHp, rows, width, 0, TB);
+      accumulateOuter(grads + gradOffset(k + 1), GH, H, tDPre, GHp, rows, width, inWidth, TB);
+      accumulateColumnSums(grads + gradOffset(k + 2), GH, tDPre, GHp, TB);
+      accumulateColumnSums(grads + gradOffset(k + 3), GH, tDPre, GHp, TB);
+    }
+    // what flows into the layer below (or to the input)
+    if (l > 0) {
+      for (let n = 0; n < TB; n++) {
+        memory.copy(tDTop + (<usize>(n * Hp) << 2), tDIn + (<usize>(n * width) << 2), <usize>H << 2);
+        for (let j = H; j < Hp; j++) store<f32>(tDTop + (<usize>(n * Hp + j) << 2), 0);
+      }
+    } else if (vocabSize > 0) {
+      const embedGrad = grads + gradOffset(embedIndex);
+      for (let n = 0; n < TB; n++) {
+        const token = load<i32>(tTokens + (<usize>n << 2));
+        addTo(embedGrad + (<usize>(token * inputSize) << 2), tDIn + (<usize>(n * width) << 2), inputSize);
+      }
+    } else {
+      for (let n = 0; n < TB; n++) memory.copy(tDX + (<usize>(n * inputSize) << 2), tDIn + (<usize>(n * width) << 2), <usize>inputSize << 2);
+    }
+  }
+}
+
+/** Byte offset of tensor `index`'s gradient within the gradient block. */
+// @ts-ignore: decorator
+@inline function gradOffset(index: i32): usize {
+  return tensorPtr(index) - params;
+}
+
+/**
+ * LSTM step backward. z: pre-activations (4H); cPrev, c: c_{t−1}, c_t; dh: dL/dh_t in,
+ * overwritten with nothing (the caller refills it); dc: dL/dc_t in (from t+1), dL/dc_{t−1} out;
+ * dz: gate pre-activation gradients out (4H).
+ */
+function lstmBackward(z: usize, cPrev: usize, c: usize, dh: usize, dc: usize, dz: usize, H: i32): void {
+  const gate = <usize>H << 2;
+  for (let j = 0; j < H; j++) {
+    const o4 = <usize>j << 2;
+    const i = sigmoidScalar(load<f32>(z + o4)), f = sigmoidScalar(load<f32>(z + gate + o4));
+    const g = tanhScalar(load<f32>(z + 2 * gate + o4)), o = sigmoidScalar(load<f32>(z + 3 * gate + o4));
+    const tc = tanhScalar(load<f32>(c + o4));
+    const dhj = load<f32>(dh + o4);
+    const dcj = load<f32>(dc + o4) + dhj * o * (1 - tc * tc);
+    store<f32>(dz + o4, dcj * g * i * (1 - i));
+    store<f32>(dz + gate + o4, dcj * load<f32>(cPrev + o4) * f * (1 - f));
+    store<f32>(dz + 2 * gate + o4, dcj * i * (1 - g * g));
+    store<f32>(dz + 3 * gate + o4, dhj * tc * o * (1 - o));
+    store<f32>(dc + o4, dcj * f);
+  }
+}
+
+/**
+ * GRU step backward. gi = W_ih x + b_ih, gh = W_hh h + b_hh (3H each); dh: dL/dh_t in,
+ * dL/dh_{t−1} through the z gate out (the W_hh part is added by the caller);
+ * dGi, dGh: pre-activation gradients out.
+ */
+function gruBackward(gi: usize, gh: usize, hPrev: usize, dh: usize, dGi: usize, dGh: usize, H: i32): void {
+  const gate = <usize>H << 2;
+  for (let j = 0; j < H; j++) {
+    const o4 = <usize>j << 2;
+    const r = sigmoidScalar(load<f32>(gi + o4) + load<f32>(gh + o4));
+    const z = sigmoidScalar(load<f32>(gi + gate + o4) + load<f32>(gh + gate + o4));
+    const ghn = load<f32>(gh + 2 * gate + o4);
+    const n = tanhScalar(load<f32>(gi + 2 * gate + o4) + r * ghn);
+    const dhj = load<f32>(dh + o4);
+    const dnPre = dhj * (1 - z) * (1 - n * n);
+    const dzPre = dhj * (load<f32>(hPrev + o4) - n) * z * (1 - z);
+    const drPre = dnPre * ghn * r * (1 - r);
+    store<f32>(dGi + o4, drPre); store<f32>(dGi + gate + o4, dzPre); store<f32>(dGi + 2 * gate + o4, dnPre);
+    store<f32>(dGh + o4, drPre); store<f32>(dGh + gate + o4, dzPre); store<f32>(dGh + 2 * gate + o4, dnPre * r);
+    store<f32>(dh + o4, dhj * z);
+  }
+  const padded = <usize>padTo4(3 * H) << 2;
+  for (let at = <usize>(3 * H) << 2; at < padded; at += 4) store<f32>(dGh + at, 0);
+}
+
+/** Elman RNN step backward: dz = dh ⊙ (1 − h²). */
+function rnnBackward(h: usize, dh: usize, dz: usize, H: i32): void {
+  for (let j = 0; j < H; j++) {
+    const o4 = <usize>j << 2;
+    const hj = load<f32>(h + o4);
+    store<f32>(dz + o4, load<f32>(dh + o4) * (1 - hj * hj));
+  }
+}
+
+/**
+ * dW[r, j] += Σ_n dZ[n, r] · R[n, offset + j] for r < rows, j < k, n < count
+ * (a weight gradient as the sum of outer products over every step and window).
+ *   dW (rows, k)   dZ (count, dzStride)   R (count, rStride)
+ * Four gradient rows at a time, four columns per vector, summed over n in registers.
+ */
+function accumulateOuter(dW: usize, rows: i32, k: i32, dZ: usize, dzStride: i32, R: usize, rStride: i32, offset: i32, count: i32): void {
+  const k4 = k & ~3;
+  const rows4 = rows & ~3;
+  let r = 0;
+  for (; r < rows4; r += 4) {
+    let j = 0;
+    for (; j < k4; j += 4) {
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      let zAt = dZ + (<usize>r << 2);
+      let rAt = R + (<usize>(offset + j) << 2);
+      for (let n = 0; n < count; n++) {
+        const v = v128.load(rAt);
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(zAt), v));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(zAt, 4), v));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(zAt, 8), v));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(zAt, 12), v));
+        zAt += <usize>dzStride << 2;
+        rAt += <usize>rStride << 2;
+      }
+      const w0 = dW + (<usize>(r * k + j) << 2);
+      v128.store(w0, f32x4.add(v128.load(w0), a0));
+      const w1 = w0 + (<usize>k << 2);
+      v128.store(w1, f32x4.add(v128.load(w1), a1));
+      const w2 = w1 + (<usize>k << 2);
+      v128.store(w2, f32x4.add(v128.load(w2), a2));
+      const w3 = w2 + (<usize>k << 2);
+      v128.store(w3, f32x4.add(v128.load(w3), a3));
+    }
+    for (; j < k; j++) {
+      for (let i = 0; i < 4; i++) accumulateOne(dW, k, r + i, j, dZ, dzStride, R, rStride, offset, count);
+    }
+  }
+  for (; r < rows; r++) {
+    for (let j = 0; j < k; j++) accumulateOne(dW, k, r, j, dZ, dzStride, R, rStride, offset, count);
+  }
+}
+
+function accumulateOne(dW: usize, k: i32, r: i32, j: i32, dZ: usize, dzStride: i32, R: usize, rStride: i32, offset: i32, count: i32): void {
+  let sum: f32 = 0;
+  for (let n = 0; n < count; n++) {
+    sum += load<f32>(dZ + (<usize>(n * dzStride + r) << 2)) * load<f32>(R + (<usize>(n * rStride + offset + j) << 2));
+  }
+  const at = dW + (<usize>(r * k + j) << 2);
+  store<f32>(at, load<f32>(at) + sum);
+}
+
+/** db[r] += Σ_n dZ[n, r]. */
+function accumulateColumnSums(db: usize, rows: i32, dZ: usize, dzStride: i32, count: i32): void {
+  for (let n = 0; n < count; n++) addTo(db, dZ + (<usize>(n * dzStride) << 2), rows);
+}
+
+/** y[:n] += x[:n]. */
+function addTo(y: usize, x: usize, n: i32): void {
+  const n4 = n & ~3;
+  let j = 0;
+  for (; j < n4; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
+  }
+}
+
+// ── exports: one training pass ──
+
+/**
+ * Forward and backward over T steps of B windows from the buffers above.
+ * `accumulate` = 1 adds to the gradient block (truncated BPTT over chunks); 0
+ * zeroes it first. The loss is trainLoss(). Refuses (and leaves the gradient
+ * block zeroed or as it was) bad sizes, bad tokens, non-finite inputs, or a
+ * non-finite loss.
+ */
+export function trainForwardBackward(T: i32, B: i32, lossKind: i32, accumulate: i32): i32 {
+  if (!configured) return ERR_NOT_CONFIGURED;
+  if (modelKind != KIND_RECURRENT || grads == 0) return ERR_NOT_TRAINABLE;
+  if (T < 1 || B < 1 || T > maxSteps || B > maxWindows) return ERR_BAD_BATCH_SIZE;
+  if (lossKind != LOSS_MSE && lossKind != LOSS_CROSS_ENTROPY) return ERR_BAD_CONFIG;
+  const check = checkTrainingInputs(T, B, lossKind);
+  if (check != OK) return check;
+  forward(T, B);
+  if (lossKind == LOSS_MSE) mseLoss(T, B);
+  else crossEntropyLoss(T, B);
+  if (!isFinite(lastLoss)) return ERR_NONFINITE_LOSS;
+  if (!accumulate) memory.fill(grads, 0, <usize>paramsLength << 2);
+  backward(T, B);
+  return OK;
+}
+
+/** Tokens in range, targets in range, frames, targets, mask and initial state finite. */
+function checkTrainingInputs(T: i32, B: i32, lossKind: i32): i32 {
+  const TB = T * B;
+  const O = outputWidth();
+  if (vocabSize > 0) {
+    for (let n = 0; n < TB; n++) {
+      const token = load<i32>(tTokens + (<usize>n << 2));
+      if (token < 0 || token >= vocabSize) return ERR_BAD_TOKEN;
+    }
+  } else if (!allFinite(tInput, TB * inputSize)) return ERR_NONFINITE_INPUT;
+  if (lossKind == LOSS_CROSS_ENTROPY) {
+    for (let n = 0; n < TB; n++) {
+      const target = load<i32>(tTargetTokens + (<usize>n << 2));
+      if (load<f32>(tMask + (<usize>n << 2)) != 0 && (target < 0 || target >= O)) return ERR_BAD_TOKEN;
+      if (target < 0 || target >= O) store<i32>(tTargetTokens + (<usize>n << 2), 0); // masked out: any valid id
+    }
+  } else if (!allFinite(tTarget, TB * O)) return ERR_NONFINITE_INPUT;
+  const stateLength = layers * B * hiddenSize;
+  if (!allFinite(tMask, TB) || !allFinite(tH0, stateLength) || (cellKind == CELL_LSTM && !allFinite(tC0, stateLength))) return ERR_NONFINITE_INPUT;
+  return OK;
+}
+
+function allFinite(ptr: usize, n: i32): bool {
+  let acc: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const x = load<f32>(ptr + (<usize>i << 2));
+    acc += x - x; // NaN for NaN or ±Infinity, else 0
+  }
+  return acc == 0;
+}
+
+// ── clipping and optimizers ──
+
+/**
+ * Sets the optimizer. kind: OPTIMIZER_ADAM (lr, b1, b2, eps) or OPTIMIZER_SGD
+ * (lr, momentum). clipNorm > 0 clips by global L2 norm (clip_grad_norm_),
+ * clipValue > 0 clamps each gradient to [−clipValue, clipValue] first.
+ * Resets the moments and the step count. May grow memory.
+ */
+export function optimizerConfigure(kind: i32, lr: f64, b1: f64, b2: f64, eps: f64, mom: f64, maxNorm: f64, maxValue: f64): i32 {
+  if (grads == 0) return ERR_NOT_TRAINABLE;
+  if ((kind != OPTIMIZER_ADAM && kind != OPTIMIZER_SGD) || !(lr > 0) || !isFinite(lr) || !(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1) ||
+      !(eps >= 0) || !(mom >= 0 && mom < 1) || !(maxNorm >= 0) || !(maxValue >= 0)) return ERR_BAD_CONFIG;
+  if (moment1 == 0) {
+    moment1 = arenaAlloc(<usize>paramsLength << 2);
+    moment2 = arenaAlloc(<usize>paramsLength << 2);
+    if (!moment1 || !moment2) return ERR_OUT_OF_MEMORY;
+  }
+  memory.fill(moment1, 0, <usize>paramsLength << 2);
+  memory.fill(moment2, 0, <usize>paramsLength << 2);
+  optimizerKind = kind; learningRate = lr; beta1 = b1; beta2 = b2; epsilon = eps; momentum = mom;
+  clipNorm = maxNorm; clipValue = maxValue; optimizerSteps = 0;
+  return OK;
+}
+
+/** Σ g² over every parameter's gradient, in f64. */
+function gradientSquares(): f64 {
+  let sum: f64 = 0;
+  for (let i = 0; i < paramsLength; i++) {
+    const g = <f64>load<f32>(grads + (<usize>i << 2));
+    sum += g * g;
+  }
+  return sum;
+}
+
+/**
+ * Clips the gradient block and applies one optimizer update to the parameters,
+ * then repacks the panels. A non-finite gradient is refused: nothing changes.
+ * trainTotalNorm() is the norm before clipping, trainClipCoef() the factor used.
+ */
+export function optimizerStep(): i32 {
+  if (optimizerKind < 0) return ERR_NO_OPTIMIZER;
+  const squares = gradientSquares();
+  if (!isFinite(squares)) {
+    lastTotalNorm = squares;
+    return ERR_NONFINITE_GRADIENT;
+  }
+  if (clipValue > 0) {
+    const v = <f32>clipValue;
+    for (let i = 0; i < paramsLength; i++) {
+      const at = grads + (<usize>i << 2);
+      store<f32>(at, min(max(load<f32>(at), -v), v));
+    }
+  }
+  lastTotalNorm = Math.sqrt(clipValue > 0 ? gradientSquares() : squares);
+  lastClipCoef = 1;
+  if (clipNorm > 0) {
+    const coef = clipNorm / (lastTotalNorm + 1e-6);
+    if (coef < 1) {
+      lastClipCoef = coef;
+      const c = <f32>coef;
+      for (let i = 0; i < paramsLength; i++) {
+        const at = grads + (<usize>i << 2);
+        store<f32>(at, load<f32>(at) * c);
+      }
+    }
+  }
+  optimizerSteps++;
+  if (optimizerKind == OPTIMIZER_ADAM) {
+    const b1 = <f32>beta1, b2 = <f32>beta2;
+    const stepSize = <f32>(learningRate / (1 - Math.pow(beta1, optimizerSteps)));
+    const correction2 = <f32>Math.sqrt(1 - Math.pow(beta2, optimizerSteps));
+    const eps = <f32>epsilon;
+    for (let i = 0; i < paramsLength; i++) {
+      const o = <usize>i << 2;
+      const g = load<f32>(grads + o);
+      const m = b1 * load<f32>(moment1 + o) + (1 - b1) * g;
+      const v = b2 * load<f32>(moment2 + o) + (1 - b2) * g * g;
+      store<f32>(moment1 + o, m);
+      store<f32>(moment2 + o, v);
+      // p ← p − lr/(1 − b1^t) · m / (sqrt(v)/sqrt(1 − b2^t) + eps)
+      store<f32>(params + o, load<f32>(params + o) - stepSize * m / (<f32>Math.sqrt(<f64>v) / correction2 + eps));
+    }
+  } else {
+    const mom = <f32>momentum, lr = <f32>learningRate;
+    for (let i = 0; i < paramsLength; i++) {
+      const o = <usize>i << 2;
+      const g = load<f32>(grads + o);
+      // PyTorch: the first step's buffer is the gradient itself
+      const buf = optimizerSteps == 1 ? g : mom * load<f32>(moment1 + o) + g;
+      store<f32>(moment1 + o, buf);
+      store<f32>(params + o, load<f32>(params + o) - lr * (mom > 0 ? buf : g));
+    }
+  }
+  return trainCommitParams();
+}
+
+/** The fused fast path: forward, backward and one optimizer step without leaving the kernel. */
+export function trainStep(T: i32, B: i32, lossKind: i32): i32 {
+  if (optimizerKind < 0) return ERR_NO_OPTIMIZER;
+  const code = trainForwardBackward(T, B, lossKind, 0);
+  if (code != OK) return code;
+  return optimizerStep();
+}
+
+export function getOptimizerSteps(): i32 { return optimizerSteps; }
