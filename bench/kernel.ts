@@ -9,12 +9,14 @@
 // W2: 64 streams stepped together (one stepBatch call), H = 128.
 // Per stream-step FLOPs = 8·H·(X+H) + 2·O·H (the matrix products only).
 
-import { createHash } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadModel, type Model, type Stream } from '../src/index.js';
 import { lstmWeights, NaiveLstm, NaiveLstmBatch, type LstmWeights } from './naive-lstm.js';
+import {
+  fmtGflops, fmtRate, fmtUs, lstmFlopsPerStreamStep, machineInfo, maxDiff, nowNs, percentile,
+  randomFrames as randomFramesOf, wasmInfo as wasmInfoOf, writeResultsSection, type Machine, type WasmInfo,
+} from './common.js';
 
 const X = 8; // frame width
 const O = 8; // head outputs
@@ -38,29 +40,15 @@ const SECTION_END = '<!-- kernel:end -->';
 
 /** Matrix-product FLOPs of one stream-step (nonlinearities not counted). */
 function flopsPerStreamStep(H: number): number {
-  return 8 * H * (X + H) + 2 * O * H;
+  return lstmFlopsPerStreamStep(H, X, O);
 }
 
 class BenchAbort extends Error {}
 
 // ---------------------------------------------------------------- inputs
 
-/** Deterministic standard-normal floats (mulberry32 + Box–Muller). */
-function normalSource(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-}
-
 function randomFrames(count: number, seed: number): Float32Array[] {
-  const next = normalSource(seed);
-  return Array.from({ length: count }, () => Float32Array.from({ length: X }, next));
+  return randomFramesOf(count, seed, X);
 }
 
 // ---------------------------------------------------------------- agreement
@@ -69,20 +57,6 @@ interface CheckFile {
   x: number[];
   y: number[];
   h: number[];
-}
-
-/** Largest |a − b|, and where. */
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; at: number } {
-  if (a.length !== b.length) return { diff: Infinity, at: -1 };
-  let diff = 0, at = -1;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= diff)) {
-      diff = Number.isNaN(d) ? Infinity : d;
-      at = i;
-    }
-  }
-  return { diff, at };
 }
 
 function ensure(ok: boolean, message: string): void {
@@ -174,10 +148,6 @@ interface Measured extends Case {
   speedupVsNaive?: number;
 }
 
-function nowNs(): bigint {
-  return process.hrtime.bigint();
-}
-
 function timeMs(run: (calls: number) => void, calls: number): number {
   const t0 = nowNs();
   run(calls);
@@ -203,12 +173,6 @@ function calibrate(run: (calls: number) => void): number {
     if (ms >= 15) return Math.max(1, Math.round((calls * REPEAT_TARGET_MS) / ms));
     calls *= ms < 1 ? 8 : 2;
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  const at = p * (sorted.length - 1);
-  const lo = Math.floor(at), hi = Math.ceil(at);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
 }
 
 /** Warms up and calibrates every case, then times REPEATS rounds, the cases interleaved (order rotating) within each round. */
@@ -334,22 +298,6 @@ function w2Cases(model: Model, weights: LstmWeights): Case[] {
 
 // ---------------------------------------------------------------- report
 
-function fmtUs(us: number): string {
-  if (us < 10) return us.toFixed(2);
-  if (us < 100) return us.toFixed(1);
-  return Math.round(us).toLocaleString('en-US');
-}
-
-function fmtRate(perSec: number): string {
-  if (perSec >= 1e6) return `${(perSec / 1e6).toFixed(2)} M`;
-  if (perSec >= 1e3) return `${(perSec / 1e3).toFixed(1)} k`;
-  return perSec.toFixed(0);
-}
-
-function fmtGflops(g: number): string {
-  return g < 10 ? g.toFixed(2) : g.toFixed(1);
-}
-
 interface Target {
   target: string;
   measured: string;
@@ -407,21 +355,7 @@ function agreementTable(agreement: Agreement[], batchDiff: number): string {
   ].join('\n');
 }
 
-interface Machine {
-  cpu: string;
-  cores: number;
-  node: string;
-  date: string;
-  loadavg: number[];
-}
-
-async function wasmInfo(): Promise<{ sha256: string; bytes: number; mtime: string }> {
-  const bytes = await readFile(WASM);
-  const info = await stat(WASM);
-  return { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, mtime: info.mtime.toISOString() };
-}
-
-function section(machine: Machine, wasm: { sha256: string; bytes: number; mtime: string }, results: Measured[], targets: Target[], agreement: Agreement[], batchDiff: number, seconds: number): string {
+function section(machine: Machine, wasm: WasmInfo, results: Measured[], targets: Target[], agreement: Agreement[], batchDiff: number, seconds: number): string {
   return `${SECTION_START}
 ## Kernel: seqcast vs a plain TypeScript LSTM
 
@@ -454,35 +388,15 @@ ${SECTION_END}`;
 }
 
 async function writeResultsMd(sectionText: string): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(RESULTS_MD, 'utf8');
-  } catch {
-    text = '# seqcast benchmarks\n\nEach section below is written by a benchmark script, which replaces only its own section (between its `<!-- name:start -->` and `<!-- name:end -->` markers).\n';
-  }
-  const start = text.indexOf(SECTION_START);
-  const end = text.indexOf(SECTION_END, start);
-  if (start >= 0 && end > start) {
-    text = text.slice(0, start) + sectionText + text.slice(end + SECTION_END.length);
-  } else {
-    text = `${text.replace(/\n*$/, '\n\n')}${sectionText}\n`;
-  }
-  await writeFile(RESULTS_MD, text);
+  await writeResultsSection(RESULTS_MD, SECTION_START, SECTION_END, sectionText);
 }
 
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
   const began = nowNs();
-  const cpus = os.cpus();
-  const machine: Machine = {
-    cpu: cpus[0]?.model ?? 'unknown CPU',
-    cores: cpus.length,
-    node: process.version,
-    date: new Date().toISOString(),
-    loadavg: os.loadavg(),
-  };
-  const wasm = await wasmInfo();
+  const machine: Machine = machineInfo();
+  const wasm = await wasmInfoOf(WASM);
   console.log(`seqcast kernel benchmark — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}`);
 
   const models = new Map<number, { model: Model; weights: LstmWeights }>();
