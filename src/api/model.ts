@@ -9,6 +9,7 @@ import { describeArch, inferArch, parameterLayout, validateArch, type ModelArch,
 import { METADATA_FORMAT, parseMetadata, validateMetadata, type SeqcastMetadata } from '../model/metadata.js';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.js';
 import { Stream, type StreamOptions } from './stream.js';
+import { LearningStream, type LearningOptions } from './online.js';
 import { Trainer, type BackwardOptions, type BackwardResult, type LossKind, type Optimizer, type OptimizerOptions, type StepReport, type TrainingWindow } from './train.js';
 
 /** One input: a frame of floats for frame models, a token id for token models. */
@@ -248,6 +249,43 @@ export class Model {
   /** trainWindow over B windows at once; returns the mean loss and each window's final state (for truncated BPTT). */
   trainBatch(windows: TrainingWindow[], options: { loss?: LossKind } = {}): StepReport & { loss: number; hN: Float32Array[]; cN?: Float32Array[] } {
     return this.trainer.trainWindows(windows, options.loss ?? 'mse');
+  }
+
+  /** @internal Configures the optimizer unless one exists (online learners share the model's). */
+  ensureOptimizer(options: OptimizerOptions): Optimizer {
+    return this.trainer.optimizer ?? this.trainer.configureOptimizer(options);
+  }
+
+  /**
+   * @internal One guarded update: forward and backward over `window`; the
+   * optimizer step is applied only if the loss is at most `maxLoss`.
+   */
+  guardedTrainWindow(window: TrainingWindow, maxLoss: number): { loss: number; applied: boolean } {
+    const { loss } = this.trainer.backward([window], 'mse', false, false);
+    if (!(loss <= maxLoss)) return { loss, applied: false };
+    this.trainer.optimizerStep();
+    return { loss, applied: true };
+  }
+
+  /** @internal A copy of the whole parameter block (for rollback). */
+  parameterBlock(): Float32Array {
+    return this.kernel.params().slice();
+  }
+
+  /** @internal Restores a copy taken by parameterBlock(). */
+  restoreParameterBlock(block: Float32Array): void {
+    this.kernel.params().set(block);
+    this.kernel.paramsChanged();
+  }
+
+  /**
+   * A stream that learns while it predicts: each observed frame scores the last
+   * prediction, steps the model, and every K frames trains the (shared) weights
+   * by truncated BPTT over the last N frames. See docs/api.md.
+   */
+  openLearningStream(options: LearningOptions = {}): LearningStream {
+    this.assertOpen();
+    return new LearningStream(this, options);
   }
 
   /** Opens a stream with zero state (or the given initial state). */

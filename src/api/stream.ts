@@ -81,6 +81,29 @@ export class Stream {
     return this.afterStep(model.readOutput(0));
   }
 
+  /**
+   * Steps one frame given in the model's own units (no normalizer applied), and
+   * returns the raw output. For callers that normalize themselves (online learning).
+   */
+  stepModelUnits(frame: ArrayLike<number>): Float32Array {
+    this.assertOpen();
+    const model = this.model;
+    if (model.isTokenModel) throw new StateError('stepModelUnits takes frames; step() takes token ids');
+    if (frame.length !== model.inputSize) throw new InputError(`frame for ${this.label} has ${frame.length} values, model expects ${model.inputSize}`);
+    const kernel = model.kernel;
+    const at = kernel.inputOffset(0);
+    const f32 = kernel.f32;
+    for (let i = 0; i < frame.length; i++) {
+      if (!Number.isFinite(Math.fround(frame[i]))) throw new InputError(`frame for ${this.label}: value ${i} is ${frame[i]}; expected a finite number`);
+      f32[at + i] = frame[i];
+    }
+    kernel.setSlot(0, this.slot);
+    kernel.step(1);
+    const raw = model.readOutput(0);
+    this.lastOutput = raw;
+    return raw.slice();
+  }
+
   /** @internal Records a step's raw output; returns it in original units. */
   afterStep(raw: Float32Array): Float32Array {
     this.lastOutput = raw;
