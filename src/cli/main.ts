@@ -5,6 +5,8 @@ import { Command, CommanderError } from 'commander';
 import { SeqcastError } from '../errors.js';
 import { addDemoCommand } from './demo-command.js';
 import { addPredictCommand } from './predict.js';
+import { addReplayCommand } from './replay.js';
+import { addServeCommand } from './serve.js';
 
 /**
  * Runs the command line `seqcast <argv…>` and returns its exit code: 0 on
@@ -25,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ outputError: usageError('seqcast') });
   addPredictCommand(program, finish);
   addDemoCommand(program, finish);
+  addServeCommand(program, finish);
+  addReplayCommand(program, finish);
   for (const command of program.commands) command.configureOutput({ outputError: usageError(`seqcast ${command.name()}`) });
 
   try {

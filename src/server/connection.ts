@@ -56,6 +56,7 @@ export class Connection implements FrameSource {
     const message: Record<string, unknown> = { type: 'error', code: problem.code, message: problem.message };
     if (problem.stream !== undefined) message.stream = problem.stream;
     if (problem.seq !== undefined) message.seq = problem.seq;
+    if (problem.count !== undefined) message.count = problem.count;
     this.send(message);
   }
 

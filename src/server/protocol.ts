@@ -50,6 +50,8 @@ export interface ProtocolProblem {
   message: string;
   stream?: string;
   seq?: unknown;
+  /** For rate_limited: how many frames (from `seq` on) the error answers. */
+  count?: number;
 }
 
 /** A text message's messages: one JSON object, or an array of them (a batch, answered in order). */
@@ -113,7 +115,7 @@ export function checkMessage(value: unknown): ClientMessage | ProtocolProblem {
   if (!NORMALIZE_MODES.includes(normalize as NormalizeMode)) {
     return bad(ErrorCode.badField, `open: normalize must be one of ${NORMALIZE_MODES.join(', ')}, got ${show(normalize)}`);
   }
-  return { type, stream, model: m.model as string | undefined, horizon, learn, normalize: normalize as NormalizeMode };
+  return { type: 'open', stream, model: m.model as string | undefined, horizon, learn, normalize: normalize as NormalizeMode };
 }
 
 /** The JSON `prediction` message for a scored frame. */

@@ -54,7 +54,7 @@ export async function serveStatic(request: IncomingMessage, response: ServerResp
   const file = await resolveInside(root, pathname === '/' ? '/index.html' : pathname);
   if (!file) return plain(response, 404, 'not found\n');
   response.writeHead(200, {
-    'content-type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'content-type': CONTENT_TYPES[extname(file.path).toLowerCase()] ?? 'application/octet-stream',
     'content-length': file.size,
     'x-content-type-options': 'nosniff',
     'cache-control': 'no-cache',

@@ -1,7 +1,7 @@
 // normalize and denormalize: raw sensor units in, model units through the kernel, raw units back out.
 
 import { map, type OperatorFunction } from 'rxjs';
-import type { Frame, NormalizedFrame, Scale, SteppedFrame } from './types.js';
+import type { Frame, Mutable, NormalizedFrame, Scale, SteppedFrame } from './types.js';
 
 /** Below this variance a channel is treated as constant and scaled by 1, not by a tiny std. */
 const MIN_VARIANCE = 1e-12;
@@ -75,13 +75,19 @@ export class OnlineNormalizer {
 export function normalize(): OperatorFunction<Frame, NormalizedFrame> {
   return map((frame) => {
     const { actual, entry } = frame;
-    if (typeof actual === 'number') return { ...frame, input: actual, scale: undefined };
-    const normalizer = entry.normalizer;
-    if (!normalizer) return { ...frame, input: Float32Array.from(actual), scale: undefined };
-    const scale = normalizer.update(actual);
-    const input = new Float32Array(actual.length);
+    const out = frame as Mutable<NormalizedFrame>;
+    // inputs stay float64 here: the library rounds to float32 when it writes them into the kernel, after its own normalizer
+    if (typeof actual === 'number' || !entry.normalizer) {
+      out.input = actual;
+      out.scale = undefined;
+      return out;
+    }
+    const scale = entry.normalizer.update(actual);
+    const input = new Float64Array(actual.length);
     for (let i = 0; i < actual.length; i++) input[i] = (actual[i] - scale.mean[i]) / scale.std[i];
-    return { ...frame, input, scale };
+    out.input = input;
+    out.scale = scale;
+    return out;
   });
 }
 

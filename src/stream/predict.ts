@@ -4,7 +4,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import type { Stream } from '../api/stream.js';
 import { ErrorCode } from './codes.js';
 import { activeStream } from './slots.js';
-import type { FrameBatch, Rejection, SteppedFrame } from './types.js';
+import type { FrameBatch, Mutable, Rejection, SteppedFrame } from './types.js';
 
 /** A batch after the model stepped it. */
 export interface SteppedBatch {
@@ -52,7 +52,12 @@ export function predict(reject: (rejection: Rejection) => void): OperatorFunctio
       const predicted = outputs[b];
       if (!predicted) return;
       frame.entry.lastActive = now;
-      stepped.push({ ...frame, predicted, forecast: undefined, stepMicros, batchSize: frames.length });
+      const out = frame as Mutable<SteppedFrame>;
+      out.predicted = predicted;
+      out.forecast = undefined;
+      out.stepMicros = stepMicros;
+      out.batchSize = frames.length;
+      stepped.push(out);
     });
     return { served, frames: stepped };
   });

@@ -1,7 +1,7 @@
 // scoreErrors: how wrong the last prediction was, the rolling RMSE, and how unusual that is (an anomaly likelihood).
 
 import { map, type OperatorFunction } from 'rxjs';
-import type { ScoredBatch, ScoredFrame, SteppedFrame } from './types.js';
+import type { Mutable, ScoredBatch, ScoredFrame, SteppedFrame } from './types.js';
 
 export interface ScorerOptions {
   /** Errors in the rolling RMSE. Default 100. */
@@ -64,9 +64,13 @@ export class ErrorScorer {
   /** Scores `actual` (values or a token id) against the previous prediction, then remembers `predicted` for the next frame. */
   score(actual: ArrayLike<number> | number, predicted: ArrayLike<number>): { error: number | undefined; rmse: number | undefined; anomaly: number } {
     const previous = this.previous;
-    this.previous = Float64Array.from(predicted);
-    if (!previous) return { error: undefined, rmse: undefined, anomaly: 0.5 };
+    if (!previous) {
+      this.previous = Float64Array.from(predicted);
+      return { error: undefined, rmse: undefined, anomaly: 0.5 };
+    }
     const error = typeof actual === 'number' ? crossEntropy(previous, actual) : rmsError(actual, previous);
+    if (previous.length === predicted.length) previous.set(predicted);
+    else this.previous = Float64Array.from(predicted);
     const { rmseWindow, shortWindow, longWindow, probation } = this.options;
     const at = this.scored;
     this.scored++;
@@ -174,8 +178,14 @@ function sum(values: Float64Array, count: number): number {
  * denormalized$.pipe(scoreErrors()) // actual 5, previous prediction 4 → error 1
  */
 export function scoreErrors(): OperatorFunction<{ served: ScoredBatch['served']; frames: SteppedFrame[] }, ScoredBatch> {
-  return map(({ served, frames }) => ({
-    served,
-    frames: frames.map((frame): ScoredFrame => ({ ...frame, ...frame.entry.scorer.score(frame.actual, frame.predicted) })),
-  }));
+  return map(({ served, frames }) => {
+    for (const frame of frames) {
+      const out = frame as Mutable<ScoredFrame>;
+      const { error, rmse, anomaly } = frame.entry.scorer.score(frame.actual, frame.predicted);
+      out.error = error;
+      out.rmse = rmse;
+      out.anomaly = anomaly;
+    }
+    return { served, frames: frames as ScoredFrame[] };
+  });
 }

@@ -70,6 +70,8 @@ export interface IncomingFrame {
   readonly token?: unknown;
   /** performance.now() when the message holding it arrived, ms. */
   readonly receivedAt: number;
+  /** It came in a binary message; its prediction goes back in one. */
+  readonly binary?: boolean;
 }
 
 /** A frame that passed validateFrames: it will be stepped. */
@@ -81,6 +83,7 @@ export interface Frame {
   /** The values in the producer's units (frame models), or the token id. */
   readonly actual: Float64Array | number;
   readonly receivedAt: number;
+  readonly binary?: boolean;
 }
 
 /** Per-channel scale a frame was normalized with: model units = (x − mean) / std. */
@@ -91,7 +94,7 @@ export interface Scale {
 
 /** A frame ready for the model: `input` is what stepBatch gets. */
 export interface NormalizedFrame extends Frame {
-  readonly input: Float32Array | number;
+  readonly input: Float64Array | number;
   /** The online scale applied, kept so outputs can be mapped back with the same numbers; undefined when none was. */
   readonly scale: Scale | undefined;
 }
@@ -129,6 +132,13 @@ export interface ScoredBatch {
   readonly served: ServedModel;
   readonly frames: ScoredFrame[];
 }
+
+/**
+ * The pipeline's operators fill in one frame object as it goes (validateFrames
+ * creates it with every field, so its shape never changes): the types above are
+ * views of it at each stage, and an operator writes its fields through this.
+ */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Why a frame was refused; the codes are the protocol's (docs/protocol.md). */
 export interface Rejection {

@@ -2,7 +2,9 @@
 
 import { filter, map, type OperatorFunction, pipe } from 'rxjs';
 import { ErrorCode } from './codes.js';
-import type { Frame, IncomingFrame, Rejection } from './types.js';
+import type { Frame, IncomingFrame, Rejection, ScoredFrame } from './types.js';
+
+const NO_OUTPUT = new Float32Array(0);
 
 /** Largest float32; a value beyond it would reach the kernel as Infinity. */
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -86,7 +88,26 @@ export function checkFrame(incoming: IncomingFrame): Frame | Problem {
     }
   }
   entry.lastSeq = seq;
-  return { source: incoming.source, entry, seq, t: incoming.t, actual, receivedAt: incoming.receivedAt };
+  // every field the later stages fill in is here from the start, so the object keeps one shape (see Mutable)
+  const frame: ScoredFrame = {
+    source: incoming.source,
+    entry,
+    seq,
+    t: incoming.t,
+    actual,
+    receivedAt: incoming.receivedAt,
+    binary: incoming.binary,
+    input: 0,
+    scale: undefined,
+    predicted: NO_OUTPUT,
+    forecast: undefined,
+    stepMicros: 0,
+    batchSize: 0,
+    error: undefined,
+    rmse: undefined,
+    anomaly: 0.5,
+  };
+  return frame;
 }
 
 function isArrayLike(value: unknown): value is ArrayLike<unknown> {

@@ -1,0 +1,127 @@
+// `seqcast serve`: the streaming server (src/server/) with its models, its demo streams, its state directory and its signals.
+
+import { basename, extname } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { loadModel } from '../api/model.js';
+import { InputError } from '../errors.js';
+import { demoModels, startDemo } from '../server/demo-streams.js';
+import { WS_PATH } from '../server/protocol.js';
+import { SeqcastServer } from '../server/server.js';
+import type { ServedModel } from '../stream/types.js';
+import { positiveInteger } from './demo-command.js';
+
+export interface ServeCommandOptions {
+  model?: string[];
+  port: number;
+  host: string;
+  token?: string;
+  stateDir?: string;
+  demo?: boolean;
+  demoRate: number;
+  origin?: string[];
+  maxPayload: number;
+  rateLimit: number;
+  maxStreamsPerConnection: number;
+  idle: number;
+  checkpointInterval: number;
+}
+
+/** Adds the `serve` command to `program`; its action runs until SIGINT or SIGTERM, then hands 0 to `finish`. */
+export function addServeCommand(program: Command, finish: (exitCode: number) => void): Command {
+  return program
+    .command('serve')
+    .summary('serve predictions of live streams over WebSockets')
+    .description(
+      'Runs the streaming server: producers open streams and send frames over a WebSocket (ws://HOST:PORT/ws, docs/protocol.md) and get predictions, forecasts, errors and anomaly scores back; dashboards subscribe to streams. Prints its http://HOST:PORT/ address when ready.',
+    )
+    .option('-m, --model <file>', 'a .safetensors model to serve, named after its file (repeat for several; the first is the default)', collect)
+    .option('--demo', 'serve the built-in demo: NAB machine temperature, a synthetic sensor and a bouncing ball video, replayed live')
+    .addOption(new Option('--demo-rate <hz>', 'frames per second of each demo stream').default(10).argParser(positiveNumber))
+    .addOption(new Option('-p, --port <n>', 'port; 0 picks a free one').default(8080).argParser(port))
+    .option('--host <address>', 'address to bind; anything but loopback needs a token', '127.0.0.1')
+    .addOption(new Option('--token <token>', 'access token every connection must present').env('SEQCAST_TOKEN'))
+    .option('--state-dir <dir>', 'checkpoint weights and stream states here (periodically and on SIGINT/SIGTERM) and restore them at start')
+    .addOption(new Option('--checkpoint-interval <seconds>', 'seconds between checkpoints').default(30).argParser(positiveInteger))
+    .option('--origin <origin>', 'a web origin allowed to connect besides the server itself, e.g. https://example.com (repeatable, "*" for any)', collect)
+    .addOption(new Option('--max-payload <bytes>', 'largest message; larger ones close the connection with 1009').default(1024 * 1024).argParser(positiveInteger))
+    .addOption(new Option('--rate-limit <n>', 'frames (and other messages) per second per connection').default(100_000).argParser(positiveInteger))
+    .addOption(new Option('--max-streams-per-connection <n>', 'streams one connection may hold').default(1024).argParser(positiveInteger))
+    .addOption(new Option('--idle <seconds>', 'seconds without frames before a stream is snapshotted out of the kernel').default(60).argParser(positiveInteger))
+    .addHelpText(
+      'after',
+      ['', 'Examples:', '  seqcast serve --demo', '  seqcast serve --model pump.safetensors --port 0 --state-dir ./state', '  SEQCAST_TOKEN=s3cret seqcast serve --model pump.safetensors --host 0.0.0.0'].join('\n'),
+    )
+    .action(async (options: ServeCommandOptions) => {
+      finish(await runServe(options, process.stdout));
+    });
+}
+
+/** Starts the server and resolves with exit code 0 once a signal has stopped it (after the last checkpoint). */
+export async function runServe(options: ServeCommandOptions, out: NodeJS.WritableStream): Promise<number> {
+  const served: ServedModel[] = [];
+  for (const path of options.model ?? []) {
+    const name = basename(path, extname(path));
+    if (served.some((m) => m.name === name)) throw new InputError(`two models are named "${name}"; give them different file names`);
+    served.push({ name, model: await loadModel(path) });
+  }
+  if (options.demo) served.push(...(await demoModels()).filter((demo) => !served.some((m) => m.name === demo.name)));
+  if (served.length === 0) throw new InputError('nothing to serve: give --model FILE.safetensors, or --demo for the built-in demo');
+
+  const log = (line: string) => process.stderr.write(`seqcast: ${line}\n`);
+  const server = await SeqcastServer.start({
+    models: served,
+    host: options.host,
+    port: options.port,
+    token: options.token || undefined,
+    stateDir: options.stateDir,
+    checkpointIntervalMs: options.checkpointInterval * 1000,
+    allowedOrigins: options.origin,
+    maxPayload: options.maxPayload,
+    rateLimit: options.rateLimit,
+    maxStreamsPerConnection: options.maxStreamsPerConnection,
+    idleMs: options.idle * 1000,
+    log,
+  });
+  const demo = options.demo ? await startDemo(server, { rate: options.demoRate }) : undefined;
+
+  const wsUrl = `${server.url.replace(/^http/, 'ws')}${WS_PATH.slice(1)}`;
+  out.write(`seqcast serving on ${server.url} (WebSocket ${wsUrl}${options.token ? ', token required' : ''})\n`);
+  for (const { name, model } of served) out.write(`  model "${name}": ${model.describe()}\n`);
+  if (demo) out.write(`  demo streams machine-temperature, sensors, ball at ${options.demoRate} frames/s (sensors and ball: untrained models, predictions are poor until online learning lands)\n`);
+  if (!server.servesDashboard) out.write('  dashboard not built (no dist-web/ or web/dist/); the page at / says so\n');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      log(`${signal}: ${options.stateDir ? `checkpointing to ${options.stateDir} and ` : ''}stopping`);
+      demo?.stop();
+      server.close().then(resolve, (err) => {
+        log(`stopping failed: ${(err as Error).message}`);
+        resolve();
+      });
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+  });
+  for (const { model } of served) model.close();
+  return 0;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function port(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value > 65535) throw new InvalidArgumentError('Expected a port number from 0 to 65535.');
+  return value;
+}
+
+function positiveNumber(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError('Expected a positive number.');
+  return value;
+}
