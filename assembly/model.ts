@@ -62,7 +62,7 @@ export const KIND_TRANSFORMER: i32 = 1;
 export const KIND_HYBRID: i32 = 2;
 
 /** Tensors per transformer block (see PARAMETER ORDER). */
-const BLOCK_TENSORS: i32 = 12;
+export const BLOCK_TENSORS: i32 = 12;
 
 // ── configuration ──
 export let configured = false;
@@ -75,12 +75,12 @@ export let hiddenSize: i32 = 0;
 export let headSize: i32 = 0;    // 0 = no head: the output is the top layer's h
 export let gates: i32 = 0;
 let batchCapacity: i32 = 0;
-let modelWidth: i32 = 0;  // D: the residual width of attention blocks
-let heads: i32 = 0;
-let mlpWidth: i32 = 0;    // FF
-let blocks: i32 = 0;
-let window: i32 = 0;      // W: positions attended besides the sinks, this one included
-let sinks: i32 = 0;       // S: the stream's first positions, never evicted
+export let modelWidth: i32 = 0;  // D: the residual width of attention blocks
+export let heads: i32 = 0;
+export let mlpWidth: i32 = 0;    // FF
+export let blocks: i32 = 0;
+export let window: i32 = 0;      // W: positions attended besides the sinks, this one included
+export let sinks: i32 = 0;       // S: the stream's first positions, never evicted
 
 // ── parameters ──
 export let params: usize = 0;
@@ -89,16 +89,16 @@ export let table: usize = 0;
 export let paramCount: i32 = 0;
 export let embedIndex: i32 = -1;   // table index of embed.weight
 export let layerIndex: i32 = 0;    // table index of weight_ih_l0
-let projInIndex: i32 = -1;  // table index of proj_in.weight
-let blockIndex: i32 = 0;    // table index of blocks.0.ln1.weight
-let lnFinalIndex: i32 = -1; // table index of ln_f.weight
+export let projInIndex: i32 = -1;  // table index of proj_in.weight
+export let blockIndex: i32 = 0;    // table index of blocks.0.ln1.weight
+export let lnFinalIndex: i32 = -1; // table index of ln_f.weight
 export let headIndex: i32 = -1;    // table index of head.weight
 
 // ── packed panels: per layer (L × 2 pointers: the input-side panel, the GRU hidden panel) ──
 export let panelTable: usize = 0;
 export let headPanel: usize = 0;
-let projInPanel: usize = 0;
-let blockPanels: usize = 0; // per block 4 pointers: in_proj, out_proj, fc1, fc2
+export let projInPanel: usize = 0;
+export let blockPanels: usize = 0; // per block 4 pointers: in_proj, out_proj, fc1, fc2
 
 // ── io and scratch ──
 let ioSlots: usize = 0;

@@ -26,9 +26,11 @@ import { sigmoidScalar, tanhScalar } from "./simd";
 import { CELL_GRU, CELL_LSTM, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 import {
   OK, ERR_NOT_CONFIGURED, ERR_BAD_CONFIG, ERR_OUT_OF_MEMORY, ERR_BAD_BATCH_SIZE, ERR_BAD_TOKEN, ERR_NONFINITE_INPUT,
-  KIND_RECURRENT, configured, modelKind, cellKind, layers, inputSize, vocabSize, hiddenSize, headSize, gates,
+  KIND_RECURRENT, KIND_TRANSFORMER, configured, modelKind, cellKind, layers, inputSize, vocabSize, hiddenSize, headSize, gates,
   params, paramsLength, embedIndex, layerIndex, headIndex, panelTable, headPanel, tensorPtr, commitParams,
+  modelWidth, heads, mlpWidth, blocks, window, sinks, projInIndex, blockIndex, lnFinalIndex, projInPanel, blockPanels, BLOCK_TENSORS,
 } from "./model";
+import { addPositionalEncoding, attendPosition, geluInPlace, rowMean, rowVariance, LAYER_NORM_EPS } from "./attention";
 
 /** Training error codes (continuing the ABI's list). */
 export const ERR_NOT_TRAINABLE: i32 = -10;
@@ -101,7 +103,7 @@ let optimizerSteps: i32 = 0;
 
 // @ts-ignore: decorator
 @inline function outputWidth(): i32 {
-  return headSize > 0 ? headSize : hiddenSize;
+  return headSize > 0 ? headSize : modelKind == KIND_RECURRENT ? hiddenSize : modelWidth;
 }
 
 /**
@@ -110,7 +112,6 @@ let optimizerSteps: i32 = 0;
  */
 export function trainConfigure(steps: i32, windows: i32): i32 {
   if (!configured) return ERR_NOT_CONFIGURED;
-  if (modelKind != KIND_RECURRENT) return ERR_NOT_TRAINABLE;
   if (steps < 1 || windows < 1) return ERR_BAD_CONFIG;
   if (steps <= maxSteps && windows <= maxWindows) return OK;
   const T = max(steps, maxSteps), B = max(windows, maxWindows);
@@ -153,6 +154,10 @@ export function trainConfigure(steps: i32, windows: i32): i32 {
     store<u32>(at, <u32>rows); store<u32>(at, <u32>pre, 8);
     store<u32>(at, <u32>preH, 12); store<u32>(at, <u32>hs, 16); store<u32>(at, <u32>cs, 20);
   }
+  if (modelKind != KIND_RECURRENT) {
+    const code = attentionBuffers(T, B);
+    if (code != OK) return code;
+  }
   if (panelsT == 0) {
     panelsT = arenaAlloc(<usize>(L * 2 + 1) * 4);
     if (!panelsT) return ERR_OUT_OF_MEMORY;
@@ -167,9 +172,13 @@ export function trainConfigure(steps: i32, windows: i32): i32 {
       store<u32>(panelsT + (<usize>(l * 2 + 1) << 2), <u32>(gru ? b : 0));
     }
     if (headSize > 0) {
-      const h = arenaAlloc(<usize>panelLength(H, headSize) * f);
+      const h = arenaAlloc(<usize>panelLength(modelKind == KIND_RECURRENT ? H : modelWidth, headSize) * f);
       if (!h) return ERR_OUT_OF_MEMORY;
       store<u32>(panelsT + (<usize>(L * 2) << 2), <u32>h);
+    }
+    if (modelKind != KIND_RECURRENT) {
+      const code = attentionPanels();
+      if (code != OK) return code;
     }
     grads = arenaAlloc(<usize>paramsLength * f);
     if (!grads) return ERR_OUT_OF_MEMORY;
@@ -193,7 +202,8 @@ function packTransposed(): void {
       packPanelTransposed(a, GH, tensorPtr(t), inWidth, tensorPtr(t + 1), H);
     }
   }
-  if (headSize > 0) packPanelTransposed(<usize>load<u32>(panelsT + (<usize>(layers * 2) << 2)), headSize, tensorPtr(headIndex), H, 0, 0);
+  if (headSize > 0) packPanelTransposed(<usize>load<u32>(panelsT + (<usize>(layers * 2) << 2)), headSize, tensorPtr(headIndex), modelKind == KIND_RECURRENT ? H : modelWidth, 0, 0);
+  if (modelKind != KIND_RECURRENT) packAttentionTransposed();
 }
 
 /** Call after the host wrote parameters: rebuilds the forward and the transposed panels. */
@@ -295,13 +305,17 @@ function forward(T: i32, B: i32): void {
       }
     }
   }
-  // the head over every (t, b) at once
-  const top = layerBuffer(layers - 1, 4) + (<usize>(B * Hp) << 2);
-  const O = outputWidth();
-  if (headSize > 0) {
-    affinePacked(tOutput, T * B, O, top, Hp, headPanel, tensorPtr(headIndex + 1), 0, O);
+  if (modelKind != KIND_RECURRENT) {
+    attentionForward(T, B);
   } else {
-    for (let n = 0; n < T * B; n++) memory.copy(tOutput + (<usize>(n * O) << 2), top + (<usize>(n * Hp) << 2), hBytes);
+    // the head over every (t, b) at once
+    const top = layerBuffer(layers - 1, 4) + (<usize>(B * Hp) << 2);
+    const O = outputWidth();
+    if (headSize > 0) {
+      affinePacked(tOutput, T * B, O, top, Hp, headPanel, tensorPtr(headIndex + 1), 0, O);
+    } else {
+      for (let n = 0; n < T * B; n++) memory.copy(tOutput + (<usize>(n * O) << 2), top + (<usize>(n * Hp) << 2), hBytes);
+    }
   }
   for (let l = 0; l < layers; l++) {
     for (let b = 0; b < B; b++) {
@@ -373,9 +387,11 @@ function backward(T: i32, B: i32): void {
   const TB = T * B;
   const gru = cellKind == CELL_GRU, lstm = cellKind == CELL_LSTM;
 
-  // head: dTop = dOutput · W_head; dW_head += dOutputᵀ · top; db_head += Σ dOutput
-  const top = layerBuffer(layers - 1, 4) + (<usize>(B * Hp) << 2);
-  if (headSize > 0) {
+  if (modelKind != KIND_RECURRENT) {
+    attentionBackward(T, B); // fills tDTop for a hybrid's recurrent stack
+  } else if (headSize > 0) {
+    // head: dTop = dOutput · W_head; dW_head += dOutputᵀ · top; db_head += Σ dOutput
+    const top = layerBuffer(layers - 1, 4) + (<usize>(B * Hp) << 2);
     affinePacked(tDTop, TB, Hp, tDOutput, Op, <usize>load<u32>(panelsT + (<usize>(layers * 2) << 2)), tZeros, 0, Hp);
     accumulateOuter(grads + gradOffset(headIndex), O, H, tDOutput, Op, top, Hp, 0, TB);
     accumulateColumnSums(grads + gradOffset(headIndex + 1), O, tDOutput, Op, TB);
@@ -617,7 +633,7 @@ function addTo(y: usize, x: usize, n: i32): void {
  */
 export function trainForwardBackward(T: i32, B: i32, lossKind: i32, accumulate: i32): i32 {
   if (!configured) return ERR_NOT_CONFIGURED;
-  if (modelKind != KIND_RECURRENT || grads == 0) return ERR_NOT_TRAINABLE;
+  if (grads == 0) return ERR_NOT_TRAINABLE;
   if (T < 1 || B < 1 || T > maxSteps || B > maxWindows) return ERR_BAD_BATCH_SIZE;
   if (lossKind != LOSS_MSE && lossKind != LOSS_CROSS_ENTROPY) return ERR_BAD_CONFIG;
   const check = checkTrainingInputs(T, B, lossKind);
@@ -767,3 +783,385 @@ export function trainStep(T: i32, B: i32, lossKind: i32): i32 {
 }
 
 export function getOptimizerSteps(): i32 { return optimizerSteps; }
+
+// ── attention models: transformer and hybrid ────────────────────────────────
+//
+// Training processes each block over all T·B rows at once (one matrix product
+// per projection), and each window's attention position by position with the
+// same incremental kernel as inference, over a per-window cache; window-relative
+// positions (0 .. T−1). Stored per block (TB = T·B rows, Dp = padTo4(D)):
+//   xhat1, xhat2 (TB, D)      LayerNorm outputs before weight and bias;  rstd1, rstd2 (TB)
+//   ln1, ln2 (TB, Dp)         LayerNorm outputs: the inputs of in_proj and fc1
+//   qkv (TB, 3D)              weights (TB, heads, S + W), counts i32 (TB)
+//   concat (TB, Dp)           heads' outputs: the input of out_proj
+//   fc1 (TB, FF)              pre-activations;  gelu (TB, FFp): the input of fc2
+// and once: residual (TB, Dp), ln_f's xhat (TB, D), rstd (TB), output rows (TB, Dp),
+// the frame rows (TB, Xp) of a transformer's proj_in.
+
+const BLOCK_BUFFERS: i32 = 12;
+let aResidual: usize = 0;
+let aXhatF: usize = 0;
+let aRstdF: usize = 0;
+let aLnF: usize = 0;
+let aInputRows: usize = 0;
+let aDRes: usize = 0;
+let aDTmp: usize = 0;
+let aDQkv: usize = 0;
+let aDConcat: usize = 0;
+let aDMlp: usize = 0;
+let aKeys: usize = 0;
+let aValues: usize = 0;
+let aScores: usize = 0;
+let aRowOffsets: usize = 0;
+let aZeros: usize = 0;
+let aBlocks: usize = 0;  // per block BLOCK_BUFFERS pointers
+let aPanelsT: usize = 0; // per block 4 transposed panels (in_proj, out_proj, fc1, fc2), then proj_in's
+
+// @ts-ignore: decorator
+@inline function blockBuffer(i: i32, which: i32): usize {
+  return <usize>load<u32>(aBlocks + (<usize>(i * BLOCK_BUFFERS + which) << 2));
+}
+
+function attentionBuffers(T: i32, B: i32): i32 {
+  const D = modelWidth, Dp = padTo4(D), FF = mlpWidth, FFp = padTo4(FF), keys = sinks + window;
+  const TB = <usize>(T * B), f = <usize>4;
+  const Xp = padTo4(inputSize);
+  aResidual = arenaAlloc(TB * <usize>Dp * f);
+  aXhatF = arenaAlloc(TB * <usize>D * f);
+  aRstdF = arenaAlloc(TB * f);
+  aLnF = arenaAlloc(TB * <usize>Dp * f);
+  aInputRows = arenaAlloc(TB * <usize>Xp * f);
+  aDRes = arenaAlloc(TB * <usize>Dp * f);
+  aDTmp = arenaAlloc(TB * <usize>max(Dp, Xp) * f);
+  aDQkv = arenaAlloc(TB * <usize>padTo4(3 * D) * f);
+  aDConcat = arenaAlloc(TB * <usize>Dp * f);
+  aDMlp = arenaAlloc(TB * <usize>FFp * f);
+  aKeys = arenaAlloc(<usize>(keys * D) * f);
+  aValues = arenaAlloc(<usize>(keys * D) * f);
+  aScores = arenaAlloc(<usize>padTo4(keys) * f);
+  aRowOffsets = arenaAlloc(<usize>padTo4(keys) * f);
+  aZeros = arenaAlloc(<usize>max(max(3 * D, FFp), max(Xp, padTo4(headSize))) * f);
+  aBlocks = arenaAlloc(<usize>(blocks * BLOCK_BUFFERS) * 4);
+  if (!aResidual || !aXhatF || !aRstdF || !aLnF || !aInputRows || !aDRes || !aDTmp || !aDQkv || !aDConcat || !aDMlp ||
+      !aKeys || !aValues || !aScores || !aRowOffsets || !aZeros || !aBlocks) return ERR_OUT_OF_MEMORY;
+  for (let i = 0; i < blocks; i++) {
+    for (let k = 0; k < BLOCK_BUFFERS; k++) {
+      const buffer = arenaAlloc(TB * <usize>blockBufferWidth(k, D, Dp, FF, FFp, heads * keys) * f);
+      if (!buffer) return ERR_OUT_OF_MEMORY;
+      store<u32>(aBlocks + (<usize>(i * BLOCK_BUFFERS + k) << 2), <u32>buffer);
+    }
+  }
+  return OK;
+}
+
+/** Floats per row of block buffer `k` (see the list above); no managed arrays: the arena owns the heap. */
+function blockBufferWidth(k: i32, D: i32, Dp: i32, FF: i32, FFp: i32, weights: i32): i32 {
+  switch (k) {
+    case 0: case 7: return D;       // xhat1, xhat2
+    case 1: case 5: case 8: return 1; // rstd1, counts, rstd2
+    case 2: case 6: case 9: return Dp; // ln1, concat, ln2
+    case 3: return 3 * D;           // qkv
+    case 4: return weights;         // attention weights
+    case 10: return FF;             // fc1 pre-activations
+    default: return FFp;            // gelu rows
+  }
+}
+
+function attentionPanels(): i32 {
+  const D = modelWidth, FF = mlpWidth;
+  aPanelsT = arenaAlloc(<usize>(blocks * 4 + 1) * 4);
+  if (!aPanelsT) return ERR_OUT_OF_MEMORY;
+  for (let i = 0; i < blocks; i++) {
+    const inProj = arenaAlloc(<usize>panelLength(D, 3 * D) * 4);
+    const outProj = arenaAlloc(<usize>panelLength(D, D) * 4);
+    const fc1 = arenaAlloc(<usize>panelLength(D, FF) * 4);
+    const fc2 = arenaAlloc(<usize>panelLength(FF, D) * 4);
+    if (!inProj || !outProj || !fc1 || !fc2) return ERR_OUT_OF_MEMORY;
+    const at = aPanelsT + (<usize>(i * 4) << 2);
+    store<u32>(at, <u32>inProj); store<u32>(at, <u32>outProj, 4); store<u32>(at, <u32>fc1, 8); store<u32>(at, <u32>fc2, 12);
+  }
+  if (projInIndex >= 0) {
+    const p = arenaAlloc(<usize>panelLength(inputSize, D) * 4);
+    if (!p) return ERR_OUT_OF_MEMORY;
+    store<u32>(aPanelsT + (<usize>(blocks * 4) << 2), <u32>p);
+  }
+  return OK;
+}
+
+// @ts-ignore: decorator
+@inline function panelT(i: i32, which: i32): usize {
+  return <usize>load<u32>(aPanelsT + (<usize>(i * 4 + which) << 2));
+}
+
+function packAttentionTransposed(): void {
+  const D = modelWidth, FF = mlpWidth;
+  for (let i = 0; i < blocks; i++) {
+    const t = blockIndex + BLOCK_TENSORS * i;
+    packPanelTransposed(panelT(i, 0), 3 * D, tensorPtr(t + 2), D, 0, 0);
+    packPanelTransposed(panelT(i, 1), D, tensorPtr(t + 4), D, 0, 0);
+    packPanelTransposed(panelT(i, 2), FF, tensorPtr(t + 8), D, 0, 0);
+    packPanelTransposed(panelT(i, 3), D, tensorPtr(t + 10), FF, 0, 0);
+  }
+  if (projInIndex >= 0) packPanelTransposed(panelT(blocks, 0), D, tensorPtr(projInIndex), inputSize, 0, 0);
+}
+
+/**
+ * LayerNorm of `rows` rows (input stride `xStride`, output stride `yStride`, both ≥ d),
+ * the same arithmetic as inference's layerNormRows, keeping xhat (rows, d) and rstd (rows).
+ */
+function layerNormTrain(x: usize, xStride: i32, y: usize, yStride: i32, xhat: usize, rstd: usize, rows: i32, d: i32, weight: usize, bias: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const xr = x + (<usize>(r * xStride) << 2), yr = y + (<usize>(r * yStride) << 2), hr = xhat + (<usize>(r * d) << 2);
+    const mean = rowMean(xr, d);
+    const inv = <f32>(1.0 / Math.sqrt(<f64>rowVariance(xr, d, mean) + <f64>LAYER_NORM_EPS));
+    store<f32>(rstd + (<usize>r << 2), inv);
+    for (let j = 0; j < d; j++) {
+      const o = <usize>j << 2;
+      const n = (load<f32>(xr + o) - mean) * inv;
+      store<f32>(hr + o, n);
+      store<f32>(yr + o, n * load<f32>(weight + o) + load<f32>(bias + o));
+    }
+    for (let j = d; j < yStride; j++) store<f32>(yr + (<usize>j << 2), 0);
+  }
+}
+
+/**
+ * LayerNorm backward: dx (+)= rstd · (g − mean(g) − xhat · mean(g · xhat)), g = dy ⊙ weight;
+ * dWeight += dy ⊙ xhat; dBias += dy. `accumulate` adds into dx instead of writing it.
+ */
+function layerNormBackward(dy: usize, dyStride: i32, xhat: usize, rstd: usize, weight: usize, dx: usize, dxStride: i32,
+  dWeight: usize, dBias: usize, rows: i32, d: i32, accumulate: bool): void {
+  for (let r = 0; r < rows; r++) {
+    const dyr = dy + (<usize>(r * dyStride) << 2), hr = xhat + (<usize>(r * d) << 2), dxr = dx + (<usize>(r * dxStride) << 2);
+    let meanG: f64 = 0, meanGx: f64 = 0;
+    for (let j = 0; j < d; j++) {
+      const o = <usize>j << 2;
+      const g = <f64>load<f32>(dyr + o) * <f64>load<f32>(weight + o);
+      meanG += g;
+      meanGx += g * <f64>load<f32>(hr + o);
+      store<f32>(dWeight + o, load<f32>(dWeight + o) + load<f32>(dyr + o) * load<f32>(hr + o));
+      store<f32>(dBias + o, load<f32>(dBias + o) + load<f32>(dyr + o));
+    }
+    meanG /= <f64>d; meanGx /= <f64>d;
+    const inv = <f64>load<f32>(rstd + (<usize>r << 2));
+    for (let j = 0; j < d; j++) {
+      const o = <usize>j << 2;
+      const g = <f64>load<f32>(dyr + o) * <f64>load<f32>(weight + o);
+      const value = <f32>(inv * (g - meanG - <f64>load<f32>(hr + o) * meanGx));
+      store<f32>(dxr + o, accumulate ? load<f32>(dxr + o) + value : value);
+    }
+  }
+}
+
+/** Fills the residual rows from the input, runs every block, ln_f and the head; writes tOutput. */
+function attentionForward(T: i32, B: i32): void {
+  const D = modelWidth, Dp = padTo4(D), TB = T * B;
+  if (modelKind == KIND_TRANSFORMER) {
+    if (vocabSize > 0) {
+      const embed = tensorPtr(embedIndex);
+      for (let n = 0; n < TB; n++) {
+        const token = load<i32>(tTokens + (<usize>n << 2));
+        memory.copy(aResidual + (<usize>(n * Dp) << 2), embed + (<usize>(token * D) << 2), <usize>D << 2);
+      }
+    } else {
+      const Xp = padTo4(inputSize);
+      for (let n = 0; n < TB; n++) {
+        const row = aInputRows + (<usize>(n * Xp) << 2);
+        memory.copy(row, tInput + (<usize>(n * inputSize) << 2), <usize>inputSize << 2);
+        for (let j = inputSize; j < Xp; j++) store<f32>(row + (<usize>j << 2), 0);
+      }
+      affinePacked(aResidual, TB, D, aInputRows, Xp, projInPanel, tensorPtr(projInIndex + 1), 0, Dp);
+    }
+    for (let n = 0; n < TB; n++) {
+      const row = aResidual + (<usize>(n * Dp) << 2);
+      addPositionalEncoding(row, D, <f64>(n / B));
+      for (let j = D; j < Dp; j++) store<f32>(row + (<usize>j << 2), 0);
+    }
+  } else {
+    // hybrid: the top layer's h at steps 1..T (rows of width Hp = Dp)
+    memory.copy(aResidual, layerBuffer(layers - 1, 4) + (<usize>(B * Dp) << 2), <usize>(TB * Dp) << 2);
+  }
+  for (let i = 0; i < blocks; i++) blockForwardTrain(i, T, B);
+  const lnF = tensorPtr(lnFinalIndex);
+  layerNormTrain(aResidual, Dp, aLnF, Dp, aXhatF, aRstdF, TB, D, lnF, lnF + (<usize>D << 2));
+  const O = outputWidth();
+  if (headSize > 0) {
+    affinePacked(tOutput, TB, O, aLnF, Dp, headPanel, tensorPtr(headIndex + 1), 0, O);
+  } else {
+    for (let n = 0; n < TB; n++) memory.copy(tOutput + (<usize>(n * O) << 2), aLnF + (<usize>(n * Dp) << 2), <usize>D << 2);
+  }
+}
+
+function blockForwardTrain(i: i32, T: i32, B: i32): void {
+  const D = modelWidth, Dp = padTo4(D), FF = mlpWidth, FFp = padTo4(FF), TB = T * B;
+  const keys = sinks + window;
+  const t0 = blockIndex + BLOCK_TENSORS * i;
+  const panels = blockPanels + <usize>i * 16;
+  layerNormTrain(aResidual, Dp, blockBuffer(i, 2), Dp, blockBuffer(i, 0), blockBuffer(i, 1), TB, D, tensorPtr(t0), tensorPtr(t0 + 1));
+  const qkv = blockBuffer(i, 3);
+  affinePacked(qkv, TB, 3 * D, blockBuffer(i, 2), Dp, <usize>load<u32>(panels), tensorPtr(t0 + 3), 0, 3 * D);
+  const concat = blockBuffer(i, 6);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const n = t * B + b;
+      const count = attendPosition(
+        qkv + (<usize>(n * 3 * D) << 2), aKeys, aValues, concat + (<usize>(n * Dp) << 2),
+        blockBuffer(i, 4) + (<usize>(n * heads * keys) << 2), aScores, aRowOffsets, <f64>t, D, heads, window, sinks,
+      );
+      store<i32>(blockBuffer(i, 5) + (<usize>n << 2), count);
+      for (let j = D; j < Dp; j++) store<f32>(concat + (<usize>(n * Dp + j) << 2), 0);
+    }
+  }
+  affinePacked(aDTmp, TB, D, concat, Dp, <usize>load<u32>(panels, 4), tensorPtr(t0 + 5), 0, Dp);
+  addRowsInPlace(aResidual, aDTmp, TB, Dp);
+  layerNormTrain(aResidual, Dp, blockBuffer(i, 9), Dp, blockBuffer(i, 7), blockBuffer(i, 8), TB, D, tensorPtr(t0 + 6), tensorPtr(t0 + 7));
+  const fc1 = blockBuffer(i, 10), gelu = blockBuffer(i, 11);
+  affinePacked(fc1, TB, FF, blockBuffer(i, 9), Dp, <usize>load<u32>(panels, 8), tensorPtr(t0 + 9), 0, FF);
+  for (let n = 0; n < TB; n++) {
+    const row = gelu + (<usize>(n * FFp) << 2);
+    memory.copy(row, fc1 + (<usize>(n * FF) << 2), <usize>FF << 2);
+    geluInPlace(row, FF);
+    for (let j = FF; j < FFp; j++) store<f32>(row + (<usize>j << 2), 0);
+  }
+  affinePacked(aDTmp, TB, D, gelu, FFp, <usize>load<u32>(panels, 12), tensorPtr(t0 + 11), 0, Dp);
+  addRowsInPlace(aResidual, aDTmp, TB, Dp);
+}
+
+/** y[n, :width] += x[n, :width] for TB rows of the same stride (padding lanes stay zero). */
+function addRowsInPlace(y: usize, x: usize, rows: i32, width: i32): void {
+  addTo(y, x, rows * width);
+}
+
+/** Backward through the head, ln_f and every block; then into the input (transformer) or tDTop (hybrid). */
+function attentionBackward(T: i32, B: i32): void {
+  const D = modelWidth, Dp = padTo4(D), TB = T * B;
+  const O = outputWidth(), Op = padTo4(O);
+  // head
+  if (headSize > 0) {
+    affinePacked(aDTmp, TB, D, tDOutput, Op, <usize>load<u32>(panelsT + (<usize>(layers * 2) << 2)), aZeros, 0, Dp);
+    accumulateOuter(grads + gradOffset(headIndex), O, D, tDOutput, Op, aLnF, Dp, 0, TB);
+    accumulateColumnSums(grads + gradOffset(headIndex + 1), O, tDOutput, Op, TB);
+  } else {
+    for (let n = 0; n < TB; n++) memory.copy(aDTmp + (<usize>(n * Dp) << 2), tDOutput + (<usize>(n * Op) << 2), <usize>D << 2);
+  }
+  // ln_f
+  const lnF = tensorPtr(lnFinalIndex);
+  layerNormBackward(aDTmp, Dp, aXhatF, aRstdF, lnF, aDRes, Dp, grads + gradOffset(lnFinalIndex), grads + gradOffset(lnFinalIndex + 1), TB, D, false);
+  zeroPadding(aDRes, TB, D, Dp);
+  for (let i = blocks - 1; i >= 0; i--) blockBackwardTrain(i, T, B);
+  // the input
+  if (modelKind == KIND_TRANSFORMER) {
+    if (vocabSize > 0) {
+      const embedGrad = grads + gradOffset(embedIndex);
+      for (let n = 0; n < TB; n++) {
+        const token = load<i32>(tTokens + (<usize>n << 2));
+        addTo(embedGrad + (<usize>(token * D) << 2), aDRes + (<usize>(n * Dp) << 2), D);
+      }
+    } else {
+      const X = inputSize, Xp = padTo4(X);
+      affinePacked(aDTmp, TB, X, aDRes, Dp, panelT(blocks, 0), aZeros, 0, Xp);
+      for (let n = 0; n < TB; n++) memory.copy(tDX + (<usize>(n * X) << 2), aDTmp + (<usize>(n * Xp) << 2), <usize>X << 2);
+      accumulateOuter(grads + gradOffset(projInIndex), D, X, aDRes, Dp, aInputRows, Xp, 0, TB);
+      accumulateColumnSums(grads + gradOffset(projInIndex + 1), D, aDRes, Dp, TB);
+    }
+  } else {
+    memory.copy(tDTop, aDRes, <usize>(TB * Dp) << 2); // Hp = Dp for a hybrid
+  }
+}
+
+function zeroPadding(rows: usize, count: i32, from: i32, to: i32): void {
+  for (let n = 0; n < count; n++) for (let j = from; j < to; j++) store<f32>(rows + (<usize>(n * to + j) << 2), 0);
+}
+
+/** One block backward: aDRes holds dL/d(block output) in, dL/d(block input) out. */
+function blockBackwardTrain(i: i32, T: i32, B: i32): void {
+  const D = modelWidth, Dp = padTo4(D), FF = mlpWidth, FFp = padTo4(FF), TB = T * B, D3p = padTo4(3 * D);
+  const t0 = blockIndex + BLOCK_TENSORS * i;
+  // MLP: out = a + fc2(gelu(fc1(LN2(a))))
+  const gelu = blockBuffer(i, 11), fc1 = blockBuffer(i, 10);
+  affinePacked(aDMlp, TB, FF, aDRes, Dp, panelT(i, 3), aZeros, 0, FFp);
+  accumulateOuter(grads + gradOffset(t0 + 10), D, FF, aDRes, Dp, gelu, FFp, 0, TB);
+  accumulateColumnSums(grads + gradOffset(t0 + 11), D, aDRes, Dp, TB);
+  for (let n = 0; n < TB; n++) {
+    for (let j = 0; j < FF; j++) {
+      const at = aDMlp + (<usize>(n * FFp + j) << 2);
+      store<f32>(at, load<f32>(at) * geluDerivative(load<f32>(fc1 + (<usize>(n * FF + j) << 2))));
+    }
+  }
+  affinePacked(aDTmp, TB, D, aDMlp, FFp, panelT(i, 2), aZeros, 0, Dp);
+  accumulateOuter(grads + gradOffset(t0 + 8), FF, D, aDMlp, FFp, blockBuffer(i, 9), Dp, 0, TB);
+  accumulateColumnSums(grads + gradOffset(t0 + 9), FF, aDMlp, FFp, TB);
+  layerNormBackward(aDTmp, Dp, blockBuffer(i, 7), blockBuffer(i, 8), tensorPtr(t0 + 6), aDRes, Dp, grads + gradOffset(t0 + 6), grads + gradOffset(t0 + 7), TB, D, true);
+  // attention: a = u + out_proj(MHA(LN1(u)))
+  affinePacked(aDConcat, TB, D, aDRes, Dp, panelT(i, 1), aZeros, 0, Dp);
+  accumulateOuter(grads + gradOffset(t0 + 4), D, D, aDRes, Dp, blockBuffer(i, 6), Dp, 0, TB);
+  accumulateColumnSums(grads + gradOffset(t0 + 5), D, aDRes, Dp, TB);
+  memory.fill(aDQkv, 0, <usize>(TB * D3p) << 2);
+  attentionCoreBackward(i, T, B);
+  affinePacked(aDTmp, TB, D, aDQkv, D3p, panelT(i, 0), aZeros, 0, Dp);
+  accumulateOuter(grads + gradOffset(t0 + 2), 3 * D, D, aDQkv, D3p, blockBuffer(i, 2), Dp, 0, TB);
+  accumulateColumnSums(grads + gradOffset(t0 + 3), 3 * D, aDQkv, D3p, TB);
+  layerNormBackward(aDTmp, Dp, blockBuffer(i, 0), blockBuffer(i, 1), tensorPtr(t0), aDRes, Dp, grads + gradOffset(t0 + 0), grads + gradOffset(t0 + 1), TB, D, true);
+  zeroPadding(aDRes, TB, D, Dp);
+}
+
+/** d gelu_tanh(x) / dx. */
+function geluDerivative(x: f32): f32 {
+  const c: f32 = 0.7978845608028654;
+  const th = tanhScalar(c * (x + <f32>0.044715 * x * x * x));
+  return <f32>0.5 * (1 + th) + <f32>0.5 * x * (1 - th * th) * c * (1 + <f32>(3 * 0.044715) * x * x);
+}
+
+/**
+ * Softmax attention backward for every window, position and head, from dConcat into dQkv:
+ * dv_j += w_j dO;  ds_j = w_j (dO·v_j − Σ w dO·v);  dq += scale Σ ds_j k_j;  dk_j += scale ds_j q.
+ */
+function attentionCoreBackward(i: i32, T: i32, B: i32): void {
+  const D = modelWidth, Dp = padTo4(D), D3 = 3 * D, D3p = padTo4(D3);
+  const headDim = D / heads, keys = sinks + window;
+  const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
+  const qkv = blockBuffer(i, 3), weights = blockBuffer(i, 4), counts = blockBuffer(i, 5);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const n = t * B + b;
+      const count = load<i32>(counts + (<usize>n << 2));
+      const sinkCount = min(sinks, t + 1);
+      const windowStart = max(sinks, t - window + 1);
+      for (let h = 0; h < heads; h++) {
+        const off = h * headDim;
+        const w = weights + (<usize>(n * heads * keys + h * keys) << 2);
+        const dO = aDConcat + (<usize>(n * Dp + off) << 2);
+        const q = qkv + (<usize>(n * D3 + off) << 2);
+        // Σ_j w_j (dO · v_j)
+        let total: f32 = 0;
+        for (let m = 0; m < count; m++) {
+          const p = m < sinkCount ? m : windowStart + (m - sinkCount);
+          const v = qkv + (<usize>((p * B + b) * D3 + 2 * D + off) << 2);
+          total += load<f32>(w + (<usize>m << 2)) * dotScalar(dO, v, headDim);
+        }
+        for (let m = 0; m < count; m++) {
+          const p = m < sinkCount ? m : windowStart + (m - sinkCount);
+          const row = (p * B + b) * D3;
+          const k = qkv + (<usize>(row + D + off) << 2), v = qkv + (<usize>(row + 2 * D + off) << 2);
+          const weight = load<f32>(w + (<usize>m << 2));
+          const ds = weight * (dotScalar(dO, v, headDim) - total) * scale;
+          const dq = aDQkv + (<usize>(n * D3p + off) << 2);
+          const dk = aDQkv + (<usize>((p * B + b) * D3p + D + off) << 2);
+          const dv = aDQkv + (<usize>((p * B + b) * D3p + 2 * D + off) << 2);
+          for (let e = 0; e < headDim; e++) {
+            const o = <usize>e << 2;
+            store<f32>(dq + o, load<f32>(dq + o) + ds * load<f32>(k + o));
+            store<f32>(dk + o, load<f32>(dk + o) + ds * load<f32>(q + o));
+            store<f32>(dv + o, load<f32>(dv + o) + weight * load<f32>(dO + o));
+          }
+        }
+      }
+    }
+  }
+}
+
+function dotScalar(a: usize, b: usize, n: i32): f32 {
+  let sum: f32 = 0;
+  for (let e = 0; e < n; e++) sum += load<f32>(a + (<usize>e << 2)) * load<f32>(b + (<usize>e << 2));
+  return sum;
+}

@@ -93,9 +93,4 @@ describe('training', () => {
     // a masked step needs no valid target: many-to-one
     expect(tokens.backward([1, 2, 3], [-1, -1, 2], { loss: 'ce', mask: [0, 0, 1] }).loss).toBeGreaterThan(0);
   });
-
-  it('trains attention models? Not yet: a clear refusal', async () => {
-    const model = await createModel({ kind: 'transformer', inputSize: 2, width: 4, heads: 2, window: 3 });
-    expect(() => model.backward([[1, 2]], [[0, 0]])).toThrow(/training transformer models is not supported yet/);
-  });
 });

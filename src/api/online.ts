@@ -154,13 +154,12 @@ export class LearningStream {
     this.learning = options.learn ?? true;
     if (!model.normalizer) this.running = new RunningNormalizer(model.inputSize);
     this.stream = model.openStream({ name: options.name });
-    if (this.learning && model.arch.kind === 'recurrent') model.ensureOptimizer({ kind: 'adam', lr, clipNorm });
-    else if (this.learning) throw new StateError(`online learning needs a trainable model; ${model.arch.kind} models cannot train yet`);
+    if (this.learning) model.ensureOptimizer({ kind: 'adam', lr, clipNorm });
   }
 
   /** Turns learning on or off (predictions continue either way). */
   setLearning(on: boolean): void {
-    if (on && this.model.arch.kind !== 'recurrent') throw new StateError(`${this.model.arch.kind} models cannot train yet`);
+    if (on) this.model.ensureOptimizer({ kind: 'adam', lr: 3e-3, clipNorm: 1 });
     this.learning = on;
   }
 

@@ -103,9 +103,6 @@ export class Trainer {
   ) {}
 
   private ensure(steps: number, windows: number): void {
-    if (this.model.arch.kind !== 'recurrent') {
-      throw new StateError(`training ${this.model.arch.kind} models is not supported yet; recurrent models train`);
-    }
     const code = this.kernel.exports.trainConfigure(steps, windows);
     if (code < 0) throw new KernelError(code, `cannot set up training for ${windows} windows of ${steps} steps (kernel error ${code})`);
     this.kernel.paramsChanged();
@@ -222,7 +219,7 @@ export class Trainer {
         result.gradients[tensor.name] = f32.slice(gradsAt + offset, gradsAt + offset + e.getParamLength(i));
       });
       const join = (parts: Float32Array[]) => (B === 1 ? parts[0] : Float32Array.from(parts.flatMap((p) => Array.from(p))));
-      result.gradients['grad/h0'] = join(perWindow(e.trainDH0Ptr()));
+      if (layers > 0) result.gradients['grad/h0'] = join(perWindow(e.trainDH0Ptr()));
       if (cell === 'lstm') result.gradients['grad/c0'] = join(perWindow(e.trainDC0Ptr()));
       if (!model.isTokenModel) {
         const dx = new Float32Array(B * T * X);

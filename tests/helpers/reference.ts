@@ -95,9 +95,9 @@ export function block(us: Vec[], p: (name: string) => Float32Array, prefix: stri
 }
 
 /** The recurrent stack's top h at every step (zero initial state). */
-export function recurrentTop(model: Model, inputs: Vec[]): Vec[] {
+export function recurrentTop(model: Model, inputs: Vec[], params?: (name: string) => ArrayLike<number>): Vec[] {
   const { cell, layers, hiddenSize: H } = model.arch;
-  const p = (name: string) => model.getParameter(name);
+  const p = (params ?? ((name: string) => model.getParameter(name))) as (name: string) => Float32Array;
   let xs = inputs;
   for (let l = 0; l < layers; l++) {
     const name = (n: string) => `${cell}.${n}_l${l}`;
@@ -134,14 +134,14 @@ export function recurrentTop(model: Model, inputs: Vec[]): Vec[] {
  * A transformer's or hybrid's outputs at every position, recomputed directly.
  * `inputs`: frames, or token ids for token models. Also returns every block's weights.
  */
-export function referenceForward(model: Model, inputs: (Vec | number)[], startPosition = 0): { outputs: Vec[]; weights: Vec[][][] } {
+export function referenceForward(model: Model, inputs: (Vec | number)[], startPosition = 0, params?: (name: string) => ArrayLike<number>): { outputs: Vec[]; weights: Vec[][][] } {
   const arch = model.arch;
   const a = arch.attention!;
-  const p = (name: string) => model.getParameter(name);
+  const p = (params ?? ((name: string) => model.getParameter(name))) as (name: string) => Float32Array;
   let us: Vec[];
   if (arch.kind === 'hybrid') {
     const xs = inputs.map((x) => (typeof x === 'number' ? Array.from(p('embed.weight').slice(x * arch.inputSize, (x + 1) * arch.inputSize)) : x));
-    us = recurrentTop(model, xs);
+    us = recurrentTop(model, xs, params);
   } else {
     us = inputs.map((x, t) => {
       const e = typeof x === 'number'
