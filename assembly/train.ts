@@ -70,6 +70,10 @@ let tZeros: usize = 0;       // zeros, as wide as any product's bias
 let layerBuffers: usize = 0; // per layer 6 pointers: rows, (unused), pre, preH, hs, cs
 let panelsT: usize = 0;      // per layer 2 pointers: transposed panels (GRU: W_ih^T, W_hh^T), then the head's
 let grads: usize = 0;        // (paramsLength) same layout as the parameter block
+let outerLeft: usize = 0;    // (rows, padTo4(T·B)) a gradient's dZᵀ
+let outerPanel: usize = 0;   // the columns of its right-hand side, packed
+let outerProduct: usize = 0; // (rows, k) before it is added to the gradient
+let outerZeros: usize = 0;   // (k) zero bias
 let moment1: usize = 0;
 let moment2: usize = 0;
 
@@ -158,6 +162,15 @@ export function trainConfigure(steps: i32, windows: i32): i32 {
     const code = attentionBuffers(T, B);
     if (code != OK) return code;
   }
+  // the outer-product scratch, sized for the largest weight gradient
+  const D = modelWidth, X4 = inputSize + H;
+  const maxRows = max(max(GH, O), max(3 * D, max(mlpWidth, D)));
+  const maxK = max(max(X4, H), max(max(D, mlpWidth), inputSize));
+  outerLeft = arenaAlloc(<usize>maxRows * <usize>padTo4(T * B) * f);
+  outerPanel = arenaAlloc(<usize>panelLength(maxK, T * B) * f);
+  outerProduct = arenaAlloc(<usize>maxRows * <usize>maxK * f);
+  outerZeros = arenaAlloc(<usize>padTo4(maxK) * f);
+  if (!outerLeft || !outerPanel || !outerProduct || !outerZeros) return ERR_OUT_OF_MEMORY;
   if (panelsT == 0) {
     panelsT = arenaAlloc(<usize>(L * 2 + 1) * 4);
     if (!panelsT) return ERR_OUT_OF_MEMORY;
@@ -555,52 +568,41 @@ function rnnBackward(h: usize, dh: usize, dz: usize, H: i32): void {
  * dW[r, j] += Σ_n dZ[n, r] · R[n, offset + j] for r < rows, j < k, n < count
  * (a weight gradient as the sum of outer products over every step and window).
  *   dW (rows, k)   dZ (count, dzStride)   R (count, rStride)
- * Four gradient rows at a time, four columns per vector, summed over n in registers.
+ * Done as one matrix product with the fast forward kernel: dZᵀ (rows, count) as the
+ * batch rows, the columns of R packed as a panel, into scratch, then added to dW.
  */
 function accumulateOuter(dW: usize, rows: i32, k: i32, dZ: usize, dzStride: i32, R: usize, rStride: i32, offset: i32, count: i32): void {
-  const k4 = k & ~3;
-  const rows4 = rows & ~3;
-  let r = 0;
-  for (; r < rows4; r += 4) {
-    let j = 0;
-    for (; j < k4; j += 4) {
-      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-      let zAt = dZ + (<usize>r << 2);
-      let rAt = R + (<usize>(offset + j) << 2);
-      for (let n = 0; n < count; n++) {
-        const v = v128.load(rAt);
-        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(zAt), v));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(zAt, 4), v));
-        a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(zAt, 8), v));
-        a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(zAt, 12), v));
-        zAt += <usize>dzStride << 2;
-        rAt += <usize>rStride << 2;
-      }
-      const w0 = dW + (<usize>(r * k + j) << 2);
-      v128.store(w0, f32x4.add(v128.load(w0), a0));
-      const w1 = w0 + (<usize>k << 2);
-      v128.store(w1, f32x4.add(v128.load(w1), a1));
-      const w2 = w1 + (<usize>k << 2);
-      v128.store(w2, f32x4.add(v128.load(w2), a2));
-      const w3 = w2 + (<usize>k << 2);
-      v128.store(w3, f32x4.add(v128.load(w3), a3));
-    }
-    for (; j < k; j++) {
-      for (let i = 0; i < 4; i++) accumulateOne(dW, k, r + i, j, dZ, dzStride, R, rStride, offset, count);
-    }
+  const width = padTo4(count);
+  for (let r = 0; r < rows; r++) {
+    const row = outerLeft + (<usize>(r * width) << 2);
+    for (let n = 0; n < count; n++) store<f32>(row + (<usize>n << 2), load<f32>(dZ + (<usize>(n * dzStride + r) << 2)));
+    for (let n = count; n < width; n++) store<f32>(row + (<usize>n << 2), 0);
   }
-  for (; r < rows; r++) {
-    for (let j = 0; j < k; j++) accumulateOne(dW, k, r, j, dZ, dzStride, R, rStride, offset, count);
-  }
+  packColumns(outerPanel, R, count, rStride, offset, k);
+  affinePacked(outerProduct, rows, k, outerLeft, width, outerPanel, outerZeros, 0, k);
+  addTo(dW, outerProduct, rows * k);
 }
 
-function accumulateOne(dW: usize, k: i32, r: i32, j: i32, dZ: usize, dzStride: i32, R: usize, rStride: i32, offset: i32, count: i32): void {
-  let sum: f32 = 0;
-  for (let n = 0; n < count; n++) {
-    sum += load<f32>(dZ + (<usize>(n * dzStride + r) << 2)) * load<f32>(R + (<usize>(n * rStride + offset + j) << 2));
+/**
+ * Packs columns offset .. offset+k−1 of R (count, rStride) as a panel of k rows
+ * over `count` columns (the layout of simd.ts packPanel), zero padded.
+ */
+function packColumns(panel: usize, R: usize, count: i32, rStride: i32, offset: i32, k: i32): void {
+  const width = padTo4(count);
+  const tiles = (k + 7) >> 3;
+  let at = panel;
+  for (let t = 0; t < tiles; t++) {
+    for (let c = 0; c < width; c += 4) {
+      for (let i = 0; i < 8; i++) {
+        const j = t * 8 + i;
+        for (let lane = 0; lane < 4; lane++) {
+          const n = c + lane;
+          store<f32>(at, j < k && n < count ? load<f32>(R + (<usize>(n * rStride + offset + j) << 2)) : 0);
+          at += 4;
+        }
+      }
+    }
   }
-  const at = dW + (<usize>(r * k + j) << 2);
-  store<f32>(at, load<f32>(at) + sum);
 }
 
 /** db[r] += Σ_n dZ[n, r]. */

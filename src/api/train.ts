@@ -105,7 +105,6 @@ export class Trainer {
   private ensure(steps: number, windows: number): void {
     const code = this.kernel.exports.trainConfigure(steps, windows);
     if (code < 0) throw new KernelError(code, `cannot set up training for ${windows} windows of ${steps} steps (kernel error ${code})`);
-    this.kernel.paramsChanged();
   }
 
   /** Writes the windows into the kernel's training buffers (time-major), validating as it goes. */
