@@ -148,16 +148,22 @@ export function packPanel(panel: usize, rows: i32, w1: usize, k1: i32, w2: usize
     for (let c = 0; c < width; c += 4) {
       for (let i = 0; i < TILE_ROWS; i++) {
         const row = t * TILE_ROWS + i;
-        for (let lane = 0; lane < 4; lane++) {
-          const col = c + lane;
-          let value: f32 = 0;
-          if (row < rows) {
-            if (col < k1) value = load<f32>(w1 + (<usize>(row * k1 + col) << 2));
-            else if (col < k1 + k2) value = load<f32>(w2 + (<usize>(row * k2 + col - k1) << 2));
+        if (row < rows && c + 4 <= k1) {
+          v128.store(at, v128.load(w1 + (<usize>(row * k1 + c) << 2)));
+        } else if (row < rows && c >= k1 && c + 4 <= k1 + k2) {
+          v128.store(at, v128.load(w2 + (<usize>(row * k2 + c - k1) << 2)));
+        } else {
+          for (let lane = 0; lane < 4; lane++) {
+            const col = c + lane;
+            let value: f32 = 0;
+            if (row < rows) {
+              if (col < k1) value = load<f32>(w1 + (<usize>(row * k1 + col) << 2));
+              else if (col < k1 + k2) value = load<f32>(w2 + (<usize>(row * k2 + col - k1) << 2));
+            }
+            store<f32>(at + (<usize>lane << 2), value);
           }
-          store<f32>(at, value);
-          at += 4;
         }
+        at += 16;
       }
     }
   }
