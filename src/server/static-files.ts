@@ -6,6 +6,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * The demo's NAB labelled anomaly windows, for the dashboard to shade:
+ * {"machine-temperature": {"model", "period", "windows": [[firstRow, lastRow], ...], "source"}}.
+ * The demo replays the bundled CSV in a loop (src/server/demo-streams.ts), so
+ * the frame with seq s is row s mod period of the file.
+ */
+export const DEMO_WINDOWS_PATH = '/demo-windows.json';
+/** The demo stream (and its model) that replays NAB machine temperature; names as startDemo() opens them. */
+const DEMO_NAB_STREAM = 'machine-temperature';
+
 /** Where a built dashboard may be, relative to the package root, in order of preference. */
 export const WEB_ROOT_CANDIDATES = ['dist-web', 'web/dist'];
 
@@ -47,6 +57,7 @@ export async function findWebRoot(packageRoot = PACKAGE_ROOT): Promise<string | 
 export async function serveStatic(request: IncomingMessage, response: ServerResponse, root: string | undefined, info: { wsUrl: string }): Promise<void> {
   if (request.method !== 'GET' && request.method !== 'HEAD') return plain(response, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
   const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (pathname === DEMO_WINDOWS_PATH) return json(response, await demoWindows(), request.method === 'HEAD');
   if (!root) {
     if (pathname === '/' || pathname === '/index.html') return html(response, notBuiltPage(info.wsUrl), request.method === 'HEAD');
     return plain(response, 404, 'not found\n');
@@ -92,6 +103,30 @@ function plain(response: ServerResponse, status: number, text: string, headers: 
 function html(response: ServerResponse, page: string, headOnly: boolean): void {
   response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page), 'cache-control': 'no-cache' });
   response.end(headOnly ? undefined : page);
+}
+
+let demoWindowsJson: Promise<string> | undefined;
+
+/** DEMO_WINDOWS_PATH's body: NAB's windows (timestamps) turned into rows of the bundled CSV; read once. */
+function demoWindows(): Promise<string> {
+  demoWindowsJson ??= import('../cli/demo.js').then(async ({ loadDemoData, NAB_FILE }) => {
+    const { timestamps, windows } = await loadDemoData();
+    // the timestamps ascend, so a window's rows are the ones from its first timestamp to the last before its end
+    const rows = windows.map(([start, end]): [number, number] => {
+      const first = timestamps.findIndex((t) => t >= start);
+      const after = timestamps.findIndex((t) => t > end);
+      return [first, (after === -1 ? timestamps.length : after) - 1];
+    });
+    return JSON.stringify({
+      [DEMO_NAB_STREAM]: { model: DEMO_NAB_STREAM, period: timestamps.length, windows: rows, source: `NAB labels/combined_windows.json, ${NAB_FILE}` },
+    });
+  });
+  return demoWindowsJson;
+}
+
+function json(response: ServerResponse, body: string, headOnly: boolean): void {
+  response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+  response.end(headOnly ? undefined : body);
 }
 
 function notBuiltPage(wsUrl: string): string {

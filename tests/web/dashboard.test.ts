@@ -1,0 +1,196 @@
+// The dashboard in a real browser: Debian's chromium (playwright-core) on `seqcast serve --demo`, reading what the page holds and draws.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildIfMissing, launchChromium, ROOT, startDemoServer, type RunningServer } from '../../scripts/dashboard-browser';
+
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+
+interface Snapshot {
+  status: string;
+  bannerShown: boolean;
+  streams: string[];
+  selected: string | undefined;
+  received: Record<string, number>;
+  listed: Record<string, { horizon: number; learn: boolean }>;
+  forecastRows: Record<string, number>;
+  charts: { rows: number; values: number[] }[];
+  replies: { type: string; stream?: string; code?: string; streams?: unknown }[];
+}
+
+let server: RunningServer;
+let browser: Awaited<ReturnType<typeof launchChromium>>;
+let page: Page;
+const pageErrors: string[] = [];
+
+// page.evaluate takes strings here: functions compiled by vitest carry helpers (__name) the page does not have
+const snapshot = (p: Page = page) => p.evaluate('window.seqcast.snapshot()') as Promise<Snapshot>;
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `check` holds for a snapshot, and returns that snapshot. */
+async function until(check: (s: Snapshot) => boolean, what: string, timeoutMs = 10_000, p: Page = page): Promise<Snapshot> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await snapshot(p);
+  while (!check(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}; the page holds ${JSON.stringify({ ...last, replies: last.replies.slice(-5) })}`);
+    await settle(100);
+    last = await snapshot(p);
+  }
+  return last;
+}
+
+async function openStream(name: string): Promise<void> {
+  await page.click(`.stream-row[data-stream="${name}"]`);
+  await until((s) => s.selected === name && s.charts.length > 0, `the view shows ${name}`);
+}
+
+describe('the dashboard in chromium', () => {
+  beforeAll(async () => {
+    buildIfMissing();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    server = await startDemoServer({ rate: 20 });
+    browser = await launchChromium();
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(server.url);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.kill();
+  });
+
+  it('fills the stream list with the demo streams, each with a rate and an anomaly state', async () => {
+    await page.waitForFunction('document.querySelectorAll("#stream-list .stream-row").length >= 3', undefined, { timeout: 10_000 });
+    const rows = (await page.evaluate('[...document.querySelectorAll("#stream-list .stream-row")].map((row) => row.innerText)')) as string[];
+    expect(rows.map((text) => text.split('\n')[0])).toEqual(['machine-temperature', 'sensors', 'ball']);
+    await until((s) => Object.values(s.received).every((n) => n > 5), 'every stream has predictions');
+    const text = (await page.innerText('#stream-list')) as string;
+    expect(text).toMatch(/\d+(\.\d)?\/s/);
+    expect(text).toMatch(/normal|watch|anomalous/);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('draws growing data on the open stream’s charts: uPlot holds more rows, and the plot has the series’ pixels', async () => {
+    await openStream('machine-temperature');
+    const lastX = "window.seqcast.viewCharts().map((u) => { const x = u.data[0]; const y = u.data[1]; let n = 0; for (const v of y) if (v !== null && v !== undefined) n++; return { n, last: x[x.length - 1] }; })";
+    const before = (await page.evaluate(lastX)) as { n: number; last: number }[];
+    await settle(1500);
+    const after = (await page.evaluate(lastX)) as { n: number; last: number }[];
+    expect(after.length).toBe(3); // value, error, anomaly
+    for (let i = 0; i < after.length; i++) {
+      expect(after[i].n).toBeGreaterThan(before[i].n);
+      expect(after[i].last).toBeGreaterThan(before[i].last);
+    }
+    // pixels in the colours of 'actual' and 'predicted' inside the first chart's plot area: a blank or axes-only canvas has none
+    const drawn = (await page.evaluate(`(() => {
+      const u = window.seqcast.viewCharts()[0];
+      const style = getComputedStyle(document.documentElement);
+      const colours = ['--actual', '--predicted'].map((name) => {
+        const hex = style.getPropertyValue(name).trim();
+        return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+      });
+      const { left, top, width, height } = u.bbox;
+      const data = u.ctx.getImageData(left, top, width, height).data;
+      const counts = colours.map(() => 0);
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] < 128) continue;
+        colours.forEach((rgb, c) => {
+          if (Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]) < 90) counts[c]++;
+        });
+      }
+      return counts;
+    })()`)) as number[];
+    expect(drawn[0] + drawn[1]).toBeGreaterThan(40);
+    expect(drawn[0]).toBeGreaterThan(0);
+  });
+
+  it('pausing a view makes the server stop sending that stream (other streams go on); resuming brings it back', async () => {
+    await page.click('button.pause');
+    await until((s) => s.replies.some((r) => r.type === 'unsubscribed'), 'the server confirms the unsubscribe');
+    await settle(300); // a delivery already on its way may still land
+    const paused = await snapshot();
+    await settle(1000);
+    const later = await snapshot();
+    expect(later.received['machine-temperature']).toBe(paused.received['machine-temperature']);
+    expect(later.received.sensors).toBeGreaterThan(paused.received.sensors);
+    expect(await page.getAttribute('button.pause', 'aria-pressed')).toBe('true');
+
+    await page.click('button.pause');
+    await until((s) => s.received['machine-temperature'] > later.received['machine-temperature'] + 5, 'the stream flows again after resume');
+  });
+
+  it('changes the horizon and learning through the protocol, and the server acts on them; a reset gets its answer shown', async () => {
+    await openStream('sensors');
+    await until((s) => s.forecastRows.sensors === 10, 'the demo’s horizon of 10 rows arrives');
+    await page.fill('form.horizon input[type="number"]', '4');
+    await page.click('form.horizon button[type="submit"]');
+    await until((s) => s.replies.some((r) => r.stream === 'sensors' && r.type === 'configured'), 'the server confirms the horizon change');
+    // the server's subsequent predictions carry 4 forecast rows
+    await until((s) => s.forecastRows.sensors === 4, 'predictions with 4 forecast rows');
+
+    const learning = (await page.isChecked('label.learn input')) as boolean;
+    await page.click('label.learn input');
+    await until(
+      (s) => s.replies.some((r) => r.stream === 'sensors' && r.type === 'configured' && (r as { learn?: boolean }).learn === !learning),
+      `the server confirms learning ${learning ? 'off' : 'on'}`,
+    );
+    await page.waitForFunction(`window.seqcast.snapshot().listed.sensors.learn === ${!learning}`, undefined, { timeout: 5000 });
+    await page.click('label.learn input'); // back as it was
+
+    // protocol v1 lets only a stream's producer reset it: either it resets, or the page says why not
+    const before = (await snapshot()).replies.length;
+    await page.click('button.reset');
+    const answered = await until((s) => s.replies.length > before && s.replies.slice(before).some((r) => r.stream === 'sensors' && (r.type === 'reset' || r.type === 'error')), 'the server answers the reset');
+    const answer = answered.replies.slice(before).find((r) => r.stream === 'sensors' && (r.type === 'reset' || r.type === 'error'))!;
+    if (answer.type === 'error') {
+      expect(await page.innerText('.control-status')).toContain(`Reset refused by the server (${answer.code})`);
+    }
+  });
+
+  it('reconnects by itself after the server is killed and restarted on the same port, with a banner while it is down', async () => {
+    await openStream('machine-temperature');
+    const port = server.port;
+    await server.kill();
+    await page.waitForSelector('#banner', { state: 'visible', timeout: 5000 });
+    expect(await page.innerText('#banner')).toMatch(/Reconnecting/);
+    const down = await snapshot();
+    expect(down.status).not.toBe('open');
+    await settle(500);
+    server = await startDemoServer({ port, rate: 20 });
+    await page.waitForSelector('#banner', { state: 'hidden', timeout: 10_000 });
+    await until((s) => s.status === 'open' && s.received['machine-temperature'] > down.received['machine-temperature'] + 5, 'predictions flow again');
+  });
+
+  it('asks once for the token of a server that requires one', async () => {
+    const guarded = await startDemoServer({ rate: 20, extra: ['--token', 's3cret'] });
+    const tab = await browser.context.newPage();
+    try {
+      await tab.goto(guarded.url);
+      await tab.waitForSelector('#token-dialog[open]', { timeout: 10_000 });
+      await tab.fill('#token-input', 's3cret');
+      await tab.click('#token-dialog button[type="submit"]');
+      await until((s) => s.status === 'open' && s.streams.length === 3, 'the page connects with the token', 10_000, tab);
+      await tab.reload();
+      await until((s) => s.status === 'open' && s.streams.length === 3, 'the page reconnects after a reload', 10_000, tab);
+      expect(await tab.isVisible('#token-dialog')).toBe(false);
+    } finally {
+      await tab.close();
+      await guarded.kill();
+    }
+  });
+
+  it('fits 1280 px and 400 px without sideways scrolling, and saves screenshots to test-artifacts/', async () => {
+    await until((s) => s.charts.length > 0 && s.charts[2].rows > 20, 'the charts hold data again');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-1280.png') });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(1280);
+    await page.setViewportSize({ width: 400, height: 900 });
+    await openStream('ball');
+    await settle(500);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(400);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-400.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,205 @@
+// uPlot charts for the dashboard: one factory for the small time charts, and the overlays they share (now, forecast region, labelled windows, threshold).
+
+import uPlot from 'uplot';
+import { formatNumber } from './format';
+import type { Theme } from './theme';
+
+/** What a view's charts draw besides their series; the view updates it before each redraw. */
+export interface Overlay {
+  /** The visible x range, seconds; every chart of a view shows the same one. */
+  xMin: number;
+  xMax: number;
+  /** Now, and the end of the forecast horizon ahead of it (NaN: none). */
+  now: number;
+  forecastEnd: number;
+  /** Labelled anomaly windows in view, [x0, x1]. */
+  labelled: [number, number][];
+  /** Threshold crossings in view (anomaly chart). */
+  crossings: { x: number; value: number }[];
+  threshold: number;
+}
+
+export function emptyOverlay(): Overlay {
+  return { xMin: 0, xMax: 1, now: NaN, forecastEnd: NaN, labelled: [], crossings: [], threshold: NaN };
+}
+
+export interface SeriesSpec {
+  label: string;
+  stroke: string;
+  width?: number;
+  dash?: number[];
+  points?: boolean;
+}
+
+export interface ChartSpec {
+  /** Read by assistive technology (the canvas is an image to them). */
+  description: string;
+  height: number;
+  series: SeriesSpec[];
+  /** Fixed y range, or 'zero' to start at 0; default: fitted to the data. */
+  y?: [number, number] | 'zero';
+  /** Draw the threshold line and crossing marks of the overlay. */
+  threshold?: boolean;
+  /** Charts with the same key share the cursor. */
+  syncKey?: string;
+  /** The x axis spans the overlay's range (a streaming time axis); false: fitted to the data. */
+  followOverlay?: boolean;
+  /** Labels on the time axis (off keeps stacked charts compact). */
+  timeLabels?: boolean;
+  /** The legend under the chart; default shown. */
+  legend?: boolean;
+  /** The legend shows the values under the cursor; default true. */
+  liveLegend?: boolean;
+}
+
+/** A uPlot for `spec` inside `target`, sized to its width, reading `overlay` for its x range and decorations. */
+export function createChart(target: HTMLElement, spec: ChartSpec, overlay: Overlay, theme: Theme): uPlot {
+  const follow = spec.followOverlay ?? true;
+  const axisFont = '12px system-ui, sans-serif';
+  const options: uPlot.Options = {
+    width: Math.max(MIN_WIDTH, target.clientWidth),
+    height: spec.height,
+    pxAlign: 1,
+    scales: {
+      x: { time: true, ...(follow ? { range: (): uPlot.Range.MinMax => [overlay.xMin, overlay.xMax] } : {}) },
+      y:
+        spec.y === 'zero'
+          ? { range: (_u, _min, max): uPlot.Range.MinMax => [0, max > 0 ? max * 1.1 : 1] }
+          : spec.y
+            ? { range: (): uPlot.Range.MinMax => spec.y as [number, number] }
+            : {},
+    },
+    series: [
+      {},
+      ...spec.series.map(
+        (s): uPlot.Series => ({
+          label: s.label,
+          stroke: s.stroke,
+          width: s.width ?? 1.5,
+          dash: s.dash,
+          points: { show: s.points ?? false },
+          spanGaps: false,
+          value: (_u, v) => formatNumber(v),
+        }),
+      ),
+    ],
+    axes: [
+      {
+        stroke: theme.muted,
+        font: axisFont,
+        grid: { stroke: theme.grid, width: 1 },
+        ticks: { stroke: theme.grid, width: 1 },
+        values: spec.timeLabels === false ? (_u: uPlot, splits: number[]) => splits.map(() => '') : clockLabels,
+        ...(spec.timeLabels === false ? { size: 10 } : { size: 30 }),
+      },
+      {
+        stroke: theme.muted,
+        font: axisFont,
+        size: 56,
+        // small charts still get a labelled tick above zero
+        space: spec.height < 120 ? 18 : 30,
+        grid: { stroke: theme.grid, width: 1 },
+        ticks: { stroke: theme.grid, width: 1 },
+        values: (_u, splits) => splits.map(formatNumber),
+      },
+    ],
+    cursor: spec.syncKey ? { sync: { key: spec.syncKey } } : {},
+    legend: { show: spec.legend ?? true, live: spec.liveLegend ?? true },
+    plugins: [overlayPlugin(overlay, theme, spec.threshold ?? false)],
+  };
+  const chart = new uPlot(options, [[], ...spec.series.map(() => [])], target);
+  chart.ctx.canvas.setAttribute('role', 'img');
+  chart.ctx.canvas.setAttribute('aria-label', spec.description);
+  return chart;
+}
+
+/** Narrowest chart, CSS pixels: a chart never pushes a 400 px page sideways. */
+const MIN_WIDTH = 120;
+
+/** Wall-clock tick labels on one line: hh:mm:ss when ticks are under a minute apart, else hh:mm. */
+function clockLabels(_u: uPlot, splits: number[], _axis: number, _space: number, increment: number): string[] {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return splits.map((seconds) => {
+    const d = new Date(seconds * 1000);
+    return increment < 60 ? `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}` : `${two(d.getHours())}:${two(d.getMinutes())}`;
+  });
+}
+
+/** Keeps `chart` as wide as `target`; returns a function that stops. */
+export function fitWidth(chart: uPlot, target: HTMLElement): () => void {
+  const observer = new ResizeObserver(() => {
+    const width = Math.max(MIN_WIDTH, Math.floor(target.clientWidth));
+    if (width !== chart.width) chart.setSize({ width, height: chart.height });
+  });
+  observer.observe(target);
+  return () => observer.disconnect();
+}
+
+/** Labelled windows and the forecast region under the series; now, threshold and crossings over them. */
+function overlayPlugin(overlay: Overlay, theme: Theme, threshold: boolean): uPlot.Plugin {
+  const band = (u: uPlot, x0: number, x1: number, fill: string, minWidth: number) => {
+    const { left, top, width, height } = u.bbox;
+    let p0 = u.valToPos(x0, 'x', true);
+    let p1 = u.valToPos(x1, 'x', true);
+    if (p1 - p0 < minWidth) [p0, p1] = [p0 - minWidth / 2, p1 + minWidth / 2];
+    const from = Math.max(left, p0);
+    const to = Math.min(left + width, p1);
+    if (to <= from) return;
+    u.ctx.fillStyle = fill;
+    u.ctx.fillRect(from, top, to - from, height);
+  };
+  return {
+    hooks: {
+      drawClear: (u) => {
+        u.ctx.save();
+        const px = devicePixelRatio;
+        for (const [x0, x1] of overlay.labelled) band(u, x0, x1, theme.nabShade, 2 * px);
+        if (overlay.forecastEnd > overlay.now) band(u, overlay.now, overlay.forecastEnd, theme.forecastShade, 0);
+        u.ctx.restore();
+      },
+      draw: (u) => {
+        const { ctx } = u;
+        const { left, top, width, height } = u.bbox;
+        const px = devicePixelRatio;
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(left, top, width, height);
+        ctx.clip();
+        if (Number.isFinite(overlay.now)) {
+          const x = Math.round(u.valToPos(overlay.now, 'x', true)) + 0.5;
+          ctx.strokeStyle = theme.now;
+          ctx.lineWidth = px;
+          ctx.setLineDash([2 * px, 3 * px]);
+          ctx.beginPath();
+          ctx.moveTo(x, top);
+          ctx.lineTo(x, top + height);
+          ctx.stroke();
+        }
+        if (threshold && Number.isFinite(overlay.threshold)) {
+          const y = Math.round(u.valToPos(overlay.threshold, 'y', true)) + 0.5;
+          ctx.strokeStyle = theme.threshold;
+          ctx.lineWidth = px;
+          ctx.setLineDash([6 * px, 4 * px]);
+          ctx.beginPath();
+          ctx.moveTo(left, y);
+          ctx.lineTo(left + width, y);
+          ctx.stroke();
+          ctx.setLineDash([]);
+          ctx.fillStyle = theme.threshold;
+          const size = 5 * px;
+          for (const crossing of overlay.crossings) {
+            // a downward triangle sitting on the threshold line where the score crosses it
+            const cx = u.valToPos(crossing.x, 'x', true);
+            ctx.beginPath();
+            ctx.moveTo(cx - size, y - 2 * size);
+            ctx.lineTo(cx + size, y - 2 * size);
+            ctx.lineTo(cx, y);
+            ctx.closePath();
+            ctx.fill();
+          }
+        }
+        ctx.restore();
+      },
+    },
+  };
+}

@@ -1,0 +1,23 @@
+// Numbers as the dashboard shows them: short, with their unit, and a dash for "none".
+
+/** A value with about three significant digits, or an en dash when there is none. */
+export function formatNumber(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  if (value === 0) return '0';
+  const magnitude = Math.abs(value);
+  if (magnitude !== 0 && (magnitude >= 1e6 || magnitude < 1e-3)) return value.toExponential(2);
+  if (magnitude >= 100) return value.toFixed(0);
+  if (magnitude >= 10) return value.toFixed(1);
+  return value.toFixed(magnitude >= 1 ? 2 : 3);
+}
+
+/** Frames per second, e.g. "10.0/s". */
+export function formatRate(framesPerSecond: number): string {
+  if (!Number.isFinite(framesPerSecond) || framesPerSecond <= 0) return '0/s';
+  return framesPerSecond >= 1000 ? `${(framesPerSecond / 1000).toFixed(1)}k/s` : `${framesPerSecond.toFixed(framesPerSecond >= 100 ? 0 : 1)}/s`;
+}
+
+/** A duration of `seconds` in the largest whole unit: "1 min", "10 min", "1 h". */
+export function formatWindow(seconds: number): string {
+  return seconds >= 3600 ? `${seconds / 3600} h` : seconds >= 60 ? `${seconds / 60} min` : `${seconds} s`;
+}

@@ -1,0 +1,379 @@
+// The dashboard's entry point: connects, keeps each stream's rings filled from the socket, and redraws once per animation frame.
+
+import 'uplot/dist/uPlot.min.css';
+import './styles.css';
+import type uPlot from 'uplot';
+import { SharedClock } from './clock';
+import { DashboardSocket, type ConnectionState } from './connection';
+import { HealthPanel } from './health';
+import type { LabelledWindows } from './overlays';
+import { imageShape } from './pixels';
+import {
+  listMessage,
+  subscribeMessage,
+  unsubscribeMessage,
+  type ErrorMessage,
+  type ListedModel,
+  type ListedStream,
+  type MetricsMessage,
+  type PredictionMessage,
+  type ReplyMessage,
+  type ServerMessage,
+  type StreamsMessage,
+} from './protocol';
+import { StreamList, type ListRow } from './stream-list';
+import { actualColumn, ERROR, MAX_CHART_CHANNELS, StreamSeries } from './stream-series';
+import { StreamView, type StreamEntry, type ViewContext } from './stream-view';
+import { currentTheme, onThemeChange } from './theme';
+
+/** Anomaly likelihood drawn as the threshold, and at which a stream is flagged: 1 − Q(z) at z ≈ 2.33. */
+export const ANOMALY_THRESHOLD = 0.99;
+/** The time windows offered, seconds. */
+const WINDOWS = [60, 600, 3600];
+/** How often the page asks the server for its streams (new ones, closed ones, held or idle), ms. */
+const LIST_INTERVAL_MS = 2000;
+/** How often the stream list's numbers and sparklines are redrawn, ms. */
+const LIST_REDRAW_MS = 250;
+/** Seconds of history in a row's sparkline. */
+const SPARK_SECONDS = 60;
+/** The labelled anomaly windows of the demo's NAB replay (served by `seqcast serve`; 404 elsewhere). */
+const LABELLED_WINDOWS_PATH = '/demo-windows.json';
+/** Where the token given in the prompt is kept for this tab (asked once, not again on reload). */
+const TOKEN_KEY = 'seqcast-token';
+/** Replies kept for the page's test hook. */
+const REPLIES_KEPT = 50;
+
+const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
+
+const theme = currentTheme();
+const clock = new SharedClock();
+const entries = new Map<string, StreamEntry>();
+const models = new Map<string, ListedModel>();
+const paused = new Set<string>();
+/** Streams this connection watches (the server forgets them on reconnect). */
+const subscribed = new Set<string>();
+const replies: ServerMessage[] = [];
+let labelledFile: Record<string, LabelledWindows & { model?: string }> = {};
+let selected: string | undefined;
+let view: StreamView | undefined;
+let connectionState: ConnectionState = { status: 'connecting', attempt: 0 };
+let everConnected = false;
+
+const context: ViewContext = {
+  clock,
+  theme,
+  windowSeconds: WINDOWS[0],
+  threshold: ANOMALY_THRESHOLD,
+  learningAvailable: undefined,
+  send: (message) => socket.send(message),
+  isPaused: (stream) => paused.has(stream),
+  setPaused,
+};
+
+const list = new StreamList($('#stream-list'), $('#filter'), $('#stream-count'), (name) => {
+  location.hash = hashFor(name, context.windowSeconds);
+});
+const health = new HealthPanel($('#health-charts'), theme);
+const socket = new DashboardSocket(location.origin, { messages: received, opened, state: showState, tokenNeeded: askForToken }, takeToken());
+
+// ---- connection -----------------------------------------------------------------------------------------------------
+
+function opened(): void {
+  everConnected = true;
+  subscribed.clear();
+  // metrics come with any subscription, even to no stream yet; streams are added as `list` names them
+  socket.send([listMessage(), subscribeMessage([])]);
+}
+
+function received(messages: ServerMessage[], arrivalMs: number): void {
+  let newestLive = -Infinity;
+  const perStream = new Map<string, number>();
+  for (const message of messages) if (message.type === 'prediction') perStream.set(message.stream, (perStream.get(message.stream) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  for (const message of messages) {
+    switch (message.type) {
+      case 'prediction': {
+        const m = message as PredictionMessage;
+        const entry = entries.get(m.stream) ?? addEntry(m.stream, undefined, m);
+        if (clock.isLive(m.t, arrivalMs)) newestLive = Math.max(newestLive, m.t);
+        // without a live time, a batch's frames are spread over the delivery interval before its arrival
+        const index = seen.get(m.stream) ?? 0;
+        seen.set(m.stream, index + 1);
+        const count = perStream.get(m.stream)!;
+        entry.series.ingest(m, clock.frameX(m.t, arrivalMs - ((count - 1 - index) * 50) / count));
+        break;
+      }
+      case 'metrics': {
+        const m = message as MetricsMessage;
+        health.add(m, clock.frameX(m.t, arrivalMs));
+        if (context.learningAvailable !== m.learning.available) {
+          context.learningAvailable = m.learning.available;
+          view?.updateInfo();
+        }
+        break;
+      }
+      case 'streams':
+        listed(message as StreamsMessage);
+        break;
+      default:
+        remember(message);
+        if ('stream' in message && message.stream !== undefined && message.stream === selected) view?.reply(message as ReplyMessage | ErrorMessage);
+        else if (message.type === 'error') showNotice(`Server: ${(message as ErrorMessage).message}`);
+    }
+  }
+  if (Number.isFinite(newestLive)) clock.observe(newestLive, arrivalMs);
+}
+
+function remember(message: ServerMessage): void {
+  replies.push(message);
+  if (replies.length > REPLIES_KEPT) replies.shift();
+}
+
+/** The server's streams: new ones get an entry and a subscription; closed ones go. */
+function listed(message: StreamsMessage): void {
+  models.clear();
+  for (const model of message.models) models.set(model.name, model);
+  const names = new Set(message.streams.map((s) => s.stream));
+  for (const name of [...entries.keys()]) if (!names.has(name) && name !== selected) entries.delete(name);
+  for (const listed of message.streams) {
+    const existing = entries.get(listed.stream);
+    if (existing && existing.model?.name === listed.model) existing.listed = listed;
+    else addEntry(listed.stream, listed);
+  }
+  const toWatch = message.streams.map((s) => s.stream).filter((name) => !subscribed.has(name) && !paused.has(name));
+  if (toWatch.length > 0 && socket.send(subscribeMessage(toWatch))) for (const name of toWatch) subscribed.add(name);
+  if (selected === undefined || !entries.has(selected)) {
+    const wanted = hashParams().stream;
+    const first = wanted && entries.has(wanted) ? wanted : message.streams[0]?.stream;
+    if (first) select(first);
+  } else if (view) {
+    view.updateInfo();
+  }
+  redrawList();
+}
+
+/** A stream's entry, shaped by its model (channels, image, tokens); the first prediction stands in for an unlisted one. */
+function addEntry(name: string, listed: ListedStream | undefined, first?: PredictionMessage): StreamEntry {
+  const model = listed ? models.get(listed.model) : undefined;
+  const shape = imageShape(model, listed);
+  const kind = model?.vocabSize !== undefined ? 'tokens' : shape ? 'image' : 'values';
+  const channelTotal = kind === 'values' ? (model?.inputSize ?? (Array.isArray(first?.actual) ? first.actual.length : 1)) : 0;
+  const channels = Array.from({ length: Math.min(channelTotal, MAX_CHART_CHANNELS) }, (_, c) => model?.channels?.[c] ?? `channel ${c}`);
+  const labels = labelledFile[name];
+  const entry: StreamEntry = {
+    name,
+    listed,
+    model,
+    series: new StreamSeries(channels.length),
+    kind,
+    shape,
+    channels,
+    channelTotal,
+    attentionModel: model !== undefined && (model.kind === 'transformer' || model.kind === 'hybrid' || model.cell === undefined),
+    labelled: labels && (labels.model === undefined || labels.model === model?.name) ? labels : undefined,
+  };
+  entries.set(name, entry);
+  if (name === selected) openView(name);
+  return entry;
+}
+
+function setPaused(stream: string, pause: boolean): void {
+  if (pause) {
+    paused.add(stream);
+    if (socket.send(unsubscribeMessage([stream]))) subscribed.delete(stream);
+  } else {
+    paused.delete(stream);
+    if (socket.send(subscribeMessage([stream]))) subscribed.add(stream);
+  }
+  redrawList();
+}
+
+// ---- banner, status and token -----------------------------------------------------------------------------------------
+
+function showState(state: ConnectionState): void {
+  connectionState = state;
+  const banner = $('#banner');
+  const status = $('#connection-status');
+  status.dataset.status = state.status;
+  if (state.status === 'open') {
+    status.textContent = 'Connected';
+    banner.hidden = true;
+    return;
+  }
+  if (state.status === 'connecting') {
+    status.textContent = 'Connecting…';
+    return;
+  }
+  status.textContent = state.status === 'waiting-for-token' ? 'Needs a token' : 'Disconnected';
+  banner.hidden = false;
+  $('#banner-text').textContent =
+    state.status === 'waiting-for-token'
+      ? 'The server needs an access token before the dashboard can connect.'
+      : `${everConnected ? 'Connection to the server lost' : 'Cannot reach the server'}. Reconnecting by itself (attempt ${state.attempt})…`;
+}
+
+/** A token from the page's address (?token= or #token=) goes to this tab's storage and out of the address bar. */
+function takeToken(): string | undefined {
+  const url = new URL(location.href);
+  const fromQuery = url.searchParams.get('token');
+  const fromHash = hashParams().token;
+  const given = fromQuery ?? fromHash;
+  if (given) {
+    sessionStorage.setItem(TOKEN_KEY, given);
+    url.searchParams.delete('token');
+    const params = new URLSearchParams(location.hash.slice(1));
+    params.delete('token');
+    url.hash = params.toString();
+    history.replaceState(null, '', url.toString());
+  }
+  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+}
+
+function askForToken(refused: boolean): Promise<string> {
+  const dialog = $<HTMLDialogElement>('#token-dialog');
+  const input = $<HTMLInputElement>('#token-input');
+  $('#token-problem').textContent = refused ? 'The server refused that token. Check it and try again.' : '';
+  input.value = '';
+  dialog.showModal();
+  input.focus();
+  return new Promise((resolve) => {
+    const form = $<HTMLFormElement>('#token-form');
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      const token = input.value.trim();
+      if (!token) return;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      dialog.close();
+      resolve(token);
+    };
+  });
+}
+
+function showNotice(text: string): void {
+  $('#notice').textContent = text;
+}
+
+// ---- selection, window, rendering -----------------------------------------------------------------------------------
+
+function hashParams(): Record<string, string> {
+  return Object.fromEntries(new URLSearchParams(location.hash.slice(1)));
+}
+
+function hashFor(stream: string | undefined, windowSeconds: number): string {
+  const params = new URLSearchParams();
+  if (stream) params.set('stream', stream);
+  if (windowSeconds !== WINDOWS[0]) params.set('window', String(windowSeconds));
+  return params.toString();
+}
+
+function select(name: string): void {
+  if (selected === name && view) return;
+  selected = name;
+  openView(name);
+  redrawList();
+}
+
+function openView(name: string): void {
+  view?.destroy();
+  view = undefined;
+  const entry = entries.get(name);
+  if (entry) view = new StreamView($('#view-body'), entry, context);
+}
+
+function applyHash(): void {
+  const params = hashParams();
+  const windowSeconds = Number(params.window);
+  if (WINDOWS.includes(windowSeconds) && windowSeconds !== context.windowSeconds) {
+    context.windowSeconds = windowSeconds;
+    const radio = document.querySelector<HTMLInputElement>(`input[name="window"][value="${windowSeconds}"]`);
+    if (radio) radio.checked = true;
+  }
+  if (params.stream && entries.has(params.stream)) select(params.stream);
+}
+
+let lastListDraw = 0;
+function redrawList(): void {
+  const now = clock.now();
+  const rows: ListRow[] = [...entries.values()].map((entry) => {
+    const { series, listed } = entry;
+    return {
+      name: entry.name,
+      model: entry.model?.name ?? listed?.model ?? '',
+      rate: series.rate(now),
+      rmse: series.latest?.rmse ?? null,
+      anomaly: series.latest?.anomaly ?? null,
+      note: paused.has(entry.name) ? 'paused' : listed && !listed.held ? 'no producer' : listed?.parked ? 'idle' : '',
+      spark: () => ({ ...series.recent(entry.kind === 'values' ? actualColumn(0) : ERROR, now - SPARK_SECONDS), xMin: now - SPARK_SECONDS, xMax: now, color: theme.actual }),
+    };
+  });
+  list.update(rows, selected, ANOMALY_THRESHOLD);
+  lastListDraw = performance.now();
+}
+
+function frame(time: number): void {
+  view?.render();
+  health.render(clock.now());
+  if (time - lastListDraw > LIST_REDRAW_MS) redrawList();
+  requestAnimationFrame(frame);
+}
+
+// ---- start ----------------------------------------------------------------------------------------------------------
+
+for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="window"]')) {
+  radio.addEventListener('change', () => {
+    if (!radio.checked) return;
+    context.windowSeconds = Number(radio.value);
+    history.replaceState(null, '', `#${hashFor(selected, context.windowSeconds)}`);
+  });
+}
+window.addEventListener('hashchange', applyHash);
+onThemeChange(() => {
+  Object.assign(theme, currentTheme());
+  health.rebuild(theme);
+  if (selected) openView(selected);
+});
+
+/** For tests and the screenshot script: the charts and what the page has received (read with page.evaluate). */
+const testHook = {
+  charts: (): uPlot[] => [...(view?.charts ?? []), ...health.charts],
+  viewCharts: (): uPlot[] => view?.charts ?? [],
+  snapshot: () => ({
+    status: connectionState.status,
+    everConnected,
+    bannerShown: !$('#banner').hidden,
+    streams: [...entries.keys()],
+    selected,
+    paused: [...paused],
+    received: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.received])),
+    forecastRows: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.latest?.forecast?.length ?? 0])),
+    lastSeq: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.latest?.seq ?? -1])),
+    listed: Object.fromEntries([...entries].map(([name, e]) => [name, { horizon: e.listed?.horizon, learn: e.listed?.learn }])),
+    charts: (view?.charts ?? []).map((u) => ({
+      rows: u.data[0].length,
+      values: u.data.slice(1).map((s) => (s as (number | null)[]).filter((v) => v !== null && v !== undefined).length),
+    })),
+    replies: replies.slice(),
+  }),
+};
+(window as unknown as { seqcast: typeof testHook }).seqcast = testHook;
+
+void fetch(LABELLED_WINDOWS_PATH, { cache: 'no-store' })
+  .then((response) => (response.ok ? response.json() : {}))
+  .catch(() => ({}))
+  .then((file: typeof labelledFile) => {
+    labelledFile = file;
+    // entries made before the file arrived get their windows now
+    for (const entry of entries.values()) {
+      const labels = labelledFile[entry.name];
+      if (!entry.labelled && labels && (labels.model === undefined || labels.model === entry.model?.name)) {
+        entry.labelled = labels;
+        if (entry.name === selected) openView(entry.name);
+      }
+    }
+  })
+  .finally(() => {
+    applyHash();
+    socket.start();
+    window.setInterval(() => socket.send(listMessage()), LIST_INTERVAL_MS);
+    requestAnimationFrame(frame);
+  });

@@ -1,0 +1,493 @@
+// One stream's view: its controls, and its charts on the shared scrolling time axis (values and forecast per channel, error and RMSE, anomaly and threshold), frames for image streams, attention for attention models.
+
+import type uPlot from 'uplot';
+import { createChart, emptyOverlay, fitWidth, type Overlay } from './charts';
+import type { SharedClock } from './clock';
+import { decimateRows, pickRows } from './decimate';
+import { formatNumber } from './format';
+import { labelledRuns, thresholdCrossings, type LabelledWindows } from './overlays';
+import { drawGrayscale, drawHeatmap } from './pixels';
+import { configureMessage, resetMessage, type ErrorMessage, type ListedModel, type ListedStream, type ReplyMessage } from './protocol';
+import { ANOMALY, actualColumn, ERROR, MAX_CHART_CHANNELS, predictedColumn, RMSE, SEQ, T, type StreamSeries } from './stream-series';
+import type { Theme } from './theme';
+
+/** Share of the window left free right of "now", so the forecast has room even with a short horizon. */
+const AHEAD_FRACTION = 0.04;
+/** Forecast rows are this far apart when the stream's step is not known yet, seconds. */
+const DEFAULT_STEP_SECONDS = 0.1;
+/** New rows wait at most this long (ms) for a redraw when the axis has not moved a pixel. */
+const DATA_REDRAW_MS = 100;
+/** Largest horizon the protocol allows. */
+const MAX_HORIZON = 256;
+
+/** A stream as the dashboard knows it. */
+export interface StreamEntry {
+  name: string;
+  listed: ListedStream | undefined;
+  model: ListedModel | undefined;
+  series: StreamSeries;
+  kind: 'values' | 'image' | 'tokens';
+  /** [rows, columns] of an image stream's frames. */
+  shape: [number, number] | undefined;
+  /** A name per charted channel. */
+  channels: string[];
+  /** All channels of a frame, charted or not. */
+  channelTotal: number;
+  attentionModel: boolean;
+  labelled: LabelledWindows | undefined;
+}
+
+/** What the view shares with the rest of the page; main.ts owns and changes it. */
+export interface ViewContext {
+  clock: SharedClock;
+  theme: Theme;
+  windowSeconds: number;
+  threshold: number;
+  /** From metrics: whether the server can learn online (undefined until the first metrics). */
+  learningAvailable: boolean | undefined;
+  send(message: object): boolean;
+  isPaused(stream: string): boolean;
+  setPaused(stream: string, paused: boolean): void;
+}
+
+interface ChartBinding {
+  chart: uPlot;
+  /** Columns drawn, in series order. */
+  columns: number[];
+  /** Channel whose forecast is appended as the last series. */
+  forecastChannel?: number;
+  stopFitting: () => void;
+}
+
+/**
+ * Builds and runs the view of `entry` inside `root`. `render()` is called once
+ * per animation frame: it rebuilds chart data only when rows arrived or the
+ * window changed, and otherwise just slides the time axis.
+ */
+export class StreamView {
+  readonly charts: uPlot[] = [];
+  private readonly bindings: ChartBinding[] = [];
+  private readonly overlay: Overlay = emptyOverlay();
+  private builtVersion = -1;
+  private builtWindow = -1;
+  private builtWidth = -1;
+  private drawnFramesVersion = -1;
+  private now = NaN;
+  /** The right edge of the time axis at the last redraw, seconds, and when that was (ms). */
+  private drawnXMax = -Infinity;
+  private drawnAt = -Infinity;
+  private readonly status: HTMLElement;
+  private readonly meta: HTMLElement;
+  private readonly pauseButton: HTMLButtonElement;
+  private readonly learnBox: HTMLInputElement;
+  private readonly learnNote: HTMLElement;
+  private readonly horizonInput: HTMLInputElement;
+  private frameCanvases: { current: HTMLCanvasElement; predicted: HTMLCanvasElement; forecast: HTMLCanvasElement[]; caption: HTMLElement } | undefined;
+  private tokenPanel: HTMLElement | undefined;
+  private attentionPanel: { canvas: HTMLCanvasElement; note: HTMLElement } | undefined;
+  /** The control request waiting for an answer, to word the answer. */
+  private pending: 'reset' | 'horizon' | 'learn' | undefined;
+
+  constructor(
+    private readonly root: HTMLElement,
+    readonly entry: StreamEntry,
+    private readonly context: ViewContext,
+  ) {
+    root.replaceChildren();
+    const id = `stream-${entry.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    const head = element('div', 'view-head');
+    const title = element('h2', 'view-title', entry.name);
+    title.id = 'view-title';
+    this.meta = element('p', 'view-meta');
+    head.append(title, this.meta);
+
+    const controls = element('div', 'controls');
+    controls.setAttribute('aria-label', `Controls for ${entry.name}`);
+    controls.setAttribute('role', 'group');
+    this.pauseButton = button('Pause view', 'pause');
+    this.pauseButton.setAttribute('aria-pressed', 'false');
+    this.pauseButton.addEventListener('click', () => this.togglePause());
+    const reset = button('Reset stream', 'reset');
+    reset.addEventListener('click', () => this.request('reset', resetMessage(entry.name)));
+    const learnLabel = element('label', 'learn');
+    this.learnBox = document.createElement('input');
+    this.learnBox.type = 'checkbox';
+    this.learnBox.id = `${id}-learn`;
+    this.learnBox.addEventListener('change', () => this.request('learn', configureMessage(entry.name, { learn: this.learnBox.checked })));
+    this.learnNote = element('span', 'learn-note');
+    learnLabel.append(this.learnBox, ' Online learning', this.learnNote);
+    const horizonForm = document.createElement('form');
+    horizonForm.className = 'horizon';
+    const horizonLabel = element('label', '', 'Horizon');
+    this.horizonInput = document.createElement('input');
+    Object.assign(this.horizonInput, { type: 'number', min: '0', max: String(MAX_HORIZON), step: '1', id: `${id}-horizon`, inputMode: 'numeric' });
+    horizonLabel.htmlFor = this.horizonInput.id;
+    const horizonUnit = element('span', 'unit', 'steps');
+    const apply = button('Set', 'apply');
+    apply.type = 'submit';
+    horizonForm.append(horizonLabel, this.horizonInput, horizonUnit, apply);
+    horizonForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const horizon = Number(this.horizonInput.value);
+      if (!Number.isInteger(horizon) || horizon < 0 || horizon > MAX_HORIZON) return this.say(`The horizon is a whole number of steps from 0 to ${MAX_HORIZON}.`);
+      this.request('horizon', configureMessage(entry.name, { horizon }));
+    });
+    controls.append(this.pauseButton, reset, learnLabel, horizonForm);
+
+    this.status = element('p', 'control-status');
+    this.status.setAttribute('role', 'status');
+    this.status.setAttribute('aria-live', 'polite');
+
+    const figures = element('div', 'figures');
+    root.append(head, controls, this.status, figures);
+    this.buildPanels(figures);
+    this.updateInfo();
+  }
+
+  /** Refreshes the header and controls from the entry (after a `list` answer or new metrics). */
+  updateInfo(): void {
+    const { listed, model, kind, shape } = this.entry;
+    const parts = [
+      model ? `model ${model.name}: ${model.description}` : undefined,
+      kind === 'image' && shape ? `${shape[0]}×${shape[1]} frames` : undefined,
+      listed ? `horizon ${listed.horizon}` : undefined,
+      learningSummary(listed),
+      listed ? `normalize ${listed.normalize}` : undefined,
+      listed ? (listed.held ? 'producer connected' : 'no producer') : undefined,
+      listed?.parked ? 'idle (parked)' : undefined,
+    ].filter(Boolean);
+    setText(this.meta, parts.join(' · '));
+    if (document.activeElement !== this.horizonInput && listed) this.horizonInput.value = String(listed.horizon);
+    this.learnBox.checked = listed?.learn ?? false;
+    const unavailable = this.context.learningAvailable === false;
+    this.learnBox.disabled = unavailable;
+    setText(this.learnNote, unavailable ? ' (this server cannot learn online)' : '');
+    const paused = this.context.isPaused(this.entry.name);
+    this.pauseButton.setAttribute('aria-pressed', String(paused));
+    setText(this.pauseButton, paused ? 'Resume view' : 'Pause view');
+  }
+
+  /** An answer (or error) the server sent about this stream. */
+  reply(message: ReplyMessage | ErrorMessage): void {
+    const what = this.pending ?? 'request';
+    const words = { reset: 'Reset', horizon: 'Horizon change', learn: 'Learning switch', request: 'Request' }[what];
+    if (message.type === 'error') {
+      const hint =
+        message.code === 'unknown_type'
+          ? ' This server does not accept stream settings from a dashboard yet.'
+          : message.code === 'stream_busy'
+            ? ' Protocol v1 lets only the stream’s producer do this.'
+            : '';
+      this.say(`${words} refused by the server (${message.code}): ${message.message}.${hint}`, true);
+    } else if (message.type === 'reset') {
+      this.say(`Stream reset by the server after seq ${String(message.lastSeq)}.`);
+    } else if (message.type === 'configured') {
+      this.say(`Server applied: horizon ${String(message.horizon ?? '–')}, learning ${message.learn ? 'on' : 'off'}.`);
+      if (this.entry.listed) {
+        if (typeof message.horizon === 'number') this.entry.listed.horizon = message.horizon;
+        if (typeof message.learn === 'boolean') this.entry.listed.learn = message.learn;
+      }
+      this.updateInfo();
+    }
+    this.pending = undefined;
+  }
+
+  /** Once per animation frame. */
+  render(): void {
+    const { series } = this.entry;
+    const paused = this.context.isPaused(this.entry.name);
+    if (!paused || Number.isNaN(this.now)) this.now = this.context.clock.now();
+    const step = series.secondsPerStep > 0 ? series.secondsPerStep : DEFAULT_STEP_SECONDS;
+    const horizonRows = this.forecastRows().length;
+    const forecastEnd = horizonRows > 0 && Number.isFinite(series.newestX) ? series.newestX + horizonRows * step : NaN;
+    const windowSeconds = this.context.windowSeconds;
+    const overlay = this.overlay;
+    overlay.now = this.now;
+    overlay.forecastEnd = forecastEnd;
+    overlay.xMin = this.now - windowSeconds;
+    overlay.xMax = this.now + Math.max(windowSeconds * AHEAD_FRACTION, Number.isFinite(forecastEnd) ? forecastEnd - this.now : 0);
+    overlay.threshold = this.context.threshold;
+    const width = this.charts[0]?.width ?? 0;
+    const layoutChanged = windowSeconds !== this.builtWindow || width !== this.builtWidth;
+    const dataChanged = series.version !== this.builtVersion;
+    // a redraw that moves the axis by less than a pixel changes nothing on screen: scroll one pixel at a time
+    const movedPixels = ((overlay.xMax - this.drawnXMax) * width * devicePixelRatio) / (overlay.xMax - overlay.xMin);
+    const sinceDraw = performance.now() - this.drawnAt;
+    if (layoutChanged || (dataChanged && sinceDraw >= DATA_REDRAW_MS) || (!paused && movedPixels >= 1)) {
+      if (layoutChanged || dataChanged) this.rebuild(step);
+      else for (const chart of this.charts) chart.setScale('x', { min: overlay.xMin, max: overlay.xMax });
+      this.drawnXMax = overlay.xMax;
+      this.drawnAt = performance.now();
+    }
+    if (series.version !== this.drawnFramesVersion) this.drawPanels();
+  }
+
+  destroy(): void {
+    for (const binding of this.bindings) {
+      binding.stopFitting();
+      binding.chart.destroy();
+    }
+    this.root.replaceChildren();
+  }
+
+  // ---- building ---------------------------------------------------------------------------------------------------
+
+  private buildPanels(figures: HTMLElement): void {
+    const { entry } = this;
+    const theme = this.context.theme;
+    const syncKey = `view-${entry.name}`;
+    if (entry.kind === 'image' && entry.shape) this.buildFrames(figures, entry.shape);
+    if (entry.kind === 'tokens') {
+      this.tokenPanel = element('p', 'token-panel');
+      figures.append(card('Tokens', this.tokenPanel));
+    }
+    if (entry.kind === 'values') {
+      entry.channels.forEach((channel, c) => {
+        const target = element('div', 'chart');
+        const note = entry.labelled ? ' Shaded: NAB labelled anomaly window.' : '';
+        figures.append(card(`${channel}: actual and predicted`, target, `In the stream’s units. Dashed: forecast ahead of now.${note}`));
+        this.addChart(
+          target,
+          {
+            description: `${channel} of ${entry.name}: actual values, one-step predictions and the forecast, over time`,
+            height: entry.channels.length > 2 ? 120 : 170,
+            series: [
+              { label: 'actual', stroke: theme.actual, width: 1.75 },
+              { label: 'predicted', stroke: theme.predicted, width: 1.25 },
+              { label: 'forecast', stroke: theme.forecast, width: 1.75, dash: [5, 4], points: true },
+            ],
+            syncKey,
+            timeLabels: false,
+          },
+          [actualColumn(c), predictedColumn(c)],
+          c,
+        );
+      });
+      if (entry.channelTotal > entry.channels.length) {
+        figures.append(element('p', 'note', `Charting the first ${MAX_CHART_CHANNELS} of ${entry.channelTotal} channels.`));
+      }
+    }
+    const errorTarget = element('div', 'chart');
+    figures.append(card('Prediction error', errorTarget, 'RMS over channels of actual − predicted, and its rolling RMSE (last 100).'));
+    this.addChart(
+      errorTarget,
+      {
+        description: `Prediction error of ${entry.name} and its rolling RMSE over time`,
+        height: 130,
+        y: 'zero',
+        series: [
+          { label: 'error', stroke: theme.error, width: 1 },
+          { label: 'RMSE', stroke: theme.rmse, width: 2 },
+        ],
+        syncKey,
+        timeLabels: false,
+      },
+      [ERROR, RMSE],
+    );
+    // the anomaly chart comes last and carries the time labels for the whole stack
+    const anomalyTarget = element('div', 'chart');
+    figures.append(
+      card(
+        'Anomaly likelihood',
+        anomalyTarget,
+        `Dashed line: threshold ${this.context.threshold}; triangles: where the score crosses it.${entry.labelled ? ' Shaded: NAB labelled anomaly windows.' : ''}`,
+      ),
+    );
+    this.addChart(
+      anomalyTarget,
+      {
+        description: `Anomaly likelihood of ${entry.name} over time, with the threshold`,
+        height: 130,
+        y: [0, 1.05],
+        threshold: true,
+        series: [{ label: 'anomaly', stroke: theme.anomaly, width: 1.5 }],
+        syncKey,
+      },
+      [ANOMALY],
+    );
+    if (entry.attentionModel) this.buildAttention(figures);
+  }
+
+  private addChart(target: HTMLElement, spec: Parameters<typeof createChart>[1], columns: number[], forecastChannel?: number): void {
+    const chart = createChart(target, spec, this.overlay, this.context.theme);
+    this.charts.push(chart);
+    this.bindings.push({ chart, columns, forecastChannel, stopFitting: fitWidth(chart, target) });
+  }
+
+  private buildFrames(figures: HTMLElement, shape: [number, number]): void {
+    const pair = element('div', 'frame-pair');
+    const frame = (label: string, className: string) => {
+      const figure = element('figure', className);
+      const canvas = document.createElement('canvas');
+      canvas.className = 'pixels';
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', label);
+      const caption = element('figcaption', '', label);
+      figure.append(canvas, caption);
+      pair.append(figure);
+      return { canvas, caption };
+    };
+    const current = frame('Current frame', 'frame current');
+    const predicted = frame('Predicted next frame', 'frame predicted');
+    const horizon = Math.max(0, (this.entry.listed?.horizon ?? 0) - 1);
+    const strip = element('div', 'forecast-frames');
+    const forecast = Array.from({ length: Math.min(horizon, 8) }, (_, i) => {
+      const canvas = document.createElement('canvas');
+      canvas.className = 'pixels small';
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', `Forecast frame t+${i + 2}`);
+      canvas.title = `t+${i + 2}`;
+      strip.append(canvas);
+      return canvas;
+    });
+    const body = element('div', 'frames-body');
+    body.append(pair);
+    if (forecast.length > 0) body.append(element('p', 'note', 'Forecast, further ahead:'), strip);
+    figures.append(card(`Frames (${shape[0]}×${shape[1]})`, body, 'Left: the frame just received. Right: the model’s prediction of the next one.'));
+    this.frameCanvases = { current: current.canvas, predicted: predicted.canvas, forecast, caption: current.caption };
+  }
+
+  private buildAttention(figures: HTMLElement): void {
+    const canvas = document.createElement('canvas');
+    canvas.className = 'pixels heatmap';
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', 'Attention weights per head over the window');
+    canvas.hidden = true;
+    const note = element(
+      'p',
+      'note',
+      'This server sends no attention weights: protocol v1 has no field for them, so there is nothing to draw. (The dashboard draws a prediction’s "attention" rows, one per head, when a server sends them.)',
+    );
+    const body = element('div', 'attention-body');
+    body.append(canvas, note);
+    figures.append(card('Attention', body, 'Latest position’s weights, one row per head, oldest position left.'));
+    this.attentionPanel = { canvas, note };
+  }
+
+  // ---- data -------------------------------------------------------------------------------------------------------
+
+  /** The latest forecast rows, or the one-step prediction alone when the stream has no horizon. */
+  private forecastRows(): number[][] {
+    const latest = this.entry.series.latest;
+    if (!latest || this.entry.kind !== 'values') return [];
+    return latest.forecast && latest.forecast.length > 0 ? latest.forecast : [latest.predicted];
+  }
+
+  private rebuild(step: number): void {
+    const { series, labelled } = this.entry;
+    const overlay = this.overlay;
+    const rows = series.window(overlay.xMin);
+    const x = rows.columns[T];
+    overlay.labelled = labelled ? labelledRuns(x, rows.columns[SEQ], labelled) : [];
+    overlay.crossings = thresholdCrossings(x, rows.columns[ANOMALY], this.context.threshold);
+    const forecast = this.forecastRows();
+    for (const binding of this.bindings) {
+      const { chart, columns } = binding;
+      const values = columns.map((c) => rows.columns[c]);
+      const plotWidth = chart.bbox.width > 0 ? chart.bbox.width / devicePixelRatio : chart.width;
+      const keep = decimateRows(x, values, overlay.xMin, overlay.xMax, plotWidth);
+      const xs = pickRows(x, keep) as number[];
+      const ys = values.map((v) => pickRows(v, keep));
+      if (binding.forecastChannel !== undefined) {
+        const c = binding.forecastChannel;
+        const tail = new Array<number | null>(xs.length).fill(null);
+        if (xs.length > 0 && forecast.length > 0) {
+          // the dashed line starts at the newest actual value and runs through the forecast rows
+          tail[xs.length - 1] = ys[0][xs.length - 1];
+          const newest = xs[xs.length - 1];
+          forecast.forEach((row, i) => {
+            xs.push(newest + (i + 1) * step);
+            for (const y of ys) y.push(null);
+            tail.push(row[c] ?? null);
+          });
+        }
+        ys.push(tail);
+      }
+      chart.setData([xs, ...ys] as uPlot.AlignedData);
+    }
+    this.builtVersion = series.version;
+    this.builtWindow = this.context.windowSeconds;
+    this.builtWidth = this.charts[0]?.width ?? 0;
+  }
+
+  private drawPanels(): void {
+    const latest = this.entry.series.latest;
+    this.drawnFramesVersion = this.entry.series.version;
+    if (!latest) return;
+    if (this.frameCanvases && this.entry.shape && Array.isArray(latest.actual)) {
+      const { current, predicted, forecast, caption } = this.frameCanvases;
+      drawGrayscale(current, latest.actual, this.entry.shape);
+      drawGrayscale(predicted, latest.predicted, this.entry.shape);
+      forecast.forEach((canvas, i) => {
+        const row = latest.forecast?.[i + 1];
+        if (row) drawGrayscale(canvas, row, this.entry.shape!);
+      });
+      setText(caption, `Current frame, seq ${latest.seq}`);
+    }
+    if (this.tokenPanel) {
+      setText(this.tokenPanel, `Latest token ${String(latest.actual)}; most likely next token ${latest.next ?? '–'}; cross-entropy ${formatNumber(latest.error)} nats.`);
+    }
+    if (this.attentionPanel && latest.attention && latest.attention.length > 0) {
+      this.attentionPanel.canvas.hidden = false;
+      this.attentionPanel.note.hidden = true;
+      drawHeatmap(this.attentionPanel.canvas, latest.attention, [11, 95, 165]);
+    }
+  }
+
+  // ---- controls ---------------------------------------------------------------------------------------------------
+
+  private togglePause(): void {
+    const paused = !this.context.isPaused(this.entry.name);
+    this.context.setPaused(this.entry.name, paused);
+    this.say(paused ? 'View paused: the server stops sending this stream to the page.' : 'View resumed.');
+    this.updateInfo();
+  }
+
+  private request(what: 'reset' | 'horizon' | 'learn', message: object): void {
+    this.pending = what;
+    if (!this.context.send(message)) this.say('Not connected to the server; try again once the connection is back.', true);
+    else this.say(`Sent to the server: ${JSON.stringify(message)}`);
+  }
+
+  private say(text: string, problem = false): void {
+    this.status.textContent = text;
+    this.status.classList.toggle('problem', problem);
+  }
+}
+
+/** "learning: 42 updates, MSE 0.41 vs persistence 0.52" for a learning stream; "not learning" when it is paused. */
+function learningSummary(listed: ListedStream | undefined): string | undefined {
+  if (!listed?.learning) return undefined;
+  if (!listed.learn) return 'learning paused';
+  const stats = listed.learning.stats;
+  if (!stats) return 'learning';
+  const mse = stats.mse === null ? '' : `, MSE ${formatNumber(stats.mse)} vs persistence ${formatNumber(stats.persistenceMse)}`;
+  return `learning: ${stats.updates} updates${mse}`;
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function button(text: string, className: string): HTMLButtonElement {
+  const node = element('button', className, text);
+  node.type = 'button';
+  return node;
+}
+
+/** A titled figure around `body`, with an optional caption under the title. */
+function card(title: string, body: HTMLElement, caption?: string): HTMLElement {
+  const figure = element('figure', 'card');
+  const heading = element('figcaption', 'card-title');
+  heading.append(element('span', 'card-name', title));
+  if (caption) heading.append(element('span', 'card-caption', caption));
+  figure.append(heading, body);
+  return figure;
+}
+
+function setText(node: Element, text: string): void {
+  if (node.textContent !== text) node.textContent = text;
+}
