@@ -7,6 +7,7 @@ import { addDemoCommand } from './demo-command.js';
 import { addPredictCommand } from './predict.js';
 import { addReplayCommand } from './replay.js';
 import { addServeCommand } from './serve.js';
+import { addTrainCommand } from './train.js';
 
 /**
  * Runs the command line `seqcast <argv…>` and returns its exit code: 0 on
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   addDemoCommand(program, finish);
   addServeCommand(program, finish);
   addReplayCommand(program, finish);
+  addTrainCommand(program, finish);
   for (const command of program.commands) command.configureOutput({ outputError: usageError(`seqcast ${command.name()}`) });
 
   try {

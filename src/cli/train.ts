@@ -1,0 +1,424 @@
+// `seqcast train`: trains an RNN, LSTM or GRU offline on a CSV of frames or a
+// text file, through the kernel's BPTT and Adam, and writes the best
+// checkpoint (by validation loss) as safetensors. docs/training.md has the details.
+
+import { randomBytes } from 'node:crypto';
+import { open, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { createModel, type Model } from '../api/model.js';
+import { InputError } from '../errors.js';
+import type { CellKind } from '../kernel/kernel.js';
+import { readCsvData, readTextData, type NanPolicy } from '../train/data.js';
+import { runTraining, type EpochEvent, type StepEvent } from '../train/loop.js';
+import { planCsv, planText, saveCheckpoint, type TrainingPlan } from '../train/plan.js';
+import type { TaskShape } from '../train/tasks.js';
+import { describeFileError, OutputError } from './files.js';
+
+export interface TrainOptions {
+  data: string;
+  out: string;
+  /** Read --data as text (char-level) even without a .txt name. */
+  text?: boolean;
+  kind?: string;
+  hidden?: number;
+  layers?: number;
+  embed?: number;
+  window?: number;
+  batch?: number;
+  lr?: number;
+  clip?: number;
+  epochs?: number;
+  steps?: number;
+  valSplit?: number;
+  patience?: number;
+  seed?: number;
+  task?: string;
+  stride?: number;
+  columns?: string;
+  label?: string;
+  labelType?: string;
+  nan?: string;
+  delta?: boolean;
+  /** No progress bar or progress lines; the summary still prints. */
+  quiet?: boolean;
+}
+
+export interface TrainIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+const TRAINABLE: CellKind[] = ['lstm', 'gru', 'rnn'];
+const SHAPES = ['many-to-many', 'many-to-one', 'one-to-one'];
+const DEFAULTS = { kind: 'lstm', hidden: 64, layers: 1, embed: 64, textWindow: 64, frameWindow: 32, batch: 32, lr: 2e-3, clip: 1, epochs: 10, valSplit: 0.1, patience: 3, seed: 0 };
+/** Non-TTY progress: a line at most this often, ms. */
+const LINE_EVERY_MS = 30_000;
+
+export function addTrainCommand(program: Command, finish: (exitCode: number) => void): Command {
+  return program
+    .command('train')
+    .summary('train an RNN, LSTM or GRU on a CSV of frames or a text file')
+    .description(
+      'Trains a recurrent model offline with truncated BPTT, gradient clipping and Adam in the WebAssembly kernel, ' +
+        'and writes the best checkpoint (lowest validation loss) as safetensors, with its normalizer or vocabulary.',
+    )
+    .requiredOption('-d, --data <file>', 'training data: a CSV of frames, or text (a .txt file, or with --text)')
+    .requiredOption('-o, --out <file>', 'the model to write, .safetensors (replaced atomically at each new best)')
+    .option('--text', 'read --data as text for a char-level model, whatever its name')
+    .option('-k, --kind <cell>', `lstm, gru or rnn (default: ${DEFAULTS.kind})`)
+    .addOption(new Option('--hidden <H>', `hidden size (default: ${DEFAULTS.hidden})`).argParser(integer))
+    .addOption(new Option('--layers <L>', `stacked recurrent layers (default: ${DEFAULTS.layers})`).argParser(integer))
+    .addOption(new Option('--embed <E>', `embedding size of a text model (default: ${DEFAULTS.embed})`).argParser(integer))
+    .addOption(new Option('--window <T>', `steps per window (default: ${DEFAULTS.frameWindow} for CSV, ${DEFAULTS.textWindow} for text; 1 for one-to-one)`).argParser(integer))
+    .addOption(new Option('--batch <B>', `windows per step (default: ${DEFAULTS.batch})`).argParser(integer))
+    .addOption(new Option('--lr <rate>', `Adam learning rate (default: ${DEFAULTS.lr})`).argParser(number))
+    .addOption(new Option('--clip <norm>', `clip gradients to this global L2 norm; 0 = off (default: ${DEFAULTS.clip})`).argParser(number))
+    .addOption(new Option('--epochs <n>', `passes over the training part (default: ${DEFAULTS.epochs})`).argParser(integer))
+    .addOption(new Option('--steps <n>', 'stop after this many optimizer steps in all').argParser(integer))
+    .addOption(new Option('--val-split <fraction>', `the last part of the data kept for validation; 0 = none (default: ${DEFAULTS.valSplit})`).argParser(number))
+    .addOption(new Option('--patience <epochs>', `stop after this many epochs without a better validation loss; 0 = never (default: ${DEFAULTS.patience})`).argParser(integer))
+    .addOption(new Option('--seed <n>', `seeds the initialisation and the window order; the same seed gives the same file (default: ${DEFAULTS.seed})`).argParser(integer))
+    .option('--task <shape>', 'many-to-many (a target every step), many-to-one (one target after the last step) or one-to-one (T = 1) (default: many-to-many)')
+    .addOption(new Option('--stride <n>', 'window starts advance by n (default: T for many-to-many, 1 otherwise)').argParser(integer))
+    .option('--columns <list>', 'CSV input columns by header name or 0-based index, comma-separated (default: all but the time and label columns)')
+    .option('--label <column>', 'CSV label column (a class id or a value per row) as the target of many-to-one / one-to-one')
+    .option('--label-type <type>', 'auto, class (cross-entropy) or value (MSE) (default: auto: integer labels are classes)')
+    .option('--nan <policy>', 'rows with an empty or NaN cell: refuse (default) or skip (and count)')
+    .option('--delta', 'CSV: predict the change x[t+1] − x[t] instead of x[t+1] (metadata "target": "delta")')
+    .option('-q, --quiet', 'no progress bar or progress lines')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  seqcast train --data sensors.csv --kind lstm --hidden 64 --window 32 --out sensors.safetensors',
+        '  seqcast train --data input.txt --kind lstm --hidden 256 --embed 64 --window 64 --batch 32 --out chars.safetensors',
+        '  seqcast train --data runs.csv --columns temp,flow --label fault --task many-to-one --window 50 --out fault.safetensors',
+        '',
+        'transformer and hybrid models cannot be trained yet: the kernel has no backward pass for attention.',
+        'See docs/training.md.',
+      ].join('\n'),
+    )
+    .action(async (options: TrainOptions) => {
+      finish(await runTrain(options, { stdout: process.stdout, stderr: process.stderr }));
+    });
+}
+
+function integer(value: string): number {
+  if (!/^[+-]?\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected a whole number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function number(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+interface Settings {
+  text: boolean;
+  cell: CellKind;
+  hidden: number;
+  layers: number;
+  embed: number;
+  window: number;
+  batch: number;
+  lr: number;
+  clip: number;
+  epochs: number;
+  steps?: number;
+  valSplit: number;
+  patience: number;
+  seed: number;
+  shape: TaskShape;
+  stride?: number;
+  columns?: string[];
+  label?: string;
+  labelType: 'auto' | 'class' | 'value';
+  nan: NanPolicy;
+  delta: boolean;
+}
+
+/** Checks every flag before anything is read or written; throws InputError naming the flag and its value. */
+export function settingsFrom(options: TrainOptions): Settings {
+  const kind = (options.kind ?? DEFAULTS.kind).toLowerCase();
+  if (kind === 'transformer' || kind === 'hybrid') {
+    throw new InputError(
+      `--kind ${kind}: transformer and hybrid models cannot be trained yet; the kernel has backward passes for RNN, LSTM and GRU cells only (none for attention). Train --kind lstm, gru or rnn`,
+    );
+  }
+  if (!(TRAINABLE as string[]).includes(kind)) throw new InputError(`--kind must be lstm, gru or rnn, got ${JSON.stringify(options.kind)}`);
+  const text = options.text === true || extname(options.data).toLowerCase() === '.txt';
+  const shape = (options.task ?? 'many-to-many') as TaskShape;
+  if (options.task === 'one-to-many') {
+    throw new InputError('--task one-to-many is a way to run a trained model, not to train one: train many-to-many (next-step) and generate with stream.forecast(k) or by feeding sampled tokens back');
+  }
+  if (!SHAPES.includes(shape)) throw new InputError(`--task must be many-to-many, many-to-one or one-to-one, got ${JSON.stringify(options.task)}`);
+  const positive = (flag: string, v: number | undefined, fallback: number, min = 1) => {
+    const value = v ?? fallback;
+    if (!Number.isInteger(value) || value < min) throw new InputError(`${flag} must be a whole number ≥ ${min}, got ${value}`);
+    return value;
+  };
+  let window = options.window ?? (shape === 'one-to-one' ? 1 : text ? DEFAULTS.textWindow : DEFAULTS.frameWindow);
+  if (shape === 'one-to-one') {
+    if (window !== 1) throw new InputError(`--task one-to-one trains windows of one step (T = 1), got --window ${window}`);
+  } else if (shape === 'many-to-many' && window < 2) {
+    throw new InputError(`--window must be 2 or more for many-to-many training (a window of ${window} step${window === 1 ? '' : 's'} has nothing to carry from step to step); use --task one-to-one for T = 1`);
+  }
+  window = positive('--window', window, window);
+  const lr = options.lr ?? DEFAULTS.lr;
+  if (!(lr > 0)) throw new InputError(`--lr must be above 0, got ${lr}`);
+  const clip = options.clip ?? DEFAULTS.clip;
+  if (!(clip >= 0)) throw new InputError(`--clip must be ≥ 0 (0 = off), got ${clip}`);
+  const valSplit = options.valSplit ?? DEFAULTS.valSplit;
+  if (!(valSplit >= 0 && valSplit < 1)) throw new InputError(`--val-split must be in [0, 1), got ${valSplit}`);
+  const labelType = (options.labelType ?? 'auto') as Settings['labelType'];
+  if (!['auto', 'class', 'value'].includes(labelType)) throw new InputError(`--label-type must be auto, class or value, got ${JSON.stringify(options.labelType)}`);
+  const nan = (options.nan ?? 'refuse') as NanPolicy;
+  if (nan !== 'skip' && nan !== 'refuse') throw new InputError(`--nan must be skip or refuse, got ${JSON.stringify(options.nan)}`);
+  const columns = options.columns?.split(',').map((c) => c.trim());
+  if (columns?.some((c) => c === '')) throw new InputError(`--columns has an empty name: ${JSON.stringify(options.columns)}`);
+  if (text) {
+    for (const [flag, given] of [['--columns', options.columns], ['--label', options.label], ['--label-type', options.labelType], ['--nan', options.nan], ['--delta', options.delta]] as const) {
+      if (given !== undefined) throw new InputError(`${flag} applies to CSV data; ${options.data} is read as text`);
+    }
+  } else if (options.embed !== undefined) {
+    throw new InputError(`--embed applies to text models; ${options.data} is read as CSV frames (use --text for a text file without a .txt name)`);
+  }
+  if (options.label !== undefined && shape === 'many-to-many') {
+    throw new InputError('a --label column is the target of --task many-to-one (or one-to-one); many-to-many predicts the next frame');
+  }
+  return {
+    text,
+    cell: kind as CellKind,
+    hidden: positive('--hidden', options.hidden, DEFAULTS.hidden),
+    layers: positive('--layers', options.layers, DEFAULTS.layers),
+    embed: positive('--embed', options.embed, DEFAULTS.embed),
+    window,
+    batch: positive('--batch', options.batch, DEFAULTS.batch),
+    lr,
+    clip,
+    epochs: positive('--epochs', options.epochs, DEFAULTS.epochs),
+    steps: options.steps === undefined ? undefined : positive('--steps', options.steps, 1),
+    valSplit,
+    patience: positive('--patience', options.patience, DEFAULTS.patience, 0),
+    seed: positive('--seed', options.seed, DEFAULTS.seed, 0),
+    shape,
+    stride: options.stride === undefined ? undefined : positive('--stride', options.stride, 1),
+    columns,
+    label: options.label,
+    labelType,
+    nan,
+    delta: options.delta === true,
+  };
+}
+
+/**
+ * Finds out before any training whether `path` can be written: it must not
+ * be a directory, and its directory must take a new file (created and removed
+ * again here, as model.save will create its temporary file there).
+ */
+export async function checkWritable(path: string): Promise<void> {
+  try {
+    if ((await stat(path)).isDirectory()) throw new OutputError(`cannot write ${path}: it is a directory`);
+  } catch (err) {
+    if (err instanceof OutputError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new OutputError(`cannot write ${path}: ${describeFileError(err)}`);
+  }
+  const probe = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.probe`);
+  try {
+    const handle = await open(probe, 'wx');
+    await handle.close();
+  } catch (err) {
+    throw new OutputError(`cannot write ${path}: ${describeFileError(err)}`);
+  }
+  await unlink(probe).catch(() => {});
+}
+
+/**
+ * Runs `seqcast train`. Every flag, the output path and the data are checked
+ * before the first step; a bad one throws a SeqcastError and nothing is
+ * written. During training the best checkpoint so far is saved to `out`
+ * (atomically) each time the validation loss improves. Returns the exit code.
+ */
+export async function runTrain(options: TrainOptions, io: TrainIo): Promise<number> {
+  // a reader that goes away (`seqcast train … | head`) must not end the training
+  io.stdout.on('error', () => {});
+  const settings = settingsFrom(options);
+  await checkWritable(options.out);
+  const planOptions = { shape: settings.shape, window: settings.window, batch: settings.batch, valSplit: settings.valSplit, stride: settings.stride, delta: settings.delta, labelType: settings.labelType };
+  let plan: TrainingPlan;
+  if (settings.text) {
+    plan = planText(await readTextData(options.data), planOptions);
+  } else {
+    plan = planCsv(await readCsvData(options.data, { columns: settings.columns, label: settings.label, nan: settings.nan }), planOptions);
+  }
+  const { task } = plan;
+  const training: Record<string, unknown> = {
+    data: basename(options.data),
+    task: settings.shape,
+    window: task.window,
+    batch: task.batch,
+    optimizer: 'adam',
+    lr: settings.lr,
+    clip: settings.clip,
+    seed: settings.seed,
+    loss: task.loss,
+  };
+  const model = await createModel({
+    cell: settings.cell,
+    hiddenSize: settings.hidden,
+    layers: settings.layers,
+    embedSize: plan.spec.vocabSize ? settings.embed : undefined,
+    ...plan.spec,
+    seed: settings.seed,
+    metadata: { ...plan.metadata, training },
+  });
+  try {
+    return await trainModel(model, plan, settings, options, io, training);
+  } finally {
+    model.close();
+  }
+}
+
+async function trainModel(model: Model, plan: TrainingPlan, settings: Settings, options: TrainOptions, io: TrainIo, training: Record<string, unknown>): Promise<number> {
+  const { task } = plan;
+  const totalSteps = Math.min(settings.steps ?? Infinity, settings.epochs * task.stepsPerEpoch);
+  const lossName = task.loss === 'ce' ? 'cross-entropy, nats' : 'MSE, normalized units';
+  const progress = new Progress(io, options.quiet ?? false, totalSteps, settings.epochs, task.unit);
+  progress.log(`training ${model.describe()}`);
+  for (const note of plan.notes) progress.log(`  ${note}`);
+  progress.log(
+    `  ${task.stepsPerEpoch.toLocaleString('en-US')} steps per epoch of ${task.batch} windows × ${task.window} steps; Adam lr ${settings.lr}, clip ${settings.clip || 'off'}, seed ${settings.seed}; loss: ${lossName}`,
+  );
+  if (plan.baseline) progress.log(`  validation loss of ${plan.baseline.name}, for scale: ${fmtLoss(plan.baseline.loss)}`);
+  progress.start();
+  let saved = false;
+  let summary;
+  // Ctrl-C ends the run after the current step (the best checkpoint so far stays in --out); a second one exits at once
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+  };
+  process.on('SIGINT', onSignal);
+  try {
+    summary = await runTraining(model, task, { epochs: settings.epochs, patience: settings.patience, maxSteps: settings.steps, seed: settings.seed, lr: settings.lr, clip: settings.clip }, {
+      onStep: (event) => progress.step(event),
+      onBest: async (m, event) => {
+        training.epochs = event.epoch;
+        training.best_epoch = event.epoch;
+        training[event.valLoss !== undefined ? 'val_loss' : 'train_loss'] = Number(event.monitored.toPrecision(6));
+        await saveCheckpoint(m, options.out, plan.outputMap);
+        saved = true;
+      },
+      onEpoch: (event) => progress.epoch(event, options.out),
+      shouldStop: () => interrupted,
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    progress.stop();
+  }
+  const rate = summary.units / Math.max(summary.trainSeconds, 1e-9);
+  const how = summary.interrupted ? `interrupted in epoch ${summary.epochs}` : summary.stoppedEarly ? `stopped early after epoch ${summary.epochs} (no improvement for ${settings.patience})` : `${summary.epochs} epoch${summary.epochs === 1 ? '' : 's'}`;
+  progress.log(
+    `done: ${how}, ${summary.steps.toLocaleString('en-US')} steps, ${Math.round(rate).toLocaleString('en-US')} ${task.unit}/s in training steps` +
+      (summary.refused ? `, ${summary.refused} steps refused (non-finite)` : ''),
+  );
+  progress.log(saved ? `best ${task.hasValidation ? 'validation' : 'training'} loss ${fmtLoss(summary.best)} (epoch ${summary.bestEpoch}) → ${options.out}` : `no checkpoint was written (the loss never became finite)`);
+  if (summary.interrupted) return 130;
+  return saved ? 0 : 1;
+}
+
+function fmtLoss(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  return Math.abs(v) >= 0.01 ? v.toFixed(4) : v.toPrecision(3);
+}
+
+function fmtDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/**
+ * Progress: on a terminal a cli-progress bar on stderr (loss, tokens or frames
+ * per second, ETA) with the epoch lines above it; otherwise the epoch lines on
+ * stdout and a progress line every 30 s.
+ */
+class Progress {
+  private multibar?: MultiBar;
+  private bar?: SingleBar;
+  private lastLine = 0;
+  private smoothed = NaN;
+  private lastValSeconds = 0;
+  private epochs = 0;
+
+  constructor(
+    private readonly io: TrainIo,
+    private readonly quiet: boolean,
+    private readonly total: number,
+    private readonly plannedEpochs: number,
+    private readonly unit: string,
+  ) {}
+
+  start(): void {
+    this.lastLine = performance.now();
+    if (this.quiet || !this.io.stderr.isTTY) return;
+    this.multibar = new MultiBar(
+      {
+        format: `epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} | {rate} ${this.unit}/s | ETA {eta_text}`,
+        stream: this.io.stderr,
+        hideCursor: true,
+        barsize: 24,
+        fps: 5,
+      },
+      Presets.shades_classic,
+    );
+    this.bar = this.multibar.create(this.total, 0, { epoch: `1/${this.plannedEpochs}`, loss: '…', rate: '…', eta_text: '…' });
+  }
+
+  log(line: string): void {
+    if (this.multibar && this.io.stdout.isTTY) {
+      this.multibar.log(`${line}\n`);
+      this.multibar.update(); // draws the line now, above the bar
+    }
+    else this.io.stdout.write(`${line}\n`);
+  }
+
+  step(event: StepEvent): void {
+    // the mean of the steps so far, then an exponential average over about the last 20
+    const weight = Math.max(0.05, 1 / event.step);
+    this.smoothed = Number.isNaN(this.smoothed) ? event.loss : (1 - weight) * this.smoothed + weight * event.loss;
+    const rate = event.units / Math.max(event.trainSeconds, 1e-9);
+    const perStep = event.trainSeconds / event.step;
+    const remainingSteps = this.total - event.step;
+    const eta = remainingSteps * perStep + Math.max(0, this.plannedEpochs - this.epochs - 1) * this.lastValSeconds;
+    const payload = { epoch: `${event.epoch}/${this.plannedEpochs}`, loss: fmtLoss(this.smoothed), rate: Math.round(rate).toLocaleString('en-US'), eta_text: fmtDuration(eta) };
+    if (this.bar) {
+      this.bar.update(event.step, payload);
+    } else if (!this.quiet && performance.now() - this.lastLine >= LINE_EVERY_MS) {
+      this.lastLine = performance.now();
+      this.log(`  step ${event.step.toLocaleString('en-US')}/${this.total.toLocaleString('en-US')} (epoch ${payload.epoch}): loss ${payload.loss}, ${payload.rate} ${this.unit}/s, ETA ${payload.eta_text}`);
+    }
+  }
+
+  epoch(event: EpochEvent, out: string): void {
+    this.epochs = event.epoch;
+    this.lastValSeconds = event.valSeconds;
+    const val = event.valLoss !== undefined ? `, validation ${fmtLoss(event.valLoss)}` : '';
+    const best = event.improved ? ` (best; saved ${out})` : ` (best ${fmtLoss(event.best)} at epoch ${event.bestEpoch})`;
+    const refused = event.refused ? `, ${event.refused} steps refused` : '';
+    if (!this.quiet) this.log(`epoch ${event.epoch}: training ${fmtLoss(event.trainLoss)}${val}${best}${refused}`);
+  }
+
+  stop(): void {
+    this.multibar?.stop();
+    this.multibar = undefined;
+    this.bar = undefined;
+  }
+}

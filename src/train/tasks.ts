@@ -1,0 +1,238 @@
+// What one training step feeds the kernel: windows of T steps, in batches of B.
+// WindowTask cuts independent windows (zero initial state) and shuffles their
+// order each epoch (seeded); TbpttTextTask carries the state across
+// consecutive chunks of each batch row (truncated BPTT), as char-rnn does.
+
+import type { Model } from '../api/model.js';
+import type { LossKind, TrainingWindow } from '../api/train.js';
+
+/** The four shapes of sequence modelling; one-to-many is how a trained model is run (forecast), not a training task. */
+export type TaskShape = 'many-to-many' | 'many-to-one' | 'one-to-one';
+
+/** A sequence of positions: the input fed at position t and the target the output after it should match. */
+export interface Positions {
+  count: number;
+  input(t: number): Float32Array | number;
+  target(t: number): Float32Array | number;
+}
+
+/** One training task: batches of windows per step, and a validation loss. */
+export interface TrainTask {
+  readonly loss: LossKind;
+  /** What a step consumes: "tokens" or "frames". */
+  readonly unit: string;
+  readonly stepsPerEpoch: number;
+  /** Window length T and windows per step B. */
+  readonly window: number;
+  readonly batch: number;
+  readonly hasValidation: boolean;
+  /** Called before the first step of every epoch (shuffles, resets carried state). */
+  startEpoch(random: () => number): void;
+  /** The windows of step k of the epoch. */
+  windows(k: number): TrainingWindow[];
+  /** Inputs (tokens or frames) that step k feeds. */
+  unitsAt(k: number): number;
+  /** Hands the final state of a step back (truncated BPTT carries it). */
+  afterStep(result: { hN: Float32Array[]; cN?: Float32Array[] }): void;
+  /** Mean loss over the validation part, in the units the training loss uses. */
+  validate(model: Model): number;
+}
+
+/** Most windows a validation pass runs; more are thinned out evenly. */
+export const MAX_VALIDATION_WINDOWS = 8192;
+
+/**
+ * Starts of the validation windows over `count` positions: back to back for
+ * many-to-many, every position otherwise, thinned evenly to at most
+ * MAX_VALIDATION_WINDOWS.
+ */
+export function validationStarts(count: number, window: number, shape: TaskShape): number[] {
+  const stride = shape === 'many-to-many' ? window : 1;
+  const all = Math.floor((count - window) / stride) + 1;
+  if (all <= 0) return [];
+  const n = Math.min(all, MAX_VALIDATION_WINDOWS);
+  return Array.from({ length: n }, (_, i) => Math.floor((i * all) / n) * stride);
+}
+
+/** Fisher–Yates with the given uniform source. */
+export function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+/**
+ * Independent windows of T positions, each from zero state.
+ * many-to-many: every step has a target; windows advance by `stride` (T by
+ * default) from a seeded random phase each epoch, so every position is a
+ * target once per epoch and the cuts move. many-to-one: only the last step
+ * counts (the others are masked); one-to-one: T = 1.
+ */
+export class WindowTask implements TrainTask {
+  readonly stepsPerEpoch: number;
+  readonly hasValidation: boolean;
+  private starts: number[] = [];
+  private readonly perEpoch: number;
+  private readonly mask?: Float32Array;
+  private readonly blankTarget: Float32Array | number;
+  private readonly validationStarts: number[];
+
+  constructor(
+    readonly shape: TaskShape,
+    readonly loss: LossKind,
+    readonly unit: string,
+    private readonly train: Positions,
+    private readonly validation: Positions | undefined,
+    readonly window: number,
+    readonly batch: number,
+    private readonly stride: number,
+    outputSize: number,
+  ) {
+    this.perEpoch = Math.floor((train.count - window) / stride) + 1;
+    this.stepsPerEpoch = Math.ceil(this.perEpoch / batch);
+    this.hasValidation = validation !== undefined;
+    if (shape === 'many-to-one' && window > 1) {
+      this.mask = new Float32Array(window);
+      this.mask[window - 1] = 1;
+    }
+    this.blankTarget = loss === 'ce' ? 0 : new Float32Array(outputSize);
+    this.validationStarts = validation ? validationStarts(validation.count, window, shape) : [];
+  }
+
+  startEpoch(random: () => number): void {
+    const { window: T, stride } = this;
+    const count = this.train.count;
+    const phase = stride > 1 ? Math.floor(random() * Math.min(stride, count - T + 1)) : 0;
+    const starts: number[] = [];
+    for (let s = phase; s + T <= count; s += stride) starts.push(s);
+    // a late phase can leave one window fewer: keep every epoch the same length
+    while (starts.length < this.perEpoch) starts.push(Math.floor(random() * (count - T + 1)));
+    this.starts = shuffle(starts, random);
+  }
+
+  windows(k: number): TrainingWindow[] {
+    return this.starts.slice(k * this.batch, (k + 1) * this.batch).map((s) => this.windowAt(this.train, s));
+  }
+
+  unitsAt(k: number): number {
+    return Math.min(this.batch, this.perEpoch - k * this.batch) * this.window;
+  }
+
+  afterStep(): void {}
+
+  private windowAt(source: Positions, start: number): TrainingWindow {
+    const T = this.window;
+    const inputs = new Array(T);
+    const targets = new Array(T);
+    for (let t = 0; t < T; t++) {
+      inputs[t] = source.input(start + t);
+      targets[t] = this.mask && t < T - 1 ? this.blankTarget : source.target(start + t);
+    }
+    return { inputs, targets, mask: this.mask };
+  }
+
+  validate(model: Model): number {
+    const validation = this.validation;
+    if (!validation) return NaN;
+    let sum = 0;
+    const starts = this.validationStarts;
+    for (let i = 0; i < starts.length; i += this.batch) {
+      const chunk = starts.slice(i, i + this.batch).map((s) => this.windowAt(validation, s));
+      // every window counts the same number of steps, so the mean of batch means weighs them alike
+      sum += model.backwardBatch(chunk, { loss: this.loss }).loss * chunk.length;
+    }
+    return sum / starts.length;
+  }
+}
+
+/**
+ * Char-level next-token training with truncated BPTT: the training ids are cut
+ * into B contiguous rows; step k trains on chunk k (T characters) of every
+ * row, starting from the state the previous chunk ended in (detached). The
+ * state starts at zero every epoch. Validation runs the validation ids the
+ * same way (B rows, state carried), forward only.
+ */
+export class TbpttTextTask implements TrainTask {
+  readonly loss = 'ce' as const;
+  readonly unit = 'tokens';
+  readonly stepsPerEpoch: number;
+  readonly hasValidation: boolean;
+  private readonly rowLength: number;
+  private h?: Float32Array[];
+  private c?: Float32Array[];
+
+  constructor(
+    private readonly train: Int32Array,
+    private readonly validation: Int32Array | undefined,
+    readonly window: number,
+    readonly batch: number,
+  ) {
+    this.rowLength = Math.floor((train.length - 1) / batch);
+    this.stepsPerEpoch = Math.floor(this.rowLength / window);
+    this.hasValidation = validation !== undefined;
+  }
+
+  startEpoch(): void {
+    this.h = undefined;
+    this.c = undefined;
+  }
+
+  windows(k: number): TrainingWindow[] {
+    const T = this.window, L = this.rowLength;
+    return Array.from({ length: this.batch }, (_, b) => {
+      const at = b * L + k * T;
+      return {
+        inputs: this.train.subarray(at, at + T),
+        targets: this.train.subarray(at + 1, at + T + 1),
+        h0: this.h?.[b],
+        c0: this.c?.[b],
+      };
+    });
+  }
+
+  unitsAt(): number {
+    return this.batch * this.window;
+  }
+
+  afterStep(result: { hN: Float32Array[]; cN?: Float32Array[] }): void {
+    this.h = result.hN;
+    this.c = result.cN;
+  }
+
+  validate(model: Model): number {
+    return this.validation ? textLoss(model, this.validation, this.batch) : NaN;
+  }
+}
+
+/**
+ * Mean next-character cross-entropy (nats) of `ids` cut into `rows` contiguous
+ * rows, each run from zero state through one stream (forward only, state carried).
+ */
+export function textLoss(model: Model, ids: Int32Array, rows: number): number {
+  const B = Math.max(1, Math.min(rows, ids.length - 1));
+  const L = Math.floor((ids.length - 1) / B);
+  const streams = Array.from({ length: B }, () => model.openStream());
+  const inputs = new Array<number>(B);
+  let sum = 0;
+  try {
+    for (let t = 0; t < L; t++) {
+      for (let b = 0; b < B; b++) inputs[b] = ids[b * L + t];
+      const logits = model.stepBatch(streams, inputs);
+      for (let b = 0; b < B; b++) sum += crossEntropy(logits[b], ids[b * L + t + 1]);
+    }
+  } finally {
+    for (const s of streams) s.close();
+  }
+  return sum / (B * L);
+}
+
+/** −log softmax(logits)[target], in float64. */
+export function crossEntropy(logits: ArrayLike<number>, target: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  return Math.log(sum) + max - logits[target];
+}
