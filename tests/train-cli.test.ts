@@ -124,6 +124,22 @@ describe('seqcast train on CSV frames', () => {
     model.close();
   });
 
+  it.each([
+    ['a transformer', ['--kind', 'transformer', '--heads', '2', '--blocks', '2', '--attention-window', '8', '--sinks', '1']],
+    ['a hybrid', ['--kind', 'hybrid', '--cell', 'gru', '--heads', '4']],
+  ])('%s trains on the sine CSV, beats persistence and loads back with its attention settings', async (name, flags) => {
+    const out = join(outDir(name.replace(/\W+/g, '-')), 'model.safetensors');
+    const run = train(['--data', files.sine, ...flags, ...FAST, '--window', '16', '--stride', '2', '--epochs', '8', '--seed', '3', '--out', out]);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const persistence = numberAfter(run.stdout, 'validation loss of persistence, for scale:');
+    expect(numberAfter(run.stdout, 'best validation loss')).toBeLessThan(persistence / 2);
+    const model = await loadModel(out);
+    expect(model.arch.kind).toBe(flags[1]);
+    expect(model.arch.attention!.heads).toBe(Number(flags[flags.indexOf('--heads') + 1]));
+    model.close();
+  });
+
   it('--delta predicts the change: the stream returns x[t+1] − x[t] in original units', async () => {
     const out = join(outDir('delta'), 'delta.safetensors');
     const run = train(['--data', files.sine, ...FAST, '--window', '16', '--stride', '4', '--epochs', '10', '--delta', '--out', out]);
@@ -217,7 +233,8 @@ describe('seqcast train refuses bad input with a clear error and writes nothing'
     ['lr of 0', () => ['--data', files.sine, '--lr', '0'], /--lr must be above 0, got 0/],
     ['a negative lr', () => ['--data', files.sine, '--lr', '-0.01'], /--lr must be above 0, got -0\.01/],
     ['a window below 2', () => ['--data', files.sine, '--window', '1'], /--window must be 2 or more for many-to-many/],
-    ['a transformer', () => ['--data', files.sine, '--kind', 'transformer'], /transformer and hybrid models cannot be trained yet.*no.*attention/],
+    ['heads that do not divide the width', () => ['--data', files.sine, '--kind', 'transformer', '--heads', '3'], /--heads 3 does not divide --hidden 16/],
+    ['attention flags on a recurrent kind', () => ['--data', files.sine, '--kind', 'gru', '--sinks', '2'], /--sinks applies to --kind transformer or hybrid, not gru/],
     ['one-to-many', () => ['--data', files.sine, '--task', 'one-to-many'], /one-to-many is a way to run a trained model/],
   ];
   it.each(cases)('%s', (name, args, message) => {

@@ -41,6 +41,13 @@ export interface TrainOptions {
   labelType?: string;
   nan?: string;
   delta?: boolean;
+  /** Attention models: the hybrid's recurrent cell, heads, blocks, MLP width, attention window and sinks. */
+  cell?: string;
+  heads?: number;
+  blocks?: number;
+  mlp?: number;
+  attentionWindow?: number;
+  sinks?: number;
   /** No progress bar or progress lines; the summary still prints. */
   quiet?: boolean;
 }
@@ -87,6 +94,12 @@ export function addTrainCommand(program: Command, finish: (exitCode: number) => 
     .option('--label-type <type>', 'auto, class (cross-entropy) or value (MSE) (default: auto: integer labels are classes)')
     .option('--nan <policy>', 'rows with an empty or NaN cell: refuse (default) or skip (and count)')
     .option('--delta', 'CSV: predict the change x[t+1] − x[t] instead of x[t+1] (metadata "target": "delta")')
+    .option('--cell <cell>', 'hybrid: the recurrent cell under the attention blocks, lstm, gru or rnn (default: lstm)')
+    .addOption(new Option('--heads <n>', 'transformer/hybrid: attention heads; must divide --hidden (default: 4, or 1 if it does not divide)').argParser(integer))
+    .addOption(new Option('--blocks <n>', 'transformer/hybrid: attention blocks (default: 1)').argParser(integer))
+    .addOption(new Option('--mlp <n>', 'transformer/hybrid: MLP width (default: 4 × --hidden)').argParser(integer))
+    .addOption(new Option('--attention-window <n>', 'transformer/hybrid: positions each step attends to, itself included (default: --window)').argParser(integer))
+    .addOption(new Option('--sinks <n>', 'transformer/hybrid: the stream\'s first positions, attended forever (default: 0)').argParser(integer))
     .option('-q, --quiet', 'no progress bar or progress lines')
     .addHelpText(
       'after',
@@ -97,8 +110,10 @@ export function addTrainCommand(program: Command, finish: (exitCode: number) => 
         '  seqcast train --data input.txt --kind lstm --hidden 256 --embed 64 --window 64 --batch 32 --out chars.safetensors',
         '  seqcast train --data runs.csv --columns temp,flow --label fault --task many-to-one --window 50 --out fault.safetensors',
         '',
-        'transformer and hybrid models cannot be trained yet: the kernel has no backward pass for attention.',
-        'See docs/training.md.',
+        '  seqcast train --data input.txt --kind transformer --hidden 64 --heads 4 --blocks 2 --window 64 --out tiny-gpt.safetensors',
+        '',
+        'transformer: --hidden is the model width D; positions in training windows count from 0.',
+        'hybrid: a --cell stack of --layers, whose top h feeds the attention blocks. See docs/training.md.',
       ].join('\n'),
     )
     .action(async (options: TrainOptions) => {
@@ -119,7 +134,13 @@ function number(value: string): number {
 
 interface Settings {
   text: boolean;
+  kind: 'recurrent' | 'transformer' | 'hybrid';
   cell: CellKind;
+  heads: number;
+  blocks: number;
+  mlp: number;
+  attentionWindow: number;
+  sinks: number;
   hidden: number;
   layers: number;
   embed: number;
@@ -144,12 +165,17 @@ interface Settings {
 /** Checks every flag before anything is read or written; throws InputError naming the flag and its value. */
 export function settingsFrom(options: TrainOptions): Settings {
   const kind = (options.kind ?? DEFAULTS.kind).toLowerCase();
-  if (kind === 'transformer' || kind === 'hybrid') {
-    throw new InputError(
-      `--kind ${kind}: transformer and hybrid models cannot be trained yet; the kernel has backward passes for RNN, LSTM and GRU cells only (none for attention). Train --kind lstm, gru or rnn`,
-    );
+  const attention = kind === 'transformer' || kind === 'hybrid';
+  if (!attention && !(TRAINABLE as string[]).includes(kind)) {
+    throw new InputError(`--kind must be lstm, gru, rnn, transformer or hybrid, got ${JSON.stringify(options.kind)}`);
   }
-  if (!(TRAINABLE as string[]).includes(kind)) throw new InputError(`--kind must be lstm, gru or rnn, got ${JSON.stringify(options.kind)}`);
+  const cell = kind === 'hybrid' ? (options.cell ?? 'lstm').toLowerCase() : kind;
+  if (kind === 'hybrid' && !(TRAINABLE as string[]).includes(cell)) throw new InputError(`--cell must be lstm, gru or rnn, got ${JSON.stringify(options.cell)}`);
+  if (!attention) {
+    for (const [flag, given] of [['--cell', options.cell], ['--heads', options.heads], ['--blocks', options.blocks], ['--mlp', options.mlp], ['--attention-window', options.attentionWindow], ['--sinks', options.sinks]] as const) {
+      if (given !== undefined) throw new InputError(`${flag} applies to --kind transformer or hybrid, not ${kind}`);
+    }
+  }
   const text = options.text === true || extname(options.data).toLowerCase() === '.txt';
   const shape = (options.task ?? 'many-to-many') as TaskShape;
   if (options.task === 'one-to-many') {
@@ -190,10 +216,19 @@ export function settingsFrom(options: TrainOptions): Settings {
   if (options.label !== undefined && shape === 'many-to-many') {
     throw new InputError('a --label column is the target of --task many-to-one (or one-to-one); many-to-many predicts the next frame');
   }
+  const hidden = positive('--hidden', options.hidden, DEFAULTS.hidden);
+  const heads = positive('--heads', options.heads, hidden % 4 === 0 ? 4 : 1);
+  if (attention && hidden % heads !== 0) throw new InputError(`--heads ${heads} does not divide --hidden ${hidden} (the model width)`);
   return {
     text,
-    cell: kind as CellKind,
-    hidden: positive('--hidden', options.hidden, DEFAULTS.hidden),
+    kind: attention ? (kind as 'transformer' | 'hybrid') : 'recurrent',
+    cell: cell as CellKind,
+    heads,
+    blocks: positive('--blocks', options.blocks, 1),
+    mlp: positive('--mlp', options.mlp, 4 * hidden),
+    attentionWindow: positive('--attention-window', options.attentionWindow, window),
+    sinks: positive('--sinks', options.sinks, 0, 0),
+    hidden,
     layers: positive('--layers', options.layers, DEFAULTS.layers),
     embed: positive('--embed', options.embed, DEFAULTS.embed),
     window,
@@ -267,11 +302,21 @@ export async function runTrain(options: TrainOptions, io: TrainIo): Promise<numb
     seed: settings.seed,
     loss: task.loss,
   };
+  const attention = settings.kind === 'recurrent' ? {} : {
+    kind: settings.kind,
+    width: settings.kind === 'transformer' ? settings.hidden : undefined,
+    heads: settings.heads,
+    blocks: settings.blocks,
+    mlpSize: settings.mlp,
+    window: settings.attentionWindow,
+    sinks: settings.sinks,
+  };
   const model = await createModel({
-    cell: settings.cell,
-    hiddenSize: settings.hidden,
-    layers: settings.layers,
-    embedSize: plan.spec.vocabSize ? settings.embed : undefined,
+    cell: settings.kind === 'transformer' ? undefined : settings.cell,
+    hiddenSize: settings.kind === 'transformer' ? undefined : settings.hidden,
+    layers: settings.kind === 'transformer' ? undefined : settings.layers,
+    embedSize: plan.spec.vocabSize && settings.kind !== 'transformer' ? settings.embed : undefined,
+    ...attention,
     ...plan.spec,
     seed: settings.seed,
     metadata: { ...plan.metadata, training },
