@@ -246,16 +246,22 @@ export function affinePacked(
   const tileBytes = inputBytes * TILE_ROWS; // one tile: width/4 groups of 8 vectors
   const groups = width >> 2;
   let b = 0;
-  for (; b + 2 <= batch; b += 2) {
-    const xa = input + <usize>b * inputBytes, xb = xa + inputBytes;
-    const outA = out + (<usize>(b * outStride) << 2), outB = outA + (<usize>outStride << 2);
-    for (let t = 0; t < tiles; t++) {
-      for (let half = 0; half < 2; half++) {
-        const r = t * TILE_ROWS + half * 4;
-        if (r >= rows) break;
+  // weight tiles outermost: each 4-row half tile is read from L2 once per call and reused
+  // from L1 by every pair of batch rows
+  const pairs = batch >> 1;
+  for (let t = 0; t < tiles; t++) {
+    for (let half = 0; half < 2; half++) {
+      const r = t * TILE_ROWS + half * 4;
+      if (r >= rows) break;
+      const count = rows - r;
+      const bias = biasTail(bias1, bias2, r, count);
+      const tile = panel + <usize>t * tileBytes + (<usize>half << 6);
+      for (let pair = 0; pair < pairs; pair++) {
+        const xa = input + <usize>(2 * pair) * inputBytes, xb = xa + inputBytes;
+        const outA = out + (<usize>(2 * pair * outStride) << 2), outB = outA + (<usize>outStride << 2);
         let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
         let b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        let w = panel + <usize>t * tileBytes + (<usize>half << 6);
+        let w = tile;
         let pa = xa, pb = xb;
         for (let g = 0; g < groups; g++) {
           const va = v128.load(pa), vb = v128.load(pb);
@@ -269,13 +275,12 @@ export function affinePacked(
           a3 = f32x4.add(a3, f32x4.mul(wv, va)); b3 = f32x4.add(b3, f32x4.mul(wv, vb));
           w += 128; pa += 16; pb += 16;
         }
-        const count = rows - r;
-        const bias = biasTail(bias1, bias2, r, count);
         storeLanes(outA + (<usize>r << 2), f32x4.add(bias, horizontalSum4(a0, a1, a2, a3)), count);
         storeLanes(outB + (<usize>r << 2), f32x4.add(bias, horizontalSum4(b0, b1, b2, b3)), count);
       }
     }
   }
+  b = pairs << 1;
   if (b < batch) {
     const x = input + <usize>b * inputBytes;
     const outA = out + (<usize>(b * outStride) << 2);

@@ -39,6 +39,7 @@ export interface KernelExports {
   trainStep(steps: number, windows: number, loss: number): number;
   getOptimizerSteps(): number;
   debugAlloc(bytes: number): number;
+  debugPeak(iterations: number): number;
   debugLayerNorm(x: number, y: number, rows: number, d: number, weight: number, bias: number, means: number, variances: number): void;
   debugGelu(x: number, n: number): void;
   debugPositionalEncoding(x: number, d: number, position: number): void;
