@@ -20,7 +20,7 @@ export {
   trainInputPtr, trainTokensPtr, trainTargetPtr, trainTargetTokensPtr, trainMaskPtr,
   trainH0Ptr, trainC0Ptr, trainHNPtr, trainCNPtr, trainDH0Ptr, trainDC0Ptr, trainDXPtr, trainOutputPtr, gradsPtr,
   trainLoss, trainTotalNorm, trainClipCoef, trainLossCount,
-  trainForwardBackward, optimizerConfigure, optimizerStep, trainStep, getOptimizerSteps,
+  trainForwardBackward, optimizerConfigure, optimizerStep, trainStep, getOptimizerSteps, optimizerMomentPtr, optimizerSetSteps,
 } from "./train";
 export { arenaUsed } from "./arena";
 

@@ -810,6 +810,17 @@ export function trainStep(T: i32, B: i32, lossKind: i32): i32 {
 
 export function getOptimizerSteps(): i32 { return optimizerSteps; }
 
+/** Byte offset of the optimizer's first (0) or second (1) moment block (parameter layout); 0 before optimizerConfigure. SGD keeps its momentum buffer in block 0. */
+export function optimizerMomentPtr(which: i32): usize { return which == 0 ? moment1 : which == 1 ? moment2 : 0; }
+
+/** Sets the optimizer's step count (restoring a checkpoint: Adam's bias corrections depend on it). */
+export function optimizerSetSteps(steps: i32): i32 {
+  if (optimizerKind < 0) return ERR_NO_OPTIMIZER;
+  if (steps < 0) return ERR_BAD_CONFIG;
+  optimizerSteps = steps;
+  return OK;
+}
+
 // ── attention models: transformer and hybrid ────────────────────────────────
 //
 // Training processes each block over all T·B rows at once (one matrix product

@@ -3,7 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createModel, InputError } from '../src/index.js';
+import { createModel, InputError, modelFromSafetensors, StateError } from '../src/index.js';
+import { exportOptimizerState, importOptimizerState } from '../src/api/online.js';
 
 function nab(name: string): number[] {
   const text = readFileSync(new URL(`./fixtures/nab/${name}.csv`, import.meta.url), 'utf8');
@@ -71,5 +72,82 @@ describe('online learning', () => {
     expect(() => learner.observe([1, NaN])).toThrow(InputError);
     expect(() => learner.observe([1])).toThrow(/stream "pump-7" has 1 values, model expects 2/);
     expect(learner.stats.frames).toBe(1);
+  });
+});
+
+describe('learning streams saved and restored (checkpoints)', () => {
+  const frame = (t: number) => [Math.sin(t / 5) * 10 + 50 + (t % 4), Math.cos(t / 9)];
+
+  it('continue bit for bit in a new model: weights, optimizer state (moments and step count), learner state and stream snapshot', async () => {
+    const model = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 12, seed: 8 });
+    const learner = model.openLearningStream({ every: 4, window: 12, name: 'pump' });
+    for (let t = 0; t < 400; t++) learner.observe(frame(t));
+    expect(learner.stats.updates).toBeGreaterThan(50);
+    const optimizer = exportOptimizerState(model)!;
+    expect(optimizer).toBeInstanceOf(Uint8Array);
+    const copy = await modelFromSafetensors(model.toSafetensors(), 'copy');
+    importOptimizerState(copy, optimizer);
+    // options come with the state: the copy's own (defaults here) are replaced
+    const restored = copy.openLearningStream();
+    restored.importState(learner.exportState());
+    restored.stream.restore(learner.stream.snapshot());
+    expect(restored.options).toEqual(learner.options);
+    expect(restored.stats).toEqual(learner.stats);
+    for (let t = 400; t < 700; t++) {
+      const [a, b] = [learner.observe(frame(t)), restored.observe(frame(t))];
+      expect(b).toEqual(a);
+      if (t % 50 === 0) expect(restored.forecast(4)).toEqual(learner.forecast(4));
+    }
+    expect(restored.stats.updates).toBe(learner.stats.updates);
+    for (const name of model.parameterNames) expect(Array.from(copy.getParameter(name))).toEqual(Array.from(model.getParameter(name)));
+  });
+
+  it('refuses state of another shape or corrupted bytes, changing nothing', async () => {
+    const model = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 4, seed: 1 });
+    const learner = model.openLearningStream({ every: 2, window: 4 });
+    for (let t = 0; t < 20; t++) learner.observe(frame(t));
+    const state = learner.exportState();
+    const other = (await createModel({ cell: 'gru', inputSize: 3, hiddenSize: 4, seed: 1 })).openLearningStream();
+    expect(() => other.importState(state)).toThrow(/model with 2 inputs.*this one has 3/);
+    const fresh = (await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 4, seed: 1 })).openLearningStream();
+    expect(() => fresh.importState(state.subarray(0, state.length - 4))).toThrow(/cut short/);
+    const corrupt = state.slice();
+    new DataView(corrupt.buffer).setFloat32(corrupt.length - 4, NaN, true);
+    expect(() => fresh.importState(corrupt)).toThrow(InputError);
+    expect(fresh.stats.frames).toBe(0);
+    expect(() => importOptimizerState(other.model, exportOptimizerState(model)!)).toThrow(/parameters/);
+  });
+
+  it('forecasts by feeding its predictions back from a forked state, row 0 being the last prediction', async () => {
+    // statistics in the model, so observing a frame does not move the scaling (running statistics would)
+    const model = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 8, seed: 3, metadata: { normalizer: { mean: [50, 0], std: [7, 0.7] } } });
+    const learner = model.openLearningStream({ every: 4, window: 8 });
+    expect(() => learner.forecast(2)).toThrow(StateError);
+    let last;
+    for (let t = 0; t < 100; t++) last = learner.observe(frame(t));
+    const before = learner.stream.snapshot();
+    const rows = learner.forecast(5);
+    expect(rows).toHaveLength(5);
+    expect(rows[0]).toEqual(last!.predicted);
+    expect(learner.stream.snapshot()).toEqual(before);
+    // row 1 is what observing row 0 would predict
+    const copy = await modelFromSafetensors(model.toSafetensors(), 'copy');
+    const twin = copy.openLearningStream({ learn: false });
+    twin.importState(learner.exportState());
+    twin.setLearning(false);
+    twin.stream.restore(before);
+    const next = twin.observe(rows[0]).predicted;
+    for (let j = 0; j < 2; j++) expect(next[j]).toBeCloseTo(rows[1][j], 4);
+  });
+
+  it('learns after setLearning(true) when opened with learn: false (the optimizer is configured then)', async () => {
+    const model = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 4, seed: 5 });
+    const learner = model.openLearningStream({ learn: false, every: 2, window: 4, lr: 1e-2 });
+    for (let t = 0; t < 10; t++) learner.observe(frame(t));
+    expect(exportOptimizerState(model)).toBeUndefined();
+    learner.setLearning(true);
+    for (let t = 10; t < 30; t++) learner.observe(frame(t));
+    expect(learner.stats.updates).toBeGreaterThan(5);
+    expect(exportOptimizerState(model)).toBeInstanceOf(Uint8Array);
   });
 });

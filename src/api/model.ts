@@ -256,6 +256,11 @@ export class Model {
     return this.trainer.optimizer ?? this.trainer.configureOptimizer(options);
   }
 
+  /** @internal The configured optimizer's options (defaults filled in), or undefined. */
+  optimizerSettings(): Required<OptimizerOptions> | undefined {
+    return this.trainerState?.settings;
+  }
+
   /**
    * @internal One guarded update: forward and backward over `window`; the
    * optimizer step is applied only if the loss is at most `maxLoss`.

@@ -96,6 +96,8 @@ export class Optimizer {
 /** @internal The model's training state: kernel buffers sized for the largest window seen. */
 export class Trainer {
   optimizer?: Optimizer;
+  /** The options the optimizer was configured with, defaults filled in. */
+  settings?: Required<OptimizerOptions>;
 
   constructor(
     readonly model: Model,
@@ -247,6 +249,7 @@ export class Trainer {
     this.ensure(1, 1);
     const code = this.kernel.exports.optimizerConfigure(kind === 'adam' ? 0 : 1, lr, b1, b2, eps, momentum, clipNorm, clipValue);
     if (code < 0) throw new KernelError(code, `optimizer refused (kernel error ${code})`);
+    this.settings = { kind, lr, betas: [b1, b2], eps, momentum, clipNorm, clipValue };
     this.optimizer = new Optimizer(this);
     return this.optimizer;
   }

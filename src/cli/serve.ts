@@ -4,7 +4,7 @@ import { basename, extname } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadModel } from '../api/model.js';
 import { InputError } from '../errors.js';
-import { demoModels, startDemo } from '../server/demo-streams.js';
+import { DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../server/demo-streams.js';
 import { WS_PATH } from '../server/protocol.js';
 import { SeqcastServer } from '../server/server.js';
 import type { ServedModel } from '../stream/types.js';
@@ -23,6 +23,7 @@ export interface ServeCommandOptions {
   rateLimit: number;
   maxStreamsPerConnection: number;
   idle: number;
+  orphanTtl: number;
   checkpointInterval: number;
 }
 
@@ -35,8 +36,8 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
       'Runs the streaming server: producers open streams and send frames over a WebSocket (ws://HOST:PORT/ws, docs/protocol.md) and get predictions, forecasts, errors and anomaly scores back; dashboards subscribe to streams. Prints its http://HOST:PORT/ address when ready.',
     )
     .option('-m, --model <file>', 'a .safetensors model to serve, named after its file (repeat for several; the first is the default)', collect)
-    .option('--demo', 'serve the built-in demo: NAB machine temperature, a synthetic sensor and a bouncing ball video, replayed live')
-    .addOption(new Option('--demo-rate <hz>', 'frames per second of each demo stream').default(10).argParser(positiveNumber))
+    .option('--demo', 'serve the built-in demo: NAB machine temperature, a synthetic sensor and a bouncing ball video, replayed live and learned online')
+    .addOption(new Option('--demo-rate <hz>', 'frames per second of each demo stream').default(DEMO_RATE).argParser(positiveNumber))
     .addOption(new Option('-p, --port <n>', 'port; 0 picks a free one').default(8080).argParser(port))
     .option('--host <address>', 'address to bind; anything but loopback needs a token', '127.0.0.1')
     .addOption(new Option('--token <token>', 'access token every connection must present').env('SEQCAST_TOKEN'))
@@ -47,6 +48,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--rate-limit <n>', 'frames (and other messages) per second per connection').default(100_000).argParser(positiveInteger))
     .addOption(new Option('--max-streams-per-connection <n>', 'streams one connection may hold').default(1024).argParser(positiveInteger))
     .addOption(new Option('--idle <seconds>', 'seconds without frames before a stream is snapshotted out of the kernel').default(60).argParser(positiveInteger))
+    .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
     .addHelpText(
       'after',
       ['', 'Examples:', '  seqcast serve --demo', '  seqcast serve --model pump.safetensors --port 0 --state-dir ./state', '  SEQCAST_TOKEN=s3cret seqcast serve --model pump.safetensors --host 0.0.0.0'].join('\n'),
@@ -80,15 +82,23 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     rateLimit: options.rateLimit,
     maxStreamsPerConnection: options.maxStreamsPerConnection,
     idleMs: options.idle * 1000,
+    orphanTtlMs: options.orphanTtl * 1000,
     log,
+  }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') throw new InputError(`port ${options.port} on ${options.host} is in use (another seqcast serve?); pick another with --port N, or --port 0 for a free one`);
+    if (err.code === 'EACCES') throw new InputError(`not allowed to listen on port ${options.port} of ${options.host}; pick another with --port N`);
+    throw err;
   });
   const demo = options.demo ? await startDemo(server, { rate: options.demoRate }) : undefined;
 
   const wsUrl = `${server.url.replace(/^http/, 'ws')}${WS_PATH.slice(1)}`;
   out.write(`seqcast serving on ${server.url} (WebSocket ${wsUrl}${options.token ? ', token required' : ''})\n`);
   for (const { name, model } of served) out.write(`  model "${name}": ${model.describe()}\n`);
-  if (demo) out.write(`  demo streams machine-temperature, sensors, ball at ${options.demoRate} frames/s (sensors and ball: untrained models, predictions are poor until online learning lands)\n`);
-  if (!server.servesDashboard) out.write('  dashboard not built (no dist-web/ or web/dist/); the page at / says so\n');
+  if (demo) {
+    out.write(`  demo: streams machine-temperature (NAB, replayed), sensors (4 channels) and ball (16×16 video) at ${options.demoRate} frames/s each,\n`);
+    out.write(`        learned online from scratch by LSTMs (H ${DEMO_HIDDEN['machine-temperature']}, ${DEMO_HIDDEN.sensors}, ${DEMO_HIDDEN.ball}): every 8 frames, BPTT over the last 32, Adam 3e-3; errors fall as they play\n`);
+  }
+  out.write(server.servesDashboard ? `  dashboard: ${server.url}\n` : `  dashboard not built (no dist-web/ or web/dist/); ${server.url} says so\n`);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -38,6 +38,8 @@ export interface KernelExports {
   optimizerStep(): number;
   trainStep(steps: number, windows: number, loss: number): number;
   getOptimizerSteps(): number;
+  optimizerMomentPtr(which: number): number;
+  optimizerSetSteps(steps: number): number;
   debugAlloc(bytes: number): number;
   debugPeak(iterations: number): number;
   debugLayerNorm(x: number, y: number, rows: number, d: number, weight: number, bias: number, means: number, variances: number): void;

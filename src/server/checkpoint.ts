@@ -1,16 +1,24 @@
-// --state-dir: model weights and every stream's state, written atomically and read back on restart.
+// --state-dir: model weights (as learned online), their optimizer state and every stream's state, written atomically and read back on restart.
+//
+// A checkpoint is one generation g of files:
+//   models/NAME.g<g>.safetensors   the weights (model.toSafetensors(): loadable as a model file)
+//   models/NAME.g<g>.optimizer     Adam's step count and moments (exportOptimizerState), for models that learn online
+//   streams.json                   every stream, and which files of which generation belong to it
+// The model files are written first, each atomically; streams.json, written last and atomically, is the commit:
+// a crash at any point leaves the previous streams.json naming the previous generation's files, which are only
+// deleted once the new streams.json is in place.
 
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Model } from '../api/model.js';
 import { readSafetensors } from '../model/safetensors.js';
 import { SeqcastError } from '../errors.js';
 import type { OnlineNormalizerState } from '../stream/normalize.js';
 import type { ErrorScorerState } from '../stream/score.js';
-import type { NormalizeMode } from '../stream/types.js';
+import type { LearningConfig, NormalizeMode } from '../stream/types.js';
 
-/** Version of streams.json this code writes and reads. */
-export const CHECKPOINT_FORMAT = 1;
+/** Version of streams.json this code writes; it reads this one and 1 (before online learning). */
+export const CHECKPOINT_FORMAT = 2;
 
 /** A checkpoint could not be written or read back. */
 export class CheckpointError extends SeqcastError {
@@ -32,17 +40,44 @@ export interface StreamRecord {
   snapshot?: string;
   normalizer?: OnlineNormalizerState;
   scorer: ErrorScorerState;
+  /** Learning streams: their options. */
+  learning?: LearningConfig;
+  /** Learning streams: LearningStream.exportState() bytes, base64; absent before their first frame. */
+  learner?: string;
+}
+
+/** One model in streams.json: its files of this generation, relative to the state directory. */
+export interface ModelRecord {
+  name: string;
+  weights: string;
+  optimizer?: string;
 }
 
 export interface StreamsFile {
   format: number;
   savedAt: string;
+  /** Format 2: the generation of the files below. */
+  generation?: number;
+  models?: ModelRecord[];
   streams: StreamRecord[];
 }
 
-/** Where a model's weights go in the state directory. */
-export function weightsPath(stateDir: string, modelName: string): string {
+/** A model's bytes, taken at the checkpoint's moment. */
+export interface ModelRecordBytes {
+  name: string;
+  weights: Uint8Array;
+  optimizer?: Uint8Array;
+}
+
+/** Where a model's weights went in format 1. */
+export function legacyWeightsPath(stateDir: string, modelName: string): string {
   return join(stateDir, 'models', `${encodeURIComponent(modelName)}.safetensors`);
+}
+
+/** A model's files of generation g, relative to the state directory. */
+export function modelFiles(modelName: string, generation: number): { weights: string; optimizer: string } {
+  const stem = `models/${encodeURIComponent(modelName)}.g${generation}`;
+  return { weights: `${stem}.safetensors`, optimizer: `${stem}.optimizer` };
 }
 
 export function streamsPath(stateDir: string): string {
@@ -76,21 +111,37 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
   }
 }
 
-/** Writes the weights of every model, then streams.json (so streams never refer to weights older than they were stepped with). */
-export async function writeCheckpoint(stateDir: string, models: { name: string; model: Model }[], streams: StreamRecord[]): Promise<void> {
-  for (const { name, model } of models) await writeFileAtomic(weightsPath(stateDir, name), model.toSafetensors());
-  const file: StreamsFile = { format: CHECKPOINT_FORMAT, savedAt: new Date().toISOString(), streams };
+/**
+ * Writes generation `generation`: every model's files, then streams.json (the
+ * commit), then deletes the model files of other generations. Everything was
+ * taken at one moment by the caller, so the files agree with each other.
+ */
+export async function writeCheckpoint(stateDir: string, generation: number, models: ModelRecordBytes[], streams: StreamRecord[]): Promise<void> {
+  const records: ModelRecord[] = [];
+  for (const { name, weights, optimizer } of models) {
+    const files = modelFiles(name, generation);
+    await writeFileAtomic(join(stateDir, files.weights), weights);
+    if (optimizer) await writeFileAtomic(join(stateDir, files.optimizer), optimizer);
+    records.push({ name, weights: files.weights, ...(optimizer ? { optimizer: files.optimizer } : {}) });
+  }
+  const file: StreamsFile = { format: CHECKPOINT_FORMAT, savedAt: new Date().toISOString(), generation, models: records, streams };
   await writeFileAtomic(streamsPath(stateDir), JSON.stringify(file));
+  // older generations (and the temporary files of writes a crash interrupted) are no longer needed
+  const keep = new Set(records.flatMap((r) => [r.weights, r.optimizer].filter((f): f is string => f !== undefined).map((f) => f.slice('models/'.length))));
+  const folder = join(stateDir, 'models');
+  for (const name of await readdir(folder).catch(() => [] as string[])) {
+    if (!keep.has(name) && (/\.g\d+\.(safetensors|optimizer)(\.tmp-.*)?$/.test(name) || /\.tmp-\d+-\d+$/.test(name) || /\.safetensors$/.test(name))) {
+      await unlink(join(folder, name)).catch(() => undefined);
+    }
+  }
 }
 
-/** Loads saved weights into `model` when the state directory has them; refuses weights of another shape. Returns whether it did. */
-export async function restoreWeights(stateDir: string, name: string, model: Model): Promise<boolean> {
-  const path = weightsPath(stateDir, name);
+/** Loads safetensors weights into `model`; refuses weights of another shape. */
+export async function restoreWeights(path: string, name: string, model: Model): Promise<void> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new CheckpointError(`cannot read ${path}: ${(err as Error).message}`);
   }
   const file = readSafetensors(bytes, path);
@@ -101,18 +152,26 @@ export async function restoreWeights(stateDir: string, name: string, model: Mode
     }
   }
   for (const tensor of model.layout) model.setParameter(tensor.name, file.tensors.get(tensor.name)!.data);
-  return true;
 }
 
-/** Reads streams.json, or undefined when there is none yet. */
-export async function readStreams(stateDir: string): Promise<StreamsFile | undefined> {
+/** Reads a file of the checkpoint (an optimizer state). */
+export async function readCheckpointFile(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (err) {
+    throw new CheckpointError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Reads streams.json, or undefined when there is none yet. Format 1 files get their models from the legacy weight paths. */
+export async function readCheckpoint(stateDir: string, modelNames: string[]): Promise<StreamsFile | undefined> {
   const path = streamsPath(stateDir);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CheckpointError(`cannot read ${path}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new CheckpointError(`cannot read ${path}: ${(err as Error).message}`);
+    return undefined;
   }
   let file: StreamsFile;
   try {
@@ -120,8 +179,18 @@ export async function readStreams(stateDir: string): Promise<StreamsFile | undef
   } catch (err) {
     throw new CheckpointError(`${path} is not valid JSON (${(err as Error).message})`);
   }
-  if (file.format !== CHECKPOINT_FORMAT || !Array.isArray(file.streams)) {
-    throw new CheckpointError(`${path} is checkpoint format ${JSON.stringify(file.format)}; this version reads ${CHECKPOINT_FORMAT}`);
+  if ((file.format !== 1 && file.format !== CHECKPOINT_FORMAT) || !Array.isArray(file.streams)) {
+    throw new CheckpointError(`${path} is checkpoint format ${JSON.stringify(file.format)}; this version reads 1 and ${CHECKPOINT_FORMAT}`);
   }
+  if (file.format === 1) {
+    file.generation = 0;
+    file.models = [];
+    for (const name of modelNames) {
+      const weights = `models/${encodeURIComponent(name)}.safetensors`;
+      const exists = await readFile(join(stateDir, weights)).then(() => true, () => false);
+      if (exists) file.models.push({ name, weights });
+    }
+  }
+  if (!Array.isArray(file.models) || !Number.isSafeInteger(file.generation)) throw new CheckpointError(`${path} lists no models or generation`);
   return file;
 }

@@ -23,7 +23,8 @@ export class Connection implements FrameSource {
   /** The dashboard fan-out, while it subscribes to anything. */
   dashboard: Subscription | undefined;
   readonly limiter: RateLimiter;
-  private outgoing: unknown[] = [];
+  /** JSON texts of the messages queued, each serialized when queued. */
+  private outgoing: string[] = [];
   private outgoingBinary: ScoredFrame[] = [];
   private flushScheduled = false;
   private drainTimer: NodeJS.Timeout | undefined;
@@ -46,7 +47,12 @@ export class Connection implements FrameSource {
 
   /** Queues a JSON message; queued messages go out together at the end of the turn (or at the next flush). */
   send(message: unknown): void {
-    this.outgoing.push(message);
+    this.sendText(JSON.stringify(message));
+  }
+
+  /** Queues a message already serialized as JSON text (one object). */
+  sendText(json: string): void {
+    this.outgoing.push(json);
     this.scheduleFlush();
   }
 
@@ -83,7 +89,7 @@ export class Connection implements FrameSource {
     if (this.outgoing.length > 0) {
       const messages = this.outgoing;
       this.outgoing = [];
-      this.ws.send(JSON.stringify(messages.length === 1 ? messages[0] : messages));
+      this.ws.send(messages.length === 1 ? messages[0] : `[${messages.join(',')}]`);
     }
     if (this.outgoingBinary.length > 0) {
       const frames = this.outgoingBinary;

@@ -1,9 +1,9 @@
-// `seqcast serve --demo`: three streams produced inside the server — NAB machine temperature on the bundled model,
-// a synthetic multi-channel sensor, and a bouncing ball on 16×16 video — each replayed at a set rate.
+// `seqcast serve --demo`: three streams produced inside the server — NAB machine temperature, a synthetic
+// multi-channel sensor, and a bouncing ball on 16×16 video — each replayed at a set rate, each learned online
+// from scratch by its own LSTM as it plays.
 
-import { fileURLToPath } from 'node:url';
-import { createModel, loadModel } from '../api/model.js';
-import { DEMO_MODEL_URL, loadDemoData } from '../cli/demo.js';
+import { createModel } from '../api/model.js';
+import { loadDemoData } from '../cli/demo.js';
 import { seededRandom } from '../model/init.js';
 import type { ServedModel } from '../stream/types.js';
 import type { LocalProducer, SeqcastServer } from './server.js';
@@ -13,17 +13,22 @@ export const BALL_SIZE = 16;
 /** Channels of the synthetic sensor: what each one imitates. */
 export const SENSOR_CHANNELS = ['temperature', 'pressure', 'vibration', 'flow'];
 
+/** Hidden sizes of the demo's LSTMs: the online-learning recipe's 32, and 64 for the 256-pixel ball (light on 2 cores). */
+export const DEMO_HIDDEN = { 'machine-temperature': 32, sensors: 32, ball: 64 } as const;
+
 /**
- * The demo's models: the bundled echo-state LSTM for machine temperature, and
- * two freshly initialised LSTMs (sensors, ball). The fresh ones have never
- * been trained, so their predictions are poor; they become useful once
- * online learning lands (learn: true).
+ * The demo's models: three freshly initialised LSTMs (machine temperature,
+ * sensors, ball) that know nothing at start. The demo's streams learn them
+ * online as they play (the recipe: every 8 frames, truncated BPTT over the last
+ * 32, Adam 3e-3, clip 1, predicting the change from the last frame), so their
+ * errors fall as the minutes go by. (`seqcast demo`, offline, uses the bundled
+ * echo-state model instead.)
  */
 export async function demoModels(): Promise<ServedModel[]> {
   return [
-    { name: 'machine-temperature', model: await loadModel(fileURLToPath(DEMO_MODEL_URL)) },
-    { name: 'sensors', model: await createModel({ cell: 'lstm', inputSize: SENSOR_CHANNELS.length, hiddenSize: 32, seed: 7, metadata: { channels: SENSOR_CHANNELS } }) },
-    { name: 'ball', model: await createModel({ cell: 'lstm', inputSize: BALL_SIZE * BALL_SIZE, hiddenSize: 64, seed: 11 }) },
+    { name: 'machine-temperature', model: await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: DEMO_HIDDEN['machine-temperature'], seed: 5, metadata: { channels: ['temperature'] } }) },
+    { name: 'sensors', model: await createModel({ cell: 'lstm', inputSize: SENSOR_CHANNELS.length, hiddenSize: DEMO_HIDDEN.sensors, seed: 7, metadata: { channels: SENSOR_CHANNELS } }) },
+    { name: 'ball', model: await createModel({ cell: 'lstm', inputSize: BALL_SIZE * BALL_SIZE, hiddenSize: DEMO_HIDDEN.ball, seed: 11 }) },
   ];
 }
 
@@ -71,10 +76,13 @@ export class BouncingBall {
 }
 
 /**
- * A synthetic machine with four sensors: a temperature with a slow cycle, a
- * pressure following it with a lag, a noisy vibration, and a flow that
- * switches between two levels; every 600 steps a fault adds a spike to the
- * vibration and a drop to the flow for 20 steps, for the anomaly score to find.
+ * A synthetic machine with four sensors: a temperature with a slow cycle; a
+ * pressure following it with a lag, plus the pump's pulsation (period 25
+ * steps); a vibration at an eighth of the sampling rate; and a flow ramping up
+ * and down over 150 steps. Each carries a little noise. Every 600 steps a fault
+ * triples the vibration (and makes it noisy) and drops the flow for 20 steps,
+ * for the anomaly score to find. The periodic parts are what an online model
+ * learns to predict better than persistence (repeating the last frame) does.
  */
 export class SyntheticSensors {
   private step = 0;
@@ -88,17 +96,26 @@ export class SyntheticSensors {
     const t = this.step++;
     const noise = () => (this.random() - 0.5) * 2;
     const fault = t % 600 >= 500 && t % 600 < 520;
-    const temperature = 60 + 8 * Math.sin((2 * Math.PI * t) / 300) + 0.3 * noise();
-    const pressure = 2.1 + 0.4 * Math.sin((2 * Math.PI * (t - 30)) / 300) + 0.02 * noise();
-    const vibration = 0.5 + 0.1 * Math.abs(noise()) + (fault ? 2 + noise() : 0);
-    const flow = (Math.floor(t / 150) % 2 === 0 ? 12 : 9) + 0.2 * noise() - (fault ? 4 : 0);
+    const temperature = 60 + 8 * Math.sin((2 * Math.PI * t) / 300) + 0.1 * noise();
+    const pressure = 2.1 + 0.4 * Math.sin((2 * Math.PI * (t - 30)) / 300) + 0.25 * Math.sin((2 * Math.PI * t) / 25) + 0.01 * noise();
+    const vibration = 0.5 + (fault ? 1.2 : 0.4) * Math.sin((2 * Math.PI * t) / 8) + 0.03 * noise() + (fault ? 0.3 * noise() : 0);
+    const phase = (t % 150) / 150;
+    const flow = 9 + 3 * (phase < 0.5 ? 2 * phase : 2 - 2 * phase) + 0.1 * noise() - (fault ? 4 : 0);
     return [temperature, pressure, vibration, flow];
   }
 }
 
+/** Most frames of each stream one late timer tick sends to catch up. */
+const MAX_CATCH_UP = 4;
+
+/** Frames per second of each demo stream by default. */
+export const DEMO_RATE = 30;
+
 export interface DemoOptions {
-  /** Frames per second of each demo stream. Default 10. */
+  /** Frames per second of each demo stream. Default DEMO_RATE. */
   rate?: number;
+  /** Train the models online as the streams play. Default true. */
+  learn?: boolean;
 }
 
 /** The demo's producer, inside the server's process. */
@@ -111,13 +128,16 @@ class DemoProducer implements LocalProducer {
 }
 
 /**
- * Opens the three demo streams on `server` (which must hold demoModels()) and
- * feeds them at `rate` frames per second until stop(). Streams restored from a
- * state directory continue from their last seq. The machine-temperature file
- * loops, with a reset at each start over.
+ * Opens the three demo streams on `server` (which must hold demoModels()) as
+ * learning streams and feeds them at `rate` frames per second until stop().
+ * Streams restored from a state directory continue from their last seq, with
+ * what their models learned. The machine-temperature file loops, with a reset
+ * at each start over (the model keeps what it learned), so the frame with seq
+ * s is row s mod rows of the file.
  */
 export async function startDemo(server: SeqcastServer, options: DemoOptions = {}): Promise<{ stop(): void; producer: DemoProducer }> {
-  const rate = options.rate ?? 10;
+  const rate = options.rate ?? DEMO_RATE;
+  const learn = options.learn ?? true;
   if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`demo rate must be a positive number of frames per second, got ${rate}`);
   const producer = new DemoProducer();
   const data = await loadDemoData();
@@ -130,7 +150,7 @@ export async function startDemo(server: SeqcastServer, options: DemoOptions = {}
   ];
   const seqs = new Map<string, number>();
   for (const { stream, model, horizon } of streams) {
-    const opened = server.openStream(producer, { type: 'open', stream, model, horizon, learn: false, normalize: 'auto' });
+    const opened = server.openStream(producer, { type: 'open', stream, model, horizon, learn, normalize: 'auto' });
     if ('code' in opened) throw new Error(`demo stream ${stream}: ${opened.message}`);
     seqs.set(stream, opened.lastSeq + 1);
   }
@@ -139,13 +159,25 @@ export async function startDemo(server: SeqcastServer, options: DemoOptions = {}
     seqs.set(stream, seq + 1);
     server.pushFrame({ source: producer, stream, seq, t: Date.now(), values: Array.from(values) });
   };
+  // streams that came back from a state directory go on where they stopped: the generators catch up to their seq
+  for (let i = 0; i < seqs.get('sensors')!; i++) sensors.next();
+  for (let i = 0; i < seqs.get('ball')!; i++) ball.next();
   let row = seqs.get('machine-temperature')! % data.values.length;
-  const timer = setInterval(() => {
+  const tick = () => {
     if (row === 0 && seqs.get('machine-temperature')! > 0) server.resetStream(producer, 'machine-temperature');
     send('machine-temperature', [data.values[row]]);
     row = (row + 1) % data.values.length;
     send('sensors', sensors.next());
     send('ball', ball.next());
+  };
+  // frames are due at `rate` per second from the start; a timer that fires late (a busy machine) catches up, a few
+  // frames at a time, so the streams keep their rate, and gives up on what is more than a second behind
+  const started = performance.now();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor(((performance.now() - started) * rate) / 1000);
+    if (due - sent > rate) sent = due - Math.ceil(rate);
+    for (let i = 0; i < MAX_CATCH_UP && sent < due; i++, sent++) tick();
   }, 1000 / rate);
   timer.unref();
   return { stop: () => clearInterval(timer), producer };

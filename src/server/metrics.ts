@@ -31,6 +31,14 @@ export class Metrics {
   private since = performance.now();
   /** Frames stepped since the server started. */
   totalFrames = 0;
+  // online learning in this interval: updates applied, refused (spike or non-finite), rollbacks, and the applied windows' losses
+  private updates = 0;
+  private skipped = 0;
+  private rolledBack = 0;
+  private lossSum = 0;
+  private lossCount = 0;
+  /** Online learning since the server started. */
+  private totals = { updates: 0, skipped: 0, rolledBack: 0 };
 
   /** A frame answered `latencyMs` after its message arrived. */
   frameAnswered(latencyMs: number): void {
@@ -49,8 +57,27 @@ export class Metrics {
     this.errors++;
   }
 
+  /** A learning stream's frame ran a training step: 'trained' or 'rolled-back' applied it (a rollback then restored older weights); the others refused it. */
+  learned(event: 'trained' | 'skipped-spike' | 'rolled-back' | 'refused', loss: number | undefined): void {
+    if (event === 'trained' || event === 'rolled-back') {
+      this.updates++;
+      this.totals.updates++;
+      if (loss !== undefined && Number.isFinite(loss)) {
+        this.lossSum += loss;
+        this.lossCount++;
+      }
+    } else {
+      this.skipped++;
+      this.totals.skipped++;
+    }
+    if (event === 'rolled-back') {
+      this.rolledBack++;
+      this.totals.rolledBack++;
+    }
+  }
+
   /** The `metrics` message for the interval since the last call, which starts a new interval. */
-  take(streams: StreamCounts, connections: number): Record<string, unknown> {
+  take(streams: StreamCounts, connections: number, learningStreams = 0): Record<string, unknown> {
     const now = performance.now();
     const seconds = Math.max(1e-3, (now - this.since) / 1000);
     const [p50, p90, p99, max] = quantiles(this.latencies, Math.min(this.latencyCount, LATENCY_SAMPLES), [0.5, 0.9, 0.99, 1]);
@@ -70,9 +97,18 @@ export class Metrics {
       streams,
       connections,
       memory: { rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, arrayBuffers: memory.arrayBuffers },
-      learning: { available: false, loss: null },
+      learning: {
+        available: true,
+        streams: learningStreams,
+        loss: this.lossCount > 0 ? Number((this.lossSum / this.lossCount).toPrecision(6)) : null,
+        updates: this.updates,
+        skipped: this.skipped,
+        rolledBack: this.rolledBack,
+        total: { ...this.totals },
+      },
     };
     this.frames = this.batches = this.errors = 0;
+    this.updates = this.skipped = this.rolledBack = this.lossCount = this.lossSum = 0;
     this.latencyCount = this.stepCount = 0;
     this.since = now;
     return message;

@@ -12,13 +12,32 @@ export const MAX_HORIZON = 256;
 /** Longest stream name, in characters. */
 export const MAX_STREAM_NAME = 200;
 
+/** How a learning stream learns, as open and configure may give it; absent fields take the server's defaults. */
+export interface LearningRequest {
+  every?: number;
+  window?: number;
+  target?: 'delta' | 'value';
+}
+
 export interface OpenMessage {
   type: 'open';
   stream: string;
   model?: string;
-  horizon: number;
-  learn: boolean;
+  /** Absent: 0 for a new stream, unchanged for one taken over. */
+  horizon: number | undefined;
+  /** Absent: false for a new stream, unchanged for one taken over. */
+  learn: boolean | undefined;
   normalize: NormalizeMode;
+  /** Learning options (with learn: true). */
+  learning?: LearningRequest;
+}
+/** Changes a held stream's learning or horizon; absent fields stay as they are. */
+export interface ConfigureMessage {
+  type: 'configure';
+  stream: string;
+  learn: boolean | undefined;
+  horizon: number | undefined;
+  learning?: LearningRequest;
 }
 export interface FrameMessage {
   type: 'frame';
@@ -42,7 +61,7 @@ export interface SubscribeMessage {
 export interface ListMessage {
   type: 'list';
 }
-export type ClientMessage = OpenMessage | FrameMessage | StreamOpMessage | SubscribeMessage | ListMessage;
+export type ClientMessage = OpenMessage | ConfigureMessage | FrameMessage | StreamOpMessage | SubscribeMessage | ListMessage;
 
 /** What is wrong with a message; `stream` and `seq` name the offender when known. */
 export interface ProtocolProblem {
@@ -65,7 +84,9 @@ export function parseText(text: string): unknown[] | ProtocolProblem {
   return Array.isArray(value) ? value : [value];
 }
 
-const TYPES = ['open', 'frame', 'reset', 'close', 'subscribe', 'unsubscribe', 'list'];
+const TYPES = ['open', 'frame', 'configure', 'reset', 'close', 'subscribe', 'unsubscribe', 'list'];
+/** Largest `every` and `window` a learning stream may ask for. */
+export const MAX_LEARNING_WINDOW = 1024;
 const NORMALIZE_MODES: NormalizeMode[] = ['auto', 'online', 'none'];
 
 /** Checks one decoded JSON value into a ClientMessage, or names what is wrong with it. Frames' seq and values are checked later, by the pipeline. */
@@ -78,6 +99,13 @@ export function checkMessage(value: unknown): ClientMessage | ProtocolProblem {
   if (type === undefined) return { code: ErrorCode.missingField, message: 'message has no "type"' };
   if (typeof type !== 'string' || !TYPES.includes(type)) {
     return { code: ErrorCode.unknownType, message: `unknown message type ${show(type)}; expected one of ${TYPES.join(', ')}` };
+  }
+  if (type === 'frame') {
+    // the hot path: a frame's seq, values and token are checked by the pipeline
+    const stream = m.stream;
+    if (typeof stream === 'string' && stream.length > 0 && stream.length <= MAX_STREAM_NAME && (m.t === undefined || (typeof m.t === 'number' && Number.isFinite(m.t)))) {
+      return { type, stream, seq: m.seq, t: m.t as number | undefined, values: m.values, token: m.token };
+    }
   }
   const seq = type === 'frame' ? m.seq : undefined;
   const bad = (code: string, message: string): ProtocolProblem => ({ code, message, ...(typeof m.stream === 'string' ? { stream: m.stream } : {}), ...(seq !== undefined ? { seq } : {}) });
@@ -103,19 +131,88 @@ export function checkMessage(value: unknown): ClientMessage | ProtocolProblem {
   }
   if (type === 'reset' || type === 'close') return { type, stream };
 
+  const horizon = m.horizon;
+  if (horizon !== undefined && (typeof horizon !== 'number' || !Number.isInteger(horizon) || horizon < 0 || horizon > MAX_HORIZON)) {
+    return bad(ErrorCode.badField, `${type}: horizon must be an integer from 0 to ${MAX_HORIZON}, got ${show(horizon)}`);
+  }
+  const learn = m.learn;
+  if (learn !== undefined && typeof learn !== 'boolean') return bad(ErrorCode.badField, `${type}: learn must be true or false, got ${show(learn)}`);
+  const learning = checkLearning(m.learning, type);
+  if (learning && 'code' in learning) return bad(learning.code, learning.message);
+  if (type === 'configure') {
+    if (horizon === undefined && learn === undefined && learning === undefined) return bad(ErrorCode.missingField, 'configure changes nothing: give learn, horizon or learning');
+    return { type, stream, learn, horizon, learning };
+  }
+
   // open
   if (m.model !== undefined && typeof m.model !== 'string') return bad(ErrorCode.badField, `open: model must be a model name, got ${show(m.model)}`);
-  const horizon = m.horizon ?? 0;
-  if (typeof horizon !== 'number' || !Number.isInteger(horizon) || horizon < 0 || horizon > MAX_HORIZON) {
-    return bad(ErrorCode.badField, `open: horizon must be an integer from 0 to ${MAX_HORIZON}, got ${show(horizon)}`);
-  }
-  const learn = m.learn ?? false;
-  if (typeof learn !== 'boolean') return bad(ErrorCode.badField, `open: learn must be true or false, got ${show(learn)}`);
   const normalize = m.normalize ?? 'auto';
   if (!NORMALIZE_MODES.includes(normalize as NormalizeMode)) {
     return bad(ErrorCode.badField, `open: normalize must be one of ${NORMALIZE_MODES.join(', ')}, got ${show(normalize)}`);
   }
-  return { type: 'open', stream, model: m.model as string | undefined, horizon, learn, normalize: normalize as NormalizeMode };
+  return { type: 'open', stream, model: m.model as string | undefined, horizon, learn, normalize: normalize as NormalizeMode, learning };
+}
+
+/** The `learning` object of open or configure, checked: { every?, window?, target? }. */
+function checkLearning(value: unknown, type: string): LearningRequest | ProtocolProblem | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { code: ErrorCode.badField, message: `${type}: learning must be an object such as {"every":8,"window":32,"target":"delta"}, got ${show(value)}` };
+  const { every, window, target, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) return { code: ErrorCode.badField, message: `${type}: learning has no option ${JSON.stringify(unknown[0])}; it takes every, window and target` };
+  for (const [name, v] of [['every', every], ['window', window]] as const) {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_LEARNING_WINDOW)) {
+      return { code: ErrorCode.badField, message: `${type}: learning.${name} must be an integer from 1 to ${MAX_LEARNING_WINDOW}, got ${show(v)}` };
+    }
+  }
+  if (target !== undefined && target !== 'delta' && target !== 'value') return { code: ErrorCode.badField, message: `${type}: learning.target must be "delta" or "value", got ${show(target)}` };
+  return { every: every as number | undefined, window: window as number | undefined, target: target as LearningRequest['target'] };
+}
+
+/**
+ * The JSON text of predictionMessage(frame), written directly (no intermediate
+ * object or arrays): the same keys in the same order and the same numbers as
+ * JSON.stringify gives (non-finite ones as null).
+ */
+export function predictionJson(frame: ScoredFrame): string {
+  let s = '{"type":"prediction","stream":' + jsonName(frame.entry) + ',"seq":' + frame.seq + ',"t":' + jsonNumber(frame.t);
+  s += ',"actual":' + (typeof frame.actual === 'number' ? jsonNumber(frame.actual) : jsonRow(frame.actual)) + ',"predicted":' + jsonRow(frame.predicted);
+  if (frame.entry.served.model.isTokenModel) s += ',"next":' + argmaxOf(frame.predicted);
+  if (frame.forecast) {
+    s += ',"forecast":[';
+    for (let k = 0; k < frame.forecast.length; k++) s += (k > 0 ? ',' : '') + jsonRow(frame.forecast[k]);
+    s += ']';
+  }
+  s += ',"error":' + (frame.error === undefined ? 'null' : jsonNumber(frame.error));
+  s += ',"rmse":' + (frame.rmse === undefined ? 'null' : jsonNumber(frame.rmse));
+  s += ',"anomaly":' + jsonNumber(frame.anomaly) + ',"stepMicros":' + jsonNumber(Math.round(frame.stepMicros * 10) / 10) + ',"batch":' + frame.batchSize;
+  if (frame.learnEvent !== undefined) {
+    s += ',"learnEvent":"' + frame.learnEvent + '"';
+    if (frame.loss !== undefined) s += ',"loss":' + jsonNumber(frame.loss);
+  }
+  return s + '}';
+}
+
+/** Stream names as JSON strings, made once per stream. */
+const jsonNames = new WeakMap<object, string>();
+
+function jsonName(entry: { name: string }): string {
+  let text = jsonNames.get(entry);
+  if (text === undefined) {
+    text = JSON.stringify(entry.name);
+    jsonNames.set(entry, text);
+  }
+  return text;
+}
+
+function jsonNumber(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
+}
+
+function jsonRow(values: ArrayLike<number>): string {
+  let s = '[';
+  for (let i = 0; i < values.length; i++) s += (i > 0 ? ',' : '') + jsonNumber(values[i]);
+  return s + ']';
 }
 
 /** The JSON `prediction` message for a scored frame. */
@@ -135,6 +232,10 @@ export function predictionMessage(frame: ScoredFrame): Record<string, unknown> {
   message.anomaly = frame.anomaly;
   message.stepMicros = Math.round(frame.stepMicros * 10) / 10;
   message.batch = frame.batchSize;
+  if (frame.learnEvent !== undefined) {
+    message.learnEvent = frame.learnEvent;
+    if (frame.loss !== undefined) message.loss = frame.loss;
+  }
   return message;
 }
 
@@ -170,25 +271,57 @@ export interface BinaryFrame {
   values: Float32Array;
 }
 
-/** Decodes a producer's binary message (kind 1: frames), or says exactly what is wrong with its header or length. */
-export function decodeFrames(bytes: Uint8Array): BinaryFrame[] | ProtocolProblem {
-  const fail = (message: string): ProtocolProblem => ({ code: ErrorCode.badBinary, message: `binary message refused: ${message}` });
-  if (bytes.byteLength < BINARY_HEADER_BYTES) return fail(`${bytes.byteLength} bytes, shorter than the ${BINARY_HEADER_BYTES}-byte header`);
+/** A checked frames message: its record count and width, and a view to read the records with (readFrameRecord). */
+export interface FramesMessage {
+  count: number;
+  width: number;
+  view: DataView;
+}
+
+/** Checks a producer's binary message header (kind 1: frames) and length, or says exactly what is wrong with them. */
+export function checkFramesMessage(bytes: Uint8Array): FramesMessage | ProtocolProblem {
+  if (bytes.byteLength < BINARY_HEADER_BYTES) return badBinary(`${bytes.byteLength} bytes, shorter than the ${BINARY_HEADER_BYTES}-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint16(0, true);
-  if (magic !== BINARY_MAGIC) return fail(`bad magic 0x${magic.toString(16).padStart(4, '0')} (expected bytes "SC")`);
+  if (magic !== BINARY_MAGIC) return badBinary(`bad magic 0x${magic.toString(16).padStart(4, '0')} (expected bytes "SC")`);
   const version = view.getUint8(2);
-  if (version !== BINARY_VERSION) return fail(`version ${version} is not supported (this server reads version ${BINARY_VERSION})`);
+  if (version !== BINARY_VERSION) return badBinary(`version ${version} is not supported (this server reads version ${BINARY_VERSION})`);
   const kind = view.getUint8(3);
-  if (kind !== BinaryKind.frames) return fail(`kind ${kind} is not a frames message (kind ${BinaryKind.frames})`);
+  if (kind !== BinaryKind.frames) return badBinary(`kind ${kind} is not a frames message (kind ${BinaryKind.frames})`);
   const count = view.getUint16(4, true);
   const width = view.getUint16(6, true);
-  if (count === 0) return fail('it holds 0 frames');
-  const recordBytes = FRAME_RECORD_HEAD + 4 * width;
-  const expected = BINARY_HEADER_BYTES + count * recordBytes;
+  if (count === 0) return badBinary('it holds 0 frames');
+  const expected = BINARY_HEADER_BYTES + count * (FRAME_RECORD_HEAD + 4 * width);
   if (bytes.byteLength !== expected) {
-    return fail(`${bytes.byteLength} bytes, but its header (${count} frames of ${width} values) implies ${expected}`);
+    return badBinary(`${bytes.byteLength} bytes, but its header (${count} frames of ${width} values) implies ${expected}`);
   }
+  return { count, width, view };
+}
+
+function badBinary(message: string): ProtocolProblem {
+  return { code: ErrorCode.badBinary, message: `binary message refused: ${message}` };
+}
+
+/** Byte offset of record i of a checked frames message. */
+export function frameRecordOffset(message: FramesMessage, i: number): number {
+  return BINARY_HEADER_BYTES + i * (FRAME_RECORD_HEAD + 4 * message.width);
+}
+
+/** Record i's values, as float64 (exact: they were float32), into a new array. */
+export function readFrameValues(message: FramesMessage, i: number): Float64Array {
+  const { view, width } = message;
+  const at = frameRecordOffset(message, i) + FRAME_RECORD_HEAD;
+  const values = new Float64Array(width);
+  for (let v = 0; v < width; v++) values[v] = view.getFloat32(at + 4 * v, true);
+  return values;
+}
+
+/** Decodes a producer's binary message (kind 1: frames), or says exactly what is wrong with its header or length. */
+export function decodeFrames(bytes: Uint8Array): BinaryFrame[] | ProtocolProblem {
+  const checked = checkFramesMessage(bytes);
+  if ('code' in checked) return checked;
+  const { count, width, view } = checked;
+  const recordBytes = FRAME_RECORD_HEAD + 4 * width;
   const frames: BinaryFrame[] = new Array(count);
   let at = BINARY_HEADER_BYTES;
   for (let i = 0; i < count; i++) {

@@ -1,22 +1,25 @@
 // The seqcast server: one HTTP server for the dashboard's files and one WebSocket endpoint (/ws) for producers and dashboards.
 
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { filter, interval, Subject, type Subscription } from 'rxjs';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Model } from '../api/model.js';
+import { exportOptimizerState, importOptimizerState, type LearningStats } from '../api/online.js';
 import { InputError } from '../errors.js';
 import { ErrorCode } from '../stream/codes.js';
 import { conflateLatest } from '../stream/fan-out.js';
 import { OnlineNormalizer } from '../stream/normalize.js';
 import { streamPipeline } from '../stream/pipeline.js';
 import { ErrorScorer, type ScorerOptions } from '../stream/score.js';
-import { parkStream, releaseStream, streamSnapshot } from '../stream/slots.js';
-import type { FrameSource, IncomingFrame, Rejection, ScoredBatch, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
-import { readStreams, restoreWeights, writeCheckpoint, type StreamRecord } from './checkpoint.js';
+import { learnerSnapshot, parkStream, releaseStream, streamSnapshot } from '../stream/slots.js';
+import type { FrameSource, IncomingFrame, LearningConfig, Rejection, ScoredBatch, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
+import { readCheckpoint, readCheckpointFile, restoreWeights, writeCheckpoint, type ModelRecordBytes, type StreamRecord } from './checkpoint.js';
 import { Connection } from './connection.js';
 import { Metrics } from './metrics.js';
-import { checkMessage, decodeFrames, parseText, predictionMessage, WS_PATH, type OpenMessage, type ProtocolProblem, type SubscribeMessage } from './protocol.js';
+import { checkFramesMessage, checkMessage, frameRecordOffset, parseText, predictionJson, readFrameValues, WS_PATH, type ConfigureMessage, type LearningRequest, type OpenMessage, type ProtocolProblem, type SubscribeMessage } from './protocol.js';
 import { isLoopback, originAllowed, presentedToken, tokenMatches } from './security.js';
 import { findWebRoot, serveStatic } from './static-files.js';
 
@@ -41,6 +44,10 @@ export interface ServerOptions {
   rateLimit?: number;
   /** A stream idle this long (ms) is snapshotted out of the kernel, and restored on its next frame. Default 60,000. */
   idleMs?: number;
+  /** A stream nobody holds (its producer disconnected, or it came back from a checkpoint) is closed after this long (ms), freeing its slot and name. Default 600,000 (10 minutes). */
+  orphanTtlMs?: number;
+  /** Defaults for learning streams (open may override them per stream): train every 8 frames on the last 32; target 'delta' unless the model's metadata says 'value'. */
+  learning?: Partial<LearningConfig>;
   /** Folder for checkpoints; restored from at start. */
   stateDir?: string;
   /** ms between checkpoints (with stateDir). Default 30,000. */
@@ -83,6 +90,44 @@ export interface OpenedMessage {
   normalize: 'model' | 'online' | 'none';
   lastSeq: number;
   resumed: boolean;
+  /** A learning stream's options (null for a stream that does not learn). */
+  learning: LearningConfig | null;
+}
+
+/** What `configure` answers. */
+export interface ConfiguredMessage {
+  type: 'configured';
+  stream: string;
+  horizon: number;
+  learn: boolean;
+  learning: LearningConfig | null;
+  lastSeq: number;
+}
+
+/** Why a model cannot learn online on this server, or undefined when it can. */
+export function cannotLearn(model: Model): string | undefined {
+  if (model.isTokenModel) return 'it is a token model, and online learning learns frame models';
+  if (model.outputSize !== model.inputSize) return `it outputs ${model.outputSize} values for ${model.inputSize} inputs, and online learning predicts the next frame`;
+  return undefined;
+}
+
+/** The target a learning stream on `model` gets by default: the model's metadata target when it names one, else the server's, else 'delta'. */
+function defaultTarget(model: Model, serverDefault: LearningConfig['target'] | undefined): LearningConfig['target'] {
+  const target = model.metadata.target;
+  if (target === 'delta' || target === 'value') return target;
+  return serverDefault ?? 'delta';
+}
+
+/** How a stream's inputs are scaled, as open, configure and list report it. */
+function normalizeMode(entry: StreamEntry): 'model' | 'online' | 'none' {
+  if (entry.served.model.normalizer) return 'model';
+  return entry.normalizer || entry.learning ? 'online' : 'none';
+}
+
+/** A learner's running totals for list and metrics (NaN as null). */
+function learnerStats(stats: LearningStats): Record<string, number | null> {
+  const finite = (v: number) => (Number.isFinite(v) ? v : null);
+  return { frames: stats.frames, updates: stats.updates, skipped: stats.skipped, rollbacks: stats.rollbacks, mse: finite(stats.mse), persistenceMse: finite(stats.persistenceMse), runningLoss: finite(stats.runningLoss) };
 }
 
 /**
@@ -111,7 +156,10 @@ export class SeqcastServer {
   private checkpointing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly log: (line: string) => void;
-  private readonly options: Required<Omit<ServerOptions, 'token' | 'stateDir' | 'webRoot' | 'log' | 'scorer'>> & Pick<ServerOptions, 'token' | 'stateDir' | 'scorer'>;
+  private readonly options: Required<Omit<ServerOptions, 'token' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning'>> &
+    Pick<ServerOptions, 'token' | 'stateDir' | 'scorer'> & { learning: { every: number; window: number; target: LearningConfig['target'] | undefined } };
+  /** Generation of the last checkpoint written or restored (its files carry it). */
+  private checkpointGeneration = 0;
   /** http://HOST:PORT/ once listening. */
   url = '';
   port = 0;
@@ -132,6 +180,8 @@ export class SeqcastServer {
       maxStreams: options.maxStreams ?? 100_000,
       rateLimit: options.rateLimit ?? 100_000,
       idleMs: options.idleMs ?? 60_000,
+      orphanTtlMs: options.orphanTtlMs ?? 600_000,
+      learning: { every: options.learning?.every ?? 8, window: options.learning?.window ?? 32, target: options.learning?.target },
       stateDir: options.stateDir,
       checkpointIntervalMs: options.checkpointIntervalMs ?? 30_000,
       metricsIntervalMs: options.metricsIntervalMs ?? 1000,
@@ -208,12 +258,13 @@ export class SeqcastServer {
       const source = frame.source;
       if (source instanceof Connection) {
         if (frame.binary) source.sendBinary(frame);
-        else source.send(predictionMessage(frame));
+        else source.sendText(predictionJson(frame));
         touched.add(source);
       } else {
         (source as LocalProducer).onPrediction?.(frame);
       }
       this.metrics.frameAnswered(now - frame.receivedAt);
+      if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss);
       if (watched) this.scored$.next(frame);
     }
     for (const connection of touched) connection.flush();
@@ -228,62 +279,76 @@ export class SeqcastServer {
     if (request.model !== undefined && !served) {
       return problem(ErrorCode.unknownModel, `open "${request.stream}": no model "${request.model}"; this server holds ${[...this.models.keys()].map((n) => `"${n}"`).join(', ')}`);
     }
-    if (request.learn) {
-      return problem(
-        ErrorCode.learningUnavailable,
-        `open "${request.stream}": online learning is not available in this build (the library has no training API yet); open with learn: false to predict with the model as it is`,
-      );
-    }
     const existing = this.streams.get(request.stream);
     const model = (served ?? existing?.served ?? this.defaultModel).model;
     const modelName = (served ?? existing?.served ?? this.defaultModel).name;
-    if (request.horizon > 0 && !model.isTokenModel && model.outputSize !== model.inputSize) {
-      return problem(ErrorCode.forecastUnavailable, `open "${request.stream}": model "${modelName}" outputs ${model.outputSize} values for ${model.inputSize} inputs, so its outputs cannot be fed back for a horizon; open with horizon 0`);
+    const what = `open "${request.stream}"`;
+    if (request.horizon !== undefined && request.horizon > 0 && !model.isTokenModel && model.outputSize !== model.inputSize) {
+      return problem(ErrorCode.forecastUnavailable, `${what}: model "${modelName}" outputs ${model.outputSize} values for ${model.inputSize} inputs, so its outputs cannot be fed back for a horizon; open with horizon 0`);
     }
     if (request.normalize === 'online' && model.normalizer) {
-      return problem(ErrorCode.badField, `open "${request.stream}": model "${modelName}" carries its own normalizer, which the library applies; online normalization on top would normalize twice`);
+      return problem(ErrorCode.badField, `${what}: model "${modelName}" carries its own normalizer, which the library applies; online normalization on top would normalize twice`);
     }
-    if (request.normalize === 'online' && model.isTokenModel) return problem(ErrorCode.badField, `open "${request.stream}": token models take token ids, which are not normalized`);
+    if (request.normalize === 'online' && model.isTokenModel) return problem(ErrorCode.badField, `${what}: token models take token ids, which are not normalized`);
 
     if (existing) {
       if (existing.owner !== undefined && existing.owner !== source) {
-        return problem(ErrorCode.streamBusy, `open "${request.stream}": the stream is held by another producer (${existing.owner.label})`);
+        return problem(ErrorCode.streamBusy, `${what}: the stream is held by another producer (${existing.owner.label})`);
       }
       if (served && served !== existing.served) {
-        return problem(ErrorCode.badField, `open "${request.stream}": the stream is open on model "${existing.served.name}", not "${served.name}"; close it first`);
+        return problem(ErrorCode.badField, `${what}: the stream is open on model "${existing.served.name}", not "${served.name}"; close it first`);
       }
-      const online = existing.normalizer !== undefined;
+      const online = existing.normalizer !== undefined || (existing.learning !== undefined && !model.normalizer);
       if ((request.normalize === 'online' && !online) || (request.normalize === 'none' && online)) {
-        return problem(ErrorCode.badField, `open "${request.stream}": the stream was opened with ${online ? 'online' : 'no online'} normalization; close it to change that`);
+        return problem(ErrorCode.badField, `${what}: the stream was opened with ${online ? 'online' : 'no online'} normalization; close it to change that`);
       }
+      const learning = request.learn || request.learning ? this.learningFor(existing, request, what) : undefined;
+      if (learning && 'code' in learning) return learning;
       if (existing.owner !== source) {
-        if (owned && owned.size >= this.options.maxStreamsPerConnection) return problem(ErrorCode.tooManyStreams, `open "${request.stream}": this connection already holds ${owned.size} streams, the most allowed`);
+        if (owned && owned.size >= this.options.maxStreamsPerConnection) return problem(ErrorCode.tooManyStreams, `${what}: this connection already holds ${owned.size} streams, the most allowed`);
         existing.owner = source;
+        existing.orphanedAt = undefined;
         owned?.add(existing);
       }
-      existing.horizon = request.horizon;
+      // fields given change the stream; fields left out keep what it had
+      if (request.horizon !== undefined) existing.horizon = request.horizon;
+      if (request.learn && !existing.learning) {
+        const refused = this.plainCannotLearn(existing, what);
+        if (refused) return refused;
+      }
+      if (request.learn !== undefined) this.setLearning(existing, request.learn, learning);
       return this.openedMessage(existing, true);
     }
 
+    const learning = request.learn || request.learning ? this.learningFor({ served: served ?? this.defaultModel, learning: undefined, normalizer: undefined }, request, what) : undefined;
+    if (learning && 'code' in learning) return learning;
+    if (learning && request.normalize === 'none') {
+      return problem(ErrorCode.badField, `${what}: a learning stream scales its inputs with its own running statistics (or the model's); open it with normalize "auto"`);
+    }
     if (owned && owned.size >= this.options.maxStreamsPerConnection) {
-      return problem(ErrorCode.tooManyStreams, `open "${request.stream}": this connection already holds ${owned.size} streams, the most allowed`);
+      return problem(ErrorCode.tooManyStreams, `${what}: this connection already holds ${owned.size} streams, the most allowed`);
     }
     if (this.streams.size >= this.options.maxStreams) {
-      return problem(ErrorCode.tooManyStreams, `open "${request.stream}": the server already holds ${this.streams.size} streams, the most allowed`);
+      return problem(ErrorCode.tooManyStreams, `${what}: the server already holds ${this.streams.size} streams, the most allowed`);
     }
-    const online = !model.isTokenModel && !model.normalizer && request.normalize !== 'none';
+    const learn = request.learn === true;
+    const online = !learn && !model.isTokenModel && !model.normalizer && request.normalize !== 'none';
     const entry: StreamEntry = {
       name: request.stream,
       id: this.nextStreamId++,
       served: served ?? this.defaultModel,
       stream: undefined,
       parked: undefined,
+      learning: learn ? learning : undefined,
+      learner: undefined,
+      parkedLearner: undefined,
       lastSeq: -1,
-      horizon: request.horizon,
-      learn: false,
+      horizon: request.horizon ?? 0,
+      learn,
       normalizer: online ? new OnlineNormalizer(model.inputSize) : undefined,
       scorer: new ErrorScorer(this.options.scorer),
       owner: source,
+      orphanedAt: undefined,
       lastActive: Date.now(),
       closed: false,
     };
@@ -291,6 +356,93 @@ export class SeqcastServer {
     this.streamsById.set(entry.id, entry);
     owned?.add(entry);
     return this.openedMessage(entry, false);
+  }
+
+  /**
+   * The learning configuration a stream gets from open or configure: its own if it
+   * already learns (options cannot change then), else the request's options over the
+   * server's defaults; or why its model cannot learn online.
+   */
+  private learningFor(entry: Pick<StreamEntry, 'served' | 'learning' | 'normalizer'>, request: { learn?: boolean; learning?: LearningRequest; stream: string }, what: string): LearningConfig | ProtocolProblem {
+    const problem = (code: string, message: string): ProtocolProblem => ({ code, message, stream: request.stream });
+    const { name, model } = entry.served;
+    const reason = cannotLearn(model);
+    if (reason) return problem(ErrorCode.learningUnavailable, `${what}: model "${name}" cannot learn online: ${reason}; use learn: false to predict with it as it is`);
+    const defaults = this.options.learning;
+    const wanted: LearningConfig = {
+      every: request.learning?.every ?? entry.learning?.every ?? defaults.every,
+      window: request.learning?.window ?? entry.learning?.window ?? defaults.window,
+      target: request.learning?.target ?? entry.learning?.target ?? defaultTarget(model, defaults.target),
+    };
+    if (entry.learning && (wanted.every !== entry.learning.every || wanted.window !== entry.learning.window || wanted.target !== entry.learning.target)) {
+      return problem(ErrorCode.badField, `${what}: the stream already learns with every ${entry.learning.every}, window ${entry.learning.window}, target ${entry.learning.target}; those cannot change (close the stream to start over)`);
+    }
+    return wanted;
+  }
+
+  /** Why a stream that is not a learning stream cannot become one (opened with normalize "none"), or undefined. */
+  private plainCannotLearn(entry: StreamEntry, what: string): ProtocolProblem | undefined {
+    const model = entry.served.model;
+    if (model.normalizer || entry.normalizer !== undefined) return undefined;
+    return {
+      code: ErrorCode.badField,
+      message: `${what}: the stream was opened with normalize "none", and a learning stream scales its inputs with its own running statistics; close it and open it again with learn: true`,
+      stream: entry.name,
+    };
+  }
+
+  /**
+   * Turns a stream's training on or off. A stream that is not yet a learning stream
+   * becomes one (`learning` must then be given): its kernel state carries over, its
+   * learner starts with fresh statistics, and it stays a learning stream from then on.
+   */
+  private setLearning(entry: StreamEntry, on: boolean, learning: LearningConfig | undefined): void {
+    if (on && !entry.learning) {
+      if (!learning) throw new Error('setLearning: a stream becoming a learning stream needs its configuration');
+      // the plain stream's slot becomes the learner's (activeLearner restores it on the next frame)
+      if (entry.stream) {
+        entry.parked = entry.stream.snapshot();
+        entry.stream.close();
+        entry.stream = undefined;
+      }
+      entry.learning = learning;
+      entry.normalizer = undefined;
+    }
+    entry.learn = on && entry.learning !== undefined;
+    entry.learner?.setLearning(entry.learn);
+  }
+
+  /**
+   * Changes a stream's learning or horizon, after the frames already received; the `configured` answer, or what is wrong.
+   * Any connection may send it (a dashboard's controls), not only the producer holding the stream.
+   */
+  configureStream(request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
+    const entry = this.streams.get(request.stream);
+    if (!entry || entry.closed) return { code: ErrorCode.unknownStream, message: `configure "${request.stream}": no such stream is open`, stream: request.stream };
+    const what = `configure "${request.stream}"`;
+    const problem = (code: string, message: string): ProtocolProblem => ({ code, message, stream: request.stream });
+    const model = entry.served.model;
+    if (request.horizon !== undefined && request.horizon > 0 && !model.isTokenModel && model.outputSize !== model.inputSize) {
+      return problem(ErrorCode.forecastUnavailable, `${what}: model "${entry.served.name}" outputs ${model.outputSize} values for ${model.inputSize} inputs, so its outputs cannot be fed back for a horizon`);
+    }
+    let learning: LearningConfig | undefined;
+    if (request.learn || request.learning) {
+      const checked = this.learningFor(entry, request, what);
+      if ('code' in checked) return checked;
+      learning = checked;
+      if (!entry.learning && request.learn) {
+        const refused = this.plainCannotLearn(entry, what);
+        if (refused) return refused;
+      }
+      if (!entry.learning && !request.learn) {
+        return problem(ErrorCode.badField, `${what}: learning options apply to a learning stream; give learn: true with them`);
+      }
+    }
+    // everything checked: apply after the frames received before this message
+    this.flushes$.next();
+    if (request.horizon !== undefined) entry.horizon = request.horizon;
+    if (request.learn !== undefined) this.setLearning(entry, request.learn, learning);
+    return { type: 'configured', stream: entry.name, horizon: entry.horizon, learn: entry.learn, learning: entry.learning ?? null, lastSeq: entry.lastSeq };
   }
 
   private openedMessage(entry: StreamEntry, resumed: boolean): OpenedMessage {
@@ -304,7 +456,8 @@ export class SeqcastServer {
       outputSize: model.outputSize,
       horizon: entry.horizon,
       learn: entry.learn,
-      normalize: model.normalizer ? 'model' : entry.normalizer ? 'online' : 'none',
+      learning: entry.learning ?? null,
+      normalize: normalizeMode(entry),
       lastSeq: entry.lastSeq,
       resumed,
     };
@@ -323,13 +476,23 @@ export class SeqcastServer {
     return entry;
   }
 
-  /** Zeroes a stream's state, statistics and scores (its seq stays monotonic), after the frames already received. */
+  /**
+   * Zeroes a stream's state, statistics and scores (its seq stays monotonic), after the frames already received.
+   * A learning stream's learner starts afresh (history, running statistics); what the model has learned stays.
+   */
   resetStream(source: FrameSource, stream: string): { type: 'reset'; stream: string; lastSeq: number } | ProtocolProblem {
     const entry = this.held(source, stream, 'reset');
     if ('code' in entry) return entry;
     this.flushes$.next();
-    entry.stream?.reset();
+    if (entry.learner) {
+      entry.learner.close();
+      entry.learner = undefined;
+      entry.stream = undefined;
+    } else {
+      entry.stream?.reset();
+    }
     entry.parked = undefined;
+    entry.parkedLearner = undefined;
     entry.normalizer?.reset();
     entry.scorer.reset();
     return { type: 'reset', stream, lastSeq: entry.lastSeq };
@@ -369,7 +532,8 @@ export class SeqcastServer {
         lastSeq: entry.lastSeq,
         horizon: entry.horizon,
         learn: entry.learn,
-        normalize: entry.served.model.normalizer ? 'model' : entry.normalizer ? 'online' : 'none',
+        learning: entry.learning ? { ...entry.learning, ...(entry.learner ? { stats: learnerStats(entry.learner.stats) } : {}) } : null,
+        normalize: normalizeMode(entry),
         held: entry.owner !== undefined,
         parked: entry.stream === undefined,
       })),
@@ -422,8 +586,13 @@ export class SeqcastServer {
   }
 
   private disconnected(connection: Connection): void {
-    // streams stay, unheld, so their producer can take them over again where they stopped
-    for (const entry of connection.owned) if (entry.owner === connection) entry.owner = undefined;
+    // streams stay, unheld, so their producer can take them over again where they stopped (until orphanTtlMs)
+    const now = Date.now();
+    for (const entry of connection.owned) {
+      if (entry.owner !== connection) continue;
+      entry.owner = undefined;
+      entry.orphanedAt = now;
+    }
     connection.owned.clear();
     connection.dispose();
     this.connections.delete(connection);
@@ -458,6 +627,7 @@ export class SeqcastServer {
     if ('code' in message) return connection.sendError(message);
     switch (message.type) {
       case 'frame':
+        // the same keys as binary frames, so the pipeline sees objects of one shape
         this.frames$.next({
           source: connection,
           streamLabel: message.stream,
@@ -467,10 +637,14 @@ export class SeqcastServer {
           values: message.values,
           token: message.token,
           receivedAt,
+          binary: false,
+          ownedValues: false,
         });
         return;
       case 'open':
         return this.answer(connection, this.openStream(connection, message, connection.owned));
+      case 'configure':
+        return this.answer(connection, this.configureStream(message));
       case 'reset':
         return this.answer(connection, this.resetStream(connection, message.stream));
       case 'close':
@@ -489,32 +663,40 @@ export class SeqcastServer {
   }
 
   private receivedBinary(connection: Connection, bytes: Buffer, receivedAt: number): void {
-    const frames = decodeFrames(bytes);
-    if (!Array.isArray(frames)) return connection.sendError(frames);
-    const granted = connection.limiter.take(frames.length);
+    const message = checkFramesMessage(bytes);
+    if ('code' in message) return connection.sendError(message);
+    const { count, width, view } = message;
+    const granted = connection.limiter.take(count);
+    // each record goes straight into the pipeline: its values decoded once, into the array that becomes the frame's actual
     for (let i = 0; i < granted; i++) {
-      const { streamId, seq, t, values } = frames[i];
+      const at = frameRecordOffset(message, i);
+      const streamId = view.getUint32(at, true);
+      const t = view.getFloat64(at + 8, true);
       const entry = this.streamsById.get(streamId);
-      const tokenModel = entry?.served.model.isTokenModel ?? false;
+      const token = width === 1 && entry !== undefined && entry.served.model.isTokenModel;
+      const values = readFrameValues(message, i);
       this.frames$.next({
         source: connection,
         streamLabel: entry?.name ?? `#${streamId}`,
         entry,
-        seq,
-        t,
-        ...(tokenModel ? (values.length === 1 ? { token: values[0] } : { values }) : { values }),
+        seq: view.getUint32(at + 4, true),
+        t: Number.isNaN(t) ? undefined : t,
+        values: token ? undefined : values,
+        token: token ? values[0] : undefined,
         receivedAt,
         binary: true,
+        ownedValues: true,
       });
     }
-    if (granted < frames.length) {
-      const first = frames[granted];
+    if (granted < count) {
+      const at = frameRecordOffset(message, granted);
+      const streamId = view.getUint32(at, true);
       connection.sendError({
         code: ErrorCode.rateLimited,
-        message: `rate limit of ${this.options.rateLimit} frames per second exceeded: ${frames.length - granted} of the message's ${frames.length} frames refused from here on, nothing of them applied`,
-        stream: this.streamsById.get(first.streamId)?.name ?? `#${first.streamId}`,
-        seq: first.seq,
-        count: frames.length - granted,
+        message: `rate limit of ${this.options.rateLimit} frames per second exceeded: ${count - granted} of the message's ${count} frames refused from here on, nothing of them applied`,
+        stream: this.streamsById.get(streamId)?.name ?? `#${streamId}`,
+        seq: view.getUint32(at + 4, true),
+        count: count - granted,
       });
     }
   }
@@ -543,7 +725,7 @@ export class SeqcastServer {
           conflateLatest((frame) => frame.entry.name, DASHBOARD_DEPTH, pulls),
         )
         .subscribe((frames) => {
-          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frames.map(predictionMessage)));
+          if (ws.readyState === ws.OPEN) ws.send(`[${frames.map(predictionJson).join(',')}]`);
         });
     } else if (!watching && connection.dashboard) {
       connection.dashboard.unsubscribe();
@@ -556,7 +738,7 @@ export class SeqcastServer {
     });
   }
 
-  // ---- timers: metrics, idle streams, checkpoints -----------------------------------------------------------------
+  // ---- timers: metrics, idle and orphaned streams, checkpoints ----------------------------------------------------
 
   private startTimers(): void {
     const every = (ms: number, work: () => void) => {
@@ -565,7 +747,10 @@ export class SeqcastServer {
       this.timers.push(timer);
     };
     every(this.options.metricsIntervalMs, () => this.sendMetrics());
-    every(Math.max(10, Math.min(this.options.idleMs / 2, 5000)), () => this.parkIdle());
+    every(Math.max(10, Math.min(this.options.idleMs / 2, this.options.orphanTtlMs / 2, 5000)), () => {
+      this.parkIdle();
+      this.expireOrphans();
+    });
     if (this.options.stateDir) {
       every(this.options.checkpointIntervalMs, () => {
         this.checkpoint().catch((err) => this.log(`checkpoint failed: ${(err as Error).message}`));
@@ -576,11 +761,13 @@ export class SeqcastServer {
   private sendMetrics(): void {
     let held = 0;
     let parked = 0;
+    let learning = 0;
     for (const entry of this.streams.values()) {
       if (entry.owner) held++;
       if (!entry.stream) parked++;
+      if (entry.learn) learning++;
     }
-    const message = this.metrics.take({ open: this.streams.size, held, parked }, this.connections.size);
+    const message = this.metrics.take({ open: this.streams.size, held, parked }, this.connections.size, learning);
     for (const connection of this.connections) if (connection.wantsMetrics) connection.send(message);
   }
 
@@ -596,15 +783,32 @@ export class SeqcastServer {
     return parked;
   }
 
+  /** Closes streams nobody has held for orphanTtlMs (their producer disconnected, or they came back from a checkpoint and were not taken over): their slots and names are freed. */
+  expireOrphans(now = Date.now()): number {
+    let expired = 0;
+    for (const entry of [...this.streams.values()]) {
+      if (entry.owner === undefined && entry.orphanedAt !== undefined && now - entry.orphanedAt >= this.options.orphanTtlMs) {
+        this.forget(entry);
+        expired++;
+      }
+    }
+    if (expired > 0) this.log(`closed ${expired} stream${expired === 1 ? '' : 's'} nobody had held for ${Math.round(this.options.orphanTtlMs / 1000)} s`);
+    return expired;
+  }
+
   /** Writes a checkpoint of every model and stream to the state directory now (one at a time). */
   async checkpoint(): Promise<void> {
     const stateDir = this.options.stateDir;
     if (!stateDir) throw new InputError('this server has no state directory to checkpoint to');
     while (this.checkpointing) await this.checkpointing;
-    // the records are taken synchronously, so they are one consistent moment between two batches
+    // everything is taken synchronously, so weights, optimizers and streams are one consistent moment between two batches
     const records = [...this.streams.values()].map((entry) => this.record(entry));
-    const models = [...this.models.values()];
-    this.checkpointing = writeCheckpoint(stateDir, models, records).finally(() => {
+    const models: ModelRecordBytes[] = [...this.models.values()].map(({ name, model }) => {
+      const optimizer = exportOptimizerState(model);
+      return { name, weights: model.toSafetensors(), ...(optimizer ? { optimizer } : {}) };
+    });
+    const generation = ++this.checkpointGeneration;
+    this.checkpointing = writeCheckpoint(stateDir, generation, models, records).finally(() => {
       this.checkpointing = undefined;
     });
     await this.checkpointing;
@@ -612,6 +816,8 @@ export class SeqcastServer {
 
   private record(entry: StreamEntry): StreamRecord {
     const snapshot = streamSnapshot(entry);
+    const learner = entry.learning ? learnerSnapshot(entry) : undefined;
+    const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
     return {
       name: entry.name,
       id: entry.id,
@@ -620,19 +826,41 @@ export class SeqcastServer {
       horizon: entry.horizon,
       learn: entry.learn,
       normalize: entry.normalizer ? 'online' : 'none',
-      ...(snapshot ? { snapshot: Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength).toString('base64') } : {}),
+      ...(snapshot ? { snapshot: base64(snapshot) } : {}),
       ...(entry.normalizer ? { normalizer: entry.normalizer.toJSON() } : {}),
       scorer: entry.scorer.toJSON(),
+      ...(entry.learning ? { learning: entry.learning } : {}),
+      ...(learner ? { learner: base64(learner) } : {}),
     };
   }
 
-  /** Loads weights and streams from the state directory: streams come back parked and unheld, to be taken over by `open`. */
+  /**
+   * Loads weights, optimizer states and streams from the state directory: streams come back parked and unheld, to be
+   * taken over by `open` (or closed after orphanTtlMs). Learning streams continue bit for bit, training included.
+   */
   private async restore(stateDir: string): Promise<void> {
-    for (const { name, model } of this.models.values()) {
-      if (await restoreWeights(stateDir, name, model)) this.log(`restored the weights of model "${name}" from ${stateDir}`);
-    }
-    const file = await readStreams(stateDir);
+    const file = await readCheckpoint(stateDir, [...this.models.keys()]);
     if (!file) return;
+    this.checkpointGeneration = file.generation ?? 0;
+    for (const record of file.models ?? []) {
+      const served = this.models.get(record.name);
+      if (!served) continue;
+      await restoreWeights(join(stateDir, record.weights), record.name, served.model);
+      let how = '';
+      if (record.optimizer) {
+        const started = performance.now();
+        const bytes = await readCheckpointFile(join(stateDir, record.optimizer));
+        try {
+          importOptimizerState(served.model, bytes);
+          how = ` and its optimizer state (${((performance.now() - started) / 1000).toFixed(1)} s)`;
+        } catch (err) {
+          // the weights are what matters; learning goes on from fresh optimizer moments (not bit for bit)
+          how = `, but not its optimizer state (${(err as Error).message}; learning goes on with fresh Adam moments)`;
+        }
+      }
+      this.log(`restored the weights of model "${record.name}"${how} from ${stateDir}`);
+    }
+    const now = Date.now();
     for (const record of file.streams) {
       const served = this.models.get(record.model);
       if (!served) {
@@ -640,8 +868,21 @@ export class SeqcastServer {
         continue;
       }
       const parked = record.snapshot ? new Uint8Array(Buffer.from(record.snapshot, 'base64')) : undefined;
-      if (parked) {
-        // refuse a bad snapshot now rather than on the stream's next frame
+      const parkedLearner = record.learner ? new Uint8Array(Buffer.from(record.learner, 'base64')) : undefined;
+      if (record.learning && cannotLearn(served.model)) {
+        this.log(`checkpointed stream "${record.name}" learns, but model "${record.model}" cannot learn online: ${cannotLearn(served.model)}; left out`);
+        continue;
+      }
+      // refuse a bad snapshot now rather than on the stream's next frame
+      if (record.learning) {
+        const probe = served.model.openLearningStream({ name: record.name, every: record.learning.every, window: record.learning.window, predict: record.learning.target, learn: false });
+        try {
+          if (parkedLearner) probe.importState(parkedLearner);
+          if (parked) probe.stream.restore(parked);
+        } finally {
+          probe.close();
+        }
+      } else if (parked) {
         const probe = served.model.openStream({ name: record.name });
         try {
           probe.restore(parked);
@@ -655,13 +896,17 @@ export class SeqcastServer {
         served,
         stream: undefined,
         parked,
+        learning: record.learning,
+        learner: undefined,
+        parkedLearner,
         lastSeq: record.lastSeq,
         horizon: record.horizon,
-        learn: false,
+        learn: record.learning !== undefined && record.learn,
         normalizer: record.normalizer ? OnlineNormalizer.fromJSON(record.normalizer) : undefined,
         scorer: ErrorScorer.fromJSON(record.scorer),
         owner: undefined,
-        lastActive: Date.now(),
+        orphanedAt: now,
+        lastActive: now,
         closed: false,
       };
       this.streams.set(entry.name, entry);

@@ -31,7 +31,7 @@ export const ErrorCode = {
   rateLimited: 'rate_limited',
   /** More streams than a connection (or the server) may hold. */
   tooManyStreams: 'too_many_streams',
-  /** `learn: true` while this build has no online trainer. */
+  /** Online learning asked of a model that cannot learn online here (a transformer or hybrid, a token model, outputs ≠ inputs). */
   learningUnavailable: 'learning_unavailable',
   /** A horizon on a model whose outputs cannot be fed back as inputs. */
   forecastUnavailable: 'forecast_unavailable',

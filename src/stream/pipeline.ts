@@ -1,6 +1,7 @@
 // The stream pipeline, assembled in one place: frames in, scored predictions out (../shared/DESIGN.md, "The stream pipeline").
 
 import { type Observable, type OperatorFunction, pipe, type SchedulerLike } from 'rxjs';
+import { learnOnline } from './learn.js';
 import { microBatch } from './micro-batch.js';
 import { denormalize, normalize } from './normalize.js';
 import { forecast, predict } from './predict.js';
@@ -20,12 +21,14 @@ export interface PipelineOptions {
 /**
  * Frames as received → scored predictions, a batch per kernel call:
  *
- *   validate → normalize → micro-batch → predict → forecast → denormalize → score
+ *   validate → normalize → micro-batch → predict → learn online → forecast → denormalize → score
  *
- * Online learning joins after predict, when the library can train:
- * `learnOnline(...)` will pair each stream's prediction with the actual that
- * follows and train on recent windows, on streams opened with learn: true.
- * Until then the server refuses learn: true (learning_unavailable).
+ * predict steps the frames of ordinary streams, one stepBatch call per batch;
+ * learnOnline steps the frames of learning streams one by one through their
+ * LearningStream, which pairs each stream's previous prediction with the frame
+ * that follows and trains the model on its recent window every K frames (when
+ * the stream's learning is on). Learning streams scale their inputs themselves,
+ * so normalize and denormalize pass their frames through.
  */
 export function streamPipeline(options: PipelineOptions): OperatorFunction<IncomingFrame, ScoredBatch> {
   return pipe(
@@ -33,6 +36,7 @@ export function streamPipeline(options: PipelineOptions): OperatorFunction<Incom
     normalize(),
     microBatch(options.scheduler, options.flushes),
     predict(options.reject),
+    learnOnline(options.reject),
     forecast(),
     denormalize(),
     scoreErrors(),

@@ -1,6 +1,7 @@
 // predict and forecast: the pipeline's calls into the model.
 
 import { map, type OperatorFunction } from 'rxjs';
+import type { StepInput } from '../api/model.js';
 import type { Stream } from '../api/stream.js';
 import { ErrorCode } from './codes.js';
 import { activeStream } from './slots.js';
@@ -15,27 +16,39 @@ export interface SteppedBatch {
 /**
  * Steps each batch with one `model.stepBatch` call (parked streams are brought
  * back into the kernel first) and attaches each frame's output, the call's
- * duration and its size. Should the call refuse the batch, which validateFrames
- * makes impossible for a good model, the frames are stepped one by one so a
- * single bad frame cannot take the others down; the ones that still fail go to
- * `reject` with code `internal`.
+ * duration and its size. Frames of learning streams are not stepped here: they
+ * pass through untouched, in their place, for learnOnline (which steps and
+ * trains them one by one). Should the call refuse the batch, which
+ * validateFrames makes impossible for a good model, the frames are stepped one
+ * by one so a single bad frame cannot take the others down; the ones that still
+ * fail go to `reject` with code `internal`.
  *
  * @example
  * batches$.pipe(predict(reject)) // [{a: 1}, {b: 7}] → [{a, predicted: […]}, {b, predicted: […]}]
  */
 export function predict(reject: (rejection: Rejection) => void): OperatorFunction<FrameBatch, SteppedBatch> {
   return map(({ served, frames }) => {
+    // the frames this call steps: all of them unless some are of learning streams
+    let plain = frames;
+    for (let b = 0; b < frames.length; b++) {
+      if (frames[b].entry.learning) {
+        plain = frames.filter((frame) => !frame.entry.learning);
+        break;
+      }
+    }
+    const count = plain.length;
+    const streams: Stream[] = new Array(count);
+    const inputs: StepInput[] = new Array(count);
     const started = performance.now();
     let outputs: (Float32Array | undefined)[];
-    let streams: Stream[] = [];
     try {
-      streams = frames.map((frame) => activeStream(frame.entry));
-      outputs = served.model.stepBatch(
-        streams,
-        frames.map((frame) => frame.input),
-      );
+      for (let b = 0; b < count; b++) {
+        streams[b] = activeStream(plain[b].entry);
+        inputs[b] = plain[b].input;
+      }
+      outputs = count > 0 ? served.model.stepBatch(streams, inputs) : [];
     } catch {
-      outputs = frames.map((frame) => {
+      outputs = plain.map((frame) => {
         try {
           return activeStream(frame.entry).step(frame.input);
         } catch (err) {
@@ -46,28 +59,36 @@ export function predict(reject: (rejection: Rejection) => void): OperatorFunctio
       });
     }
     const stepMicros = (performance.now() - started) * 1000;
-    const stepped: SteppedFrame[] = [];
     const now = Date.now();
-    frames.forEach((frame, b) => {
+    let failed = false;
+    for (let b = 0; b < count; b++) {
       const predicted = outputs[b];
-      if (!predicted) return;
-      frame.entry.lastActive = now;
-      const out = frame as Mutable<SteppedFrame>;
+      const out = plain[b] as Mutable<SteppedFrame>;
+      if (!predicted) {
+        failed = true;
+        out.predicted = REFUSED;
+        continue;
+      }
+      out.entry.lastActive = now;
       out.predicted = predicted;
       out.forecast = undefined;
       out.stepMicros = stepMicros;
-      out.batchSize = frames.length;
-      stepped.push(out);
-    });
-    return { served, frames: stepped };
+      out.batchSize = count;
+    }
+    const stepped = frames as SteppedFrame[];
+    return { served, frames: failed ? stepped.filter((frame) => frame.predicted !== REFUSED) : stepped };
   });
 }
+
+/** Marks a frame whose step failed (and was rejected) until it is dropped from its batch. */
+const REFUSED = new Float32Array(0);
 
 /**
  * Adds `entry.horizon` rows ahead to each frame of a stream that asked for a
  * horizon, with Stream.forecast: a forked copy of the state is stepped, feeding
  * outputs back, so the live state does not move. It runs right after predict,
- * before the stream can step again.
+ * before the stream can step again. Learning streams' rows come from
+ * LearningStream.forecast, already in the producer's units.
  *
  * @example
  * stepped$.pipe(forecast()) // horizon 3 → frame.forecast = [row t+1, row t+2, row t+3]
@@ -76,7 +97,10 @@ export function forecast(): OperatorFunction<SteppedBatch, SteppedBatch> {
   return map((batch) => {
     for (const frame of batch.frames) {
       const { entry } = frame;
-      if (entry.horizon > 0 && entry.stream) frame.forecast = entry.stream.forecast(entry.horizon);
+      if (entry.horizon === 0) continue;
+      // a learning stream forecasts through its learner, which knows its scaling and whether the model predicts changes
+      if (entry.learner) frame.forecast = entry.learner.forecast(entry.horizon);
+      else if (entry.stream) frame.forecast = entry.stream.forecast(entry.horizon);
     }
     return batch;
   });

@@ -26,6 +26,8 @@ export interface ErrorScorerState {
   historyCount: number;
   historyMean: number;
   historyVariance: number;
+  /** Running sum of squaredErrors (absent in checkpoints before it existed: recomputed). */
+  squaredSum?: number;
 }
 
 /**
@@ -50,6 +52,8 @@ export class ErrorScorer {
   /** Frames scored so far (frames that had a prediction before them). */
   private scored = 0;
   private readonly squaredErrors: Float64Array;
+  /** Sum of squaredErrors, kept as they change (recomputed exactly once per rmseWindow errors, so rounding cannot drift). */
+  private squaredSum = 0;
   private readonly recentErrors: Float64Array;
   private historyCount = 0;
   private historyMean = 0;
@@ -69,14 +73,26 @@ export class ErrorScorer {
       return { error: undefined, rmse: undefined, anomaly: 0.5 };
     }
     const error = typeof actual === 'number' ? crossEntropy(previous, actual) : rmsError(actual, previous);
-    if (previous.length === predicted.length) previous.set(predicted);
-    else this.previous = Float64Array.from(predicted);
+    if (previous.length === predicted.length) {
+      // a loop, not set(): copying float32 into float64 element by element is cheaper than set()'s conversion
+      for (let i = 0; i < predicted.length; i++) previous[i] = predicted[i];
+    } else {
+      this.previous = Float64Array.from(predicted);
+    }
     const { rmseWindow, shortWindow, longWindow, probation } = this.options;
     const at = this.scored;
     this.scored++;
-    this.squaredErrors[at % rmseWindow] = error * error;
+    const slot = at % rmseWindow;
+    const squared = error * error;
+    if (slot === rmseWindow - 1) {
+      this.squaredErrors[slot] = squared;
+      this.squaredSum = sum(this.squaredErrors, rmseWindow);
+    } else {
+      this.squaredSum += squared - this.squaredErrors[slot];
+      this.squaredErrors[slot] = squared;
+    }
     this.recentErrors[at % shortWindow] = error;
-    const rmse = Math.sqrt(sum(this.squaredErrors, Math.min(this.scored, rmseWindow)) / Math.min(this.scored, rmseWindow));
+    const rmse = Math.sqrt(Math.max(0, this.squaredSum) / Math.min(this.scored, rmseWindow));
     const recentMean = sum(this.recentErrors, Math.min(this.scored, shortWindow)) / Math.min(this.scored, shortWindow);
     const anomaly = this.scored > probation ? anomalyLikelihood(recentMean, this.historyMean, this.historyVariance) : 0.5;
     // the history is updated after judging, so a jump is judged against what came before it
@@ -92,6 +108,7 @@ export class ErrorScorer {
     this.previous = undefined;
     this.scored = 0;
     this.squaredErrors.fill(0);
+    this.squaredSum = 0;
     this.recentErrors.fill(0);
     this.historyCount = 0;
     this.historyMean = 0;
@@ -108,6 +125,7 @@ export class ErrorScorer {
       historyCount: this.historyCount,
       historyMean: this.historyMean,
       historyVariance: this.historyVariance,
+      squaredSum: this.squaredSum,
     };
   }
 
@@ -120,6 +138,7 @@ export class ErrorScorer {
     scorer.historyCount = state.historyCount;
     scorer.historyMean = state.historyMean;
     scorer.historyVariance = state.historyVariance;
+    scorer.squaredSum = state.squaredSum ?? sum(scorer.squaredErrors, scorer.options.rmseWindow);
     return scorer;
   }
 }

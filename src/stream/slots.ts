@@ -1,10 +1,13 @@
 // Where a stream's state lives: in a kernel slot while it is active, parked as snapshot bytes while it is idle.
+// A learning stream's slot belongs to its LearningStream, which parks with its host-side state (history, statistics).
 
+import type { LearningStream } from '../api/online.js';
 import type { Stream } from '../api/stream.js';
 import type { StreamEntry } from './types.js';
 
-/** The stream's kernel slot, taking it back from its parked snapshot if it was idle. */
+/** The stream's kernel slot, taking it back from its parked snapshot if it was idle. For a learning stream, its learner's. */
 export function activeStream(entry: StreamEntry): Stream {
+  if (entry.learning) return activeLearner(entry).stream;
   if (entry.stream) return entry.stream;
   const stream = entry.served.model.openStream({ name: entry.name });
   if (entry.parked) {
@@ -20,11 +23,42 @@ export function activeStream(entry: StreamEntry): Stream {
   return stream;
 }
 
-/** Snapshots the stream out of the kernel and frees its slot; the next frame brings it back bit for bit. */
+/**
+ * A learning stream's LearningStream, made on its first frame or brought back
+ * from its parked state: the learner's host-side state (exportState bytes) and
+ * its kernel slot (a Stream snapshot; for a stream that has just become a
+ * learning stream, the snapshot of the plain stream it was).
+ */
+export function activeLearner(entry: StreamEntry): LearningStream {
+  if (entry.learner) return entry.learner;
+  const config = entry.learning;
+  if (!config) throw new Error(`stream "${entry.name}" is not a learning stream`);
+  const learner = entry.served.model.openLearningStream({ name: entry.name, every: config.every, window: config.window, predict: config.target, learn: entry.learn });
+  try {
+    if (entry.parkedLearner) learner.importState(entry.parkedLearner);
+    if (entry.parked) learner.stream.restore(entry.parked);
+  } catch (err) {
+    learner.close();
+    throw err;
+  }
+  entry.parked = undefined;
+  entry.parkedLearner = undefined;
+  entry.learner = learner;
+  entry.stream = learner.stream;
+  return learner;
+}
+
+/** Snapshots the stream (and its learner) out of the kernel and frees its slot; the next frame brings it back bit for bit. */
 export function parkStream(entry: StreamEntry): void {
   if (!entry.stream) return;
   entry.parked = entry.stream.snapshot();
-  entry.stream.close();
+  if (entry.learner) {
+    entry.parkedLearner = entry.learner.exportState();
+    entry.learner.close();
+    entry.learner = undefined;
+  } else {
+    entry.stream.close();
+  }
   entry.stream = undefined;
 }
 
@@ -33,9 +67,17 @@ export function streamSnapshot(entry: StreamEntry): Uint8Array | undefined {
   return entry.stream ? entry.stream.snapshot() : entry.parked;
 }
 
-/** Frees the kernel slot and forgets the parked state. */
+/** A learning stream's learner state as LearningStream.exportState() bytes, active or parked; undefined before its first frame. */
+export function learnerSnapshot(entry: StreamEntry): Uint8Array | undefined {
+  return entry.learner ? entry.learner.exportState() : entry.parkedLearner;
+}
+
+/** Frees the kernel slot and forgets the parked state (a learning stream's learner too: it starts afresh on its next frame). */
 export function releaseStream(entry: StreamEntry): void {
-  entry.stream?.close();
+  if (entry.learner) entry.learner.close();
+  else entry.stream?.close();
+  entry.learner = undefined;
   entry.stream = undefined;
   entry.parked = undefined;
+  entry.parkedLearner = undefined;
 }

@@ -1,6 +1,7 @@
 // The values that flow through the stream pipeline (src/stream/pipeline.ts), from a frame as received to a scored prediction.
 
 import type { Model } from '../api/model.js';
+import type { LearningReport, LearningStream } from '../api/online.js';
 import type { Stream } from '../api/stream.js';
 import type { OnlineNormalizer } from './normalize.js';
 import type { ErrorScorer } from './score.js';
@@ -26,6 +27,19 @@ export type NormalizeMode =
   /** Values go to the model as they are (or through the model's own statistics, which the library always applies). */
   | 'none';
 
+/** How a learning stream learns (LearningStream options); fixed when the stream becomes a learning stream. */
+export interface LearningConfig {
+  /** Train every K frames. */
+  readonly every: number;
+  /** Truncated-BPTT window N, in frames. */
+  readonly window: number;
+  /** 'delta': the model predicts x[t+1] − x[t]; 'value': x[t+1]. */
+  readonly target: 'delta' | 'value';
+}
+
+/** What a learning stream's frame did to the model: LearningReport['event']. */
+export type LearnEvent = NonNullable<LearningReport['event']>;
+
 /** One open stream on the server: its kernel slot (or its parked snapshot), its scaling, scoring and sequence. */
 export interface StreamEntry {
   /** The name producers and dashboards use, e.g. "pump-7". */
@@ -33,21 +47,34 @@ export interface StreamEntry {
   /** A server-wide handle, the u32 that binary frames carry. */
   readonly id: number;
   readonly served: ServedModel;
-  /** The stream's kernel slot; undefined while it is parked (idle, snapshotted out of the kernel). */
+  /** The stream's kernel slot; undefined while it is parked (idle, snapshotted out of the kernel). A learning stream's is its learner's. */
   stream: Stream | undefined;
   /** Stream.snapshot() bytes while parked. */
   parked: Uint8Array | undefined;
+  /**
+   * Set once the stream is a learning stream (opened with learn: true, or learning
+   * turned on later): its frames go through a LearningStream, which scales its
+   * inputs itself, predicts, and trains the model when `learn` is on. It stays one
+   * when learning is turned off (training pauses, predictions go on the same way).
+   */
+  learning: LearningConfig | undefined;
+  /** The learning stream's learner while it is in the kernel (its stream is `stream`). */
+  learner: LearningStream | undefined;
+  /** LearningStream.exportState() bytes while the learner is parked. */
+  parkedLearner: Uint8Array | undefined;
   /** Sequence number of the last frame stepped; −1 before any. Frames must come with a larger seq. */
   lastSeq: number;
   /** Forecast rows per prediction; 0 = none. */
   horizon: number;
-  /** Online learning requested. Always false until the library can train (open refuses learn:true with learning_unavailable). */
+  /** Training on (a learning stream's frames train the model) or paused. Always false for a stream that is not a learning stream. */
   learn: boolean;
   /** Online input statistics, or undefined when the model's own (or none) apply. */
   normalizer: OnlineNormalizer | undefined;
   readonly scorer: ErrorScorer;
   /** The producer allowed to send frames; undefined while nobody holds the stream (after a disconnect or a restart). */
   owner: FrameSource | undefined;
+  /** Date.now() when the stream lost its producer (disconnect or restart); undefined while held. Unheld streams are closed after the server's TTL. */
+  orphanedAt: number | undefined;
   /** Date.now() of the last frame stepped (or of the open). */
   lastActive: number;
   /** Set by close; frames still in flight for it are refused. */
@@ -62,7 +89,7 @@ export interface IncomingFrame {
   readonly entry: StreamEntry | undefined;
   /** Unchecked: validateFrames refuses anything but a safe non-negative integer. */
   readonly seq: unknown;
-  /** Timestamp given by the producer (any unit), or undefined. */
+  /** Timestamp given by the producer (any unit), or undefined (validateFrames fills in the receive time). */
   readonly t: number | undefined;
   /** Frame models: the values, unchecked. */
   readonly values?: unknown;
@@ -72,6 +99,8 @@ export interface IncomingFrame {
   readonly receivedAt: number;
   /** It came in a binary message; its prediction goes back in one. */
   readonly binary?: boolean;
+  /** `values` is a Float64Array made for this frame alone (decoded from binary): validateFrames keeps it as the frame's actual instead of copying it. */
+  readonly ownedValues?: boolean;
 }
 
 /** A frame that passed validateFrames: it will be stepped. */
@@ -79,7 +108,8 @@ export interface Frame {
   readonly source: FrameSource;
   readonly entry: StreamEntry;
   readonly seq: number;
-  readonly t: number | undefined;
+  /** The producer's t, or the server's receive time in ms since the epoch when it gave none. */
+  readonly t: number;
   /** The values in the producer's units (frame models), or the token id. */
   readonly actual: Float64Array | number;
   readonly receivedAt: number;
@@ -111,10 +141,14 @@ export interface SteppedFrame extends NormalizedFrame {
   predicted: Float32Array;
   /** Rows t+1 … t+horizon (row 0 equals `predicted`), from a forked state; undefined when horizon is 0. */
   forecast: Float32Array[] | undefined;
-  /** Duration of the stepBatch call that stepped this frame, µs. */
+  /** Duration of the stepBatch call that stepped this frame (for a learning stream: of its observe, training included), µs. */
   readonly stepMicros: number;
-  /** Frames in that call. */
+  /** Frames in that call (1 for a learning stream's frame). */
   readonly batchSize: number;
+  /** Learning streams: the training window's loss (normalized units²) when this frame ran a training step; else undefined. */
+  loss: number | undefined;
+  /** Learning streams: what this frame's training step did ('trained', 'skipped-spike', 'rolled-back', 'refused'); else undefined. */
+  learnEvent: LearnEvent | undefined;
 }
 
 /** A stepped frame with its scores: what producers and dashboards receive. */

@@ -1,4 +1,5 @@
-// --state-dir: checkpoint, stop (SIGTERM) or crash (SIGKILL), restart — and every stream continues bit for bit from its checkpoint.
+// --state-dir: checkpoint, stop (SIGTERM) or crash (SIGKILL), restart — and every stream continues bit for bit from its checkpoint,
+// a learning stream too: the weights it learned, the optimizer's moments and step count, and its learner's history and statistics.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -46,22 +47,30 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 const valuesAt = (i: number) => [20 + 5 * Math.sin(i / 4), 3 * Math.cos(i / 7) + (i % 5)];
 
-/** Sends frames from..to−1 of stream "pump" (and "fan") and returns their predictions in order. */
+/** Sends frames from..to−1 of streams "pump", "fan" and "learner" (a learning stream, training the model the others use) and returns their predictions in order. */
 async function sendFrames(client: Client, from: number, to: number): Promise<Message[]> {
   for (let i = from; i < to; i++) {
     client.send([
       { type: 'frame', stream: 'pump', seq: i, values: valuesAt(i) },
       { type: 'frame', stream: 'fan', seq: i, values: valuesAt(i + 100) },
+      { type: 'frame', stream: 'learner', seq: i, values: valuesAt(i + 50) },
     ]);
   }
-  await client.until(() => client.predictions('pump').filter((m) => m.seq >= from && m.seq < to).length === to - from && client.predictions('fan').filter((m) => m.seq >= from).length === to - from, `predictions ${from}..${to - 1}`);
-  const result = client.predictions('pump').filter((m) => m.seq >= from && m.seq < to);
+  const count = (stream: string) => client.predictions(stream).filter((m) => m.seq >= from && m.seq < to).length;
+  await client.until(() => count('pump') === to - from && count('fan') === to - from && count('learner') === to - from, `predictions ${from}..${to - 1}`);
+  const result = ['pump', 'fan', 'learner'].flatMap((stream) => client.predictions(stream).filter((m) => m.seq >= from && m.seq < to));
   client.messages.length = 0;
   return result;
 }
 
-/** What a prediction says, all of it (t excepted): predicted, forecast, error, rmse, anomaly. */
-const essence = (m: Message) => ({ seq: m.seq, predicted: m.predicted, forecast: m.forecast, error: m.error, rmse: m.rmse, anomaly: m.anomaly });
+/** Opens the three streams (taking them over after a restart). */
+async function openAll(client: Client): Promise<Message[]> {
+  return [await client.open('pump', { horizon: 3 }), await client.open('fan'), await client.open('learner', { learn: true, horizon: 2, learning: { every: 4, window: 8 } })];
+}
+
+/** What a prediction says, all of it (t excepted): predicted, forecast, error, rmse, anomaly, and the training step's loss and event. */
+const essence = (m: Message) => ({ stream: m.stream, seq: m.seq, predicted: m.predicted, forecast: m.forecast, error: m.error, rmse: m.rmse, anomaly: m.anomaly, loss: m.loss, learnEvent: m.learnEvent });
+const bySeq = (a: { seq: number; stream: string }, b: { seq: number; stream: string }) => a.stream.localeCompare(b.stream) || a.seq - b.seq;
 
 describe('checkpoints', () => {
   it('continue every stream bit for bit after SIGTERM and after a crash (SIGKILL) between checkpoints', async () => {
@@ -69,15 +78,16 @@ describe('checkpoints', () => {
     const referenceModel = await loadModel(modelPath);
     const reference = await SeqcastServer.start({ models: [{ name: 'pump', model: referenceModel }], port: 0, webRoot: null });
     const referenceClient = await Client.connect(reference.url);
-    await referenceClient.open('pump', { horizon: 3 });
-    await referenceClient.open('fan');
-    const expected = (await sendFrames(referenceClient, 0, 80)).map(essence);
+    await openAll(referenceClient);
+    const expected = (await sendFrames(referenceClient, 0, 80)).map(essence).sort(bySeq);
+    expect(expected.filter((m) => m.learnEvent === 'trained').length).toBeGreaterThan(10);
 
     // run 1: frames 0..29, then SIGTERM (checkpoint on the way out)
     let run = await serve();
     let client = await Client.connect(run.url);
-    expect(await client.open('pump', { horizon: 3 })).toMatchObject({ type: 'opened', normalize: 'online', resumed: false });
-    await client.open('fan');
+    const [pump, , learner] = await openAll(client);
+    expect(pump).toMatchObject({ type: 'opened', normalize: 'online', resumed: false });
+    expect(learner).toMatchObject({ type: 'opened', learn: true, resumed: false });
     const first = await sendFrames(client, 0, 30);
     run.child.kill('SIGTERM');
     expect(await exited(run.child)).toBe(0);
@@ -87,8 +97,10 @@ describe('checkpoints', () => {
     // run 2: continues at seq 30; checkpoints every second; frames 30..59, wait for a checkpoint holding them, 60..64, then SIGKILL
     run = await serve(['--checkpoint-interval', '1']);
     client = await Client.connect(run.url);
-    expect(await client.open('pump', { horizon: 3 })).toMatchObject({ type: 'opened', resumed: true, lastSeq: 29 });
-    expect(await client.open('fan')).toMatchObject({ resumed: true, lastSeq: 29 });
+    const reopened2 = await openAll(client);
+    expect(reopened2[0]).toMatchObject({ type: 'opened', resumed: true, lastSeq: 29 });
+    expect(reopened2[1]).toMatchObject({ resumed: true, lastSeq: 29 });
+    expect(reopened2[2]).toMatchObject({ resumed: true, lastSeq: 29, learn: true, learning: { every: 4, window: 8, target: 'delta' } });
     const second = await sendFrames(client, 30, 60);
     await client.until(() => {
       const saved = JSON.parse(readFileSync(join(stateDir, 'streams.json'), 'utf8')) as { streams: { name: string; lastSeq: number }[] };
@@ -101,14 +113,18 @@ describe('checkpoints', () => {
     // run 3: the crash lost what came after the last checkpoint (60..64); the producer resends from there
     run = await serve();
     client = await Client.connect(run.url);
-    const reopened = await client.open('pump', { horizon: 3 });
-    expect(reopened).toMatchObject({ resumed: true, lastSeq: 59 });
-    await client.open('fan');
+    const reopened = await openAll(client);
+    expect(reopened.map((m) => m.lastSeq)).toEqual([59, 59, 59]);
     const third = await sendFrames(client, 60, 80);
     run.child.kill('SIGTERM');
     expect(await exited(run.child)).toBe(0);
 
-    expect([...first, ...second, ...third].map(essence)).toEqual(expected);
+    expect([...first, ...second, ...third].map(essence).sort(bySeq)).toEqual(expected);
+    // one generation of files is left: the weights (a loadable model file) and the optimizer state, named by streams.json
+    const saved = JSON.parse(readFileSync(join(stateDir, 'streams.json'), 'utf8'));
+    expect(saved).toMatchObject({ format: 2, models: [{ name: 'pump', weights: expect.stringMatching(/^models\/pump\.g\d+\.safetensors$/), optimizer: expect.stringMatching(/\.optimizer$/) }] });
+    expect(readdirSync(join(stateDir, 'models')).sort()).toEqual([saved.models[0].weights, saved.models[0].optimizer].map((f: string) => f.slice('models/'.length)).sort());
+    expect((await loadModel(join(stateDir, saved.models[0].weights))).describe()).toBe(referenceModel.describe());
     await referenceClient.close();
     await reference.close();
   }, 40_000);

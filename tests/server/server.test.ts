@@ -146,13 +146,69 @@ describe('streams', () => {
     await other.close();
   });
 
-  it('refuses learn: true with learning_unavailable while the library cannot train, and opens nothing', async () => {
+  it('opens learning streams (learn: true) on models that can learn online (tests/server/learning.test.ts has the rest)', async () => {
     const client = await Client.connect(server.url);
-    expect(await client.open('learner', { learn: true })).toMatchObject({ type: 'error', code: 'learning_unavailable', stream: 'learner' });
-    client.send({ type: 'list' });
-    const list = await client.next((m) => m.type === 'streams');
-    expect(list.streams.map((s: { stream: string }) => s.stream)).not.toContain('learner');
-    expect(await client.open('learner', { learn: false })).toMatchObject({ type: 'opened', learn: false });
+    expect(await client.open('learner', { model: 'plain', learn: true })).toMatchObject({ type: 'opened', learn: true, learning: { every: 8, window: 32, target: 'delta' }, normalize: 'online' });
+    client.send({ type: 'close', stream: 'learner' });
+    await client.next((m) => m.type === 'closed');
+    await client.close();
+  });
+
+  it('closes a stream whose producer left once nobody has held it for the TTL, freeing its name; a held one stays', async () => {
+    const ttl = await SeqcastServer.start({ models: [{ name: 'plain', model: await createModel(PLAIN) }], port: 0, webRoot: null, orphanTtlMs: 60_000 });
+    const left = await Client.connect(ttl.url);
+    const stays = await Client.connect(ttl.url);
+    await left.open('orphan', { normalize: 'none' });
+    await stays.open('held', { normalize: 'none' });
+    left.send({ type: 'frame', stream: 'orphan', seq: 5, values: [1, 2] });
+    stays.send({ type: 'frame', stream: 'held', seq: 0, values: [1, 2] });
+    await left.until(() => left.predictions('orphan').length === 1, 'a prediction');
+    await stays.until(() => stays.predictions('held').length === 1, 'a prediction');
+    await left.close();
+    await stays.until(() => ttl.streams.get('orphan')?.owner === undefined, 'the server to see the disconnect');
+    const leftAt = ttl.streams.get('orphan')!.orphanedAt!;
+    expect(ttl.expireOrphans(leftAt + 59_000)).toBe(0);
+    expect(ttl.streams.has('orphan')).toBe(true);
+    expect(ttl.expireOrphans(leftAt + 60_000)).toBe(1);
+    expect(ttl.expireOrphans(Date.now() + 3_600_000)).toBe(0); // "held" is held: it stays however old
+    stays.send({ type: 'list' });
+    expect((await stays.next((m) => m.type === 'streams')).streams.map((s: { stream: string }) => s.stream)).toEqual(['held']);
+    // the name is free: it opens afresh, seq starting anew
+    expect(await stays.open('orphan', { normalize: 'none' })).toMatchObject({ type: 'opened', resumed: false, lastSeq: -1 });
+    await stays.close();
+    await ttl.close();
+  });
+
+  it('closes orphans on its own timer (orphanTtlMs), and a producer that comes back in time keeps its stream', async () => {
+    const ttl = await SeqcastServer.start({ models: [{ name: 'plain', model: await createModel(PLAIN) }], port: 0, webRoot: null, orphanTtlMs: 300 });
+    const first = await Client.connect(ttl.url);
+    await first.open('quick', { normalize: 'none' });
+    await first.open('slow', { normalize: 'none' });
+    await first.close();
+    const back = await Client.connect(ttl.url);
+    expect(await back.open('quick', { normalize: 'none' })).toMatchObject({ type: 'opened', resumed: true });
+    await back.until(() => !ttl.streams.has('slow'), 'the orphan to be closed', 3000);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(ttl.streams.has('quick')).toBe(true);
+    await back.close();
+    await ttl.close();
+  });
+
+  it("fills in t with the server's receive time (ms since the epoch) when a producer gives none, in JSON and binary", async () => {
+    const client = await Client.connect(server.url);
+    const opened = await client.open('untimed', { model: 'plain', normalize: 'none' });
+    const before = Date.now();
+    client.send({ type: 'frame', stream: 'untimed', seq: 0, values: [1, 2] });
+    client.sendBytes(encodeFrames([{ streamId: opened.id, seq: 1, t: undefined, values: Float32Array.of(1, 2) }]));
+    client.send({ type: 'frame', stream: 'untimed', seq: 2, t: 7, values: [1, 2] });
+    await client.until(() => client.predictions('untimed').length === 2 && client.binary.length === 1, 'three predictions');
+    const after = Date.now();
+    const [json, timed] = client.predictions('untimed');
+    for (const t of [json.t, client.binary[0].t]) {
+      expect(t).toBeGreaterThanOrEqual(before - 5);
+      expect(t).toBeLessThanOrEqual(after + 5);
+    }
+    expect(timed.t).toBe(7);
     await client.close();
   });
 
@@ -184,7 +240,7 @@ describe('dashboards', () => {
     await dashboard.until(() => dashboard.predictions('watched').length === 5, 'the watched predictions');
     expect(dashboard.predictions('unwatched')).toEqual([]);
     const metrics = await dashboard.next((m) => m.type === 'metrics' && m.totalFrames > 0, 'metrics');
-    expect(metrics).toMatchObject({ streams: { open: expect.any(Number) }, learning: { available: false } });
+    expect(metrics).toMatchObject({ streams: { open: expect.any(Number) }, learning: { available: true, streams: 0, loss: null, updates: 0 } });
     expect(metrics.latencyMs).toHaveProperty('p99');
     expect(metrics.memory.rss).toBeGreaterThan(0);
     dashboard.send({ type: 'list' });

@@ -1,0 +1,61 @@
+// `seqcast serve --demo` (what `npm start` runs): a real process on port 0, watched by a real `ws` dashboard client.
+// All three demo streams are predicted, and each one's model learns online as it plays.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Client } from './client.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const STREAMS = ['machine-temperature', 'sensors', 'ball'];
+let child: ChildProcess | undefined;
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
+
+describe('seqcast serve --demo', () => {
+  it('prints its URL, predicts all three demo streams and trains their models online', async () => {
+    const started = Date.now();
+    child = spawn(process.execPath, ['--import', 'tsx', 'tests/server/seqcast-cli.mts', 'serve', '--demo', '--port', '0', '--demo-rate', '60'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    const url = await new Promise<string>((resolve, reject) => {
+      child!.stdout!.on('data', (chunk) => {
+        stdout += chunk;
+        const match = /dashboard(?: not built)?[^\n]*?(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+        if (match) resolve(match[1]);
+      });
+      child!.once('exit', (code) => reject(new Error(`seqcast serve --demo exited with ${code}: ${stderr}`)));
+    });
+    expect(stdout).toMatch(/seqcast serving on http:\/\/127\.0\.0\.1:\d+\//);
+    expect(stdout).toMatch(/machine-temperature.*sensors.*ball/s);
+
+    const dashboard = await Client.connect(url);
+    dashboard.send({ type: 'subscribe', streams: '*' });
+    await dashboard.until(
+      () => STREAMS.every((stream) => dashboard.predictions(stream).some((m) => m.learnEvent === 'trained' && typeof m.loss === 'number')),
+      'a training step on every demo stream',
+      15_000,
+    );
+    for (const stream of STREAMS) {
+      const predictions = dashboard.predictions(stream);
+      expect(predictions.every((m) => m.predicted.length === (stream === 'ball' ? 256 : stream === 'sensors' ? 4 : 1))).toBe(true);
+      expect(predictions.some((m) => m.forecast?.length > 0 && m.error !== null)).toBe(true);
+    }
+    const metrics = await dashboard.next((m) => m.type === 'metrics' && m.learning.total.updates >= 3, 'metrics counting the updates', 5000);
+    expect(metrics.learning).toMatchObject({ available: true, streams: 3 });
+    dashboard.send({ type: 'list' });
+    const listed = (await dashboard.next((m) => m.type === 'streams')).streams;
+    expect(listed.map((s: { stream: string }) => s.stream)).toEqual(STREAMS);
+    for (const s of listed) expect(s).toMatchObject({ learn: true, held: true, learning: { every: 8, window: 32, target: 'delta', stats: { updates: expect.any(Number) } } });
+    expect(listed.every((s: { learning: { stats: { updates: number } } }) => s.learning.stats.updates > 0)).toBe(true);
+    await dashboard.close();
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 25_000);
+});
