@@ -5,54 +5,23 @@
 import { describe, expect, it } from 'vitest';
 import { createModel, type LossKind, type Model, type ModelSpec, type TrainingWindow } from '../src/index.js';
 import { seededRandom } from '../src/model/init.js';
+import { linear, recurrentTop } from './helpers/reference.js';
 
 type Params = Map<string, Float64Array>;
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
-/** W x + b in float64. */
-function affine(w: Float64Array, b: Float64Array, x: number[], rows: number): number[] {
-  const out = new Array<number>(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = b[r];
-    for (let c = 0; c < x.length; c++) s += w[r * x.length + c] * x[c];
-    out[r] = s;
-  }
-  return out;
-}
 
 /** The mean loss of a batch of windows, computed directly in float64 from `params` (and given initial states / inputs). */
 function referenceLoss(model: Model, params: Params, windows: TrainingWindow[], loss: LossKind, h0s: number[][], c0s: number[][], xs: number[][][]): number {
-  const { cell, layers, hiddenSize: H, vocabSize, inputSize } = model.arch;
-  const G = cell === 'lstm' ? 4 : cell === 'gru' ? 3 : 1;
+  const { vocabSize, inputSize } = model.arch;
+  const p = (name: string) => params.get(name)!;
   let total = 0, count = 0;
   windows.forEach((w, b) => {
     const T = w.inputs.length;
-    let seq: number[][] = Array.from({ length: T }, (_, t) => (vocabSize > 0
-      ? Array.from(params.get('embed.weight')!.subarray((w.inputs[t] as number) * inputSize, ((w.inputs[t] as number) + 1) * inputSize))
+    const inputs = Array.from({ length: T }, (_, t) => (vocabSize > 0
+      ? Array.from(p('embed.weight').subarray((w.inputs[t] as number) * inputSize, ((w.inputs[t] as number) + 1) * inputSize))
       : xs[b][t]));
-    for (let l = 0; l < layers; l++) {
-      const p = (n: string) => params.get(`${cell}.${n}_l${l}`)!;
-      let h = h0s[b].slice(l * H, (l + 1) * H);
-      let c = c0s[b].slice(l * H, (l + 1) * H);
-      seq = seq.map((x) => {
-        const gi = affine(p('weight_ih'), p('bias_ih'), x, G * H);
-        const gh = affine(p('weight_hh'), p('bias_hh'), h, G * H);
-        if (cell === 'lstm') {
-          const z = gi.map((v, r) => v + gh[r]);
-          c = c.map((cv, j) => sigmoid(z[H + j]) * cv + sigmoid(z[j]) * Math.tanh(z[2 * H + j]));
-          h = c.map((cv, j) => sigmoid(z[3 * H + j]) * Math.tanh(cv));
-        } else if (cell === 'gru') {
-          h = h.map((hv, j) => {
-            const r = sigmoid(gi[j] + gh[j]), zz = sigmoid(gi[H + j] + gh[H + j]);
-            return (1 - zz) * Math.tanh(gi[2 * H + j] + r * gh[2 * H + j]) + zz * hv;
-          });
-        } else h = gi.map((v, j) => Math.tanh(v + gh[j]));
-        return h;
-      });
-    }
-    seq.forEach((h, t) => {
+    recurrentTop(model, inputs, p, h0s[b], c0s[b]).forEach((h, t) => {
       const m = w.mask ? w.mask[t] : 1;
-      const y = model.arch.headSize > 0 ? affine(params.get('head.weight')!, params.get('head.bias')!, h, model.arch.headSize) : h;
+      const y = model.arch.headSize > 0 ? linear(p('head.weight'), p('head.bias'), h, model.arch.headSize) : h;
       if (loss === 'ce') {
         const max = Math.max(...y);
         const logSum = max + Math.log(y.reduce((a, v) => a + Math.exp(v - max), 0));

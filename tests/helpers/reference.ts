@@ -94,8 +94,8 @@ export function block(us: Vec[], p: (name: string) => Float32Array, prefix: stri
   return { out, weights };
 }
 
-/** The recurrent stack's top h at every step (zero initial state). */
-export function recurrentTop(model: Model, inputs: Vec[], params?: (name: string) => ArrayLike<number>): Vec[] {
+/** The recurrent stack's top h at every step, from h0/c0 ((layers, H); default zeros). */
+export function recurrentTop(model: Model, inputs: Vec[], params?: (name: string) => ArrayLike<number>, h0?: ArrayLike<number>, c0?: ArrayLike<number>): Vec[] {
   const { cell, layers, hiddenSize: H } = model.arch;
   const p = (params ?? ((name: string) => model.getParameter(name))) as (name: string) => Float32Array;
   let xs = inputs;
@@ -103,8 +103,8 @@ export function recurrentTop(model: Model, inputs: Vec[], params?: (name: string
     const name = (n: string) => `${cell}.${n}_l${l}`;
     const wih = p(name('weight_ih')), whh = p(name('weight_hh')), bih = p(name('bias_ih')), bhh = p(name('bias_hh'));
     const G = cell === 'lstm' ? 4 : cell === 'gru' ? 3 : 1;
-    let h = new Array<number>(H).fill(0);
-    let c = new Array<number>(H).fill(0);
+    let h = Array.from({ length: H }, (_, j) => (h0 ? h0[l * H + j] : 0));
+    let c = Array.from({ length: H }, (_, j) => (c0 ? c0[l * H + j] : 0));
     const next: Vec[] = [];
     for (const x of xs) {
       const gi = linear(wih, bih, x, G * H);
