@@ -112,7 +112,7 @@ describe('learning streams saved and restored (checkpoints)', () => {
     const fresh = (await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 4, seed: 1 })).openLearningStream();
     expect(() => fresh.importState(state.subarray(0, state.length - 4))).toThrow(/cut short/);
     const corrupt = state.slice();
-    new DataView(corrupt.buffer).setFloat32(corrupt.length - 4, NaN, true);
+    new DataView(corrupt.buffer).setFloat64(corrupt.length - 8, NaN, true); // the last shrinkage statistic
     expect(() => fresh.importState(corrupt)).toThrow(InputError);
     expect(fresh.stats.frames).toBe(0);
     expect(() => importOptimizerState(other.model, exportOptimizerState(model)!)).toThrow(/parameters/);
@@ -149,5 +149,22 @@ describe('learning streams saved and restored (checkpoints)', () => {
     for (let t = 10; t < 30; t++) learner.observe(frame(t));
     expect(learner.stats.updates).toBeGreaterThan(5);
     expect(exportOptimizerState(model)).toBeInstanceOf(Uint8Array);
+  });
+});
+
+describe('shrinkage of the predicted change', () => {
+  it('falls back towards persistence when the model\'s changes are noise: never worse than persistence on a random walk', async () => {
+    const model = await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: 16, seed: 4 });
+    const learner = model.openLearningStream();
+    let value = 100, error = 0, persistence = 0;
+    let s = 7;
+    const random = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+    for (let t = 0; t < 4000; t++) {
+      value += random();
+      const report = learner.observe([value]);
+      if (t >= 2000) { error += report.error!; persistence += report.persistenceError!; }
+    }
+    // a random walk's best forecast is persistence; an unshrunk learner adds its noise on top
+    expect(error / persistence).toBeLessThan(1.03);
   });
 });

@@ -63,6 +63,8 @@ const INPUT_LIMIT = 20;
 /** Once warmed up, a value moves the running statistics as if it were at most this many deviations out. */
 const OUTLIER_SIGMAS = 6;
 const WARMUP_COUNT = 30;
+const SHRINK_DECAY = 0.99;
+const SHRINK_WARMUP = 50;
 /** Window losses (normalized units²) below this are never treated as spikes. */
 const SPIKE_FLOOR = 0.05;
 const MAX_CONSECUTIVE_SKIPS = 4;
@@ -133,6 +135,15 @@ export class LearningStream {
   private readonly running?: RunningNormalizer;
   /** The model's raw output after the last frame (the delta or the value, normalized), for forecast(). */
   private lastOutput?: Float32Array;
+  /**
+   * Delta mode: running (decay SHRINK_DECAY) sums of actual change × predicted change and of
+   * predicted change², per channel. The predicted change is scaled by their ratio, clamped to
+   * [0, 1]: the least-squares shrinkage, which falls back towards persistence while the
+   * model's changes are noise and trusts them fully when they are right.
+   */
+  private readonly shrinkXY: Float64Array;
+  private readonly shrinkXX: Float64Array;
+  private shrinkCount = 0;
   /** Last N+1 normalized frames and the state before each, oldest first. */
   private readonly history: { frame: Float32Array; stateBefore: Float32Array }[] = [];
   private previousFrame?: Float32Array;
@@ -171,6 +182,8 @@ export class LearningStream {
     this.learning = options.learn ?? true;
     if (!model.normalizer) this.running = new RunningNormalizer(model.inputSize);
     this.stream = model.openStream({ name: options.name });
+    this.shrinkXY = new Float64Array(model.inputSize);
+    this.shrinkXX = new Float64Array(model.inputSize);
     if (this.learning) ensureLearnerOptimizer(model, lr, clipNorm);
   }
 
@@ -217,12 +230,21 @@ export class LearningStream {
     this.running?.update(actual);
     const frame = new Float32Array(X);
     for (let j = 0; j < X; j++) frame[j] = Math.min(Math.max((actual[j] - this.mean(j)) / this.std(j), -INPUT_LIMIT), INPUT_LIMIT);
+    const before = this.history[this.history.length - 1];
+    if (this.delta && before && this.lastOutput) {
+      for (let j = 0; j < X; j++) {
+        const predicted = this.lastOutput[j];
+        this.shrinkXY[j] = SHRINK_DECAY * this.shrinkXY[j] + (frame[j] - before.frame[j]) * predicted;
+        this.shrinkXX[j] = SHRINK_DECAY * this.shrinkXX[j] + predicted * predicted;
+      }
+      this.shrinkCount++;
+    }
     this.history.push({ frame, stateBefore: this.stateCopy() });
     if (this.history.length > this.windowSize + 1) this.history.shift();
     const out = this.stream.stepModelUnits(frame);
     this.lastOutput = out;
     for (let j = 0; j < X; j++) {
-      const next = this.delta ? frame[j] + out[j] : out[j];
+      const next = this.delta ? frame[j] + this.shrink(j) * out[j] : out[j];
       report.predicted[j] = next * this.std(j) + this.mean(j);
     }
     this.previousFrame = Float32Array.from(actual);
@@ -233,6 +255,12 @@ export class LearningStream {
       this.train(report);
     }
     return report;
+  }
+
+  /** The factor on channel j's predicted change (delta mode): 1 until warmed up. */
+  private shrink(j: number): number {
+    if (this.shrinkCount < SHRINK_WARMUP || !(this.shrinkXX[j] > 0)) return 1;
+    return Math.min(Math.max(this.shrinkXY[j] / this.shrinkXX[j], 0), 1);
   }
 
   private stateCopy(): Float32Array {
@@ -329,7 +357,7 @@ export class LearningStream {
     kernel.copySlot(fork, this.stream.slot);
     // the normalized frame the model is predicted to see next
     const next = new Float32Array(X);
-    for (let j = 0; j < X; j++) next[j] = clampInput(this.delta ? last.frame[j] + this.lastOutput[j] : this.lastOutput[j]);
+    for (let j = 0; j < X; j++) next[j] = clampInput(this.delta ? last.frame[j] + this.shrink(j) * this.lastOutput[j] : this.lastOutput[j]);
     for (let i = 1; i < k; i++) {
       kernel.f32.set(next, kernel.inputOffset(0));
       kernel.setSlot(0, fork);
@@ -337,7 +365,7 @@ export class LearningStream {
       const out = model.readOutput(0);
       const row = new Float32Array(X);
       for (let j = 0; j < X; j++) {
-        const value = this.delta ? next[j] + out[j] : out[j];
+        const value = this.delta ? next[j] + this.shrink(j) * out[j] : out[j];
         row[j] = value * this.std(j) + this.mean(j);
         next[j] = clampInput(value);
       }
@@ -381,6 +409,9 @@ export class LearningStream {
       w.f32s(stateBefore);
     }
     if (this.goodWeights) w.f32s(this.goodWeights);
+    w.f64(this.shrinkCount);
+    w.f64s(this.shrinkXY);
+    w.f64s(this.shrinkXX);
     return w.bytes();
   }
 
@@ -415,6 +446,8 @@ export class LearningStream {
     const lastOutput = flags & 32 ? r.f32(model.outputSize) : undefined;
     const history = Array.from({ length: historyLength }, () => ({ frame: r.f32(X), stateBefore: r.f32(S) }));
     const goodWeights = flags & 64 ? r.f32(P) : undefined;
+    const [shrinkCount] = r.f64(1);
+    const shrinkXY = r.f64(X), shrinkXX = r.f64(X);
     r.end();
     const finite = (what: string, values: ArrayLike<number> | undefined) => {
       if (!values) return;
@@ -433,6 +466,7 @@ export class LearningStream {
       finite(`history ${i} state`, h.stateBefore);
     });
     finite('good weights', goodWeights);
+    finite('shrinkage', [shrinkCount, ...shrinkXY, ...shrinkXX]);
     // all checked: apply
     this.every = every;
     this.windowSize = windowSize;
@@ -451,6 +485,9 @@ export class LearningStream {
     this.history.length = 0;
     this.history.push(...history);
     this.goodWeights = goodWeights;
+    this.shrinkCount = shrinkCount;
+    this.shrinkXY.set(shrinkXY);
+    this.shrinkXX.set(shrinkXX);
   }
 }
 
@@ -461,7 +498,7 @@ function clampInput(v: number): number {
 // ---- the model's optimizer state, for checkpoints ------------------------------------------------------------------
 
 const LEARNER_MAGIC = 0x534c4353; // "SCLS" little-endian: SeqCast Learner State
-const LEARNER_VERSION = 1;
+const LEARNER_VERSION = 2;
 const OPTIMIZER_MAGIC = 0x534f4353; // "SCOS": SeqCast Optimizer State
 const OPTIMIZER_VERSION = 1;
 /** Adam's betas as learners configure them (the library's defaults). */
