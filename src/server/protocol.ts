@@ -183,6 +183,11 @@ export function predictionJson(frame: ScoredFrame): string {
     for (let k = 0; k < frame.forecast.length; k++) s += (k > 0 ? ',' : '') + jsonRow(frame.forecast[k]);
     s += ']';
   }
+  if (frame.attention) {
+    s += ',"attention":[';
+    for (let h = 0; h < frame.attention.length; h++) s += (h > 0 ? ',' : '') + jsonRow(frame.attention[h]);
+    s += ']';
+  }
   s += ',"error":' + (frame.error === undefined ? 'null' : jsonNumber(frame.error));
   s += ',"rmse":' + (frame.rmse === undefined ? 'null' : jsonNumber(frame.rmse));
   s += ',"anomaly":' + jsonNumber(frame.anomaly) + ',"stepMicros":' + jsonNumber(Math.round(frame.stepMicros * 10) / 10) + ',"batch":' + frame.batchSize;
@@ -227,6 +232,7 @@ export function predictionMessage(frame: ScoredFrame): Record<string, unknown> {
   };
   if (frame.entry.served.model.isTokenModel) message.next = argmaxOf(frame.predicted);
   if (frame.forecast) message.forecast = frame.forecast.map((row) => Array.from(row));
+  if (frame.attention) message.attention = frame.attention.map((row) => Array.from(row));
   message.error = frame.error ?? null;
   message.rmse = frame.rmse ?? null;
   message.anomaly = frame.anomaly;

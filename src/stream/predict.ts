@@ -88,15 +88,23 @@ const REFUSED = new Float32Array(0);
  * horizon, with Stream.forecast: a forked copy of the state is stepped, feeding
  * outputs back, so the live state does not move. It runs right after predict,
  * before the stream can step again. Learning streams' rows come from
- * LearningStream.forecast, already in the producer's units.
+ * LearningStream.forecast, already in the producer's units. For attention
+ * models it also reads the position's attention weights (last block), which the
+ * next step would overwrite.
  *
  * @example
  * stepped$.pipe(forecast()) // horizon 3 → frame.forecast = [row t+1, row t+2, row t+3]
  */
 export function forecast(): OperatorFunction<SteppedBatch, SteppedBatch> {
   return map((batch) => {
+    const attention = batch.served.model.arch.attention;
     for (const frame of batch.frames) {
       const { entry } = frame;
+      if (attention) {
+        // read now, before the stream steps again: the weights of this position in the last block
+        const stream = entry.learner ? entry.learner.stream : entry.stream;
+        (frame as Mutable<SteppedFrame>).attention = stream ? stream.attention(attention.blocks - 1).heads : undefined;
+      }
       if (entry.horizon === 0) continue;
       // a learning stream forecasts through its learner, which knows its scaling and whether the model predicts changes
       if (entry.learner) frame.forecast = entry.learner.forecast(entry.horizon);

@@ -141,6 +141,8 @@ export interface SteppedFrame extends NormalizedFrame {
   predicted: Float32Array;
   /** Rows t+1 … t+horizon (row 0 equals `predicted`), from a forked state; undefined when horizon is 0. */
   forecast: Float32Array[] | undefined;
+  /** Attention models: this position's attention weights in the last block, one row per head over the attended positions (oldest first); else undefined. */
+  attention: Float32Array[] | undefined;
   /** Duration of the stepBatch call that stepped this frame (for a learning stream: of its observe, training included), µs. */
   readonly stepMicros: number;
   /** Frames in that call (1 for a learning stream's frame). */

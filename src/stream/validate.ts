@@ -90,6 +90,7 @@ export function checkFrame(incoming: IncomingFrame): Frame | Problem {
     scale: undefined,
     predicted: NO_OUTPUT,
     forecast: undefined,
+    attention: undefined,
     stepMicros: 0,
     batchSize: 0,
     loss: undefined,

@@ -224,3 +224,28 @@ describe('learning streams', () => {
     expect(await client.open('a', { model: 'attention', learn: true })).toMatchObject({ type: 'opened', learn: true });
   });
 });
+
+describe('attention models in the server', () => {
+  it('send each position\'s attention weights (last block), one row per head over the attended positions, and learn online', async () => {
+    const spec: ModelSpec = { kind: 'transformer', inputSize: 2, width: 8, heads: 2, blocks: 2, window: 3, sinks: 1, seed: 5 };
+    await start([{ name: 'attention', spec }]);
+    const client = await connect();
+    expect(await client.open('a', { model: 'attention' })).toMatchObject({ type: 'opened' });
+    for (let seq = 0; seq < 6; seq++) {
+      client.send({ type: 'frame', stream: 'a', seq, values: valuesAt(seq) });
+      const prediction = await client.next((m) => m.type === 'prediction' && m.seq === seq);
+      // one sink plus a window of 3: position p attends min(p + 1, 4) positions
+      const count = Math.min(seq + 1, 4);
+      expect(prediction.attention).toHaveLength(2);
+      for (const row of prediction.attention as number[][]) {
+        expect(row).toHaveLength(count);
+        expect(row.every((w) => w >= 0 && w <= 1)).toBe(true);
+        expect(row.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 6);
+      }
+    }
+    expect(await client.open('b', { model: 'attention', learn: true })).toMatchObject({ type: 'opened', learn: true });
+    for (let seq = 0; seq < 60; seq++) client.send({ type: 'frame', stream: 'b', seq, values: valuesAt(seq) });
+    const last = await client.next((m) => m.type === 'prediction' && m.stream === 'b' && m.seq === 59);
+    expect(last.attention).toHaveLength(2);
+  });
+});

@@ -32,7 +32,7 @@ export interface PredictionMessage {
   /** With learnEvent: the training window's mean squared error (normalized units). */
   loss?: number;
   /**
-   * Not in protocol v1 (proposed): the latest attention weights of block 0,
+   * The latest attention weights (last block) of attention models,
    * one row per head over the positions in the window, oldest first.
    */
   attention?: number[][];

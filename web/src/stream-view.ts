@@ -356,7 +356,7 @@ export class StreamView {
     const note = element(
       'p',
       'note',
-      'This server sends no attention weights: protocol v1 has no field for them, so there is nothing to draw. (The dashboard draws a prediction’s "attention" rows, one per head, when a server sends them.)',
+      'No attention weights have arrived for this stream yet (predictions of attention models carry them in "attention", one row per head).',
     );
     const body = element('div', 'attention-body');
     body.append(canvas, note);
