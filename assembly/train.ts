@@ -163,7 +163,7 @@ export function trainConfigure(steps: i32, windows: i32): i32 {
     if (code != OK) return code;
   }
   // the outer-product scratch, sized for the largest weight gradient
-  const D = modelWidth, X4 = inputSize + H;
+  const D = modelWidth, X4 = max(inputSize, H) + H; // the widest [x | h] row of any layer
   const maxRows = max(max(GH, O), max(3 * D, max(mlpWidth, D)));
   const maxK = max(max(X4, H), max(max(D, mlpWidth), inputSize));
   outerLeft = arenaAlloc(<usize>maxRows * <usize>padTo4(T * B) * f);
@@ -479,8 +479,7 @@ function backward(T: i32, B: i32): void {
       accumulateColumnSums(grads + gradOffset(k + 2), GH, tDPre, GHp, TB);
       accumulateColumnSums(grads + gradOffset(k + 3), GH, tDPreH, GHp, TB);
     } else {
-      accumulateOuter(grads + gradOffset(k), GH, inWidth, tDPre, GHp, rows, width, 0, TB);
-      accumulateOuter(grads + gradOffset(k + 1), GH, H, tDPre, GHp, rows, width, inWidth, TB);
+      accumulateOuterSplit(grads + gradOffset(k), inWidth, grads + gradOffset(k + 1), H, GH, tDPre, GHp, rows, width, TB);
       accumulateColumnSums(grads + gradOffset(k + 2), GH, tDPre, GHp, TB);
       accumulateColumnSums(grads + gradOffset(k + 3), GH, tDPre, GHp, TB);
     }
@@ -581,6 +580,27 @@ function accumulateOuter(dW: usize, rows: i32, k: i32, dZ: usize, dzStride: i32,
   packColumns(outerPanel, R, count, rStride, offset, k);
   affinePacked(outerProduct, rows, k, outerLeft, width, outerPanel, outerZeros, 0, k);
   addTo(dW, outerProduct, rows * k);
+}
+
+/**
+ * The gradients of W_ih (rows, k1) and W_hh (rows, k2) at once from the layer's
+ * [x | h] rows: one product over k1 + k2 columns, then split.
+ */
+function accumulateOuterSplit(dW1: usize, k1: i32, dW2: usize, k2: i32, rows: i32, dZ: usize, dzStride: i32, R: usize, rStride: i32, count: i32): void {
+  const k = k1 + k2;
+  const width = padTo4(count);
+  for (let r = 0; r < rows; r++) {
+    const row = outerLeft + (<usize>(r * width) << 2);
+    for (let n = 0; n < count; n++) store<f32>(row + (<usize>n << 2), load<f32>(dZ + (<usize>(n * dzStride + r) << 2)));
+    for (let n = count; n < width; n++) store<f32>(row + (<usize>n << 2), 0);
+  }
+  packColumns(outerPanel, R, count, rStride, 0, k);
+  affinePacked(outerProduct, rows, k, outerLeft, width, outerPanel, outerZeros, 0, k);
+  for (let r = 0; r < rows; r++) {
+    const product = outerProduct + (<usize>(r * k) << 2);
+    addTo(dW1 + (<usize>(r * k1) << 2), product, k1);
+    addTo(dW2 + (<usize>(r * k2) << 2), product + (<usize>k1 << 2), k2);
+  }
 }
 
 /**
