@@ -22,7 +22,7 @@
 
 import { arenaAlloc } from "./arena";
 import { affinePacked, packPanelTransposed, padTo4, panelLength } from "./simd";
-import { sigmoidScalar, tanhScalar } from "./simd";
+import { sigmoidLanes, sigmoidScalar, tanhLanes, tanhScalar } from "./simd";
 import { CELL_GRU, CELL_LSTM, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 import {
   OK, ERR_NOT_CONFIGURED, ERR_BAD_CONFIG, ERR_OUT_OF_MEMORY, ERR_BAD_BATCH_SIZE, ERR_BAD_TOKEN, ERR_NONFINITE_INPUT,
@@ -514,7 +514,23 @@ function backward(T: i32, B: i32): void {
  */
 function lstmBackward(z: usize, cPrev: usize, c: usize, dh: usize, dc: usize, dz: usize, H: i32): void {
   const gate = <usize>H << 2;
-  for (let j = 0; j < H; j++) {
+  const H4 = H & ~3;
+  const one = f32x4.splat(1);
+  let j = 0;
+  for (; j < H4; j += 4) {
+    const o4 = <usize>j << 2;
+    const i = sigmoidLanes(v128.load(z + o4)), f = sigmoidLanes(v128.load(z + gate + o4));
+    const g = tanhLanes(v128.load(z + 2 * gate + o4)), o = sigmoidLanes(v128.load(z + 3 * gate + o4));
+    const tc = tanhLanes(v128.load(c + o4));
+    const dhj = v128.load(dh + o4);
+    const dcj = f32x4.add(v128.load(dc + o4), f32x4.mul(f32x4.mul(dhj, o), f32x4.sub(one, f32x4.mul(tc, tc))));
+    v128.store(dz + o4, f32x4.mul(f32x4.mul(f32x4.mul(dcj, g), i), f32x4.sub(one, i)));
+    v128.store(dz + gate + o4, f32x4.mul(f32x4.mul(f32x4.mul(dcj, v128.load(cPrev + o4)), f), f32x4.sub(one, f)));
+    v128.store(dz + 2 * gate + o4, f32x4.mul(f32x4.mul(dcj, i), f32x4.sub(one, f32x4.mul(g, g))));
+    v128.store(dz + 3 * gate + o4, f32x4.mul(f32x4.mul(f32x4.mul(dhj, tc), o), f32x4.sub(one, o)));
+    v128.store(dc + o4, f32x4.mul(dcj, f));
+  }
+  for (; j < H; j++) {
     const o4 = <usize>j << 2;
     const i = sigmoidScalar(load<f32>(z + o4)), f = sigmoidScalar(load<f32>(z + gate + o4));
     const g = tanhScalar(load<f32>(z + 2 * gate + o4)), o = sigmoidScalar(load<f32>(z + 3 * gate + o4));
