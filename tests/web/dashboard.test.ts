@@ -67,6 +67,11 @@ describe('the dashboard in chromium', () => {
     const rows = (await page.evaluate('[...document.querySelectorAll("#stream-list .stream-row")].map((row) => row.innerText)')) as string[];
     expect(rows.map((text) => text.split('\n')[0])).toEqual(['machine-temperature', 'sensors', 'ball']);
     await until((s) => Object.values(s.received).every((n) => n > 5), 'every stream has predictions');
+    // the list redraws on its own schedule: wait (bounded) for every row to show a rate and an anomaly state
+    await page.waitForFunction(
+      '[...document.querySelectorAll("#stream-list .stream-row")].every((row) => /\\d+(\\.\\d)?\\/s/.test(row.innerText) && /normal|watch|anomalous/.test(row.innerText))',
+      undefined, { timeout: 15_000 },
+    );
     const text = (await page.innerText('#stream-list')) as string;
     expect(text).toMatch(/\d+(\.\d)?\/s/);
     expect(text).toMatch(/normal|watch|anomalous/);
