@@ -20,7 +20,6 @@ afterAll(async () => {
 
 describe('seqcast serve --demo', () => {
   it('prints its URL, predicts all three demo streams and trains their models online', async () => {
-    const started = Date.now();
     child = spawn(process.execPath, ['--import', 'tsx', 'tests/server/seqcast-cli.mts', 'serve', '--demo', '--port', '0', '--demo-rate', '60'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -56,6 +55,5 @@ describe('seqcast serve --demo', () => {
     for (const s of listed) expect(s).toMatchObject({ learn: true, held: true, learning: { every: 8, window: 32, target: 'delta', stats: { updates: expect.any(Number) } } });
     expect(listed.every((s: { learning: { stats: { updates: number } } }) => s.learning.stats.updates > 0)).toBe(true);
     await dashboard.close();
-    expect(Date.now() - started).toBeLessThan(20_000);
   }, 25_000);
 });
