@@ -631,18 +631,10 @@ function residualInput(count: i32): usize {
     return rowScratch;
   }
   if (vocabSize > 0) {
-    const embed = tensorPtr(embedIndex);
-    for (let b = 0; b < count; b++) {
-      const token = load<i32>(ioTokens + (<usize>b << 2));
-      memory.copy(residual + (<usize>(b * width) << 2), embed + (<usize>(token * d) << 2), <usize>d << 2);
-    }
+    embedTokens(ioTokens, count, residual, width);
   } else {
     const inWidth = padTo4(inputSize);
-    for (let b = 0; b < count; b++) {
-      const row = rowScratch + (<usize>(b * inWidth) << 2);
-      memory.copy(row, ioInput + (<usize>(b * inputSize) << 2), <usize>inputSize << 2);
-      zeroPad(row, inputSize, inWidth);
-    }
+    copyPaddedRows(rowScratch, ioInput, count, inputSize, inWidth);
     affinePacked(residual, count, d, rowScratch, inWidth, projInPanel, tensorPtr(projInIndex + 1), 0, width);
   }
   for (let b = 0; b < count; b++) {
@@ -709,6 +701,25 @@ function addRows(dst: usize, dstStride: i32, src: usize, srcStride: i32, count: 
       const o = <usize>j << 2;
       store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
     }
+  }
+}
+
+/** out[n, :E] = embed.weight[tokens[n]] for n < count (rows of stride `outStride`). */
+export function embedTokens(tokens: usize, count: i32, out: usize, outStride: i32): void {
+  const embed = tensorPtr(embedIndex);
+  const bytes = <usize>inputSize << 2;
+  for (let n = 0; n < count; n++) {
+    const token = load<i32>(tokens + (<usize>n << 2));
+    memory.copy(out + (<usize>(n * outStride) << 2), embed + <usize>token * bytes, bytes);
+  }
+}
+
+/** Copies `count` rows of `width` floats into rows of `paddedWidth`, zeroing the padding. */
+export function copyPaddedRows(dst: usize, src: usize, count: i32, width: i32, paddedWidth: i32): void {
+  for (let n = 0; n < count; n++) {
+    const row = dst + (<usize>(n * paddedWidth) << 2);
+    memory.copy(row, src + (<usize>(n * width) << 2), <usize>width << 2);
+    zeroPad(row, width, paddedWidth);
   }
 }
 

@@ -29,6 +29,7 @@ import {
   KIND_RECURRENT, KIND_TRANSFORMER, configured, modelKind, cellKind, layers, inputSize, vocabSize, hiddenSize, headSize, gates,
   params, paramsLength, embedIndex, layerIndex, headIndex, panelTable, headPanel, tensorPtr, commitParams,
   modelWidth, heads, mlpWidth, blocks, window, sinks, projInIndex, blockIndex, lnFinalIndex, projInPanel, blockPanels, BLOCK_TENSORS,
+  embedTokens, copyPaddedRows,
 } from "./model";
 import { addPositionalEncoding, attendPosition, geluInPlace, rowMean, rowVariance, LAYER_NORM_EPS } from "./attention";
 
@@ -1031,18 +1032,10 @@ function attentionForward(T: i32, B: i32): void {
   const D = modelWidth, Dp = padTo4(D), TB = T * B;
   if (modelKind == KIND_TRANSFORMER) {
     if (vocabSize > 0) {
-      const embed = tensorPtr(embedIndex);
-      for (let n = 0; n < TB; n++) {
-        const token = load<i32>(tTokens + (<usize>n << 2));
-        memory.copy(aResidual + (<usize>(n * Dp) << 2), embed + (<usize>(token * D) << 2), <usize>D << 2);
-      }
+      embedTokens(tTokens, TB, aResidual, Dp);
     } else {
       const Xp = padTo4(inputSize);
-      for (let n = 0; n < TB; n++) {
-        const row = aInputRows + (<usize>(n * Xp) << 2);
-        memory.copy(row, tInput + (<usize>(n * inputSize) << 2), <usize>inputSize << 2);
-        for (let j = inputSize; j < Xp; j++) store<f32>(row + (<usize>j << 2), 0);
-      }
+      copyPaddedRows(aInputRows, tInput, TB, inputSize, Xp);
       affinePacked(aResidual, TB, D, aInputRows, Xp, projInPanel, tensorPtr(projInIndex + 1), 0, Dp);
     }
     for (let n = 0; n < TB; n++) {
