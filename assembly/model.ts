@@ -40,7 +40,7 @@
 //   [head.weight (O, width), head.bias (O)]     width = H (recurrent) or D
 
 import { arenaAlloc } from "./arena";
-import { affinePacked, packPanel, padTo4, panelLength } from "./simd";
+import { addTo, affinePacked, packPanel, padTo4, panelLength } from "./simd";
 import { addPositionalEncoding, attendPosition, geluInPlace, layerNormRows } from "./attention";
 import { CELL_GRU, CELL_LSTM, CELL_RNN_TANH, gateCount, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 
@@ -689,19 +689,7 @@ function blockStep(i: i32, count: i32): void {
 
 /** dst[b, :n] += src[b, :n] for each entry. */
 function addRows(dst: usize, dstStride: i32, src: usize, srcStride: i32, count: i32, n: i32): void {
-  const n4 = n & ~3;
-  for (let b = 0; b < count; b++) {
-    const y = dst + (<usize>(b * dstStride) << 2), x = src + (<usize>(b * srcStride) << 2);
-    let j = 0;
-    for (; j < n4; j += 4) {
-      const o = <usize>j << 2;
-      v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
-    }
-    for (; j < n; j++) {
-      const o = <usize>j << 2;
-      store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
-    }
-  }
+  for (let b = 0; b < count; b++) addTo(dst + (<usize>(b * dstStride) << 2), src + (<usize>(b * srcStride) << 2), n);
 }
 
 /** out[n, :E] = embed.weight[tokens[n]] for n < count (rows of stride `outStride`). */

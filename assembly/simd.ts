@@ -116,6 +116,20 @@ const CONSTANTS = memory.data<f32>([
 }
 
 
+/** y[:n] += x[:n]. */
+export function addTo(y: usize, x: usize, n: i32): void {
+  const n4 = n & ~3;
+  let j = 0;
+  for (; j < n4; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
+  }
+}
+
 // ── the affine product over packed weight panels ────────────────────────────
 
 /** Rows of a weight panel tile. */

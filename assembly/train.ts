@@ -21,7 +21,7 @@
 //   cs        (T + 1, B, H)      LSTM c_t
 
 import { arenaAlloc } from "./arena";
-import { affinePacked, packPanelTransposed, padTo4, panelLength } from "./simd";
+import { addTo, affinePacked, packPanelTransposed, padTo4, panelLength } from "./simd";
 import { sigmoidLanes, sigmoidScalar, tanhLanes, tanhScalar } from "./simd";
 import { CELL_GRU, CELL_LSTM, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 import {
@@ -647,19 +647,6 @@ function accumulateColumnSums(db: usize, rows: i32, dZ: usize, dzStride: i32, co
   for (let n = 0; n < count; n++) addTo(db, dZ + (<usize>(n * dzStride) << 2), rows);
 }
 
-/** y[:n] += x[:n]. */
-function addTo(y: usize, x: usize, n: i32): void {
-  const n4 = n & ~3;
-  let j = 0;
-  for (; j < n4; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
-  }
-  for (; j < n; j++) {
-    const o = <usize>j << 2;
-    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
-  }
-}
 
 // ── exports: one training pass ──
 
@@ -1079,7 +1066,7 @@ function blockForwardTrain(i: i32, T: i32, B: i32): void {
     }
   }
   affinePacked(aDTmp, TB, D, concat, Dp, <usize>load<u32>(panels, 4), tensorPtr(t0 + 5), 0, Dp);
-  addRowsInPlace(aResidual, aDTmp, TB, Dp);
+  addTo(aResidual, aDTmp, TB * Dp); // same stride, padding lanes stay zero
   layerNormTrain(aResidual, Dp, blockBuffer(i, 9), Dp, blockBuffer(i, 7), blockBuffer(i, 8), TB, D, tensorPtr(t0 + 6), tensorPtr(t0 + 7));
   const fc1 = blockBuffer(i, 10), gelu = blockBuffer(i, 11);
   affinePacked(fc1, TB, FF, blockBuffer(i, 9), Dp, <usize>load<u32>(panels, 8), tensorPtr(t0 + 9), 0, FF);
@@ -1090,13 +1077,9 @@ function blockForwardTrain(i: i32, T: i32, B: i32): void {
     for (let j = FF; j < FFp; j++) store<f32>(row + (<usize>j << 2), 0);
   }
   affinePacked(aDTmp, TB, D, gelu, FFp, <usize>load<u32>(panels, 12), tensorPtr(t0 + 11), 0, Dp);
-  addRowsInPlace(aResidual, aDTmp, TB, Dp);
+  addTo(aResidual, aDTmp, TB * Dp); // same stride, padding lanes stay zero
 }
 
-/** y[n, :width] += x[n, :width] for TB rows of the same stride (padding lanes stay zero). */
-function addRowsInPlace(y: usize, x: usize, rows: i32, width: i32): void {
-  addTo(y, x, rows * width);
-}
 
 /** Backward through the head, ln_f and every block; then into the input (transformer) or tDTop (hybrid). */
 function attentionBackward(T: i32, B: i32): void {

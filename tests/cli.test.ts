@@ -1,10 +1,9 @@
 // The `seqcast` command line, run as the real built command (node bin/seqcast.js) in a child process, and its CSV helpers.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel, loadModel, readSafetensors, writeSafetensors, type ModelSpec } from '../src/index.js';
@@ -19,8 +18,8 @@ import {
   type CsvRow,
 } from '../src/cli/csv.js';
 import { AtomicFileSink } from '../src/cli/files.js';
+import { ROOT, runSeqcast, type Run } from './helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 let dir: string;
@@ -65,16 +64,9 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `seqcast <args…>` from the repository root. */
 function seqcast(...args: string[]): Run {
-  const result = spawnSync(process.execPath, ['bin/seqcast.js', ...args], { cwd: ROOT, encoding: 'utf8' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runSeqcast(args);
 }
 
 let fileCount = 0;
