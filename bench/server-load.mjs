@@ -3,7 +3,7 @@
 //
 // Messages from the parent: { type: 'setup', url, streams, connections, mode }, then { type: 'run', rate, seconds, warmup }
 // (rate 0 = as fast as the server answers, a window of frames in flight), and { type: 'exit' }.
-// Answers: { type: 'ready' }, { type: 'result', framesPerSecond, p50, p99, frames, errors }.
+// Answers: { type: 'ready' }, { type: 'result', framesPerSecond, p50, p99, frames, allFrames, errors }.
 
 import WebSocket from 'ws';
 
@@ -161,6 +161,7 @@ async function run({ rate, seconds, warmup }) {
   const measureFrom = started + warmup * 1000;
   const end = measureFrom + seconds * 1000;
   let answeredAtStart = 0;
+  const answeredBefore = answered;
   let sent = 0;
   await new Promise((resolve) => {
     const tick = () => {
@@ -204,7 +205,8 @@ async function run({ rate, seconds, warmup }) {
   const drainUntil = performance.now() + 3000;
   while (producers.some((p) => p.inFlight > 0) && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 10));
   const sorted = Float64Array.from(latencies).sort();
-  return { framesPerSecond: measuredFrames / seconds, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), frames: measuredFrames, errors };
+  // allFrames: every frame answered in this run, warm-up and drain included (the parent divides its server CPU time by it)
+  return { framesPerSecond: measuredFrames / seconds, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), frames: measuredFrames, allFrames: answered - answeredBefore, errors };
 }
 
 process.on('message', async (message) => {
