@@ -1,4 +1,4 @@
-// `npm run screenshots`: the README's two dashboard pictures, taken from a live `seqcast serve --demo` in Debian's chromium.
+// `npm run screenshots`: the README's three dashboard pictures, taken from a live `seqcast serve --demo` in Debian's chromium.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +39,16 @@ async function main(): Promise<void> {
     const narrow = join(OUT, 'dashboard-400px.png');
     await page.screenshot({ path: narrow });
     process.stdout.write(`wrote ${narrow}\n`);
+
+    // the hybrid (LSTM + attention block) sensors stream, with its attention heatmap
+    await page.setViewportSize({ width: 1280, height: 1400 });
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.evaluate(`location.hash = 'stream=sensors-attention'`);
+    await page.waitForFunction(`window.seqcast.snapshot().selected === 'sensors-attention' && !document.querySelector('canvas.heatmap').hidden`);
+    await page.waitForTimeout(1500);
+    const attention = join(OUT, 'dashboard-attention.png');
+    await page.screenshot({ path: attention, fullPage: true });
+    process.stdout.write(`wrote ${attention}\n`);
   } finally {
     await browser.close();
     await server.kill();

@@ -4,7 +4,7 @@ import { basename, extname } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadModel } from '../api/model.js';
 import { InputError } from '../errors.js';
-import { DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../server/demo-streams.js';
+import { DEMO_ATTENTION, DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../server/demo-streams.js';
 import { WS_PATH } from '../server/protocol.js';
 import { SeqcastServer } from '../server/server.js';
 import type { ServedModel } from '../stream/types.js';
@@ -95,8 +95,8 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   out.write(`seqcast serving on ${server.url} (WebSocket ${wsUrl}${options.token ? ', token required' : ''})\n`);
   for (const { name, model } of served) out.write(`  model "${name}": ${model.describe()}\n`);
   if (demo) {
-    out.write(`  demo: streams machine-temperature (NAB, replayed), sensors (4 channels) and ball (16×16 video) at ${options.demoRate} frames/s each,\n`);
-    out.write(`        learned online from scratch by LSTMs (H ${DEMO_HIDDEN['machine-temperature']}, ${DEMO_HIDDEN.sensors}, ${DEMO_HIDDEN.ball}): every 8 frames, BPTT over the last 32, Adam 3e-3; errors fall as they play\n`);
+    out.write(`  demo: streams machine-temperature (NAB, replayed), sensors (4 channels), sensors-attention (the same frames) and ball (16×16 video) at ${options.demoRate} frames/s each,\n`);
+    out.write(`        learned online from scratch by LSTMs (H ${DEMO_HIDDEN['machine-temperature']}, ${DEMO_HIDDEN.sensors}, ${DEMO_HIDDEN.ball}; sensors-attention: H ${DEMO_HIDDEN['sensors-attention']} + an attention block, ${DEMO_ATTENTION.heads} heads over the last ${DEMO_ATTENTION.window} steps): every 8 frames, BPTT over the last 32, Adam 3e-3; errors fall as they play\n`);
   }
   out.write(server.servesDashboard ? `  dashboard: ${server.url}\n` : `  dashboard not built (no dist-web/ or web/dist/); ${server.url} says so\n`);
 

@@ -1,6 +1,7 @@
-// `seqcast serve --demo`: three streams produced inside the server — NAB machine temperature, a synthetic
-// multi-channel sensor, and a bouncing ball on 16×16 video — each replayed at a set rate, each learned online
-// from scratch by its own LSTM as it plays.
+// `seqcast serve --demo`: four streams produced inside the server — NAB machine temperature, a synthetic
+// multi-channel sensor (twice: through an LSTM, and through an LSTM with an attention block whose weights the
+// dashboard draws), and a bouncing ball on 16×16 video — each replayed at a set rate, each learned online from
+// scratch by its own model as it plays.
 
 import { createModel } from '../api/model.js';
 import { loadDemoData } from '../cli/demo.js';
@@ -14,11 +15,17 @@ export const BALL_SIZE = 16;
 export const SENSOR_CHANNELS = ['temperature', 'pressure', 'vibration', 'flow'];
 
 /** Hidden sizes of the demo's LSTMs: the online-learning recipe's 32, and 64 for the 256-pixel ball (light on 2 cores). */
-export const DEMO_HIDDEN = { 'machine-temperature': 32, sensors: 32, ball: 64 } as const;
+export const DEMO_HIDDEN = { 'machine-temperature': 32, sensors: 32, 'sensors-attention': 32, ball: 64 } as const;
+
+/** The attention block over the sensors' LSTM in the 'sensors-attention' stream: heads, window (steps), MLP width. */
+export const DEMO_ATTENTION = { heads: 4, window: 64, mlpSize: 64 } as const;
 
 /**
- * The demo's models: three freshly initialised LSTMs (machine temperature,
- * sensors, ball) that know nothing at start. The demo's streams learn them
+ * The demo's models, freshly initialised, knowing nothing at start: LSTMs for
+ * machine temperature, sensors and ball, and for 'sensors-attention' the same
+ * LSTM with one pre-LN attention block over its last DEMO_ATTENTION.window
+ * outputs (a hybrid), so the dashboard has attention weights to draw and the
+ * two sensors streams show side by side what the block adds. The demo's streams learn them
  * online as they play (the recipe: every 8 frames, truncated BPTT over the last
  * 32, Adam 3e-3, clip 1, predicting the change from the last frame), so their
  * errors fall as the minutes go by. (`seqcast demo`, offline, uses the bundled
@@ -28,6 +35,13 @@ export async function demoModels(): Promise<ServedModel[]> {
   return [
     { name: 'machine-temperature', model: await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: DEMO_HIDDEN['machine-temperature'], seed: 5, metadata: { channels: ['temperature'] } }) },
     { name: 'sensors', model: await createModel({ cell: 'lstm', inputSize: SENSOR_CHANNELS.length, hiddenSize: DEMO_HIDDEN.sensors, seed: 7, metadata: { channels: SENSOR_CHANNELS } }) },
+    {
+      name: 'sensors-attention',
+      model: await createModel({
+        kind: 'hybrid', cell: 'lstm', inputSize: SENSOR_CHANNELS.length, hiddenSize: DEMO_HIDDEN['sensors-attention'], blocks: 1, ...DEMO_ATTENTION, seed: 7,
+        metadata: { channels: SENSOR_CHANNELS },
+      }),
+    },
     { name: 'ball', model: await createModel({ cell: 'lstm', inputSize: BALL_SIZE * BALL_SIZE, hiddenSize: DEMO_HIDDEN.ball, seed: 11 }) },
   ];
 }
@@ -128,7 +142,7 @@ class DemoProducer implements LocalProducer {
 }
 
 /**
- * Opens the three demo streams on `server` (which must hold demoModels()) as
+ * Opens the four demo streams on `server` (which must hold demoModels()) as
  * learning streams and feeds them at `rate` frames per second until stop().
  * Streams restored from a state directory continue from their last seq, with
  * what their models learned. The machine-temperature file loops, with a reset
@@ -142,10 +156,13 @@ export async function startDemo(server: SeqcastServer, options: DemoOptions = {}
   const producer = new DemoProducer();
   const data = await loadDemoData();
   const ball = new BouncingBall();
+  // the two sensors streams see the same frames (two generators with the same seed, each at its own stream's seq)
   const sensors = new SyntheticSensors();
+  const sensorsAttention = new SyntheticSensors();
   const streams = [
     { stream: 'machine-temperature', model: 'machine-temperature', horizon: 12 },
     { stream: 'sensors', model: 'sensors', horizon: 10 },
+    { stream: 'sensors-attention', model: 'sensors-attention', horizon: 10 },
     { stream: 'ball', model: 'ball', horizon: 3 },
   ];
   const seqs = new Map<string, number>();
@@ -161,6 +178,7 @@ export async function startDemo(server: SeqcastServer, options: DemoOptions = {}
   };
   // streams that came back from a state directory go on where they stopped: the generators catch up to their seq
   for (let i = 0; i < seqs.get('sensors')!; i++) sensors.next();
+  for (let i = 0; i < seqs.get('sensors-attention')!; i++) sensorsAttention.next();
   for (let i = 0; i < seqs.get('ball')!; i++) ball.next();
   let row = seqs.get('machine-temperature')! % data.values.length;
   const tick = () => {
@@ -168,6 +186,7 @@ export async function startDemo(server: SeqcastServer, options: DemoOptions = {}
     send('machine-temperature', [data.values[row]]);
     row = (row + 1) % data.values.length;
     send('sensors', sensors.next());
+    send('sensors-attention', sensorsAttention.next());
     send('ball', ball.next());
   };
   // frames are due at `rate` per second from the start; a timer that fires late (a busy machine) catches up, a few

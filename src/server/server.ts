@@ -544,6 +544,7 @@ export class SeqcastServer {
       models: [...this.models.values()].map(({ name, model }) => ({
         name,
         description: model.describe(),
+        kind: model.arch.kind,
         cell: model.arch.cell,
         layers: model.arch.layers,
         hiddenSize: model.arch.hiddenSize,
@@ -551,6 +552,9 @@ export class SeqcastServer {
         outputSize: model.outputSize,
         ...(model.isTokenModel ? { vocabSize: model.arch.vocabSize } : {}),
         ...(model.metadata.channels ? { channels: model.metadata.channels } : {}),
+        ...(model.arch.attention
+          ? { attention: { width: model.arch.attention.width, heads: model.arch.attention.heads, blocks: model.arch.attention.blocks, window: model.arch.attention.window, sinks: model.arch.attention.sinks } }
+          : {}),
       })),
     };
   }

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Client } from './client.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const STREAMS = ['machine-temperature', 'sensors', 'ball'];
+const STREAMS = ['machine-temperature', 'sensors', 'sensors-attention', 'ball'];
 let child: ChildProcess | undefined;
 
 afterAll(async () => {
@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 describe('seqcast serve --demo', () => {
-  it('prints its URL, predicts all three demo streams and trains their models online', async () => {
+  it('prints its URL, predicts all four demo streams and trains their models online', async () => {
     child = spawn(process.execPath, ['--import', 'tsx', 'tests/server/seqcast-cli.mts', 'serve', '--demo', '--port', '0', '--demo-rate', '60'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -33,7 +33,7 @@ describe('seqcast serve --demo', () => {
       child!.once('exit', (code) => reject(new Error(`seqcast serve --demo exited with ${code}: ${stderr}`)));
     });
     expect(stdout).toMatch(/seqcast serving on http:\/\/127\.0\.0\.1:\d+\//);
-    expect(stdout).toMatch(/machine-temperature.*sensors.*ball/s);
+    expect(stdout).toMatch(/machine-temperature.*sensors.*sensors-attention.*ball/s);
 
     const dashboard = await Client.connect(url);
     dashboard.send({ type: 'subscribe', streams: '*' });
@@ -44,11 +44,20 @@ describe('seqcast serve --demo', () => {
     );
     for (const stream of STREAMS) {
       const predictions = dashboard.predictions(stream);
-      expect(predictions.every((m) => m.predicted.length === (stream === 'ball' ? 256 : stream === 'sensors' ? 4 : 1))).toBe(true);
+      expect(predictions.every((m) => m.predicted.length === (stream === 'ball' ? 256 : stream.startsWith('sensors') ? 4 : 1))).toBe(true);
       expect(predictions.some((m) => m.forecast?.length > 0 && m.error !== null)).toBe(true);
     }
+    // sensors-attention: the same frames as sensors, through a model whose predictions carry its attention weights
+    const latest = dashboard.predictions('sensors-attention').filter((m) => Array.isArray(m.attention)).at(-1);
+    expect(latest?.attention).toHaveLength(4);
+    for (const row of latest.attention as number[][]) expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    expect(dashboard.predictions('sensors').every((m) => m.attention === undefined)).toBe(true);
+    const sensorsBySeq = new Map(dashboard.predictions('sensors').map((m) => [m.seq, m.actual]));
+    const paired = dashboard.predictions('sensors-attention').filter((m) => sensorsBySeq.has(m.seq));
+    expect(paired.length).toBeGreaterThan(5);
+    for (const m of paired) expect(m.actual).toEqual(sensorsBySeq.get(m.seq));
     const metrics = await dashboard.next((m) => m.type === 'metrics' && m.learning.total.updates >= 3, 'metrics counting the updates', 5000);
-    expect(metrics.learning).toMatchObject({ available: true, streams: 3 });
+    expect(metrics.learning).toMatchObject({ available: true, streams: 4 });
     dashboard.send({ type: 'list' });
     const listed = (await dashboard.next((m) => m.type === 'streams')).streams;
     expect(listed.map((s: { stream: string }) => s.stream)).toEqual(STREAMS);

@@ -65,7 +65,7 @@ describe('the dashboard in chromium', () => {
   it('fills the stream list with the demo streams, each with a rate and an anomaly state', async () => {
     await page.waitForFunction('document.querySelectorAll("#stream-list .stream-row").length >= 3', undefined, { timeout: 10_000 });
     const rows = (await page.evaluate('[...document.querySelectorAll("#stream-list .stream-row")].map((row) => row.innerText)')) as string[];
-    expect(rows.map((text) => text.split('\n')[0])).toEqual(['machine-temperature', 'sensors', 'ball']);
+    expect(rows.map((text) => text.split('\n')[0])).toEqual(['machine-temperature', 'sensors', 'sensors-attention', 'ball']);
     await until((s) => Object.values(s.received).every((n) => n > 5), 'every stream has predictions');
     // the list redraws on its own schedule: wait (bounded) for every row to show a rate and an anomaly state
     await page.waitForFunction(
@@ -177,14 +177,40 @@ describe('the dashboard in chromium', () => {
       await tab.waitForSelector('#token-dialog[open]', { timeout: 10_000 });
       await tab.fill('#token-input', 's3cret');
       await tab.click('#token-dialog button[type="submit"]');
-      await until((s) => s.status === 'open' && s.streams.length === 3, 'the page connects with the token', 10_000, tab);
+      await until((s) => s.status === "open" && s.streams.length === 4, "the page connects with the token", 10_000, tab);
       await tab.reload();
-      await until((s) => s.status === 'open' && s.streams.length === 3, 'the page reconnects after a reload', 10_000, tab);
+      await until((s) => s.status === "open" && s.streams.length === 4, "the page reconnects after a reload", 10_000, tab);
       expect(await tab.isVisible('#token-dialog')).toBe(false);
     } finally {
       await tab.close();
       await guarded.kill();
     }
+  });
+
+  it('draws the attention model’s weights as a heatmap: one row per head, the strongest weight of each row darkest', async () => {
+    await openStream('sensors-attention');
+    await page.waitForFunction('(() => { const c = document.querySelector("canvas.heatmap"); return c && !c.hidden && c.height === 4 && c.width > 1; })()', undefined, { timeout: 10_000 });
+    // every head's row has a pixel at its darkest (the row's maximum) and lighter ones
+    const rows = (await page.evaluate(`(() => {
+      const c = document.querySelector("canvas.heatmap");
+      const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      const out = [];
+      for (let r = 0; r < c.height; r++) {
+        let darkest = 255, lightest = 0;
+        for (let x = 0; x < c.width; x++) { const red = data[4 * (r * c.width + x)]; darkest = Math.min(darkest, red); lightest = Math.max(lightest, red); }
+        out.push({ darkest, lightest });
+      }
+      return out;
+    })()`)) as { darkest: number; lightest: number }[];
+    expect(rows).toHaveLength(4);
+    for (const row of rows) {
+      expect(row.darkest).toBeLessThanOrEqual(12); // the row's maximum is drawn in the full colour (red channel 11)
+      expect(row.lightest).toBeGreaterThan(row.darkest);
+    }
+    expect(await page.isHidden('.attention-body .note')).toBe(true);
+    // the LSTM-only sensors stream has no attention panel
+    await openStream('sensors');
+    expect(await page.locator('canvas.heatmap').count()).toBe(0);
   });
 
   it('fits 1280 px and 400 px without sideways scrolling, and saves screenshots to test-artifacts/', async () => {

@@ -95,8 +95,10 @@ export interface ListedModel {
   outputSize: number;
   vocabSize?: number;
   channels?: string[];
-  /** Not in protocol v1 (proposed): recurrent, transformer or hybrid. */
+  /** recurrent, transformer or hybrid (servers before it was listed leave it out). */
   kind?: string;
+  /** Attention blocks of transformer and hybrid models. */
+  attention?: { width: number; heads: number; blocks: number; window: number; sinks: number };
   /** Not in protocol v1 (proposed): the frame's shape for image models, e.g. [16, 16]. */
   shape?: number[];
 }
