@@ -264,11 +264,13 @@ describe('save and load round trip', () => {
   });
 
   it('saving a loaded model reproduces the file byte for byte', async () => {
-    const model = await createModel({ ...LSTM_SPEC, metadata: { note: 'x', channels: ['a', 'b', 'c'] } });
+    const model = await createModel({ ...LSTM_SPEC, metadata: { note: 'x', channels: ['a', 'b', 'c'], shape: [1, 3] } });
     const first = join(dir, 'first.safetensors');
     const second = join(dir, 'second.safetensors');
     await model.save(first);
-    await (await loadModel(first)).save(second);
+    const loaded = await loadModel(first);
+    expect(loaded.metadata).toMatchObject({ channels: ['a', 'b', 'c'], shape: [1, 3] });
+    await loaded.save(second);
     expect(Buffer.compare(readFileSync(first), readFileSync(second))).toBe(0);
   });
 
@@ -705,6 +707,13 @@ describe('every malformed file is refused with a ModelFormatError naming the fil
   it('channels that do not name every input', async () => {
     const meta = JSON.stringify({ channels: ['a', 'b'] });
     await expectFormatError(writeTemp(buildSafetensors(good, { metadata: { seqcast: meta } }), 'channels'), /channels must be 3 strings/);
+  });
+
+  it('an image shape that does not cover the input', async () => {
+    for (const shape of [[2, 2], [3], [1.5, 2], 'x']) {
+      const meta = JSON.stringify({ shape });
+      await expectFormatError(writeTemp(buildSafetensors(good, { metadata: { seqcast: meta } }), 'shape'), /shape is .*; expected \[rows, cols\], two positive integers whose product is the input size 3/);
+    }
   });
 
   it('a path that does not exist', async () => {

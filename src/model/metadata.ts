@@ -21,6 +21,8 @@ export interface SeqcastMetadata {
   vocab?: string;
   /** Names of the input channels, for CSV headers and dashboards. */
   channels?: string[];
+  /** Frames that are images: [rows, cols], row-major, rows · cols = the input size (dashboards draw them). */
+  shape?: number[];
   /** Attention models: what shapes cannot tell (docs/model-format.md). */
   kind?: 'recurrent' | 'transformer' | 'hybrid';
   heads?: number;
@@ -75,6 +77,13 @@ export function validateMetadata(meta: SeqcastMetadata, arch: ModelArch, source:
   if (meta.channels !== undefined) {
     if (!Array.isArray(meta.channels) || meta.channels.length !== arch.inputSize || !meta.channels.every((c) => typeof c === 'string')) {
       throw new ModelFormatError(`${source}: channels must be ${arch.inputSize} strings, one per input channel`);
+    }
+  }
+  if (meta.shape !== undefined) {
+    if (arch.vocabSize > 0) throw new ModelFormatError(`${source}: a token model cannot carry an image shape`);
+    const shape = meta.shape;
+    if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((n) => Number.isInteger(n) && (n as number) > 0) || shape[0] * shape[1] !== arch.inputSize) {
+      throw new ModelFormatError(`${source}: shape is ${JSON.stringify(shape)}; expected [rows, cols], two positive integers whose product is the input size ${arch.inputSize}`);
     }
   }
 }

@@ -42,7 +42,7 @@ export async function demoModels(): Promise<ServedModel[]> {
         metadata: { channels: SENSOR_CHANNELS },
       }),
     },
-    { name: 'ball', model: await createModel({ cell: 'lstm', inputSize: BALL_SIZE * BALL_SIZE, hiddenSize: DEMO_HIDDEN.ball, seed: 11 }) },
+    { name: 'ball', model: await createModel({ cell: 'lstm', inputSize: BALL_SIZE * BALL_SIZE, hiddenSize: DEMO_HIDDEN.ball, seed: 11, metadata: { shape: [BALL_SIZE, BALL_SIZE] } }) },
   ];
 }
 

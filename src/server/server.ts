@@ -552,6 +552,7 @@ export class SeqcastServer {
         outputSize: model.outputSize,
         ...(model.isTokenModel ? { vocabSize: model.arch.vocabSize } : {}),
         ...(model.metadata.channels ? { channels: model.metadata.channels } : {}),
+        ...(model.metadata.shape ? { shape: model.metadata.shape } : {}),
         ...(model.arch.attention
           ? { attention: { width: model.arch.attention.width, heads: model.arch.attention.heads, blocks: model.arch.attention.blocks, window: model.arch.attention.window, sinks: model.arch.attention.sinks } }
           : {}),

@@ -59,7 +59,11 @@ describe('seqcast serve --demo', () => {
     const metrics = await dashboard.next((m) => m.type === 'metrics' && m.learning.total.updates >= 3, 'metrics counting the updates', 5000);
     expect(metrics.learning).toMatchObject({ available: true, streams: 4 });
     dashboard.send({ type: 'list' });
-    const listed = (await dashboard.next((m) => m.type === 'streams')).streams;
+    const list = await dashboard.next((m) => m.type === 'streams');
+    const listed = list.streams;
+    const models = new Map(list.models.map((m: { name: string }) => [m.name, m]));
+    expect(models.get('ball')).toMatchObject({ kind: 'recurrent', cell: 'lstm', shape: [16, 16] });
+    expect(models.get('sensors-attention')).toMatchObject({ kind: 'hybrid', cell: 'lstm', attention: { width: 32, heads: 4, blocks: 1, window: 64, sinks: 0 } });
     expect(listed.map((s: { stream: string }) => s.stream)).toEqual(STREAMS);
     for (const s of listed) expect(s).toMatchObject({ learn: true, held: true, learning: { every: 8, window: 32, target: 'delta', stats: { updates: expect.any(Number) } } });
     expect(listed.every((s: { learning: { stats: { updates: number } } }) => s.learning.stats.updates > 0)).toBe(true);

@@ -99,7 +99,7 @@ export interface ListedModel {
   kind?: string;
   /** Attention blocks of transformer and hybrid models. */
   attention?: { width: number; heads: number; blocks: number; window: number; sinks: number };
-  /** Not in protocol v1 (proposed): the frame's shape for image models, e.g. [16, 16]. */
+  /** Image models: the frame's [rows, cols] (the model's metadata `shape`). */
   shape?: number[];
 }
 
