@@ -12,7 +12,6 @@ import { InputError } from '../errors.js';
 import { ErrorCode } from '../stream/codes.js';
 import { conflateLatest } from '../stream/fan-out.js';
 import { OnlineNormalizer } from '../stream/normalize.js';
-import { DEFAULT_MAX_FRAMES_PER_TURN } from '../stream/micro-batch.js';
 import { streamPipeline } from '../stream/pipeline.js';
 import { ErrorScorer, type ScorerOptions } from '../stream/score.js';
 import { learnerSnapshot, parkStream, releaseStream, streamSnapshot } from '../stream/slots.js';
@@ -55,8 +54,6 @@ export interface ServerOptions {
   checkpointIntervalMs?: number;
   /** ms between metrics messages. Default 1,000. */
   metricsIntervalMs?: number;
-  /** Frames stepped per event-loop turn at most; a backlog beyond it is stepped and answered in slices. Default 256. */
-  maxFramesPerTurn?: number;
   /** Folder of the built dashboard; undefined = look for dist-web/ or web/dist/; null = none. */
   webRoot?: string | null;
   /** Scoring windows for new streams. */
@@ -188,7 +185,6 @@ export class SeqcastServer {
       stateDir: options.stateDir,
       checkpointIntervalMs: options.checkpointIntervalMs ?? 30_000,
       metricsIntervalMs: options.metricsIntervalMs ?? 1000,
-      maxFramesPerTurn: options.maxFramesPerTurn ?? DEFAULT_MAX_FRAMES_PER_TURN,
       scorer: options.scorer,
     };
     this.log = options.log ?? (() => undefined);
@@ -235,7 +231,7 @@ export class SeqcastServer {
   // ---- the pipeline ---------------------------------------------------------------------------------------------
 
   private startPipeline(): void {
-    this.pipeline = this.frames$.pipe(streamPipeline({ reject: (r) => this.rejected(r), flushes: this.flushes$, maxFramesPerTurn: this.options.maxFramesPerTurn })).subscribe({
+    this.pipeline = this.frames$.pipe(streamPipeline({ reject: (r) => this.rejected(r), flushes: this.flushes$ })).subscribe({
       next: (batch) => this.deliver(batch),
       error: (err) => {
         // a bug, not bad input (bad input is refused as values): report it and keep serving

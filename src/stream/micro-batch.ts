@@ -1,11 +1,7 @@
-// microBatch: every frame that arrives within one event-loop turn becomes one stepBatch call per model,
-// up to a cap per turn so that a backlog is answered in slices rather than all at the end.
+// microBatch: every frame that arrives within one event-loop turn becomes one stepBatch call per model.
 
 import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { FrameBatch, NormalizedFrame, ServedModel } from './types.js';
-
-/** Frames stepped per event-loop turn unless told otherwise: about a millisecond or two of work for a small model. */
-export const DEFAULT_MAX_FRAMES_PER_TURN = 256;
 
 /**
  * Collects frames until the current event-loop turn ends (setImmediate runs
@@ -14,23 +10,15 @@ export const DEFAULT_MAX_FRAMES_PER_TURN = 256;
  * is split across consecutive batches, in order, since one kernel call steps a
  * stream once. Frames of other models never wait for each other's batches to fill.
  *
- * At most `maxFrames` frames (the oldest first) go out per turn; the rest wait
- * for the next turn, ahead of anything that arrives meanwhile. After a stall
- * (a pause of the process, a burst from a producer) the backlog is then stepped
- * and answered in slices, each slice's answers leaving before the next slice is
- * stepped, instead of every frame of the backlog waiting for all of it.
- *
  * `scheduler` replaces setImmediate (tests pass a TestScheduler: frames in one
- * marble frame form one turn). Each emission of `flushes` ends the turn at once
- * and emits everything pending: the server sends one before a reset or close so
- * those apply after the frames that came before them.
+ * marble frame form one turn). Each emission of `flushes` ends the turn at once:
+ * the server sends one before a reset or close so those apply after the frames
+ * that came before them.
  *
  * @example
  * hot('-a-(bc)-|') → '-x-y-|' where x = [a], y = [b, c] (b, c of two streams)
- * with maxFrames 2: hot('-(abc)-|') → '-x-y-|' where x = [a, b], y = [c]
  */
-export function microBatch(scheduler?: SchedulerLike, flushes?: Observable<unknown>, maxFrames = DEFAULT_MAX_FRAMES_PER_TURN): OperatorFunction<NormalizedFrame, FrameBatch> {
-  if (!Number.isInteger(maxFrames) || maxFrames < 1) throw new RangeError(`microBatch: maxFrames must be a positive integer, got ${maxFrames}`);
+export function microBatch(scheduler?: SchedulerLike, flushes?: Observable<unknown>): OperatorFunction<NormalizedFrame, FrameBatch> {
   return (source) =>
     new Observable<FrameBatch>((subscriber) => {
       let pending: NormalizedFrame[] = [];
@@ -40,19 +28,10 @@ export function microBatch(scheduler?: SchedulerLike, flushes?: Observable<unkno
       const flush = () => {
         scheduled = false;
         if (pending.length === 0) return completed ? subscriber.complete() : undefined;
-        let frames = pending;
-        if (frames.length > maxFrames) {
-          pending = frames.slice(maxFrames);
-          frames = frames.slice(0, maxFrames);
-        } else {
-          pending = [];
-        }
+        const frames = pending;
+        pending = [];
         for (const batch of splitIntoBatches(frames)) subscriber.next(batch);
-        // scheduled after this slice's answers were queued (they leave first), before frames that arrive meanwhile
-        if (pending.length > 0) {
-          if (!scheduled) schedule();
-        }
-        else if (completed) subscriber.complete();
+        if (completed) subscriber.complete();
       };
       const schedule = () => {
         scheduled = true;

@@ -14,8 +14,6 @@ export interface PipelineOptions {
   reject: (rejection: Rejection) => void;
   /** Ends the current micro-batch at once, e.g. before a reset or close, so it applies after the frames sent before it. */
   flushes?: Observable<unknown>;
-  /** Frames stepped per event-loop turn at most; a backlog beyond it is answered in slices (microBatch). */
-  maxFramesPerTurn?: number;
   /** Replaces setImmediate as the end of a turn (tests). */
   scheduler?: SchedulerLike;
 }
@@ -36,7 +34,7 @@ export function streamPipeline(options: PipelineOptions): OperatorFunction<Incom
   return pipe(
     validateFrames(options.reject),
     normalize(),
-    microBatch(options.scheduler, options.flushes, options.maxFramesPerTurn),
+    microBatch(options.scheduler, options.flushes),
     predict(options.reject),
     learnOnline(options.reject),
     forecast(),

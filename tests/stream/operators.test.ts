@@ -111,26 +111,6 @@ describe('microBatch', () => {
     });
   });
 
-  it('steps at most maxFrames frames per turn: a backlog goes out in slices, oldest first, each its own batch', () => {
-    const [a, b, c, d, e] = [entry('a'), entry('b'), entry('c'), entry('d'), entry('e')];
-    const testScheduler = scheduler();
-    testScheduler.run(({ hot, expectObservable }) => {
-      const frames = { p: normalized(a, 0, [1, 1]), q: normalized(b, 0, [2, 2]), r: normalized(c, 0, [3, 3]), s: normalized(d, 0, [4, 4]), t: normalized(e, 0, [5, 5]), u: normalized(a, 1, [6, 6]) };
-      const batch = (...list: NormalizedFrame[]): FrameBatch => ({ served, frames: list });
-      expectObservable(hot('-(pqrst)-u-|', frames).pipe(microBatch(testScheduler, undefined, 2))).toBe('-(xyz)---w-|', {
-        x: batch(frames.p, frames.q),
-        y: batch(frames.r, frames.s),
-        z: batch(frames.t),
-        w: batch(frames.u),
-      });
-    });
-  });
-
-  it('refuses a maxFrames that is not a positive integer', () => {
-    expect(() => microBatch(undefined, undefined, 0)).toThrow(/maxFrames must be a positive integer, got 0/);
-    expect(() => microBatch(undefined, undefined, 2.5)).toThrow(/got 2.5/);
-  });
-
   it('ends the turn early when flushes emits', () => {
     const [a, b] = [entry('a'), entry('b')];
     const testScheduler = scheduler();
