@@ -589,14 +589,37 @@ function rnnBackward(h: usize, dh: usize, dz: usize, H: i32): void {
  */
 function accumulateOuter(dW: usize, rows: i32, k: i32, dZ: usize, dzStride: i32, R: usize, rStride: i32, offset: i32, count: i32): void {
   const width = padTo4(count);
-  for (let r = 0; r < rows; r++) {
-    const row = outerLeft + (<usize>(r * width) << 2);
-    for (let n = 0; n < count; n++) store<f32>(row + (<usize>n << 2), load<f32>(dZ + (<usize>(n * dzStride + r) << 2)));
-    for (let n = count; n < width; n++) store<f32>(row + (<usize>n << 2), 0);
-  }
+  transposeRows(outerLeft, width, dZ, dzStride, rows, count);
   packColumns(outerPanel, R, count, rStride, offset, k);
   affinePacked(outerProduct, rows, k, outerLeft, width, outerPanel, outerZeros, 0, k);
   addTo(dW, outerProduct, rows * k);
+}
+
+/** Rows of a transpose block: 32 × 32 floats read and 32 × 32 written stay in L1. */
+const TRANSPOSE_BLOCK: i32 = 32;
+
+/**
+ * dst[r, n] = src[n, r] for r < rows, n < count, with dst rows zero padded from
+ * count to dstStride. Done in 32 × 32 blocks: a straight column walk of src would
+ * touch a new cache line per element.
+ *   dst (rows, dstStride)   src (count, srcStride)
+ */
+function transposeRows(dst: usize, dstStride: i32, src: usize, srcStride: i32, rows: i32, count: i32): void {
+  for (let r0 = 0; r0 < rows; r0 += TRANSPOSE_BLOCK) {
+    const r1 = min(rows, r0 + TRANSPOSE_BLOCK);
+    for (let n0 = 0; n0 < count; n0 += TRANSPOSE_BLOCK) {
+      const n1 = min(count, n0 + TRANSPOSE_BLOCK);
+      for (let r = r0; r < r1; r++) {
+        const row = dst + (<usize>(r * dstStride) << 2);
+        const column = src + (<usize>r << 2);
+        for (let n = n0; n < n1; n++) store<f32>(row + (<usize>n << 2), load<f32>(column + (<usize>(n * srcStride) << 2)));
+      }
+    }
+    for (let r = r0; r < r1; r++) {
+      const row = dst + (<usize>(r * dstStride) << 2);
+      for (let n = count; n < dstStride; n++) store<f32>(row + (<usize>n << 2), 0);
+    }
+  }
 }
 
 /**
@@ -606,11 +629,7 @@ function accumulateOuter(dW: usize, rows: i32, k: i32, dZ: usize, dzStride: i32,
 function accumulateOuterSplit(dW1: usize, k1: i32, dW2: usize, k2: i32, rows: i32, dZ: usize, dzStride: i32, R: usize, rStride: i32, count: i32): void {
   const k = k1 + k2;
   const width = padTo4(count);
-  for (let r = 0; r < rows; r++) {
-    const row = outerLeft + (<usize>(r * width) << 2);
-    for (let n = 0; n < count; n++) store<f32>(row + (<usize>n << 2), load<f32>(dZ + (<usize>(n * dzStride + r) << 2)));
-    for (let n = count; n < width; n++) store<f32>(row + (<usize>n << 2), 0);
-  }
+  transposeRows(outerLeft, width, dZ, dzStride, rows, count);
   packColumns(outerPanel, R, count, rStride, 0, k);
   affinePacked(outerProduct, rows, k, outerLeft, width, outerPanel, outerZeros, 0, k);
   for (let r = 0; r < rows; r++) {
@@ -627,9 +646,11 @@ function accumulateOuterSplit(dW1: usize, k1: i32, dW2: usize, k2: i32, rows: i3
 function packColumns(panel: usize, R: usize, count: i32, rStride: i32, offset: i32, k: i32): void {
   const width = padTo4(count);
   const tiles = (k + 7) >> 3;
-  let at = panel;
-  for (let t = 0; t < tiles; t++) {
-    for (let c = 0; c < width; c += 4) {
+  const tileBytes = <usize>width << 5; // width / 4 groups of 8 rows × 4 lanes
+  // four rows of R at a time (one group of panel columns), across every tile: R is read row by row
+  for (let c = 0; c < width; c += 4) {
+    for (let t = 0; t < tiles; t++) {
+      let at = panel + <usize>t * tileBytes + (<usize>c << 5);
       for (let i = 0; i < 8; i++) {
         const j = t * 8 + i;
         for (let lane = 0; lane < 4; lane++) {
