@@ -21,6 +21,7 @@ export {
   trainH0Ptr, trainC0Ptr, trainHNPtr, trainCNPtr, trainDH0Ptr, trainDC0Ptr, trainDXPtr, trainOutputPtr, gradsPtr,
   trainLoss, trainTotalNorm, trainClipCoef, trainLossCount,
   trainForwardBackward, optimizerConfigure, optimizerStep, trainStep, getOptimizerSteps, optimizerMomentPtr, optimizerSetSteps,
+  debugTokenShortcut,
 } from "./train";
 export { arenaUsed } from "./arena";
 

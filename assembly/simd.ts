@@ -250,6 +250,7 @@ export function packPanelTransposed(panel: usize, rows: i32, w1: usize, k1: i32,
  *   input  (batch, width)     width = padTo4(k1 + k2) of the panel; padding lanes finite (zero)
  *   panel  packed by packPanel
  *   bias1  (rows), bias2 (rows) or 0
+ *   tileStride  bytes from one 8-row tile to the next; 0 = this panel's own (width · 32)
  *
  * Pairs of batch rows take 4 panel rows at a time (8 accumulators, every
  * weight load used twice); a lone batch row takes all 8 (8 independent
@@ -259,11 +260,13 @@ export function packPanelTransposed(panel: usize, rows: i32, w1: usize, k1: i32,
  */
 export function affinePacked(
   out: usize, batch: i32, rows: i32, input: usize, width: i32, panel: usize, bias1: usize, bias2: usize,
-  outStride: i32 = rows,
+  outStride: i32 = rows, tileStride: i32 = 0,
 ): void {
   const tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
   const inputBytes = <usize>width << 2;
-  const tileBytes = inputBytes * TILE_ROWS; // one tile: width/4 groups of 8 vectors
+  // one tile: width/4 groups of 8 vectors; a wider panel's tiles are further apart (tileStride bytes),
+  // when `panel` points at a group inside them (its columns from there on)
+  const tileBytes = tileStride > 0 ? <usize>tileStride : inputBytes * TILE_ROWS;
   const groups = width >> 2;
   let b = 0;
   // weight tiles outermost: each 4-row half tile is read from L2 once per call and reused

@@ -19,9 +19,17 @@
 //   preH      (T, B, 3H)         GRU: W_hh h + b_hh
 //   hs        (T + 1, B, Hp)     h_t, t = 0 (initial) .. T, zero padded
 //   cs        (T + 1, B, H)      LSTM c_t
+//
+// Token models (RNN, LSTM; embedding width a multiple of 8) take a shortcut in
+// layer 0: x_t is a row of the embedding E, so W_ih x_t is a row of the token
+// table P = E W_ihᵀ (V, G·H), built once per pass. Forward adds P[token] to
+// W_hh h + biases instead of multiplying [x | h] by [W_ih | W_hh]; backward sums
+// the gate gradients per token (V rows) before forming dW_ih = Σ_v agg_v ⊗ E_v
+// and dE_v = W_ihᵀ agg_v. For a char model (V = 65, E = 64, H = 256, T·B = 2048)
+// that is about a fifth of a step's arithmetic not done.
 
 import { arenaAlloc } from "./arena";
-import { addTo, affinePacked, packPanelTransposed, padTo4, panelLength } from "./simd";
+import { addTo, affinePacked, horizontalSum4, packPanelTransposed, padTo4, panelLength } from "./simd";
 import { sigmoidLanes, sigmoidScalar, tanhLanes, tanhScalar } from "./simd";
 import { CELL_GRU, CELL_LSTM, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 import {
@@ -77,6 +85,10 @@ let outerProduct: usize = 0; // (rows, k) before it is added to the gradient
 let outerZeros: usize = 0;   // (k) zero bias
 let moment1: usize = 0;
 let moment2: usize = 0;
+let tokenTable: usize = 0;   // (V, G·H) P = E W_ihᵀ of layer 0 (token models with the shortcut)
+let tokenAgg: usize = 0;     // (V, padTo4(G·H)) layer 0's gate gradients summed per token
+let tokenGrad: usize = 0;    // (V, E) dE from them
+let tokenShortcutOn: bool = true; // diagnostics can turn the shortcut off to compare
 
 // ── last results ──
 let lastLoss: f64 = 0;
@@ -109,6 +121,57 @@ let optimizerSteps: i32 = 0;
 // @ts-ignore: decorator
 @inline function outputWidth(): i32 {
   return headSize > 0 ? headSize : modelKind == KIND_RECURRENT ? hiddenSize : modelWidth;
+}
+
+/** Whether layer 0 can use the token table (see the header). */
+// @ts-ignore: decorator
+@inline function tokenShortcutFits(): bool {
+  return vocabSize > 0 && layers > 0 && cellKind != CELL_GRU && inputSize % 8 == 0;
+}
+
+// @ts-ignore: decorator
+@inline function tokenShortcut(): bool {
+  return tokenShortcutOn && tokenTable != 0 && tokenShortcutFits();
+}
+
+/** Diagnostics: 0 turns the token-table shortcut off (the plain [x | h] products), 1 back on. */
+export function debugTokenShortcut(on: i32): void {
+  tokenShortcutOn = on != 0;
+}
+
+/** P[v, r] = W_ih[r, :] · E[v, :] for layer 0 (E's width a multiple of 8). */
+function buildTokenTable(): void {
+  const E = inputSize, GH = gates * hiddenSize;
+  const W = tensorPtr(layerIndex), emb = tensorPtr(embedIndex);
+  const rowBytes = <usize>E << 2;
+  for (let v = 0; v < vocabSize; v++) {
+    const x = emb + <usize>v * rowBytes;
+    const out = tokenTable + (<usize>(v * GH) << 2);
+    let r = 0;
+    for (; r + 4 <= GH; r += 4) {
+      const w0 = W + <usize>r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let e = 0; e < E; e += 4) {
+        const o = <usize>e << 2;
+        const xv = v128.load(x + o);
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), xv));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + o), xv));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + o), xv));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + o), xv));
+      }
+      v128.store(out + (<usize>r << 2), horizontalSum4(a0, a1, a2, a3));
+    }
+    for (; r < GH; r++) {
+      const w0 = W + <usize>r * rowBytes;
+      let a0 = f32x4.splat(0);
+      for (let e = 0; e < E; e += 4) {
+        const o = <usize>e << 2;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), v128.load(x + o)));
+      }
+      const zero = f32x4.splat(0);
+      store<f32>(out + (<usize>r << 2), f32x4.extract_lane(horizontalSum4(a0, zero, zero, zero), 0));
+    }
+  }
 }
 
 /**
@@ -167,8 +230,9 @@ export function trainConfigure(steps: i32, windows: i32): i32 {
   const D = modelWidth, X4 = max(inputSize, H) + H; // the widest [x | h] row of any layer
   const maxRows = max(max(GH, O), max(3 * D, max(mlpWidth, D)));
   const maxK = max(max(X4, H), max(max(D, mlpWidth), inputSize));
-  outerLeft = arenaAlloc(<usize>maxRows * <usize>padTo4(T * B) * f);
-  outerPanel = arenaAlloc(<usize>panelLength(maxK, T * B) * f);
+  const outerCount = max(T * B, vocabSize); // the token shortcut's dW_ih sums over V rows
+  outerLeft = arenaAlloc(<usize>maxRows * <usize>padTo4(outerCount) * f);
+  outerPanel = arenaAlloc(<usize>panelLength(maxK, outerCount) * f);
   outerProduct = arenaAlloc(<usize>maxRows * <usize>maxK * f);
   outerZeros = arenaAlloc(<usize>padTo4(maxK) * f);
   if (!outerLeft || !outerPanel || !outerProduct || !outerZeros) return ERR_OUT_OF_MEMORY;
@@ -196,6 +260,12 @@ export function trainConfigure(steps: i32, windows: i32): i32 {
     }
     grads = arenaAlloc(<usize>paramsLength * f);
     if (!grads) return ERR_OUT_OF_MEMORY;
+    if (tokenShortcutFits()) {
+      tokenTable = arenaAlloc(<usize>(vocabSize * GH) * f);
+      tokenAgg = arenaAlloc(<usize>(vocabSize * padTo4(GH)) * f);
+      tokenGrad = arenaAlloc(<usize>(vocabSize * inputSize) * f);
+      if (!tokenTable || !tokenAgg || !tokenGrad) return ERR_OUT_OF_MEMORY;
+    }
     packTransposed();
   }
   maxSteps = T; maxWindows = B;
@@ -256,6 +326,8 @@ function forward(T: i32, B: i32): void {
   const H = hiddenSize, Hp = padTo4(H), GH = gates * H;
   const hBytes = <usize>H << 2, hpBytes = <usize>Hp << 2;
   const gru = cellKind == CELL_GRU, lstm = cellKind == CELL_LSTM;
+  const shortcut = tokenShortcut();
+  if (shortcut) buildTokenTable();
   for (let l = 0; l < layers; l++) {
     const hs = layerBuffer(l, 4), cs = layerBuffer(l, 5);
     for (let b = 0; b < B; b++) {
@@ -274,7 +346,8 @@ function forward(T: i32, B: i32): void {
       const rows = layerBuffer(l, 0) + (<usize>(t * B * width) << 2);
       const hs = layerBuffer(l, 4);
       const hPrev = hs + (<usize>(t * B * Hp) << 2), hNow = hs + (<usize>((t + 1) * B * Hp) << 2);
-      for (let b = 0; b < B; b++) {
+      const tableRow = l == 0 && shortcut;
+      for (let b = 0; b < B && !tableRow; b++) {
         const row = rows + (<usize>(b * width) << 2);
         let input: usize;
         if (l > 0) input = layerBuffer(l - 1, 4) + (<usize>(((t + 1) * B + b) * Hp) << 2);
@@ -301,7 +374,16 @@ function forward(T: i32, B: i32): void {
           gruPointwise(pre + (<usize>(b * GH) << 2), preH + (<usize>(b * GH) << 2), h, H);
         }
       } else {
-        affinePacked(pre, B, GH, rows, width, panel, tensorPtr(k + 2), tensorPtr(k + 3), GH);
+        if (tableRow) {
+          // W_hh h + b_ih + b_hh from the hidden columns of the [W_ih | W_hh] panel, then + P[token]
+          affinePacked(pre, B, GH, hPrev, Hp, panel + (<usize>inputSize << 5), tensorPtr(k + 2), tensorPtr(k + 3), GH, width << 5);
+          for (let b = 0; b < B; b++) {
+            const token = load<i32>(tTokens + (<usize>(t * B + b) << 2));
+            addTo(pre + (<usize>(b * GH) << 2), tokenTable + (<usize>(token * GH) << 2), GH);
+          }
+        } else {
+          affinePacked(pre, B, GH, rows, width, panel, tensorPtr(k + 2), tensorPtr(k + 3), GH);
+        }
         const cs = layerBuffer(l, 5);
         for (let b = 0; b < B; b++) {
           const h = hNow + <usize>b * hpBytes;
@@ -416,10 +498,12 @@ function backward(T: i32, B: i32): void {
     }
   }
 
+  const shortcut = tokenShortcut();
   for (let l = layers - 1; l >= 0; l--) {
     const k = layerIndex + 4 * l;
     const inWidth = l == 0 ? inputSize : H;
     const width = rowWidth(l);
+    const tableRow = l == 0 && shortcut;
     const pre = layerBuffer(l, 2), preH = layerBuffer(l, 3), hs = layerBuffer(l, 4), cs = layerBuffer(l, 5);
     const panelA = <usize>load<u32>(panelsT + (<usize>(l * 2) << 2));
     const panelB = <usize>load<u32>(panelsT + (<usize>(l * 2 + 1) << 2));
@@ -447,9 +531,11 @@ function backward(T: i32, B: i32): void {
         }
         for (let j = GH; j < GHp; j++) store<f32>(dz + (<usize>j << 2), 0);
       }
-      // d[x | h_prev] = dz · W for every window at once
+      // d[x | h_prev] = dz · W for every window at once (the token shortcut: dh_prev = dz · W_hh alone,
+      // from the transposed panel's rows past the E input columns, straight into tDH)
       const dIn = tDIn + (<usize>(t * B * width) << 2);
-      affinePacked(dIn, B, gru ? inWidth : inWidth + H, dPre, GHp, panelA, tZeros, 0, width);
+      if (tableRow) affinePacked(tDH, B, H, dPre, GHp, panelA + <usize>(inputSize >> 3) * (<usize>GHp << 5), tZeros, 0, Hp);
+      else affinePacked(dIn, B, gru ? inWidth : inWidth + H, dPre, GHp, panelA, tZeros, 0, width);
       if (gru) {
         // dh_prev = dh ⊙ z (kept in tDH by gruBackward) + dGh · W_hh
         const dHidden = tDTop; // reuse: rows of step t of dTop were consumed above
@@ -460,7 +546,7 @@ function backward(T: i32, B: i32): void {
             store<f32>(at, load<f32>(at) + load<f32>(dHidden + (<usize>((t * B + b) * Hp + j) << 2)));
           }
         }
-      } else {
+      } else if (!tableRow) {
         for (let b = 0; b < B; b++) {
           memory.copy(tDH + (<usize>(b * Hp) << 2), dIn + (<usize>(b * width + inWidth) << 2), <usize>H << 2);
         }
@@ -479,6 +565,17 @@ function backward(T: i32, B: i32): void {
       accumulateOuter(grads + gradOffset(k + 1), GH, H, tDPreH, GHp, hs, Hp, 0, TB);
       accumulateColumnSums(grads + gradOffset(k + 2), GH, tDPre, GHp, TB);
       accumulateColumnSums(grads + gradOffset(k + 3), GH, tDPreH, GHp, TB);
+    } else if (tableRow) {
+      // the gate gradients summed per token: dW_ih = Σ_v agg_v ⊗ E_v over V rows instead of T·B
+      memory.fill(tokenAgg, 0, <usize>(vocabSize * GHp) << 2);
+      for (let n = 0; n < TB; n++) {
+        const token = load<i32>(tTokens + (<usize>n << 2));
+        addTo(tokenAgg + (<usize>(token * GHp) << 2), tDPre + (<usize>(n * GHp) << 2), GH);
+      }
+      accumulateOuter(grads + gradOffset(k), GH, inputSize, tokenAgg, GHp, tensorPtr(embedIndex), inputSize, 0, vocabSize);
+      accumulateOuter(grads + gradOffset(k + 1), GH, H, tDPre, GHp, hs, Hp, 0, TB);
+      accumulateColumnSums(grads + gradOffset(k + 2), GH, tDPre, GHp, TB);
+      accumulateColumnSums(grads + gradOffset(k + 3), GH, tDPre, GHp, TB);
     } else {
       accumulateOuterSplit(grads + gradOffset(k), inWidth, grads + gradOffset(k + 1), H, GH, tDPre, GHp, rows, width, TB);
       accumulateColumnSums(grads + gradOffset(k + 2), GH, tDPre, GHp, TB);
@@ -490,6 +587,10 @@ function backward(T: i32, B: i32): void {
         memory.copy(tDTop + (<usize>(n * Hp) << 2), tDIn + (<usize>(n * width) << 2), <usize>H << 2);
         for (let j = H; j < Hp; j++) store<f32>(tDTop + (<usize>(n * Hp + j) << 2), 0);
       }
+    } else if (tableRow) {
+      // dE_v = W_ihᵀ agg_v: the transposed panel's first E rows
+      affinePacked(tokenGrad, vocabSize, inputSize, tokenAgg, GHp, panelA, tZeros, 0, inputSize);
+      addTo(grads + gradOffset(embedIndex), tokenGrad, vocabSize * inputSize);
     } else if (vocabSize > 0) {
       const embedGrad = grads + gradOffset(embedIndex);
       for (let n = 0; n < TB; n++) {

@@ -42,6 +42,8 @@ export interface KernelExports {
   optimizerSetSteps(steps: number): number;
   debugAlloc(bytes: number): number;
   debugPeak(iterations: number): number;
+  /** 0 turns training's token-table shortcut off (the plain [x | h] products), 1 back on; for tests. */
+  debugTokenShortcut(on: number): void;
   debugLayerNorm(x: number, y: number, rows: number, d: number, weight: number, bias: number, means: number, variances: number): void;
   debugGelu(x: number, n: number): void;
   debugPositionalEncoding(x: number, d: number, position: number): void;
