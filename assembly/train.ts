@@ -20,10 +20,11 @@
 //   hs        (T + 1, B, Hp)     h_t, t = 0 (initial) .. T, zero padded
 //   cs        (T + 1, B, H)      LSTM c_t
 //
-// Token models (RNN, LSTM; embedding width a multiple of 8) take a shortcut in
+// Token models (embedding width a multiple of 8) take a shortcut in
 // layer 0: x_t is a row of the embedding E, so W_ih x_t is a row of the token
 // table P = E W_ihᵀ (V, G·H), built once per pass. Forward adds P[token] to
-// W_hh h + biases instead of multiplying [x | h] by [W_ih | W_hh]; backward sums
+// W_hh h + biases instead of multiplying [x | h] by [W_ih | W_hh] (GRU: to b_ih,
+// with no input-side product at all); backward sums
 // the gate gradients per token (V rows) before forming dW_ih = Σ_v agg_v ⊗ E_v
 // and dE_v = W_ihᵀ agg_v. For a char model (V = 65, E = 64, H = 256, T·B = 2048)
 // that is about a fifth of a step's arithmetic not done.
@@ -126,7 +127,7 @@ let optimizerSteps: i32 = 0;
 /** Whether layer 0 can use the token table (see the header). */
 // @ts-ignore: decorator
 @inline function tokenShortcutFits(): bool {
-  return vocabSize > 0 && layers > 0 && cellKind != CELL_GRU && inputSize % 8 == 0;
+  return vocabSize > 0 && layers > 0 && inputSize % 8 == 0;
 }
 
 // @ts-ignore: decorator
@@ -364,7 +365,17 @@ function forward(T: i32, B: i32): void {
       const pre = layerBuffer(l, 2) + (<usize>(t * B * GH) << 2);
       const panel = <usize>load<u32>(panelTable + <usize>l * 8);
       if (gru) {
-        affinePacked(pre, B, GH, rows, width, panel, tensorPtr(k + 2), 0, GH);
+        if (tableRow) {
+          // W_ih x + b_ih is b_ih + P[token]: no product at all on the input side
+          for (let b = 0; b < B; b++) {
+            const token = load<i32>(tTokens + (<usize>(t * B + b) << 2));
+            const at = pre + (<usize>(b * GH) << 2);
+            memory.copy(at, tensorPtr(k + 2), <usize>GH << 2);
+            addTo(at, tokenTable + (<usize>(token * GH) << 2), GH);
+          }
+        } else {
+          affinePacked(pre, B, GH, rows, width, panel, tensorPtr(k + 2), 0, GH);
+        }
         const preH = layerBuffer(l, 3) + (<usize>(t * B * GH) << 2);
         // GRU's hidden rows are h_prev itself: hs rows are already zero padded
         affinePacked(preH, B, GH, hPrev, Hp, <usize>load<u32>(panelTable + <usize>l * 8, 4), tensorPtr(k + 3), 0, GH);
@@ -534,8 +545,12 @@ function backward(T: i32, B: i32): void {
       // d[x | h_prev] = dz · W for every window at once (the token shortcut: dh_prev = dz · W_hh alone,
       // from the transposed panel's rows past the E input columns, straight into tDH)
       const dIn = tDIn + (<usize>(t * B * width) << 2);
-      if (tableRow) affinePacked(tDH, B, H, dPre, GHp, panelA + <usize>(inputSize >> 3) * (<usize>GHp << 5), tZeros, 0, Hp);
-      else affinePacked(dIn, B, gru ? inWidth : inWidth + H, dPre, GHp, panelA, tZeros, 0, width);
+      // (GRU: dx only feeds dE, which the shortcut forms per token; dh_prev comes from the hidden side below)
+      if (tableRow) {
+        if (!gru) affinePacked(tDH, B, H, dPre, GHp, panelA + <usize>(inputSize >> 3) * (<usize>GHp << 5), tZeros, 0, Hp);
+      } else {
+        affinePacked(dIn, B, gru ? inWidth : inWidth + H, dPre, GHp, panelA, tZeros, 0, width);
+      }
       if (gru) {
         // dh_prev = dh ⊙ z (kept in tDH by gruBackward) + dGh · W_hh
         const dHidden = tDTop; // reuse: rows of step t of dTop were consumed above
@@ -560,12 +575,7 @@ function backward(T: i32, B: i32): void {
     }
     // weights and biases, over every (t, b) at once
     const rows = layerBuffer(l, 0);
-    if (gru) {
-      accumulateOuter(grads + gradOffset(k), GH, inWidth, tDPre, GHp, rows, width, 0, TB);
-      accumulateOuter(grads + gradOffset(k + 1), GH, H, tDPreH, GHp, hs, Hp, 0, TB);
-      accumulateColumnSums(grads + gradOffset(k + 2), GH, tDPre, GHp, TB);
-      accumulateColumnSums(grads + gradOffset(k + 3), GH, tDPreH, GHp, TB);
-    } else if (tableRow) {
+    if (tableRow) {
       // the gate gradients summed per token: dW_ih = Σ_v agg_v ⊗ E_v over V rows instead of T·B
       memory.fill(tokenAgg, 0, <usize>(vocabSize * GHp) << 2);
       for (let n = 0; n < TB; n++) {
@@ -573,6 +583,13 @@ function backward(T: i32, B: i32): void {
         addTo(tokenAgg + (<usize>(token * GHp) << 2), tDPre + (<usize>(n * GHp) << 2), GH);
       }
       accumulateOuter(grads + gradOffset(k), GH, inputSize, tokenAgg, GHp, tensorPtr(embedIndex), inputSize, 0, vocabSize);
+    }
+    if (gru) {
+      if (!tableRow) accumulateOuter(grads + gradOffset(k), GH, inWidth, tDPre, GHp, rows, width, 0, TB);
+      accumulateOuter(grads + gradOffset(k + 1), GH, H, tDPreH, GHp, hs, Hp, 0, TB);
+      accumulateColumnSums(grads + gradOffset(k + 2), GH, tDPre, GHp, TB);
+      accumulateColumnSums(grads + gradOffset(k + 3), GH, tDPreH, GHp, TB);
+    } else if (tableRow) {
       accumulateOuter(grads + gradOffset(k + 1), GH, H, tDPre, GHp, hs, Hp, 0, TB);
       accumulateColumnSums(grads + gradOffset(k + 2), GH, tDPre, GHp, TB);
       accumulateColumnSums(grads + gradOffset(k + 3), GH, tDPre, GHp, TB);

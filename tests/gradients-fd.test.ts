@@ -51,6 +51,7 @@ const CASES: Case[] = [
   // embedding widths that are multiples of 8 take layer 0's token-table shortcut (assembly/train.ts)
   { name: 'token lstm E=8 H=3, 2 layers, token table, masked', spec: { cell: 'lstm', vocabSize: 5, embedSize: 8, hiddenSize: 3, layers: 2 }, T: 6, B: 3, loss: 'ce', masked: true },
   { name: 'token rnn E=16 H=37, token table', spec: { cell: 'rnn', vocabSize: 9, embedSize: 16, hiddenSize: 37 }, T: 4, B: 2, loss: 'ce' },
+  { name: 'token gru E=8 H=3, 2 layers, token table', spec: { cell: 'gru', vocabSize: 6, embedSize: 8, hiddenSize: 3, layers: 2 }, T: 5, B: 2, loss: 'ce' },
   { name: 'lstm H=37, no head', spec: { cell: 'lstm', inputSize: 3, hiddenSize: 37, outputSize: 0 }, T: 4, B: 1, loss: 'mse' },
   { name: '2-layer rnn H=37', spec: { cell: 'rnn', inputSize: 37, hiddenSize: 37, layers: 2, outputSize: 5 }, T: 3, B: 2, loss: 'mse' },
 ];

@@ -1,5 +1,5 @@
 // Training's token-table shortcut (assembly/train.ts): for token models whose embedding width is a multiple of 8,
-// layer 0 adds a row of P = E·W_ihᵀ instead of multiplying [x | h] by [W_ih | W_hh], and sums gate gradients per
+// layer 0 adds a row of P = E·W_ihᵀ instead of multiplying its input by W_ih, and sums gate gradients per
 // token. It must give the plain products' loss and gradients (to float32 rounding), for every cell it serves.
 
 import { describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { createModel } from '../src/index.js';
 import { seededRandom } from '../src/model/init.js';
 
 describe('the token-table shortcut in training', () => {
-  it.each(['lstm', 'rnn'] as const)('%s: same loss and gradients as the plain [x | h] products, and it is the path taken', async (cell) => {
+  it.each(['lstm', 'gru', 'rnn'] as const)('%s: same loss and gradients as the plain [x | h] products, and it is the path taken', async (cell) => {
     const model = await createModel({ cell, vocabSize: 11, embedSize: 16, hiddenSize: 13, layers: 2, seed: 3 });
     const random = seededRandom(9);
     const T = 9;
