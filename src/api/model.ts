@@ -368,6 +368,33 @@ export class Model {
     }
   }
 
+  /**
+   * @internal Checks `input` and writes it into batch entry b in one pass (normalized when the model carries
+   * statistics); throws InputError, as checkInput does, before anything is stepped. For a single entry: a batch
+   * checks every input first (checkInput) so that a bad one steps none.
+   */
+  writeCheckedInput(b: number, input: StepInput, label: string): void {
+    if (this.isTokenModel || typeof input === 'number' || input === null || typeof input !== 'object' || input.length !== this.inputSize) {
+      this.checkInput(input, label); // throws for each of these but a valid token, which is then written
+      this.writeInput(b, input);
+      return;
+    }
+    const f32 = this.kernel.f32;
+    const at = this.kernel.inputOffset(b);
+    const norm = this.normalizer;
+    for (let i = 0; i < input.length; i++) {
+      const v = input[i];
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new InputError(`frame for ${label}: value ${i} is ${describe(v)}; expected a finite number`);
+      }
+      // the kernel sees the value as stored (normalized, float32); it must still be finite there
+      f32[at + i] = norm ? (v - norm.mean[i]) / norm.std[i] : v;
+      if (!Number.isFinite(f32[at + i])) {
+        throw new InputError(`frame for ${label}: value ${i} is ${v}, which overflows float32${norm ? ' once normalized' : ''}`);
+      }
+    }
+  }
+
   /** @internal Writes a checked input into batch entry b, normalized when the model carries statistics. */
   writeInput(b: number, input: StepInput): void {
     if (typeof input === 'number') {

@@ -74,9 +74,8 @@ export class Stream {
   step(input: StepInput): Float32Array {
     this.assertOpen();
     const model = this.model;
-    model.checkInput(input, this.label);
+    model.writeCheckedInput(0, input, this.label);
     model.kernel.setSlot(0, this.slot);
-    model.writeInput(0, input);
     model.kernel.step(1);
     return this.afterStep(model.readOutput(0));
   }
