@@ -39,14 +39,23 @@ const CONSTANTS = memory.data<f32>([
   return v128.load(CONSTANTS + offset);
 }
 
-/** e^x for each lane (Cephes expf: e^x = 2^n · e^r, clamped to the finite normal range). */
+/** y · log2 e + ROUND_MAGIC: n = round(y · log2 e) sits in the result's low mantissa bits. */
 // @ts-ignore: decorator
-@inline export function expLanes(x: v128): v128 {
-  x = f32x4.pmax(f32x4.pmin(x, k(0)), k(16));
-  const magic = k(32);
-  const t = f32x4.add(f32x4.mul(x, k(48)), magic);
-  const n = f32x4.sub(t, magic); // round(x · log2 e)
-  let r = f32x4.sub(x, f32x4.mul(n, k(64)));
+@inline function roundedLog2(y: v128): v128 {
+  return f32x4.add(f32x4.mul(y, k(48)), k(32));
+}
+
+/** 2^n as float bits, (n + 127) << 23, for t from roundedLog2. */
+// @ts-ignore: decorator
+@inline function pow2Of(t: v128): v128 {
+  return i32x4.shl(i32x4.add(i32x4.sub(t, k(32)), i32x4.splat(127)), 23);
+}
+
+/** e^r − 1 = r + r²·P(r) (Cephes expf's polynomial) for y = n·ln2 + r, t = roundedLog2(y). */
+// @ts-ignore: decorator
+@inline function expm1Reduced(y: v128, t: v128): v128 {
+  const n = f32x4.sub(t, k(32));
+  let r = f32x4.sub(y, f32x4.mul(n, k(64)));
   r = f32x4.sub(r, f32x4.mul(n, k(80)));
   let p = k(96);
   p = f32x4.add(f32x4.mul(p, r), k(112));
@@ -54,10 +63,15 @@ const CONSTANTS = memory.data<f32>([
   p = f32x4.add(f32x4.mul(p, r), k(144));
   p = f32x4.add(f32x4.mul(p, r), k(160));
   p = f32x4.add(f32x4.mul(p, r), k(176));
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), k(192));
-  // 2^n as float bits: (n + 127) << 23, n being the integer in t's low mantissa bits
-  const pow2n = i32x4.shl(i32x4.add(i32x4.sub(t, magic), i32x4.splat(127)), 23);
-  return f32x4.mul(p, pow2n);
+  return f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r);
+}
+
+/** e^x for each lane (Cephes expf: e^x = 2^n · e^r, clamped to the finite normal range). */
+// @ts-ignore: decorator
+@inline export function expLanes(x: v128): v128 {
+  x = f32x4.pmax(f32x4.pmin(x, k(0)), k(16));
+  const t = roundedLog2(x);
+  return f32x4.mul(f32x4.add(expm1Reduced(x, t), k(192)), pow2Of(t));
 }
 
 /** 1 / (1 + e^-x) for each lane. */
@@ -78,20 +92,9 @@ const CONSTANTS = memory.data<f32>([
 // @ts-ignore: decorator
 @inline export function tanhLanes(x: v128): v128 {
   const y = f32x4.pmax(f32x4.pmin(f32x4.add(x, x), k(224)), k(240));
-  const magic = k(32);
-  const t = f32x4.add(f32x4.mul(y, k(48)), magic);
-  const n = f32x4.sub(t, magic); // round(2x · log2 e)
-  let r = f32x4.sub(y, f32x4.mul(n, k(64)));
-  r = f32x4.sub(r, f32x4.mul(n, k(80)));
-  let p = k(96);
-  p = f32x4.add(f32x4.mul(p, r), k(112));
-  p = f32x4.add(f32x4.mul(p, r), k(128));
-  p = f32x4.add(f32x4.mul(p, r), k(144));
-  p = f32x4.add(f32x4.mul(p, r), k(160));
-  p = f32x4.add(f32x4.mul(p, r), k(176));
-  p = f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r); // e^r − 1
-  const pow2n = i32x4.shl(i32x4.add(i32x4.sub(t, magic), i32x4.splat(127)), 23);
-  const e = f32x4.add(f32x4.mul(pow2n, p), f32x4.sub(pow2n, k(192)));
+  const t = roundedLog2(y);
+  const pow2n = pow2Of(t);
+  const e = f32x4.add(f32x4.mul(pow2n, expm1Reduced(y, t)), f32x4.sub(pow2n, k(192)));
   return f32x4.div(e, f32x4.add(e, k(208)));
 }
 
