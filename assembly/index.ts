@@ -10,7 +10,7 @@ export {
   getIoSlotsPtr, getIoTokensPtr, getIoInputPtr, getIoOutputPtr, getErrorIndex,
   slotOpen, slotClose, slotReset, slotCopy, slotIsOpen, slotStatePtr, slotStateLength, getSlotCapacity,
   slotPosition, slotSetPosition, slotAttentionPtr, slotAttentionCount,
-  stepBatch, commitParams,
+  stepBatch, commitParams, debugTokenShortcut,
 } from "./model";
 export { CELL_RNN_TANH, CELL_LSTM, CELL_GRU } from "./recurrent";
 export {
@@ -21,7 +21,6 @@ export {
   trainH0Ptr, trainC0Ptr, trainHNPtr, trainCNPtr, trainDH0Ptr, trainDC0Ptr, trainDXPtr, trainOutputPtr, gradsPtr,
   trainLoss, trainTotalNorm, trainClipCoef, trainLossCount,
   trainForwardBackward, optimizerConfigure, optimizerStep, trainStep, getOptimizerSteps, optimizerMomentPtr, optimizerSetSteps,
-  debugTokenShortcut,
 } from "./train";
 export { arenaUsed } from "./arena";
 

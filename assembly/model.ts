@@ -40,7 +40,7 @@
 //   [head.weight (O, width), head.bias (O)]     width = H (recurrent) or D
 
 import { arenaAlloc } from "./arena";
-import { addTo, affinePacked, packPanel, padTo4, panelLength } from "./simd";
+import { addTo, affinePacked, horizontalSum4, packPanel, padTo4, panelLength } from "./simd";
 import { addPositionalEncoding, attendPosition, geluInPlace, layerNormRows } from "./attention";
 import { CELL_GRU, CELL_LSTM, CELL_RNN_TANH, gateCount, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 
@@ -99,6 +99,14 @@ export let panelTable: usize = 0;
 export let headPanel: usize = 0;
 export let projInPanel: usize = 0;
 export let blockPanels: usize = 0; // per block 4 pointers: in_proj, out_proj, fc1, fc2
+/**
+ * Token models whose embedding width is a multiple of 8: layer 0's input is a row
+ * of the embedding E, so W_ih x is a row of P = E·W_ihᵀ (V, G·H), rebuilt with the
+ * panels. A step adds P[token] to W_hh h + biases (GRU: to b_ih, with no input-side
+ * product) instead of multiplying [x | h] by [W_ih | W_hh]; training does the same.
+ */
+export let tokenTable: usize = 0;
+export let tokenTableOn: bool = true; // diagnostics can turn it off to compare (debugTokenShortcut)
 
 // ── io and scratch ──
 let ioSlots: usize = 0;
@@ -316,7 +324,9 @@ function layout(
   rowScratch = arenaAlloc(<usize>(batch * rowWidthMax) * 4);
   gateScratch = arenaAlloc(<usize>(batch * max(gateRows, width)) * 4);
   if (!ioSlots || !ioTokens || !ioInput || !ioOutput || !rowScratch || !gateScratch) return ERR_OUT_OF_MEMORY;
-  if (gru && !(hiddenRowScratch = arenaAlloc(<usize>(batch * padTo4(hidden)) * 4))) return ERR_OUT_OF_MEMORY;
+  if ((gru || tokenTableFits()) && !(hiddenRowScratch = arenaAlloc(<usize>(batch * padTo4(hidden)) * 4))) return ERR_OUT_OF_MEMORY;
+  tokenTable = 0;
+  if (tokenTableFits() && !(tokenTable = arenaAlloc(<usize>(vocabSize * gateRows) * 4))) return ERR_OUT_OF_MEMORY;
   if (gru && !(hiddenGateScratch = arenaAlloc(<usize>(batch * gateRows) * 4))) return ERR_OUT_OF_MEMORY;
   if (attention) {
     residual = arenaAlloc(<usize>(batch * padTo4(width)) * 4);
@@ -393,8 +403,81 @@ export function getErrorIndex(): i32 { return lastErrorIndex; }
  * writing any parameter and before the next stepBatch: the step reads only
  * the panels (and the biases, which it reads directly).
  */
+/** Whether layer 0 takes its input through the token table (see tokenTable). */
+// @ts-ignore: decorator
+@inline export function tokenTableFits(): bool {
+  return vocabSize > 0 && layers > 0 && inputSize % 8 == 0;
+}
+
+// @ts-ignore: decorator
+@inline export function useTokenTable(): bool {
+  return tokenTableOn && tokenTable != 0;
+}
+
+/** Diagnostics: 0 turns the token table off (the plain [x | h] products, in steps and in training), 1 back on. */
+export function debugTokenShortcut(on: i32): void {
+  tokenTableOn = on != 0;
+}
+
+/** P[v, r] = W_ih[r, :] · E[v, :] for layer 0 (E's width a multiple of 8), into tokenTable. */
+export function buildTokenTable(): void {
+  const E = inputSize, GH = gates * hiddenSize;
+  const W = tensorPtr(layerIndex), emb = tensorPtr(embedIndex);
+  const rowBytes = <usize>E << 2;
+  for (let v = 0; v < vocabSize; v++) {
+    const x = emb + <usize>v * rowBytes;
+    const out = tokenTable + (<usize>(v * GH) << 2);
+    let r = 0;
+    for (; r + 4 <= GH; r += 4) {
+      const w0 = W + <usize>r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let e = 0; e < E; e += 4) {
+        const o = <usize>e << 2;
+        const xv = v128.load(x + o);
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), xv));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + o), xv));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + o), xv));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + o), xv));
+      }
+      v128.store(out + (<usize>r << 2), horizontalSum4(a0, a1, a2, a3));
+    }
+    for (; r < GH; r++) {
+      const w0 = W + <usize>r * rowBytes;
+      let a0 = f32x4.splat(0);
+      for (let e = 0; e < E; e += 4) {
+        const o = <usize>e << 2;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), v128.load(x + o)));
+      }
+      const zero = f32x4.splat(0);
+      store<f32>(out + (<usize>r << 2), f32x4.extract_lane(horizontalSum4(a0, zero, zero, zero), 0));
+    }
+  }
+}
+
+/**
+ * Layer 0's gate pre-activations of a token model through the token table:
+ * pre[b] = P[tokens[b]] + W_hh h[b] + b_ih + b_hh (GRU: pre[b] = b_ih + P[tokens[b]],
+ * its hidden side being the caller's). `hRows` are the B rows of h, Hp apart and
+ * zero padded; `panel` is layer 0's [W_ih | W_hh] panel (RNN, LSTM), `tokens` B ids.
+ */
+export function tokenTableGates(pre: usize, B: i32, hRows: usize, panel: usize, tokens: usize): void {
+  const GH = gates * hiddenSize, Hp = padTo4(hiddenSize);
+  const bIh = tensorPtr(layerIndex + 2), bHh = tensorPtr(layerIndex + 3);
+  const gru = cellKind == CELL_GRU;
+  if (!gru) {
+    // W_hh h + biases from the hidden columns of the [W_ih | W_hh] panel: its tiles are padTo4(E + H) · 32 bytes apart
+    affinePacked(pre, B, GH, hRows, Hp, panel + (<usize>inputSize << 5), bIh, bHh, GH, padTo4(inputSize + hiddenSize) << 5);
+  }
+  for (let b = 0; b < B; b++) {
+    const row = pre + (<usize>(b * GH) << 2);
+    if (gru) memory.copy(row, bIh, <usize>GH << 2);
+    addTo(row, tokenTable + (<usize>(load<i32>(tokens + (<usize>b << 2)) * GH) << 2), GH);
+  }
+}
+
 export function commitParams(): i32 {
   if (!configured) return ERR_NOT_CONFIGURED;
+  if (tokenTable != 0) buildTokenTable();
   const gateRows = gates * hiddenSize;
   for (let l = 0; l < layers; l++) {
     const t = layerIndex + 4 * l;
@@ -545,9 +628,7 @@ function recurrentLayers(count: i32): void {
   const hidden = hiddenSize;
   const hiddenBytes = <usize>hidden << 2;
   const gateRows = gates * hidden;
-  const gateBytes = <usize>gateRows << 2;
   const gru = cellKind == CELL_GRU;
-  const lstm = cellKind == CELL_LSTM;
   for (let l = 0; l < layers; l++) {
     const t = layerIndex + 4 * l;
     const bIh = tensorPtr(t + 2), bHh = tensorPtr(t + 3);
@@ -556,6 +637,19 @@ function recurrentLayers(count: i32): void {
     const width = gru ? padTo4(inWidth) : padTo4(inWidth + hidden);
     const rowBytes = <usize>width << 2;
     const hiddenWidth = padTo4(hidden);
+    const panel = <usize>load<u32>(panelTable + <usize>l * 8);
+    if (l == 0 && useTokenTable()) {
+      // the token table: P[token] + W_hh h + biases (GRU: b_ih + P[token] beside its usual hidden side)
+      for (let b = 0; b < count; b++) {
+        const hiddenRow = hiddenRowScratch + (<usize>(b * hiddenWidth) << 2);
+        memory.copy(hiddenRow, entryState(b), hiddenBytes);
+        zeroPad(hiddenRow, hidden, hiddenWidth);
+      }
+      tokenTableGates(gateScratch, count, hiddenRowScratch, panel, ioTokens);
+      if (gru) affinePacked(hiddenGateScratch, count, gateRows, hiddenRowScratch, hiddenWidth, <usize>load<u32>(panelTable + <usize>l * 8, 4), bHh, 0, gateRows);
+      pointwiseLayer(l, count);
+      continue;
+    }
     // each stream's row: [input | h (RNN, LSTM) | zero padding]
     for (let b = 0; b < count; b++) {
       const state = entryState(b);
@@ -571,21 +665,28 @@ function recurrentLayers(count: i32): void {
         zeroPad(row, inWidth + hidden, width);
       }
     }
-    const panel = <usize>load<u32>(panelTable + <usize>l * 8);
     if (gru) {
       affinePacked(gateScratch, count, gateRows, rowScratch, width, panel, bIh, 0, gateRows);
       affinePacked(hiddenGateScratch, count, gateRows, hiddenRowScratch, hiddenWidth, <usize>load<u32>(panelTable + <usize>l * 8, 4), bHh, 0, gateRows);
     } else {
       affinePacked(gateScratch, count, gateRows, rowScratch, width, panel, bIh, bHh, gateRows);
     }
-    for (let b = 0; b < count; b++) {
-      const state = entryState(b);
-      const h = state + <usize>l * hiddenBytes;
-      const gatesRow = gateScratch + <usize>b * gateBytes;
-      if (lstm) lstmPointwise(gatesRow, h, state + <usize>(layers + l) * hiddenBytes, hidden);
-      else if (gru) gruPointwise(gatesRow, hiddenGateScratch + <usize>b * gateBytes, h, hidden);
-      else rnnTanhPointwise(gatesRow, h, hidden);
-    }
+    pointwiseLayer(l, count);
+  }
+}
+
+/** The cell's pointwise half for layer l of every entry, from gateScratch (GRU: and hiddenGateScratch); h (and c) move in place. */
+function pointwiseLayer(l: i32, count: i32): void {
+  const hidden = hiddenSize;
+  const hiddenBytes = <usize>hidden << 2;
+  const gateBytes = <usize>(gates * hidden) << 2;
+  for (let b = 0; b < count; b++) {
+    const state = entryState(b);
+    const h = state + <usize>l * hiddenBytes;
+    const gatesRow = gateScratch + <usize>b * gateBytes;
+    if (cellKind == CELL_LSTM) lstmPointwise(gatesRow, h, state + <usize>(layers + l) * hiddenBytes, hidden);
+    else if (cellKind == CELL_GRU) gruPointwise(gatesRow, hiddenGateScratch + <usize>b * gateBytes, h, hidden);
+    else rnnTanhPointwise(gatesRow, h, hidden);
   }
 }
 

@@ -22,7 +22,7 @@
 //
 // Token models (embedding width a multiple of 8) take a shortcut in
 // layer 0: x_t is a row of the embedding E, so W_ih x_t is a row of the token
-// table P = E W_ihᵀ (V, G·H), built once per pass. Forward adds P[token] to
+// table P = E W_ihᵀ (V, G·H; model.ts, which steps use too), rebuilt once per pass. Forward adds P[token] to
 // W_hh h + biases instead of multiplying [x | h] by [W_ih | W_hh] (GRU: to b_ih,
 // with no input-side product at all); backward sums
 // the gate gradients per token (V rows) before forming dW_ih = Σ_v agg_v ⊗ E_v
@@ -30,7 +30,7 @@
 // that is about a fifth of a step's arithmetic not done.
 
 import { arenaAlloc } from "./arena";
-import { addTo, affinePacked, horizontalSum4, packPanelTransposed, padTo4, panelLength } from "./simd";
+import { addTo, affinePacked, packPanelTransposed, padTo4, panelLength } from "./simd";
 import { sigmoidLanes, sigmoidScalar, tanhLanes, tanhScalar } from "./simd";
 import { CELL_GRU, CELL_LSTM, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 import {
@@ -38,7 +38,7 @@ import {
   KIND_RECURRENT, KIND_TRANSFORMER, configured, modelKind, cellKind, layers, inputSize, vocabSize, hiddenSize, headSize, gates,
   params, paramsLength, embedIndex, layerIndex, headIndex, panelTable, headPanel, tensorPtr, commitParams,
   modelWidth, heads, mlpWidth, blocks, window, sinks, projInIndex, blockIndex, lnFinalIndex, projInPanel, blockPanels, BLOCK_TENSORS,
-  embedTokens, copyPaddedRows,
+  embedTokens, copyPaddedRows, tokenTableFits, useTokenTable, buildTokenTable, tokenTableGates,
 } from "./model";
 import { addPositionalEncoding, attendPosition, geluInPlace, rowMean, rowVariance, LAYER_NORM_EPS } from "./attention";
 
@@ -86,10 +86,8 @@ let outerProduct: usize = 0; // (rows, k) before it is added to the gradient
 let outerZeros: usize = 0;   // (k) zero bias
 let moment1: usize = 0;
 let moment2: usize = 0;
-let tokenTable: usize = 0;   // (V, G·H) P = E W_ihᵀ of layer 0 (token models with the shortcut)
 let tokenAgg: usize = 0;     // (V, padTo4(G·H)) layer 0's gate gradients summed per token
 let tokenGrad: usize = 0;    // (V, E) dE from them
-let tokenShortcutOn: bool = true; // diagnostics can turn the shortcut off to compare
 
 // ── last results ──
 let lastLoss: f64 = 0;
@@ -122,57 +120,6 @@ let optimizerSteps: i32 = 0;
 // @ts-ignore: decorator
 @inline function outputWidth(): i32 {
   return headSize > 0 ? headSize : modelKind == KIND_RECURRENT ? hiddenSize : modelWidth;
-}
-
-/** Whether layer 0 can use the token table (see the header). */
-// @ts-ignore: decorator
-@inline function tokenShortcutFits(): bool {
-  return vocabSize > 0 && layers > 0 && inputSize % 8 == 0;
-}
-
-// @ts-ignore: decorator
-@inline function tokenShortcut(): bool {
-  return tokenShortcutOn && tokenTable != 0 && tokenShortcutFits();
-}
-
-/** Diagnostics: 0 turns the token-table shortcut off (the plain [x | h] products), 1 back on. */
-export function debugTokenShortcut(on: i32): void {
-  tokenShortcutOn = on != 0;
-}
-
-/** P[v, r] = W_ih[r, :] · E[v, :] for layer 0 (E's width a multiple of 8). */
-function buildTokenTable(): void {
-  const E = inputSize, GH = gates * hiddenSize;
-  const W = tensorPtr(layerIndex), emb = tensorPtr(embedIndex);
-  const rowBytes = <usize>E << 2;
-  for (let v = 0; v < vocabSize; v++) {
-    const x = emb + <usize>v * rowBytes;
-    const out = tokenTable + (<usize>(v * GH) << 2);
-    let r = 0;
-    for (; r + 4 <= GH; r += 4) {
-      const w0 = W + <usize>r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-      for (let e = 0; e < E; e += 4) {
-        const o = <usize>e << 2;
-        const xv = v128.load(x + o);
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), xv));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + o), xv));
-        a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + o), xv));
-        a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + o), xv));
-      }
-      v128.store(out + (<usize>r << 2), horizontalSum4(a0, a1, a2, a3));
-    }
-    for (; r < GH; r++) {
-      const w0 = W + <usize>r * rowBytes;
-      let a0 = f32x4.splat(0);
-      for (let e = 0; e < E; e += 4) {
-        const o = <usize>e << 2;
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), v128.load(x + o)));
-      }
-      const zero = f32x4.splat(0);
-      store<f32>(out + (<usize>r << 2), f32x4.extract_lane(horizontalSum4(a0, zero, zero, zero), 0));
-    }
-  }
 }
 
 /**
@@ -261,11 +208,10 @@ export function trainConfigure(steps: i32, windows: i32): i32 {
     }
     grads = arenaAlloc(<usize>paramsLength * f);
     if (!grads) return ERR_OUT_OF_MEMORY;
-    if (tokenShortcutFits()) {
-      tokenTable = arenaAlloc(<usize>(vocabSize * GH) * f);
+    if (tokenTableFits()) {
       tokenAgg = arenaAlloc(<usize>(vocabSize * padTo4(GH)) * f);
       tokenGrad = arenaAlloc(<usize>(vocabSize * inputSize) * f);
-      if (!tokenTable || !tokenAgg || !tokenGrad) return ERR_OUT_OF_MEMORY;
+      if (!tokenAgg || !tokenGrad) return ERR_OUT_OF_MEMORY;
     }
     packTransposed();
   }
@@ -327,8 +273,8 @@ function forward(T: i32, B: i32): void {
   const H = hiddenSize, Hp = padTo4(H), GH = gates * H;
   const hBytes = <usize>H << 2, hpBytes = <usize>Hp << 2;
   const gru = cellKind == CELL_GRU, lstm = cellKind == CELL_LSTM;
-  const shortcut = tokenShortcut();
-  if (shortcut) buildTokenTable();
+  const shortcut = useTokenTable();
+  if (shortcut) buildTokenTable(); // P from the current weights (a step commits them, but backward() may follow a direct write)
   for (let l = 0; l < layers; l++) {
     const hs = layerBuffer(l, 4), cs = layerBuffer(l, 5);
     for (let b = 0; b < B; b++) {
@@ -366,13 +312,7 @@ function forward(T: i32, B: i32): void {
       const panel = <usize>load<u32>(panelTable + <usize>l * 8);
       if (gru) {
         if (tableRow) {
-          // W_ih x + b_ih is b_ih + P[token]: no product at all on the input side
-          for (let b = 0; b < B; b++) {
-            const token = load<i32>(tTokens + (<usize>(t * B + b) << 2));
-            const at = pre + (<usize>(b * GH) << 2);
-            memory.copy(at, tensorPtr(k + 2), <usize>GH << 2);
-            addTo(at, tokenTable + (<usize>(token * GH) << 2), GH);
-          }
+          tokenTableGates(pre, B, hPrev, panel, tTokens + (<usize>(t * B) << 2)); // b_ih + P[token]: no input-side product
         } else {
           affinePacked(pre, B, GH, rows, width, panel, tensorPtr(k + 2), 0, GH);
         }
@@ -386,12 +326,7 @@ function forward(T: i32, B: i32): void {
         }
       } else {
         if (tableRow) {
-          // W_hh h + b_ih + b_hh from the hidden columns of the [W_ih | W_hh] panel, then + P[token]
-          affinePacked(pre, B, GH, hPrev, Hp, panel + (<usize>inputSize << 5), tensorPtr(k + 2), tensorPtr(k + 3), GH, width << 5);
-          for (let b = 0; b < B; b++) {
-            const token = load<i32>(tTokens + (<usize>(t * B + b) << 2));
-            addTo(pre + (<usize>(b * GH) << 2), tokenTable + (<usize>(token * GH) << 2), GH);
-          }
+          tokenTableGates(pre, B, hPrev, panel, tTokens + (<usize>(t * B) << 2)); // P[token] + W_hh h + biases
         } else {
           affinePacked(pre, B, GH, rows, width, panel, tensorPtr(k + 2), tensorPtr(k + 3), GH);
         }
@@ -509,7 +444,7 @@ function backward(T: i32, B: i32): void {
     }
   }
 
-  const shortcut = tokenShortcut();
+  const shortcut = useTokenTable();
   for (let l = layers - 1; l >= 0; l--) {
     const k = layerIndex + 4 * l;
     const inWidth = l == 0 ? inputSize : H;
