@@ -316,21 +316,25 @@ export class Model {
     if (streams.length !== inputs.length) {
       throw new InputError(`stepBatch got ${streams.length} streams but ${inputs.length} inputs`);
     }
+    const capacity = this.kernel.batchCapacity;
+    // one kernel call: each input is checked as it is written (nothing is stepped until all are in);
+    // several calls: every input is checked first, so that a bad one steps none
+    const oneCall = streams.length <= capacity;
     const seen = new Set<Stream>();
     streams.forEach((stream, b) => {
       if (stream.model !== this) throw new StateError(`stepBatch entry ${b}: ${stream.label} belongs to another model`);
       stream.assertOpen();
       if (seen.has(stream)) throw new InputError(`stepBatch entry ${b}: ${stream.label} appears twice in one batch`);
       seen.add(stream);
-      this.checkInput(inputs[b], stream.label);
+      if (oneCall) this.writeCheckedInput(b, inputs[b], stream.label);
+      else this.checkInput(inputs[b], stream.label);
     });
     const outputs: Float32Array[] = new Array(streams.length);
-    const capacity = this.kernel.batchCapacity;
     for (let start = 0; start < streams.length; start += capacity) {
       const count = Math.min(capacity, streams.length - start);
       for (let b = 0; b < count; b++) {
         this.kernel.setSlot(b, streams[start + b].slot);
-        this.writeInput(b, inputs[start + b]);
+        if (!oneCall) this.writeInput(b, inputs[start + b]);
       }
       this.kernel.step(count);
       for (let b = 0; b < count; b++) outputs[start + b] = streams[start + b].afterStep(this.readOutput(b));
