@@ -85,7 +85,8 @@ const CONSTANTS = memory.data<f32>([
  * tanh for each lane, as e / (e + 2) with e = e^{2x} − 1 (expm1). expm1 comes from
  * the same reduction as expLanes: 2x = n·ln2 + r, e^r − 1 = r + r²·P(r) (no
  * cancellation: for |2x| < ln2/2, n = 0 and this is e itself), then
- * e^{2x} − 1 = 2^n·(e^r − 1) + (2^n − 1), exact in its last step for |n| ≤ 29.
+ * e^{2x} − 1 = 2^n·(e^r − 1) + (2^n − 1); 2^n − 1 is exact for |n| ≤ 24, and
+ * past that tanh is within an ulp of ±1 whatever its rounding.
  * One exp-sized evaluation and one division, accurate in relative terms near 0
  * as well as near ±1; 2x is clamped to ±20, where tanh is ±1 in float32.
  */

@@ -22,7 +22,7 @@
 //
 // Token models (embedding width a multiple of 8) take a shortcut in
 // layer 0: x_t is a row of the embedding E, so W_ih x_t is a row of the token
-// table P = E W_ihᵀ (V, G·H; model.ts, which steps use too), rebuilt once per pass. Forward adds P[token] to
+// table P = E W_ihᵀ (V, G·H; model.ts, which steps use too), rebuilt with the panels. Forward adds P[token] to
 // W_hh h + biases instead of multiplying [x | h] by [W_ih | W_hh] (GRU: to b_ih,
 // with no input-side product at all); backward sums
 // the gate gradients per token (V rows) before forming dW_ih = Σ_v agg_v ⊗ E_v
@@ -38,7 +38,7 @@ import {
   KIND_RECURRENT, KIND_TRANSFORMER, configured, modelKind, cellKind, layers, inputSize, vocabSize, hiddenSize, headSize, gates,
   params, paramsLength, embedIndex, layerIndex, headIndex, panelTable, headPanel, tensorPtr, commitParams,
   modelWidth, heads, mlpWidth, blocks, window, sinks, projInIndex, blockIndex, lnFinalIndex, projInPanel, blockPanels, BLOCK_TENSORS,
-  embedTokens, copyPaddedRows, tokenTableFits, useTokenTable, buildTokenTable, tokenTableGates,
+  embedTokens, copyPaddedRows, tokenTableFits, useTokenTable, tokenTableGates,
 } from "./model";
 import { addPositionalEncoding, attendPosition, geluInPlace, rowMean, rowVariance, LAYER_NORM_EPS } from "./attention";
 
@@ -273,8 +273,7 @@ function forward(T: i32, B: i32): void {
   const H = hiddenSize, Hp = padTo4(H), GH = gates * H;
   const hBytes = <usize>H << 2, hpBytes = <usize>Hp << 2;
   const gru = cellKind == CELL_GRU, lstm = cellKind == CELL_LSTM;
-  const shortcut = useTokenTable();
-  if (shortcut) buildTokenTable(); // P from the current weights (a step commits them, but backward() may follow a direct write)
+  const shortcut = useTokenTable(); // P is current: commitParams rebuilds it with the panels the host commits before every pass
   for (let l = 0; l < layers; l++) {
     const hs = layerBuffer(l, 4), cs = layerBuffer(l, 5);
     for (let b = 0; b < B; b++) {
@@ -293,8 +292,8 @@ function forward(T: i32, B: i32): void {
       const rows = layerBuffer(l, 0) + (<usize>(t * B * width) << 2);
       const hs = layerBuffer(l, 4);
       const hPrev = hs + (<usize>(t * B * Hp) << 2), hNow = hs + (<usize>((t + 1) * B * Hp) << 2);
-      const tableRow = l == 0 && shortcut;
-      for (let b = 0; b < B && !tableRow; b++) {
+      const tableRow = l == 0 && shortcut; // layer 0 reads P[token] and h_prev, not [x | h] rows
+      if (!tableRow) for (let b = 0; b < B; b++) {
         const row = rows + (<usize>(b * width) << 2);
         let input: usize;
         if (l > 0) input = layerBuffer(l - 1, 4) + (<usize>(((t + 1) * B + b) * Hp) << 2);

@@ -359,17 +359,22 @@ export class Model {
     if (input.length !== this.inputSize) {
       throw new InputError(`frame for ${label} has ${input.length} values, model expects ${this.inputSize}`);
     }
-    const norm = this.normalizer;
-    for (let i = 0; i < input.length; i++) {
-      const v = input[i];
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new InputError(`frame for ${label}: value ${i} is ${describe(v)}; expected a finite number`);
-      }
-      // the kernel sees the value as writeInput stores it (normalized, float32); it must still be finite there
-      if (!Number.isFinite(Math.fround(norm ? (v - norm.mean[i]) / norm.std[i] : v))) {
-        throw new InputError(`frame for ${label}: value ${i} is ${v}, which overflows float32${norm ? ' once normalized' : ''}`);
-      }
+    for (let i = 0; i < input.length; i++) this.kernelValue(input, i, label);
+  }
+
+  /** Value i of a frame as the kernel takes it (normalized when the model carries statistics), or InputError naming it. */
+  private kernelValue(input: ArrayLike<unknown>, i: number, label: string): number {
+    const v = input[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new InputError(`frame for ${label}: value ${i} is ${describe(v)}; expected a finite number`);
     }
+    const norm = this.normalizer;
+    const value = norm ? (v - norm.mean[i]) / norm.std[i] : v;
+    // the kernel holds it as float32: it must still be finite there
+    if (!Number.isFinite(Math.fround(value))) {
+      throw new InputError(`frame for ${label}: value ${i} is ${v}, which overflows float32${norm ? ' once normalized' : ''}`);
+    }
+    return value;
   }
 
   /**
@@ -385,18 +390,7 @@ export class Model {
     }
     const f32 = this.kernel.f32;
     const at = this.kernel.inputOffset(b);
-    const norm = this.normalizer;
-    for (let i = 0; i < input.length; i++) {
-      const v = input[i];
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new InputError(`frame for ${label}: value ${i} is ${describe(v)}; expected a finite number`);
-      }
-      // the kernel sees the value as stored (normalized, float32); it must still be finite there
-      f32[at + i] = norm ? (v - norm.mean[i]) / norm.std[i] : v;
-      if (!Number.isFinite(f32[at + i])) {
-        throw new InputError(`frame for ${label}: value ${i} is ${v}, which overflows float32${norm ? ' once normalized' : ''}`);
-      }
-    }
+    for (let i = 0; i < input.length; i++) f32[at + i] = this.kernelValue(input, i, label);
   }
 
   /** @internal Writes a checked input into batch entry b, normalized when the model carries statistics. */

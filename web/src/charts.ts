@@ -165,26 +165,23 @@ function overlayPlugin(overlay: Overlay, theme: Theme, threshold: boolean): uPlo
         ctx.beginPath();
         ctx.rect(left, top, width, height);
         ctx.clip();
+        const dashed = (colour: string, dash: number[], x0: number, y0: number, x1: number, y1: number) => {
+          ctx.strokeStyle = colour;
+          ctx.lineWidth = px;
+          ctx.setLineDash(dash.map((d) => d * px));
+          ctx.beginPath();
+          ctx.moveTo(x0, y0);
+          ctx.lineTo(x1, y1);
+          ctx.stroke();
+          ctx.setLineDash([]);
+        };
         if (Number.isFinite(overlay.now)) {
           const x = Math.round(u.valToPos(overlay.now, 'x', true)) + 0.5;
-          ctx.strokeStyle = theme.now;
-          ctx.lineWidth = px;
-          ctx.setLineDash([2 * px, 3 * px]);
-          ctx.beginPath();
-          ctx.moveTo(x, top);
-          ctx.lineTo(x, top + height);
-          ctx.stroke();
+          dashed(theme.now, [2, 3], x, top, x, top + height);
         }
         if (threshold && Number.isFinite(overlay.threshold)) {
           const y = Math.round(u.valToPos(overlay.threshold, 'y', true)) + 0.5;
-          ctx.strokeStyle = theme.threshold;
-          ctx.lineWidth = px;
-          ctx.setLineDash([6 * px, 4 * px]);
-          ctx.beginPath();
-          ctx.moveTo(left, y);
-          ctx.lineTo(left + width, y);
-          ctx.stroke();
-          ctx.setLineDash([]);
+          dashed(theme.threshold, [6, 4], left, y, left + width, y);
           ctx.fillStyle = theme.threshold;
           const size = 5 * px;
           for (const crossing of overlay.crossings) {
