@@ -10,7 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createModel } from '../src/index.js';
 import { SeqcastServer } from '../src/server/server.js';
-import { startEchoServer } from './echo-server.js';
+import { calibrateWork, measureSteadiness, startEchoServer, type Steadiness } from './echo-server.js';
 
 const HIDDEN = 64;
 const STREAMS = 1000;
@@ -19,6 +19,10 @@ const MAX_SECONDS = 4;
 const LEVEL_SECONDS = 3;
 const WARMUP_SECONDS = 1;
 const LEVELS = [0.25, 0.5, 0.9];
+/** Corrections of the work stand-in's work per frame against its own max. */
+const WORK_ROUNDS = 3;
+/** Seconds of fixed work timed alone, before and after the run, to see how steady the machine is. */
+const STEADINESS_SECONDS = 5;
 /** The whole run is stopped after this long, whatever happens. */
 const DEADLINE_MS = 300_000;
 
@@ -63,81 +67,107 @@ interface FloorResult {
   share: number;
   target: number;
   echo: LevelResult;
-  spin: LevelResult;
+  work: LevelResult;
+}
+
+interface Measured {
+  max: LevelResult;
+  levels: (LevelResult & { target: number; share: number })[];
+  floors: FloorResult[];
+  echoMax: LevelResult;
+  workMax: LevelResult;
+  /** Per frame, the work stand-in's fixed work: what it took when calibrated, µs. */
+  workMicros: number;
+}
+
+/** A server under test with its own load generator (1,000 streams open). */
+interface Target {
+  child: ChildProcess;
+  close(): Promise<void>;
+}
+
+async function withGenerator(url: string, mode: 'json' | 'binary', close: () => Promise<void>): Promise<Target> {
+  const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await ask(child, { type: 'setup', url: `${url.replace('http', 'ws')}ws`, streams: STREAMS, connections: CONNECTIONS, mode });
+  return {
+    child,
+    close: async () => {
+      child.send({ type: 'exit' });
+      await close();
+    },
+  };
 }
 
 /**
- * The same generator against two stand-ins on the same loopback, process and event loop: `echo` answers each
- * message at once and does nothing else; `spin` answers message by message after busy-waiting, per frame, the
- * difference between seqcast's service time and echo's (1 / max frames/s of each, flat out, in this run), so that
- * its total work per frame matches seqcast's. What their p99 shows at a load is what this machine (its scheduling
- * pauses) and the transport leave for any server with that much work per frame.
+ * seqcast, then two stand-ins on the same loopback, process and event loop, each with its own generator: `echo`
+ * answers each message at once and does nothing else; `work` answers message by message after doing, per frame, a
+ * fixed amount of arithmetic that took seqcast's service time less echo's own (1 / max frames/s of each, flat out,
+ * in this run) when calibrated. Its work is counted in operations, not in wall-clock time, so when the machine slows
+ * down it takes longer, as seqcast's does. Its p99 at a load is what this machine leaves for any server with that
+ * much work per frame; its own flat-out max checks that its work per frame matches seqcast's. Each load level runs
+ * the three back to back, so that they meet the same spell of the machine.
  */
-async function measureFloors(mode: 'json' | 'binary', shares: number[], targets: number[], seqcastMicros: number): Promise<{ floors: FloorResult[]; echoMax: LevelResult; spinMicros: number }> {
-  const results: FloorResult[] = shares.map((share, i) => ({ share, target: targets[i], echo: undefined!, spin: undefined! }));
-  let echoMax: LevelResult | undefined;
-  let spinMicros = 0;
-  for (const kind of ['echo', 'spin'] as const) {
-    const server = await startEchoServer(16 * 1024 * 1024, spinMicros);
-    const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    try {
-      await ask(child, { type: 'setup', url: `${server.url.replace('http', 'ws')}ws`, streams: STREAMS, connections: CONNECTIONS, mode });
-      if (kind === 'echo') {
-        echoMax = await runLevel(child, 0, MAX_SECONDS);
-        process.stdout.write(`${mode}: echo max ${Math.round(echoMax.framesPerSecond)} frames/s\n`);
-      }
-      for (const result of results) {
-        const level = await runLevel(child, result.target, LEVEL_SECONDS);
-        result[kind] = level;
-        process.stdout.write(`${mode}: ${kind}${kind === 'spin' ? ` ${spinMicros.toFixed(1)} µs/frame` : ''} at ${result.share * 100}% = ${result.target} frames/s: p50 ${level.p50.toFixed(2)} ms, p99 ${level.p99.toFixed(2)} ms\n`);
-      }
-    } finally {
-      child.send({ type: 'exit' });
-      await server.close();
-    }
-    if (kind === 'echo') spinMicros = Math.max(0, seqcastMicros - 1e6 / echoMax!.framesPerSecond);
-  }
-  return { floors: results, echoMax: echoMax!, spinMicros };
-}
-
-async function measure(mode: 'json' | 'binary'): Promise<{ max: LevelResult; levels: (LevelResult & { target: number; share: number })[]; floors: FloorResult[]; echoMax: LevelResult; spinMicros: number }> {
+async function measure(mode: 'json' | 'binary'): Promise<Measured> {
   const model = await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: HIDDEN, outputSize: 1, seed: 1 }, { batchCapacity: 256 });
-  const server = await SeqcastServer.start({
-    models: [{ name: 'bench', model }],
-    port: 0,
-    webRoot: null,
-    rateLimit: 10_000_000,
-    maxStreamsPerConnection: STREAMS,
-    maxPayload: 16 * 1024 * 1024,
-  });
-  const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  let result: { max: LevelResult; levels: (LevelResult & { target: number; share: number })[] };
+  const targets: Target[] = [];
   try {
-    await ask(child, { type: 'setup', url: `${server.url.replace('http', 'ws')}ws`, streams: STREAMS, connections: CONNECTIONS, mode });
-    const max = await runLevel(child, 0, MAX_SECONDS);
+    const server = await SeqcastServer.start({
+      models: [{ name: 'bench', model }],
+      port: 0,
+      webRoot: null,
+      rateLimit: 10_000_000,
+      maxStreamsPerConnection: STREAMS,
+      maxPayload: 16 * 1024 * 1024,
+    });
+    const seqcast = await withGenerator(server.url, mode, () => server.close());
+    targets.push(seqcast);
+    const max = await runLevel(seqcast.child, 0, MAX_SECONDS);
     process.stdout.write(`${mode}: max ${Math.round(max.framesPerSecond)} frames/s (p50 ${max.p50.toFixed(2)} ms, p99 ${max.p99.toFixed(2)} ms under saturation)\n`);
-    const levels = [];
+
+    const echoServer = await startEchoServer(16 * 1024 * 1024);
+    const echo = await withGenerator(echoServer.url, mode, () => echoServer.close());
+    targets.push(echo);
+    const echoMax = await runLevel(echo.child, 0, MAX_SECONDS);
+    // the work per frame: calibrated alone first, then corrected against the stand-in's own flat-out max (measured
+    // the way seqcast's is) until its max is within 10% of seqcast's
+    const workMicros = Math.max(0, 1e6 / max.framesPerSecond - 1e6 / echoMax.framesPerSecond);
+    let units = workMicros * calibrateWork();
+    const workServer = await startEchoServer(16 * 1024 * 1024, units);
+    const work = await withGenerator(workServer.url, mode, () => workServer.close());
+    targets.push(work);
+    let workMax = await runLevel(work.child, 0, MAX_SECONDS);
+    for (let round = 0; round < WORK_ROUNDS && Math.abs(workMax.framesPerSecond / max.framesPerSecond - 1) > 0.1; round++) {
+      const measuredMicros = 1e6 / workMax.framesPerSecond - 1e6 / echoMax.framesPerSecond;
+      units *= workMicros / Math.max(0.1, measuredMicros);
+      workServer.setWork(units);
+      workMax = await runLevel(work.child, 0, MAX_SECONDS);
+    }
+    process.stdout.write(`${mode}: echo max ${Math.round(echoMax.framesPerSecond)} frames/s; work (${Math.round(units)} units/frame) max ${Math.round(workMax.framesPerSecond)} frames/s\n`);
+
+    const levels: Measured['levels'] = [];
+    const floors: FloorResult[] = [];
     for (const share of LEVELS) {
       const target = Math.round(max.framesPerSecond * share);
-      const result = await runLevel(child, target, LEVEL_SECONDS);
-      process.stdout.write(`${mode}: ${share * 100}% = ${target} frames/s → ${Math.round(result.framesPerSecond)} frames/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms\n`);
-      levels.push({ ...result, target, share });
+      const ours = await runLevel(seqcast.child, target, LEVEL_SECONDS);
+      const floor: FloorResult = { share, target, work: await runLevel(work.child, target, LEVEL_SECONDS), echo: await runLevel(echo.child, target, LEVEL_SECONDS) };
+      process.stdout.write(
+        `${mode}: ${share * 100}% = ${target} frames/s → ${Math.round(ours.framesPerSecond)} frames/s, p50 ${ours.p50.toFixed(2)} ms, p99 ${ours.p99.toFixed(2)} ms; work p99 ${floor.work.p99.toFixed(2)} ms, echo p99 ${floor.echo.p99.toFixed(2)} ms\n`,
+      );
+      levels.push({ ...ours, target, share });
+      floors.push(floor);
     }
-    result = { max, levels };
+    return { max, levels, floors, echoMax, workMax, workMicros };
   } finally {
-    child.send({ type: 'exit' });
-    await server.close();
+    for (const target of targets) await target.close();
     model.close();
   }
-  const { floors, echoMax, spinMicros } = await measureFloors(mode, LEVELS, result.levels.map((l) => l.target), 1e6 / result.max.framesPerSecond);
-  return { ...result, floors, echoMax, spinMicros };
 }
 
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function section(results: Record<'json' | 'binary', Awaited<ReturnType<typeof measure>>>, seconds: number, load: number[]): string {
+function section(results: Record<'json' | 'binary', Measured>, seconds: number, load: number[], steadiness: Steadiness[]): string {
   const rows: string[] = [];
   for (const mode of ['binary', 'json'] as const) {
     const { max, levels } = results[mode];
@@ -148,16 +178,17 @@ function section(results: Record<'json' | 'binary', Awaited<ReturnType<typeof me
   }
   const floorRows: string[] = [];
   for (const mode of ['binary', 'json'] as const) {
-    const { levels, floors, spinMicros, echoMax } = results[mode];
+    const { levels, floors, workMicros, echoMax, workMax, max } = results[mode];
+    floorRows.push(`| ${mode} | max (flat out) | — | ${fmt(max.framesPerSecond)} | ${fmt(workMax.framesPerSecond)} (fixed work aimed at ${workMicros.toFixed(1)} µs/frame on top of echo's ${(1e6 / echoMax.framesPerSecond).toFixed(1)}) | ${fmt(echoMax.framesPerSecond)} | — |`);
     for (const floor of floors) {
       const ours = levels.find((l) => l.share === floor.share)!;
       floorRows.push(
-        `| ${mode} | ${floor.share * 100}% | ${fmt(floor.target)} | **${ours.p99.toFixed(2)}** | ${floor.spin.p99.toFixed(2)} (+${spinMicros.toFixed(1)} µs/frame; echo alone ${(1e6 / echoMax.framesPerSecond).toFixed(1)}) | ${floor.echo.p99.toFixed(2)} | ${(ours.p99 / floor.spin.p99).toFixed(1)}× |`,
+        `| ${mode} | ${floor.share * 100}% | ${fmt(floor.target)} | p99 **${ours.p99.toFixed(2)}** ms | p99 ${floor.work.p99.toFixed(2)} ms | p99 ${floor.echo.p99.toFixed(2)} ms | ${(ours.p99 / floor.work.p99).toFixed(1)}× |`,
       );
     }
   }
   const p99At50 = (mode: 'json' | 'binary') => results[mode].levels.find((l) => l.share === 0.5)!.p99;
-  const spinAt50 = (mode: 'json' | 'binary') => results[mode].floors.find((l) => l.share === 0.5)!.spin.p99;
+  const workAt50 = (mode: 'json' | 'binary') => results[mode].floors.find((l) => l.share === 0.5)!.work.p99;
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
   return `<!-- server:start -->
 ## Server: frames/s and latency over WebSockets
@@ -177,9 +208,11 @@ Server and load generator share this machine's cores: the generator's JSON encod
 |---|---|---:|---:|---:|---:|---:|---:|
 ${rows.join('\n')}
 
-**What this machine allows.** The same generator, at the same rates, against two stand-ins in this process (bench/echo-server.ts): *echo* answers each message at once and does nothing else; *spin* answers message by message after busy-waiting, per frame, seqcast's service time less echo's own (1 ÷ max frames/s of each, flat out, in this run), so its work per frame matches seqcast's. A server with that much work per frame cannot do better than *spin*: its p99 is what this virtual machine's scheduling pauses (several ms, several times a second, seen by any process here) and the transport leave.
+**How steady this machine runs.** Fixed arithmetic, sliced, timed alone in this process for ${STEADINESS_SECONDS} s before and after the run: the share of 20 ms windows in which it ran more than 2× slower than its median, and the slowest window. ${steadiness.map((m, i) => `${i === 0 ? 'Before' : 'After'}: ${(m.slowWindows * 100).toFixed(1)}% of windows, slowest ${m.worst.toFixed(1)}× the median.`).join(' ')} Both of this virtual machine's cores slow down together in such windows (seen with one such process pinned to each core), so no process placement avoids them; whatever runs in one takes that many times longer.
 
-| frames | load | frames/s | seqcast p99 ms | spin p99 ms | echo p99 ms | seqcast ÷ spin |
+**What this machine allows.** The same generator, at the same rates, against two stand-ins in this process (bench/echo-server.ts): *echo* answers each message at once and does nothing else; *work* answers message by message after a fixed amount of arithmetic per frame, aimed at seqcast's service time less echo's own (1 ÷ max frames/s of each, flat out, in this run): timed alone first, then corrected (up to ${WORK_ROUNDS} times) until the stand-in's own max is within 10% of seqcast's. Its work is counted in operations, not waited for on the clock, so a slow window of the machine stretches it as it stretches seqcast's; its own max (first row of each kind) shows how close its cost per frame came to seqcast's. At each load the three run back to back, each with its own generator, so that they meet the same spell of the machine. A server with that much work per frame cannot do better than *work*: its p99 is what the machine's slow windows and the transport leave.
+
+| frames | load | frames/s | seqcast | work stand-in | echo | seqcast ÷ work (p99) |
 |---|---|---:|---:|---:|---:|---:|
 ${floorRows.join('\n')}
 
@@ -187,7 +220,7 @@ ${floorRows.join('\n')}
 |---|---|---|
 | binary ≥ 150,000 frames/s | ${fmt(results.binary.max.framesPerSecond)} | ${verdict(results.binary.max.framesPerSecond >= 150_000)} |
 | JSON ≥ 40,000 frames/s | ${fmt(results.json.max.framesPerSecond)} | ${verdict(results.json.max.framesPerSecond >= 40_000)} |
-| p99 ≤ 5 ms at 50% load | binary ${p99At50('binary').toFixed(2)} ms, JSON ${p99At50('json').toFixed(2)} ms (the spin stand-in: ${spinAt50('binary').toFixed(2)} / ${spinAt50('json').toFixed(2)} ms) | ${verdict(p99At50('binary') <= 5 && p99At50('json') <= 5)} |
+| p99 ≤ 5 ms at 50% load | binary ${p99At50('binary').toFixed(2)} ms, JSON ${p99At50('json').toFixed(2)} ms (the work stand-in: ${workAt50('binary').toFixed(2)} / ${workAt50('json').toFixed(2)} ms) | ${verdict(p99At50('binary') <= 5 && p99At50('json') <= 5)} |
 
 Whole run: ${seconds.toFixed(1)} s.
 <!-- server:end -->`;
@@ -209,8 +242,10 @@ deadline.unref();
 
 const load = loadavg();
 const started = performance.now();
+const steadiness = [measureSteadiness(STEADINESS_SECONDS)];
 const binary = await measure('binary');
 const json = await measure('json');
-const text = section({ binary, json }, (performance.now() - started) / 1000, load);
+steadiness.push(measureSteadiness(STEADINESS_SECONDS));
+const text = section({ binary, json }, (performance.now() - started) / 1000, load, steadiness);
 writeSection(text);
 process.stdout.write(`\nwrote the server section of bench/RESULTS.md\n`);
