@@ -2,7 +2,7 @@
 // Sustained frames/s flat out, then client-observed latency at 25/50/90% of that rate, for JSON and binary frames.
 // Writes its section of bench/RESULTS.md (between <!-- server:start --> and <!-- server:end -->).
 //
-// Run: npm run bench:server
+// Run: npm run bench:server (or all of npm run bench)
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -193,7 +193,7 @@ function section(results: Record<'json' | 'binary', Measured>, seconds: number, 
   return `<!-- server:start -->
 ## Server: frames/s and latency over WebSockets
 
-Written by \`npm run bench:server\` (bench/server.ts, load generator bench/server-load.mjs in a separate process).
+Written by \`npm run bench:server\` (also the last part of \`npm run bench\`; bench/server.ts, load generator bench/server-load.mjs in a separate process).
 
 Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}, ${new Date().toISOString()} (load average at start ${load.map((l) => l.toFixed(2)).join(' / ')}).
 Server and load generator share this machine's cores: the generator's JSON encoding and decoding competes with the server for CPU.
