@@ -1,9 +1,28 @@
 import { defineConfig } from 'vitest/config';
 
+/** The kernel's numerical specifications, run a second time against its relaxed-SIMD build. */
+const KERNEL_SUITES = [
+  'tests/kernel-variant.test.ts',
+  'tests/recurrent-golden.test.ts',
+  'tests/training-golden.test.ts',
+  'tests/gradients-fd.test.ts',
+  'tests/attention-golden.test.ts',
+  'tests/attention-gradients-fd.test.ts',
+  'tests/token-shortcut.test.ts',
+  'tests/stream-api.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
     testTimeout: 30_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'seqcast', include: ['tests/**/*.test.ts'] } },
+      {
+        // Node 20 runs relaxed SIMD only behind this flag (Node 22+ and current browsers without one)
+        extends: true,
+        test: { name: 'kernel-relaxed', include: KERNEL_SUITES, execArgv: ['--experimental-wasm-relaxed-simd'], env: { SEQCAST_KERNEL: 'relaxed' } },
+      },
+    ],
   },
 });

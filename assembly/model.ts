@@ -40,7 +40,7 @@
 //   [head.weight (O, width), head.bias (O)]     width = H (recurrent) or D
 
 import { arenaAlloc } from "./arena";
-import { addTo, affinePacked, horizontalSum4, packPanel, padTo4, panelLength } from "./simd";
+import { addTo, affinePacked, horizontalSum4, madd, packPanel, padTo4, panelLength } from "./simd";
 import { addPositionalEncoding, attendPosition, geluInPlace, layerNormRows } from "./attention";
 import { CELL_GRU, CELL_LSTM, CELL_RNN_TANH, gateCount, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 
@@ -419,7 +419,7 @@ export function debugTokenShortcut(on: i32): void {
   tokenTableOn = on != 0;
 }
 
-/** P[v, r] = W_ih[r, :] · E[v, :] for layer 0 (E's width a multiple of 8), into tokenTable. */
+/** P[v, r] = W_ih[r, :] · E[v, :] for layer 0 (E's width a multiple of 8), into tokenTable; multiply-adds as affinePacked does them (madd). */
 export function buildTokenTable(): void {
   const E = inputSize, GH = gates * hiddenSize;
   const W = tensorPtr(layerIndex), emb = tensorPtr(embedIndex);
@@ -434,10 +434,10 @@ export function buildTokenTable(): void {
       for (let e = 0; e < E; e += 4) {
         const o = <usize>e << 2;
         const xv = v128.load(x + o);
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), xv));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + o), xv));
-        a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + o), xv));
-        a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + o), xv));
+        a0 = madd(a0, v128.load(w0 + o), xv);
+        a1 = madd(a1, v128.load(w1 + o), xv);
+        a2 = madd(a2, v128.load(w2 + o), xv);
+        a3 = madd(a3, v128.load(w3 + o), xv);
       }
       v128.store(out + (<usize>r << 2), horizontalSum4(a0, a1, a2, a3));
     }
@@ -446,7 +446,7 @@ export function buildTokenTable(): void {
       let a0 = f32x4.splat(0);
       for (let e = 0; e < E; e += 4) {
         const o = <usize>e << 2;
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), v128.load(x + o)));
+        a0 = madd(a0, v128.load(w0 + o), v128.load(x + o));
       }
       const zero = f32x4.splat(0);
       store<f32>(out + (<usize>r << 2), f32x4.extract_lane(horizontalSum4(a0, zero, zero, zero), 0));

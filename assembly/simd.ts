@@ -248,6 +248,20 @@ export function packPanelTransposed(panel: usize, rows: i32, w1: usize, k1: i32,
 }
 
 /**
+ * acc + a·b for each lane. Built with relaxed SIMD (build/seqcast-relaxed.wasm)
+ * it is one fused multiply-add where the hardware has one: rounded once, so
+ * results differ from the plain build's in the last bits, within the golden
+ * tolerances; the plain build (build/seqcast.wasm) multiplies, then adds.
+ * Either way each output sums its terms in the same order in every path, so a
+ * stream's result does not depend on the batch it was stepped in.
+ */
+// @ts-ignore: decorator
+@inline export function madd(acc: v128, a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/**
  * out[b, r] = bias1[r] + bias2[r] + panel[r, :] · input[b, :]  for b < batch, r < rows.
  *
  *   out    (batch, outStride) written: the first `rows` floats of each row
@@ -293,13 +307,13 @@ export function affinePacked(
         for (let g = 0; g < groups; g++) {
           const va = v128.load(pa), vb = v128.load(pb);
           let wv = v128.load(w);
-          a0 = f32x4.add(a0, f32x4.mul(wv, va)); b0 = f32x4.add(b0, f32x4.mul(wv, vb));
+          a0 = madd(a0, wv, va); b0 = madd(b0, wv, vb);
           wv = v128.load(w, 16);
-          a1 = f32x4.add(a1, f32x4.mul(wv, va)); b1 = f32x4.add(b1, f32x4.mul(wv, vb));
+          a1 = madd(a1, wv, va); b1 = madd(b1, wv, vb);
           wv = v128.load(w, 32);
-          a2 = f32x4.add(a2, f32x4.mul(wv, va)); b2 = f32x4.add(b2, f32x4.mul(wv, vb));
+          a2 = madd(a2, wv, va); b2 = madd(b2, wv, vb);
           wv = v128.load(w, 48);
-          a3 = f32x4.add(a3, f32x4.mul(wv, va)); b3 = f32x4.add(b3, f32x4.mul(wv, vb));
+          a3 = madd(a3, wv, va); b3 = madd(b3, wv, vb);
           w += 128; pa += 16; pb += 16;
         }
         storeLanes(outA + (<usize>r << 2), f32x4.add(bias, horizontalSum4(a0, a1, a2, a3)), count);
@@ -317,14 +331,14 @@ export function affinePacked(
       let p = x;
       for (let g = 0; g < groups; g++) {
         const v = v128.load(p);
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(w), v));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load(w, 16), v));
-        a2 = f32x4.add(a2, f32x4.mul(v128.load(w, 32), v));
-        a3 = f32x4.add(a3, f32x4.mul(v128.load(w, 48), v));
-        a4 = f32x4.add(a4, f32x4.mul(v128.load(w, 64), v));
-        a5 = f32x4.add(a5, f32x4.mul(v128.load(w, 80), v));
-        a6 = f32x4.add(a6, f32x4.mul(v128.load(w, 96), v));
-        a7 = f32x4.add(a7, f32x4.mul(v128.load(w, 112), v));
+        a0 = madd(a0, v128.load(w), v);
+        a1 = madd(a1, v128.load(w, 16), v);
+        a2 = madd(a2, v128.load(w, 32), v);
+        a3 = madd(a3, v128.load(w, 48), v);
+        a4 = madd(a4, v128.load(w, 64), v);
+        a5 = madd(a5, v128.load(w, 80), v);
+        a6 = madd(a6, v128.load(w, 96), v);
+        a7 = madd(a7, v128.load(w, 112), v);
         w += 128; p += 16;
       }
       const r = t * TILE_ROWS;

@@ -1,4 +1,4 @@
-// Host side of the kernel ABI (docs/abi.md): loads build/seqcast.wasm, makes one
+// Host side of the kernel ABI (docs/abi.md): loads build/seqcast.wasm (or its relaxed-SIMD build), makes one
 // instance per model, and keeps typed views over its memory fresh.
 
 import { KernelError } from '../errors.js';
@@ -96,27 +96,79 @@ export const KERNEL_ERRORS: Record<number, string> = {
   [-13]: 'no optimizer configured',
 };
 
-let compiled: WebAssembly.Module | undefined;
+/**
+ * The kernel's two builds, from the same source: `relaxed` (build/seqcast-relaxed.wasm) uses relaxed SIMD's fused
+ * multiply-add in the matrix products; `baseline` (build/seqcast.wasm) multiplies, then adds, and runs on any
+ * WebAssembly runtime with SIMD. Node 22+ and current browsers run relaxed SIMD; Node 20 only with
+ * --experimental-wasm-relaxed-simd.
+ */
+export type KernelVariant = 'baseline' | 'relaxed';
 
-/** The compiled kernel, loaded once per process from build/seqcast.wasm (or given bytes). */
+const KERNEL_FILES: Record<KernelVariant, string> = { baseline: 'seqcast.wasm', relaxed: 'seqcast-relaxed.wasm' };
+
+/** The smallest module that uses a relaxed SIMD instruction (f32x4.relaxed_madd): whether this runtime has them. */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () → v128
+  0x03, 0x02, 0x01, 0x00, // one function of that type
+  0x0a, 0x3d, 0x01, 0x3b, 0x00, // code: one body of 59 bytes, no locals
+  ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array<number>(16).fill(0)]), // three v128.const 0
+  0xfd, 0x85, 0x02, // f32x4.relaxed_madd
+  0x0b, // end
+]);
+
+/** Whether this runtime validates relaxed SIMD. */
+export function supportsRelaxedSimd(): boolean {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+/** SEQCAST_KERNEL (Node): `baseline`, `relaxed` or `auto` (the default: relaxed where the runtime has it). */
+function requestedVariant(): KernelVariant | 'auto' {
+  const value = typeof process === 'undefined' ? undefined : process.env?.SEQCAST_KERNEL;
+  if (value === undefined || value === '' || value === 'auto') return 'auto';
+  if (value === 'baseline' || value === 'relaxed') return value;
+  throw new KernelError(0, `SEQCAST_KERNEL must be "baseline", "relaxed" or "auto", got "${value}"`);
+}
+
+async function readKernel(variant: KernelVariant): Promise<BufferSource> {
+  const url = new URL(`../../build/${KERNEL_FILES[variant]}`, import.meta.url);
+  if (url.protocol !== 'file:') return (await fetch(url)).arrayBuffer();
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(url);
+  } catch (err) {
+    throw new KernelError(0, `cannot read the kernel ${url.pathname}: run \`npm run build\` first (${(err as Error).message})`);
+  }
+}
+
+let loaded: Promise<{ module: WebAssembly.Module; variant: KernelVariant }> | undefined;
+
+function loadKernel(): Promise<{ module: WebAssembly.Module; variant: KernelVariant }> {
+  loaded ??= (async () => {
+    const wanted = requestedVariant();
+    const relaxed = supportsRelaxedSimd();
+    if (wanted === 'relaxed' && !relaxed) {
+      throw new KernelError(0, 'SEQCAST_KERNEL=relaxed, but this runtime does not run relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Node 22+ and current browsers have it)');
+    }
+    const variant: KernelVariant = wanted === 'baseline' || !relaxed ? 'baseline' : 'relaxed';
+    return { module: await WebAssembly.compile(await readKernel(variant)), variant };
+  })();
+  // a failure (no build yet) is not remembered: the next call tries again
+  loaded.catch(() => {
+    loaded = undefined;
+  });
+  return loaded;
+}
+
+/** The compiled kernel, loaded once per process (build/seqcast-relaxed.wasm where relaxed SIMD runs, else build/seqcast.wasm), or given bytes. */
 export async function kernelModule(bytes?: BufferSource): Promise<WebAssembly.Module> {
   if (bytes) return WebAssembly.compile(bytes);
-  if (!compiled) {
-    const url = new URL('../../build/seqcast.wasm', import.meta.url);
-    let data: BufferSource;
-    if (url.protocol === 'file:') {
-      const { readFile } = await import('node:fs/promises');
-      try {
-        data = await readFile(url);
-      } catch (err) {
-        throw new KernelError(0, `cannot read the kernel ${url.pathname}: run \`npm run build\` first (${(err as Error).message})`);
-      }
-    } else {
-      data = await (await fetch(url)).arrayBuffer();
-    }
-    compiled = await WebAssembly.compile(data);
-  }
-  return compiled;
+  return (await loadKernel()).module;
+}
+
+/** Which build of the kernel this process runs (see KernelVariant). */
+export async function kernelVariant(): Promise<KernelVariant> {
+  return (await loadKernel()).variant;
 }
 
 /** Attention blocks of a transformer or hybrid model. */
