@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { kernelVariant, type KernelVariant } from '../src/index.js';
 
 /** Matrix-product FLOPs of one LSTM stream-step (nonlinearities not counted): 8·H·(X+H) + 2·O·H. */
 export function lstmFlopsPerStreamStep(H: number, X: number, O: number): number {
@@ -102,15 +103,23 @@ export function machineInfo(): Machine {
 }
 
 export interface WasmInfo {
+  /** The kernel file, from the repository root. */
+  file: string;
   sha256: string;
   bytes: number;
   mtime: string;
 }
 
+/** The kernel build this process runs (build/seqcast-relaxed.wasm where the runtime has relaxed SIMD, docs/abi.md). */
+export async function kernelInUse(): Promise<{ variant: KernelVariant; url: URL }> {
+  const variant = await kernelVariant();
+  return { variant, url: new URL(variant === 'relaxed' ? '../build/seqcast-relaxed.wasm' : '../build/seqcast.wasm', import.meta.url) };
+}
+
 export async function wasmInfo(url: URL): Promise<WasmInfo> {
   const bytes = await readFile(url);
   const info = await stat(url);
-  return { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, mtime: info.mtime.toISOString() };
+  return { file: `build/${url.pathname.split('/').pop()}`, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, mtime: info.mtime.toISOString() };
 }
 
 // ---------------------------------------------------------------- RESULTS.md

@@ -15,7 +15,7 @@ import { loadModel, type Model, type Stream } from '../src/index.js';
 import { lstmWeights, NaiveLstm, NaiveLstmBatch, type LstmWeights } from './naive-lstm.js';
 import {
   fmtGflops, fmtRate, fmtUs, lstmFlopsPerStreamStep, machineInfo, maxDiff, nowNs, percentile,
-  randomFrames as randomFramesOf, wasmInfo as wasmInfoOf, writeResultsSection, type Machine, type WasmInfo,
+  kernelInUse, randomFrames as randomFramesOf, wasmInfo as wasmInfoOf, writeResultsSection, type Machine, type WasmInfo,
 } from './common.js';
 
 const X = 8; // frame width
@@ -34,7 +34,6 @@ const BENCH_DIR = new URL('./', import.meta.url);
 const MODELS_DIR = new URL('models/', BENCH_DIR);
 const RESULTS_MD = new URL('RESULTS.md', BENCH_DIR);
 const RESULTS_JSON = new URL('results-kernel.json', BENCH_DIR);
-const WASM = new URL('../build/seqcast.wasm', BENCH_DIR);
 const SECTION_START = '<!-- kernel:start -->';
 const SECTION_END = '<!-- kernel:end -->';
 
@@ -395,7 +394,7 @@ function section(machine: Machine, wasm: WasmInfo, results: Measured[], targets:
 Written by \`npm run bench:kernel\` (bench/kernel.ts); raw numbers in bench/results-kernel.json.
 
 Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}
-(load average at start ${machine.loadavg.map((v) => v.toFixed(2)).join(' / ')}; kernel build/seqcast.wasm ${wasm.bytes} bytes, sha256 ${wasm.sha256.slice(0, 12)}, built ${wasm.mtime}).
+(load average at start ${machine.loadavg.map((v) => v.toFixed(2)).join(' / ')}; kernel ${wasm.file} ${wasm.bytes} bytes, sha256 ${wasm.sha256.slice(0, 12)}, built ${wasm.mtime}).
 
 Model: \`nn.LSTM(${X}, H)\` + \`nn.Linear(H, ${O})\`, float32, the shared weights in bench/models (lstm_hH.safetensors, also used for the ONNX comparisons).
 The naive baseline (bench/naive-lstm.ts) is plain Float32Array TypeScript: PyTorch layouts, nested loops, \`Math.exp\` sigmoid and \`Math.tanh\`, preallocated buffers, state carried; W2 loops over the streams.
@@ -431,7 +430,7 @@ async function writeResultsMd(sectionText: string): Promise<void> {
 async function main(): Promise<void> {
   const began = nowNs();
   const machine: Machine = machineInfo();
-  const wasm = await wasmInfoOf(WASM);
+  const wasm = await wasmInfoOf((await kernelInUse()).url);
   console.log(`seqcast kernel benchmark — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}`);
 
   const models = new Map<number, { model: Model; weights: LstmWeights }>();

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createModel } from '../src/index.js';
 import { readTextData } from '../src/train/data.js';
 import { planText } from '../src/train/plan.js';
-import { machineInfo, wasmInfo, writeResultsSection } from './common.js';
+import { kernelInUse, machineInfo, wasmInfo, writeResultsSection } from './common.js';
 
 const SETUP = { embed: 64, hidden: 256, layers: 1, valSplit: 0.1, window: 64, batch: 32, lr: 2e-3, clip: 1.0, seed: 1337 };
 /** PyTorch 1.13, one thread, OpenBLAS, on this machine (issue 4). */
@@ -29,7 +29,6 @@ const CHECKPOINTS = [...REFERENCE.valLoss.keys()];
 const BENCH_DIR = new URL('./', import.meta.url);
 const RESULTS_MD = new URL('RESULTS.md', BENCH_DIR);
 const RESULTS_JSON = new URL('results-train.json', BENCH_DIR);
-const WASM = new URL('../build/seqcast.wasm', BENCH_DIR);
 const SHARED = fileURLToPath(new URL('../../shared/datasets/tinyshakespeare/input.txt', BENCH_DIR));
 const LOCAL = fileURLToPath(new URL('data/tinyshakespeare.txt', BENCH_DIR));
 
@@ -143,7 +142,7 @@ async function main(): Promise<void> {
     const off = (mine.loss - ref) / ref;
     return `| ${fmt(c)} | ${ref.toFixed(3)} | **${mine.loss.toFixed(3)}** | ${off >= 0 ? '+' : ''}${(off * 100).toFixed(1)}% | ${Math.abs(off) <= TARGET.lossWithin || mine.loss < ref ? 'met' : 'not met'} |`;
   });
-  const wasm = await wasmInfo(WASM);
+  const wasm = await wasmInfo((await kernelInUse()).url);
   const command = `npx tsx bench/train.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
   const section = [
     '<!-- train:start -->',
@@ -152,7 +151,7 @@ async function main(): Promise<void> {
     `Written by \`npm run bench:train\` (bench/train.ts; this run: \`${command}\`); raw numbers in bench/results-train.json.`,
     '',
     `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}`,
-    `(load average at start ${machine.loadavg.map((l) => l.toFixed(2)).join(' / ')} on a machine shared with other work, so speeds vary between runs; kernel build/seqcast.wasm ${wasm.bytes} bytes, sha256 ${wasm.sha256.slice(0, 12)}, built ${wasm.mtime}).`,
+    `(load average at start ${machine.loadavg.map((l) => l.toFixed(2)).join(' / ')} on a machine shared with other work, so speeds vary between runs; kernel ${wasm.file} ${wasm.bytes} bytes, sha256 ${wasm.sha256.slice(0, 12)}, built ${wasm.mtime}).`,
     '',
     `Setup (issue 4): embedding ${SETUP.embed}, LSTM H=${SETUP.hidden}, ${SETUP.layers} layer, 90/10 split, sequence ${SETUP.window}, batch ${SETUP.batch}, Adam ${SETUP.lr}, clip ${SETUP.clip}, seed ${SETUP.seed}. ` +
       'The training text is cut into 32 contiguous rows; step k trains on chunk k of every row, from the state the previous chunk ended in (truncated BPTT), reset each epoch ' +

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { createModel, InputError, KernelError } from '../src/index.js';
 import { Kernel, kernelVariant, supportsRelaxedSimd, type KernelArch } from '../src/kernel/kernel.js';
 
 const BASELINE = readFileSync(new URL('../build/seqcast.wasm', import.meta.url));
@@ -76,7 +77,20 @@ describe('the kernel build a process runs', () => {
 try { await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: 4, outputSize: 1 }); console.log('loaded'); }
 catch (err) { console.log(err.name + ': ' + err.message); }`;
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, SEQCAST_KERNEL: 'relaxed' } });
-    expect(stdout).toMatch(/KernelError: .*SEQCAST_KERNEL=relaxed.*--experimental-wasm-relaxed-simd/);
+    expect(stdout).toMatch(/KernelError: .*relaxed-SIMD kernel was asked for.*--experimental-wasm-relaxed-simd/);
+  });
+
+  it('a model can ask for a build: baseline runs everywhere, relaxed only where relaxed SIMD runs, anything else is refused', async () => {
+    const spec = { cell: 'lstm' as const, inputSize: 2, hiddenSize: 9, outputSize: 2, seed: 1 };
+    const plain = await createModel(spec, { kernel: 'baseline' });
+    expect(plain.openStream().step([0.5, -1]).every(Number.isFinite)).toBe(true);
+    if (supportsRelaxedSimd()) {
+      const fused = await createModel(spec, { kernel: 'relaxed' });
+      expect(fused.openStream().step([0.5, -1]).every(Number.isFinite)).toBe(true);
+    } else {
+      await expect(createModel(spec, { kernel: 'relaxed' })).rejects.toThrow(KernelError);
+    }
+    await expect(createModel(spec, { kernel: 'fast' as never })).rejects.toThrow(InputError);
   });
 
   it.runIf(supportsRelaxedSimd())('the two builds agree to float32 rounding on a batched LSTM step; fused multiply-adds change only the last bits', async () => {

@@ -1,28 +1,32 @@
 // seqcast itself, through its public API: `loadModel` on the shared
 // safetensors file, `stream.step(x)` (W1), `model.stepBatch(streams, frames)`
 // (W2), and a loop of `stream.step` over the sequence after `stream.reset()` (W3).
+// `baseline` is the plain kernel build, which every runtime runs (the reference
+// the targets are judged on); `relaxed` the relaxed-SIMD build (docs/abi.md).
 
 import { readFileSync } from 'node:fs';
-import { loadModel, type Model, type Stream } from '../../src/index.js';
+import { loadModel, type KernelVariant, type Model, type Stream } from '../../src/index.js';
 import type { BenchModel, Frames, Peer, SequenceRunner, Stepper } from './types.js';
 
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 
-export function seqcastPeer(): Peer {
+export function seqcastPeer(kernel: KernelVariant = 'baseline'): Peer {
   const models = new Map<number, Model>();
   const modelFor = async (m: BenchModel): Promise<Model> => {
     let model = models.get(m.hidden);
     if (!model) {
-      model = await loadModel(m.safetensorsPath);
+      model = await loadModel(m.safetensorsPath, { kernel });
       models.set(m.hidden, model);
     }
     return model;
   };
   return {
-    id: 'seqcast',
+    id: kernel === 'relaxed' ? 'seqcast-relaxed' : 'seqcast',
     library: 'seqcast',
     version: (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version,
-    backend: 'WebAssembly SIMD kernel (build/seqcast.wasm), 1 thread',
+    backend: kernel === 'relaxed'
+      ? 'WebAssembly relaxed-SIMD kernel (build/seqcast-relaxed.wasm: fused multiply-add), 1 thread'
+      : 'WebAssembly SIMD kernel (build/seqcast.wasm), 1 thread',
     async: false,
     async init() {},
 

@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors } from '../../src/index.js';
+import { readSafetensors, supportsRelaxedSimd } from '../../src/index.js';
 import { maxDiff, randomFrames } from '../common.js';
 import { lstmWeights } from '../naive-lstm.js';
 import { brainPeer } from './brain.js';
@@ -37,8 +37,10 @@ export async function loadBenchModel(H: number): Promise<BenchModel> {
 }
 
 /** seqcast first (the reference), then the peers, then the plain TypeScript baseline. */
+/** Every implementation timed; seqcast first (its plain build, the reference), its relaxed-SIMD build where this runtime runs it. */
 export function allPeers(): Peer[] {
-  return [seqcastPeer(), tfjsPeer('cpu'), tfjsPeer('wasm'), onnxruntimePeer('node'), onnxruntimePeer('web'), brainPeer(), naivePeer()];
+  const relaxed = supportsRelaxedSimd() ? [seqcastPeer('relaxed')] : [];
+  return [seqcastPeer('baseline'), ...relaxed, tfjsPeer('cpu'), tfjsPeer('wasm'), onnxruntimePeer('node'), onnxruntimePeer('web'), brainPeer(), naivePeer()];
 }
 
 export type AgreementStatus = 'agrees' | 'agrees-first-step' | 'not-comparable' | 'disagrees';

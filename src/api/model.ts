@@ -3,7 +3,7 @@
 
 import { readFile, rename, writeFile, open as openFile } from 'node:fs/promises';
 import { InputError, ModelFormatError, StateError } from '../errors.js';
-import { Kernel, type AttentionArch, type CellKind, type ModelKind } from '../kernel/kernel.js';
+import { Kernel, type AttentionArch, type CellKind, type KernelVariant, type ModelKind } from '../kernel/kernel.js';
 import { initTensor, seededRandom } from '../model/init.js';
 import { describeArch, inferArch, parameterLayout, validateArch, type ModelArch, type TensorSpec } from '../model/layout.js';
 import { METADATA_FORMAT, parseMetadata, validateMetadata, type SeqcastMetadata } from '../model/metadata.js';
@@ -53,6 +53,11 @@ export interface ModelSpec {
 export interface ModelOptions {
   /** Streams stepped per kernel call; larger batches are split. Default 64. */
   batchCapacity?: number;
+  /**
+   * The kernel build (docs/abi.md): `relaxed` (fused multiply-adds; needs relaxed SIMD), `baseline` (any runtime
+   * with SIMD), or `auto`, the default: SEQCAST_KERNEL if set, else relaxed where the runtime has it.
+   */
+  kernel?: KernelVariant | 'auto';
 }
 
 /** Loads a safetensors model (a path or the file's bytes). Nothing is half-loaded: any fault throws before the kernel exists. */
@@ -156,7 +161,10 @@ export class Model {
   static async create(arch: ModelArch, metadata: SeqcastMetadata, options: ModelOptions): Promise<Model> {
     const batchCapacity = options.batchCapacity ?? 64;
     if (!Number.isInteger(batchCapacity) || batchCapacity < 1) throw new InputError(`batchCapacity must be a positive integer, got ${batchCapacity}`);
-    const kernel = await Kernel.create(arch, { batchCapacity });
+    if (options.kernel !== undefined && !['auto', 'baseline', 'relaxed'].includes(options.kernel)) {
+      throw new InputError(`kernel must be "auto", "baseline" or "relaxed", got ${JSON.stringify(options.kernel)}`);
+    }
+    const kernel = await Kernel.create(arch, { batchCapacity, variant: options.kernel });
     return new Model(arch, metadata, kernel);
   }
 

@@ -130,6 +130,16 @@ function requestedVariant(): KernelVariant | 'auto' {
   throw new KernelError(0, `SEQCAST_KERNEL must be "baseline", "relaxed" or "auto", got "${value}"`);
 }
 
+/** The build to load for a request: `auto` means SEQCAST_KERNEL, then relaxed where this runtime validates it. */
+function resolveVariant(wanted: KernelVariant | 'auto' = 'auto'): KernelVariant {
+  const request = wanted === 'auto' ? requestedVariant() : wanted;
+  const relaxed = supportsRelaxedSimd();
+  if (request === 'relaxed' && !relaxed) {
+    throw new KernelError(0, 'the relaxed-SIMD kernel was asked for (SEQCAST_KERNEL=relaxed or kernel: "relaxed"), but this runtime does not run relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Node 22+ and current browsers have it)');
+  }
+  return request === 'baseline' || !relaxed ? 'baseline' : 'relaxed';
+}
+
 async function readKernel(variant: KernelVariant): Promise<BufferSource> {
   const url = new URL(`../../build/${KERNEL_FILES[variant]}`, import.meta.url);
   if (url.protocol !== 'file:') return (await fetch(url)).arrayBuffer();
@@ -141,34 +151,32 @@ async function readKernel(variant: KernelVariant): Promise<BufferSource> {
   }
 }
 
-let loaded: Promise<{ module: WebAssembly.Module; variant: KernelVariant }> | undefined;
+/** Each build, compiled once per process. */
+const compiled = new Map<KernelVariant, Promise<WebAssembly.Module>>();
 
-function loadKernel(): Promise<{ module: WebAssembly.Module; variant: KernelVariant }> {
-  loaded ??= (async () => {
-    const wanted = requestedVariant();
-    const relaxed = supportsRelaxedSimd();
-    if (wanted === 'relaxed' && !relaxed) {
-      throw new KernelError(0, 'SEQCAST_KERNEL=relaxed, but this runtime does not run relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Node 22+ and current browsers have it)');
-    }
-    const variant: KernelVariant = wanted === 'baseline' || !relaxed ? 'baseline' : 'relaxed';
-    return { module: await WebAssembly.compile(await readKernel(variant)), variant };
-  })();
-  // a failure (no build yet) is not remembered: the next call tries again
-  loaded.catch(() => {
-    loaded = undefined;
-  });
-  return loaded;
+function compileVariant(variant: KernelVariant): Promise<WebAssembly.Module> {
+  let module = compiled.get(variant);
+  if (!module) {
+    module = readKernel(variant).then((bytes) => WebAssembly.compile(bytes));
+    compiled.set(variant, module);
+    // a failure (no build yet) is not remembered: the next call tries again
+    module.catch(() => compiled.delete(variant));
+  }
+  return module;
 }
 
-/** The compiled kernel, loaded once per process (build/seqcast-relaxed.wasm where relaxed SIMD runs, else build/seqcast.wasm), or given bytes. */
-export async function kernelModule(bytes?: BufferSource): Promise<WebAssembly.Module> {
+/**
+ * The compiled kernel: the given bytes, or a build (default `auto`: SEQCAST_KERNEL, then
+ * build/seqcast-relaxed.wasm where relaxed SIMD runs, else build/seqcast.wasm), compiled once per process.
+ */
+export async function kernelModule(bytes?: BufferSource, variant: KernelVariant | 'auto' = 'auto'): Promise<WebAssembly.Module> {
   if (bytes) return WebAssembly.compile(bytes);
-  return (await loadKernel()).module;
+  return compileVariant(resolveVariant(variant));
 }
 
-/** Which build of the kernel this process runs (see KernelVariant). */
+/** Which build of the kernel a model gets by default in this process (see KernelVariant). */
 export async function kernelVariant(): Promise<KernelVariant> {
-  return (await loadKernel()).variant;
+  return resolveVariant();
 }
 
 /** Attention blocks of a transformer or hybrid model. */
@@ -240,8 +248,11 @@ export class Kernel {
   }
 
   /** Instantiates the kernel and lays out a model of the given shape. */
-  static async create(arch: KernelArch, options: { batchCapacity?: number; initialSlots?: number; wasm?: BufferSource } = {}): Promise<Kernel> {
-    const module = await kernelModule(options.wasm);
+  static async create(
+    arch: KernelArch,
+    options: { batchCapacity?: number; initialSlots?: number; wasm?: BufferSource; variant?: KernelVariant | 'auto' } = {},
+  ): Promise<Kernel> {
+    const module = await kernelModule(options.wasm, options.variant);
     const instance = await WebAssembly.instantiate(module, {});
     const exports = instance.exports as unknown as KernelExports;
     if (exports.abiVersion() !== ABI_VERSION) {
