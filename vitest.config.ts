@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 /** The kernel's numerical specifications, run a second time against its relaxed-SIMD build. */
 const KERNEL_SUITES = [
   'tests/kernel-variant.test.ts',
+  'tests/activations.test.ts',
   'tests/recurrent-golden.test.ts',
   'tests/training-golden.test.ts',
   'tests/gradients-fd.test.ts',

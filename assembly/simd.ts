@@ -39,6 +39,20 @@ const CONSTANTS = memory.data<f32>([
   return v128.load(CONSTANTS + offset);
 }
 
+/**
+ * acc + a·b for each lane. Built with relaxed SIMD (build/seqcast-relaxed.wasm)
+ * it is one fused multiply-add where the hardware has one: rounded once, so
+ * results differ from the plain build's in the last bits, within the golden
+ * tolerances; the plain build (build/seqcast.wasm) multiplies, then adds.
+ * Either way each output sums its terms in the same order in every path, so a
+ * stream's result does not depend on the batch it was stepped in.
+ */
+// @ts-ignore: decorator
+@inline export function madd(acc: v128, a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
 /** y · log2 e + ROUND_MAGIC: n = round(y · log2 e) sits in the result's low mantissa bits. */
 // @ts-ignore: decorator
 @inline function roundedLog2(y: v128): v128 {
@@ -58,12 +72,12 @@ const CONSTANTS = memory.data<f32>([
   let r = f32x4.sub(y, f32x4.mul(n, k(64)));
   r = f32x4.sub(r, f32x4.mul(n, k(80)));
   let p = k(96);
-  p = f32x4.add(f32x4.mul(p, r), k(112));
-  p = f32x4.add(f32x4.mul(p, r), k(128));
-  p = f32x4.add(f32x4.mul(p, r), k(144));
-  p = f32x4.add(f32x4.mul(p, r), k(160));
-  p = f32x4.add(f32x4.mul(p, r), k(176));
-  return f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r);
+  p = madd(k(112), p, r);
+  p = madd(k(128), p, r);
+  p = madd(k(144), p, r);
+  p = madd(k(160), p, r);
+  p = madd(k(176), p, r);
+  return madd(r, p, f32x4.mul(r, r));
 }
 
 /** e^x for each lane (Cephes expf: e^x = 2^n · e^r, clamped to the finite normal range). */
@@ -247,19 +261,6 @@ export function packPanelTransposed(panel: usize, rows: i32, w1: usize, k1: i32,
   return v;
 }
 
-/**
- * acc + a·b for each lane. Built with relaxed SIMD (build/seqcast-relaxed.wasm)
- * it is one fused multiply-add where the hardware has one: rounded once, so
- * results differ from the plain build's in the last bits, within the golden
- * tolerances; the plain build (build/seqcast.wasm) multiplies, then adds.
- * Either way each output sums its terms in the same order in every path, so a
- * stream's result does not depend on the batch it was stepped in.
- */
-// @ts-ignore: decorator
-@inline export function madd(acc: v128, a: v128, b: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
-  return f32x4.add(acc, f32x4.mul(a, b));
-}
 
 /**
  * out[b, r] = bias1[r] + bias2[r] + panel[r, :] · input[b, :]  for b < batch, r < rows.
