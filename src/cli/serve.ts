@@ -3,6 +3,7 @@
 import { basename, extname } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadModel } from '../api/model.js';
+import { kernelVariant, supportsRelaxedSimd } from '../kernel/kernel.js';
 import { InputError } from '../errors.js';
 import { DEMO_ATTENTION, DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../server/demo-streams.js';
 import { WS_PATH } from '../server/protocol.js';
@@ -94,6 +95,11 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   const wsUrl = `${server.url.replace(/^http/, 'ws')}${WS_PATH.slice(1)}`;
   out.write(`seqcast serving on ${server.url} (WebSocket ${wsUrl}${options.token ? ', token required' : ''})\n`);
   for (const { name, model } of served) out.write(`  model "${name}": ${model.describe()}\n`);
+  out.write(
+    (await kernelVariant()) === 'relaxed'
+      ? '  kernel: build/seqcast-relaxed.wasm (relaxed SIMD: fused multiply-adds)\n'
+      : `  kernel: build/seqcast.wasm (plain SIMD${supportsRelaxedSimd() ? '' : '; the faster relaxed-SIMD build needs Node 22+ or a browser'})\n`,
+  );
   if (demo) {
     out.write(`  demo: streams machine-temperature (NAB, replayed), sensors (4 channels), sensors-attention (the same frames) and ball (16×16 video) at ${options.demoRate} frames/s each,\n`);
     out.write(`        learned online from scratch by LSTMs (H ${DEMO_HIDDEN['machine-temperature']}, ${DEMO_HIDDEN.sensors}, ${DEMO_HIDDEN.ball}; sensors-attention: H ${DEMO_HIDDEN['sensors-attention']} + an attention block, ${DEMO_ATTENTION.heads} heads over the last ${DEMO_ATTENTION.window} steps): every 8 frames, BPTT over the last 32, Adam 3e-3; errors fall as they play\n`);

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { supportsRelaxedSimd } from '../../src/kernel/kernel.js';
 import { Client } from './client.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,6 +35,8 @@ describe('seqcast serve --demo', () => {
     });
     expect(stdout).toMatch(/seqcast serving on http:\/\/127\.0\.0\.1:\d+\//);
     expect(stdout).toMatch(/machine-temperature.*sensors.*sensors-attention.*ball/s);
+    // it names the kernel build it runs: the plain one here unless this runtime has relaxed SIMD
+    expect(stdout).toMatch(supportsRelaxedSimd() ? /kernel: build\/seqcast-relaxed\.wasm/ : /kernel: build\/seqcast\.wasm \(plain SIMD/);
 
     const dashboard = await Client.connect(url);
     dashboard.send({ type: 'subscribe', streams: '*' });
