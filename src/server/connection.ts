@@ -27,6 +27,7 @@ export class Connection implements FrameSource {
   private outgoing: string[] = [];
   private outgoingBinary: ScoredFrame[] = [];
   private flushScheduled = false;
+  private microtaskScheduled = false;
   private drainTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -76,6 +77,19 @@ export class Connection implements FrameSource {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());
+  }
+
+  /**
+   * Sends what is queued once the current callback returns (a microtask): the batches stepped while one socket read
+   * is handled go out together, right after it, rather than one message per batch or at the end of the turn.
+   */
+  flushSoon(): void {
+    if (this.microtaskScheduled) return;
+    this.microtaskScheduled = true;
+    queueMicrotask(() => {
+      this.microtaskScheduled = false;
+      this.flush();
+    });
   }
 
   /** Sends everything queued: JSON as one message (an array when there are several), binary predictions as few messages as fit. */

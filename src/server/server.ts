@@ -267,7 +267,7 @@ export class SeqcastServer {
       if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss);
       if (watched) this.scored$.next(frame);
     }
-    for (const connection of touched) connection.flush();
+    for (const connection of touched) connection.flushSoon();
   }
 
   // ---- streams (shared by connections and local producers) -------------------------------------------------------

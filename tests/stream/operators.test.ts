@@ -111,6 +111,21 @@ describe('microBatch', () => {
     });
   });
 
+  it('emits a turn that brings more than maxFrames frames every maxFrames frames, as they arrive, the rest at the end of the turn', () => {
+    const [a, b, c] = [entry('a'), entry('b'), entry('c')];
+    const testScheduler = scheduler();
+    testScheduler.run(({ hot, expectObservable }) => {
+      const frames = { p: normalized(a, 0, [1, 1]), q: normalized(b, 0, [2, 2]), r: normalized(a, 1, [3, 3]), s: normalized(c, 0, [4, 4]), t: normalized(b, 1, [5, 5]) };
+      // one turn of five frames with maxFrames 2: [p, q] at once, then [r, s] at once (a's second frame after its
+      // first, in a later batch), then [t] when the turn ends
+      expectObservable(hot('-(pqrst)-|', frames).pipe(microBatch(testScheduler, undefined, 2))).toBe('-(xyz)---|', {
+        x: { served, frames: [frames.p, frames.q] },
+        y: { served, frames: [frames.r, frames.s] },
+        z: { served, frames: [frames.t] },
+      });
+    });
+  });
+
   it('ends the turn early when flushes emits', () => {
     const [a, b] = [entry('a'), entry('b')];
     const testScheduler = scheduler();
