@@ -40,7 +40,7 @@
 //   [head.weight (O, width), head.bias (O)]     width = H (recurrent) or D
 
 import { arenaAlloc } from "./arena";
-import { addTo, affinePacked, horizontalSum4, madd, packPanel, padTo4, panelLength } from "./simd";
+import { addTo, affinePacked, packPanel, padTo4, panelLength } from "./simd";
 import { addPositionalEncoding, attendPosition, geluInPlace, layerNormRows } from "./attention";
 import { CELL_GRU, CELL_LSTM, CELL_RNN_TANH, gateCount, gruPointwise, lstmPointwise, rnnTanhPointwise } from "./recurrent";
 
@@ -101,9 +101,10 @@ export let projInPanel: usize = 0;
 export let blockPanels: usize = 0; // per block 4 pointers: in_proj, out_proj, fc1, fc2
 /**
  * Token models whose embedding width is a multiple of 8: layer 0's input is a row
- * of the embedding E, so W_ih x is a row of P = E·W_ihᵀ (V, G·H), rebuilt with the
- * panels. A step adds P[token] to W_hh h + biases (GRU: to b_ih, with no input-side
- * product) instead of multiplying [x | h] by [W_ih | W_hh]; training does the same.
+ * of the embedding E, so W_ih x + b_ih is a row of P = E·W_ihᵀ + b_ih (V, G·H),
+ * rebuilt with the panels. A step adds P[token] to W_hh h + b_hh (GRU: P[token] is
+ * its whole input side) instead of multiplying [x | h] by [W_ih | W_hh]; training
+ * does the same.
  */
 export let tokenTable: usize = 0;
 export let tokenTableOn: bool = true; // diagnostics can turn it off to compare (debugTokenShortcut)
@@ -398,11 +399,6 @@ export function getIoOutputPtr(): usize { return ioOutput; }
 /** Batch index of the entry that made the last stepBatch fail, or -1. */
 export function getErrorIndex(): i32 { return lastErrorIndex; }
 
-/**
- * Rebuilds the packed weight panels from the parameter block. Call after
- * writing any parameter and before the next stepBatch: the step reads only
- * the panels (and the biases, which it reads directly).
- */
 /** Whether layer 0 takes its input through the token table (see tokenTable). */
 // @ts-ignore: decorator
 @inline export function tokenTableFits(): bool {
@@ -419,65 +415,47 @@ export function debugTokenShortcut(on: i32): void {
   tokenTableOn = on != 0;
 }
 
-/** P[v, r] = W_ih[r, :] · E[v, :] for layer 0 (E's width a multiple of 8), into tokenTable; multiply-adds as affinePacked does them (madd). */
+/**
+ * P[v, :] = b_ih + W_ih E[v, :] for layer 0 (E's width a multiple of 8), into tokenTable: the batched
+ * product over the V rows of E, reading the W_ih columns of layer 0's panel ([W_ih | W_hh] for RNN and
+ * LSTM, whose tiles are padTo4(E + H) · 32 bytes apart; GRU's own W_ih panel). A GRU's row is then
+ * what its plain input-side product gives, bit for bit.
+ */
 export function buildTokenTable(): void {
-  const E = inputSize, GH = gates * hiddenSize;
-  const W = tensorPtr(layerIndex), emb = tensorPtr(embedIndex);
-  const rowBytes = <usize>E << 2;
-  for (let v = 0; v < vocabSize; v++) {
-    const x = emb + <usize>v * rowBytes;
-    const out = tokenTable + (<usize>(v * GH) << 2);
-    let r = 0;
-    for (; r + 4 <= GH; r += 4) {
-      const w0 = W + <usize>r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-      for (let e = 0; e < E; e += 4) {
-        const o = <usize>e << 2;
-        const xv = v128.load(x + o);
-        a0 = madd(a0, v128.load(w0 + o), xv);
-        a1 = madd(a1, v128.load(w1 + o), xv);
-        a2 = madd(a2, v128.load(w2 + o), xv);
-        a3 = madd(a3, v128.load(w3 + o), xv);
-      }
-      v128.store(out + (<usize>r << 2), horizontalSum4(a0, a1, a2, a3));
-    }
-    for (; r < GH; r++) {
-      const w0 = W + <usize>r * rowBytes;
-      let a0 = f32x4.splat(0);
-      for (let e = 0; e < E; e += 4) {
-        const o = <usize>e << 2;
-        a0 = madd(a0, v128.load(w0 + o), v128.load(x + o));
-      }
-      const zero = f32x4.splat(0);
-      store<f32>(out + (<usize>r << 2), f32x4.extract_lane(horizontalSum4(a0, zero, zero, zero), 0));
-    }
-  }
+  const GH = gates * hiddenSize;
+  const panel = <usize>load<u32>(panelTable);
+  const tileStride = cellKind == CELL_GRU ? 0 : padTo4(inputSize + hiddenSize) << 5;
+  affinePacked(tokenTable, vocabSize, GH, tensorPtr(embedIndex), inputSize, panel, tensorPtr(layerIndex + 2), 0, GH, tileStride);
 }
 
 /**
  * Layer 0's gate pre-activations of a token model through the token table:
- * pre[b] = P[tokens[b]] + W_hh h[b] + b_ih + b_hh (GRU: pre[b] = b_ih + P[tokens[b]],
- * its hidden side being the caller's). `hRows` are the B rows of h, Hp apart and
+ * pre[b] = P[tokens[b]] + W_hh h[b] + b_hh (GRU: pre[b] = P[tokens[b]], its
+ * hidden side being the caller's). `hRows` are the B rows of h, Hp apart and
  * zero padded; `panel` is layer 0's [W_ih | W_hh] panel (RNN, LSTM), `tokens` B ids.
  */
 export function tokenTableGates(pre: usize, B: i32, hRows: usize, panel: usize, tokens: usize): void {
   const GH = gates * hiddenSize, Hp = padTo4(hiddenSize);
-  const bIh = tensorPtr(layerIndex + 2), bHh = tensorPtr(layerIndex + 3);
   const gru = cellKind == CELL_GRU;
   if (!gru) {
-    // W_hh h + biases from the hidden columns of the [W_ih | W_hh] panel: its tiles are padTo4(E + H) · 32 bytes apart
-    affinePacked(pre, B, GH, hRows, Hp, panel + (<usize>inputSize << 5), bIh, bHh, GH, padTo4(inputSize + hiddenSize) << 5);
+    // W_hh h + b_hh from the hidden columns of the [W_ih | W_hh] panel: its tiles are padTo4(E + H) · 32 bytes apart
+    affinePacked(pre, B, GH, hRows, Hp, panel + (<usize>inputSize << 5), tensorPtr(layerIndex + 3), 0, GH, padTo4(inputSize + hiddenSize) << 5);
   }
   for (let b = 0; b < B; b++) {
     const row = pre + (<usize>(b * GH) << 2);
-    if (gru) memory.copy(row, bIh, <usize>GH << 2);
-    addTo(row, tokenTable + (<usize>(load<i32>(tokens + (<usize>b << 2)) * GH) << 2), GH);
+    const tableRow = tokenTable + (<usize>(load<i32>(tokens + (<usize>b << 2)) * GH) << 2);
+    if (gru) memory.copy(row, tableRow, <usize>GH << 2);
+    else addTo(row, tableRow, GH);
   }
 }
 
+/**
+ * Rebuilds the packed weight panels from the parameter block. Call after
+ * writing any parameter and before the next stepBatch: the step reads only
+ * the panels (and the biases, which it reads directly).
+ */
 export function commitParams(): i32 {
   if (!configured) return ERR_NOT_CONFIGURED;
-  if (tokenTable != 0) buildTokenTable();
   const gateRows = gates * hiddenSize;
   for (let l = 0; l < layers; l++) {
     const t = layerIndex + 4 * l;
@@ -501,6 +479,7 @@ export function commitParams(): i32 {
     packPanel(<usize>load<u32>(at, 12), d, tensorPtr(t + 10), mlpWidth, 0, 0);
   }
   if (headSize > 0) packPanel(headPanel, headSize, tensorPtr(headIndex), modelKind == KIND_RECURRENT ? hiddenSize : d, 0, 0);
+  if (tokenTable != 0) buildTokenTable(); // from layer 0's panel, packed above
   return OK;
 }
 
@@ -639,7 +618,7 @@ function recurrentLayers(count: i32): void {
     const hiddenWidth = padTo4(hidden);
     const panel = <usize>load<u32>(panelTable + <usize>l * 8);
     if (l == 0 && useTokenTable()) {
-      // the token table: P[token] + W_hh h + biases (GRU: b_ih + P[token] beside its usual hidden side)
+      // the token table: P[token] + W_hh h + b_hh (GRU: P[token] beside its usual hidden side)
       for (let b = 0; b < count; b++) {
         const hiddenRow = hiddenRowScratch + (<usize>(b * hiddenWidth) << 2);
         memory.copy(hiddenRow, entryState(b), hiddenBytes);

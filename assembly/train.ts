@@ -21,10 +21,10 @@
 //   cs        (T + 1, B, H)      LSTM c_t
 //
 // Token models (embedding width a multiple of 8) take a shortcut in
-// layer 0: x_t is a row of the embedding E, so W_ih x_t is a row of the token
-// table P = E W_ihᵀ (V, G·H; model.ts, which steps use too), rebuilt with the panels. Forward adds P[token] to
-// W_hh h + biases instead of multiplying [x | h] by [W_ih | W_hh] (GRU: to b_ih,
-// with no input-side product at all); backward sums
+// layer 0: x_t is a row of the embedding E, so W_ih x_t + b_ih is a row of the token
+// table P = E W_ihᵀ + b_ih (V, G·H; model.ts, which steps use too), rebuilt with the panels. Forward adds P[token] to
+// W_hh h + b_hh instead of multiplying [x | h] by [W_ih | W_hh] (GRU: P[token] is
+// its input side, with no product at all); backward sums
 // the gate gradients per token (V rows) before forming dW_ih = Σ_v agg_v ⊗ E_v
 // and dE_v = W_ihᵀ agg_v. For a char model (V = 65, E = 64, H = 256, T·B = 2048)
 // that is about a fifth of a step's arithmetic not done.
@@ -311,7 +311,7 @@ function forward(T: i32, B: i32): void {
       const panel = <usize>load<u32>(panelTable + <usize>l * 8);
       if (gru) {
         if (tableRow) {
-          tokenTableGates(pre, B, hPrev, panel, tTokens + (<usize>(t * B) << 2)); // b_ih + P[token]: no input-side product
+          tokenTableGates(pre, B, hPrev, panel, tTokens + (<usize>(t * B) << 2)); // P[token]: no input-side product
         } else {
           affinePacked(pre, B, GH, rows, width, panel, tensorPtr(k + 2), 0, GH);
         }
@@ -325,7 +325,7 @@ function forward(T: i32, B: i32): void {
         }
       } else {
         if (tableRow) {
-          tokenTableGates(pre, B, hPrev, panel, tTokens + (<usize>(t * B) << 2)); // P[token] + W_hh h + biases
+          tokenTableGates(pre, B, hPrev, panel, tTokens + (<usize>(t * B) << 2)); // P[token] + W_hh h + b_hh
         } else {
           affinePacked(pre, B, GH, rows, width, panel, tensorPtr(k + 2), tensorPtr(k + 3), GH);
         }
