@@ -640,11 +640,16 @@ function rnnBackward(h: usize, dh: usize, dz: usize, H: i32): void {
  * batch rows, the columns of R packed as a panel, into scratch, then added to dW.
  */
 function accumulateOuter(dW: usize, rows: i32, k: i32, dZ: usize, dzStride: i32, R: usize, rStride: i32, offset: i32, count: i32): void {
+  outerProductInto(rows, k, dZ, dzStride, R, rStride, offset, count);
+  addTo(dW, outerProduct, rows * k);
+}
+
+/** outerProduct (rows, k) = Σ_n dZ[n, :rows]ᵀ ⊗ R[n, offset : offset + k] over n < count (see accumulateOuter). */
+function outerProductInto(rows: i32, k: i32, dZ: usize, dzStride: i32, R: usize, rStride: i32, offset: i32, count: i32): void {
   const width = padTo4(count);
   transposeRows(outerLeft, width, dZ, dzStride, rows, count);
   packColumns(outerPanel, R, count, rStride, offset, k);
   affinePacked(outerProduct, rows, k, outerLeft, width, outerPanel, outerZeros, 0, k);
-  addTo(dW, outerProduct, rows * k);
 }
 
 /** Rows of a transpose block: 32 × 32 floats read and 32 × 32 written stay in L1. */
@@ -680,10 +685,7 @@ function transposeRows(dst: usize, dstStride: i32, src: usize, srcStride: i32, r
  */
 function accumulateOuterSplit(dW1: usize, k1: i32, dW2: usize, k2: i32, rows: i32, dZ: usize, dzStride: i32, R: usize, rStride: i32, count: i32): void {
   const k = k1 + k2;
-  const width = padTo4(count);
-  transposeRows(outerLeft, width, dZ, dzStride, rows, count);
-  packColumns(outerPanel, R, count, rStride, 0, k);
-  affinePacked(outerProduct, rows, k, outerLeft, width, outerPanel, outerZeros, 0, k);
+  outerProductInto(rows, k, dZ, dzStride, R, rStride, 0, count);
   for (let r = 0; r < rows; r++) {
     const product = outerProduct + (<usize>(r * k) << 2);
     addTo(dW1 + (<usize>(r * k1) << 2), product, k1);
