@@ -27,7 +27,6 @@ export class Connection implements FrameSource {
   private outgoing: string[] = [];
   private outgoingBinary: ScoredFrame[] = [];
   private flushScheduled = false;
-  private microtaskScheduled = false;
   private drainTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -46,7 +45,7 @@ export class Connection implements FrameSource {
     return this.subscribed === '*' || this.subscribed.has(stream);
   }
 
-  /** Queues a JSON message; queued messages go out together at the end of the turn (or at the next flush). */
+  /** Queues a JSON message; queued messages go out together once the current callback returns. */
   send(message: unknown): void {
     this.sendText(JSON.stringify(message));
   }
@@ -73,23 +72,14 @@ export class Connection implements FrameSource {
     this.scheduleFlush();
   }
 
+  /**
+   * Sends what is queued once the current callback returns (a microtask): the answers to everything one socket
+   * read brought (every batch stepped while it was handled) go out together, right after it.
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
-  }
-
-  /**
-   * Sends what is queued once the current callback returns (a microtask): the batches stepped while one socket read
-   * is handled go out together, right after it, rather than one message per batch or at the end of the turn.
-   */
-  flushSoon(): void {
-    if (this.microtaskScheduled) return;
-    this.microtaskScheduled = true;
-    queueMicrotask(() => {
-      this.microtaskScheduled = false;
-      this.flush();
-    });
+    queueMicrotask(() => this.flush());
   }
 
   /** Sends everything queued: JSON as one message (an array when there are several), binary predictions as few messages as fit. */

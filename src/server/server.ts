@@ -251,15 +251,13 @@ export class SeqcastServer {
   private deliver(batch: ScoredBatch): void {
     if (batch.frames.length === 0) return;
     this.metrics.batchStepped(batch.frames[0].stepMicros);
-    const touched = new Set<Connection>();
     const now = performance.now();
     const watched = this.scored$.observed;
     for (const frame of batch.frames) {
       const source = frame.source;
       if (source instanceof Connection) {
         if (frame.binary) source.sendBinary(frame);
-        else source.sendText(predictionJson(frame));
-        touched.add(source);
+        else source.sendText(predictionJson(frame)); // sent with the rest of this socket read's answers (Connection)
       } else {
         (source as LocalProducer).onPrediction?.(frame);
       }
@@ -267,7 +265,6 @@ export class SeqcastServer {
       if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss);
       if (watched) this.scored$.next(frame);
     }
-    for (const connection of touched) connection.flushSoon();
   }
 
   // ---- streams (shared by connections and local producers) -------------------------------------------------------
