@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { kernelVariant, type KernelVariant } from '../src/index.js';
+import { kernelVariant } from '../src/index.js';
+import { KERNEL_FILES } from '../src/kernel/kernel.js';
 
 /** Matrix-product FLOPs of one LSTM stream-step (nonlinearities not counted): 8·H·(X+H) + 2·O·H. */
 export function lstmFlopsPerStreamStep(H: number, X: number, O: number): number {
@@ -110,10 +111,9 @@ export interface WasmInfo {
   mtime: string;
 }
 
-/** The kernel build this process runs (build/seqcast-relaxed.wasm where the runtime has relaxed SIMD, docs/abi.md). */
-export async function kernelInUse(): Promise<{ variant: KernelVariant; url: URL }> {
-  const variant = await kernelVariant();
-  return { variant, url: new URL(variant === 'relaxed' ? '../build/seqcast-relaxed.wasm' : '../build/seqcast.wasm', import.meta.url) };
+/** The file of the kernel build this process runs (build/seqcast-relaxed.wasm where the runtime has relaxed SIMD, docs/abi.md). */
+export async function kernelInUse(): Promise<URL> {
+  return new URL(`../build/${KERNEL_FILES[await kernelVariant()]}`, import.meta.url);
 }
 
 export async function wasmInfo(url: URL): Promise<WasmInfo> {

@@ -430,7 +430,7 @@ async function writeResultsMd(sectionText: string): Promise<void> {
 async function main(): Promise<void> {
   const began = nowNs();
   const machine: Machine = machineInfo();
-  const wasm = await wasmInfoOf((await kernelInUse()).url);
+  const wasm = await wasmInfoOf(await kernelInUse());
   console.log(`seqcast kernel benchmark — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}`);
 
   const models = new Map<number, { model: Model; weights: LstmWeights }>();

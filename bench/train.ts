@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     const off = (mine.loss - ref) / ref;
     return `| ${fmt(c)} | ${ref.toFixed(3)} | **${mine.loss.toFixed(3)}** | ${off >= 0 ? '+' : ''}${(off * 100).toFixed(1)}% | ${Math.abs(off) <= TARGET.lossWithin || mine.loss < ref ? 'met' : 'not met'} |`;
   });
-  const wasm = await wasmInfo((await kernelInUse()).url);
+  const wasm = await wasmInfo(await kernelInUse());
   const command = `npx tsx bench/train.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
   const section = [
     '<!-- train:start -->',

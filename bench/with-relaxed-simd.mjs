@@ -8,12 +8,11 @@
 import { spawnSync } from 'node:child_process';
 
 const FLAG = '--experimental-wasm-relaxed-simd';
-// the smallest module using a relaxed SIMD instruction (the same probe as src/kernel/kernel.ts)
-const PROBE = 'WebAssembly.validate(new Uint8Array([0,97,115,109,1,0,0,0,1,5,1,96,0,1,123,3,2,1,0,10,61,1,59,0,'
-  + `${Array(3).fill(`253,12,${Array(16).fill(0).join(',')}`).join(',')},253,133,2,11]))`;
+// the kernel's own probe (src/kernel/kernel.ts, built into dist/ by `npm run build`, which `npm run bench` runs first)
+const PROBE = `import(${JSON.stringify(new URL('../dist/kernel/kernel.js', import.meta.url).href)}).then((k) => process.stdout.write(String(k.supportsRelaxedSimd())))`;
 
 function hasRelaxed(flags) {
-  const run = spawnSync(process.execPath, [...flags, '-p', PROBE], { encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', PROBE], { encoding: 'utf8' });
   return run.status === 0 && run.stdout.trim() === 'true';
 }
 

@@ -161,9 +161,6 @@ export class Model {
   static async create(arch: ModelArch, metadata: SeqcastMetadata, options: ModelOptions): Promise<Model> {
     const batchCapacity = options.batchCapacity ?? 64;
     if (!Number.isInteger(batchCapacity) || batchCapacity < 1) throw new InputError(`batchCapacity must be a positive integer, got ${batchCapacity}`);
-    if (options.kernel !== undefined && !['auto', 'baseline', 'relaxed'].includes(options.kernel)) {
-      throw new InputError(`kernel must be "auto", "baseline" or "relaxed", got ${JSON.stringify(options.kernel)}`);
-    }
     const kernel = await Kernel.create(arch, { batchCapacity, variant: options.kernel });
     return new Model(arch, metadata, kernel);
   }

@@ -1,7 +1,7 @@
 // Host side of the kernel ABI (docs/abi.md): loads build/seqcast.wasm (or its relaxed-SIMD build), makes one
 // instance per model, and keeps typed views over its memory fresh.
 
-import { KernelError } from '../errors.js';
+import { InputError, KernelError } from '../errors.js';
 
 /** Cell kinds as the ABI numbers them. */
 export const CELL_CODES = { rnn: 0, lstm: 1, gru: 2 } as const;
@@ -104,7 +104,8 @@ export const KERNEL_ERRORS: Record<number, string> = {
  */
 export type KernelVariant = 'baseline' | 'relaxed';
 
-const KERNEL_FILES: Record<KernelVariant, string> = { baseline: 'seqcast.wasm', relaxed: 'seqcast-relaxed.wasm' };
+/** Each build's file in build/. */
+export const KERNEL_FILES: Record<KernelVariant, string> = { baseline: 'seqcast.wasm', relaxed: 'seqcast-relaxed.wasm' };
 
 /** The smallest module that uses a relaxed SIMD instruction (f32x4.relaxed_madd): whether this runtime has them. */
 const RELAXED_PROBE = new Uint8Array([
@@ -132,6 +133,9 @@ function requestedVariant(): KernelVariant | 'auto' {
 
 /** The build to load for a request: `auto` means SEQCAST_KERNEL, then relaxed where this runtime validates it. */
 function resolveVariant(wanted: KernelVariant | 'auto' = 'auto'): KernelVariant {
+  if (wanted !== 'auto' && wanted !== 'baseline' && wanted !== 'relaxed') {
+    throw new InputError(`kernel must be "auto", "baseline" or "relaxed", got ${JSON.stringify(wanted)}`);
+  }
   const request = wanted === 'auto' ? requestedVariant() : wanted;
   const relaxed = supportsRelaxedSimd();
   if (request === 'relaxed' && !relaxed) {
