@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { createModel } from '../../src/index.js';
-import { predictionJson, predictionMessage } from '../../src/server/protocol.js';
+import { predictionJson, predictionMessage } from '../../src/protocol/json.js';
 import { ErrorScorer } from '../../src/stream/score.js';
 import type { ScoredFrame, StreamEntry } from '../../src/stream/types.js';
 

@@ -2,7 +2,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel, type Model, type ModelSpec } from '../../src/index.js';
-import { encodeFrames } from '../../src/server/protocol.js';
+import { encodeFrames } from '../../src/protocol/binary.js';
 import { SeqcastServer } from '../../src/server/server.js';
 import { Client } from './client.js';
 
