@@ -1,28 +1,14 @@
 // The server's stream table: every open stream by name and by binary id; open, configure, reset, close, park, expire and list.
 
 import type { Model } from '../api/model.js';
-import type { LearningStats } from '../api/online.js';
 import { ErrorCode } from '../protocol/codes.js';
-import type {
-  ClosedMessage,
-  ConfigureMessage,
-  ConfiguredMessage,
-  LearnerStats,
-  LearningRequest,
-  ListedModel,
-  ListedStream,
-  NormalizeReport,
-  OpenedMessage,
-  OpenMessage,
-  ProtocolProblem,
-  ResetMessage,
-  StreamsMessage,
-} from '../protocol/messages.js';
+import type { ClosedMessage, ConfigureMessage, ConfiguredMessage, LearningRequest, OpenedMessage, OpenMessage, ProtocolProblem, ResetMessage, StreamsMessage } from '../protocol/messages.js';
 import { OnlineNormalizer } from '../stream/normalize.js';
 import { ErrorScorer, type ScorerOptions } from '../stream/score.js';
 import { parkStream, releaseStream } from '../stream/slots.js';
 import type { FrameSource, LearningConfig, ServedModel, StreamEntry } from '../stream/types.js';
 import type { Clock } from './clock.js';
+import { listedModel, listedStream, openedMessage } from './stream-reports.js';
 
 /** The limits and defaults the table applies (the server's options, resolved). */
 export interface StreamTableOptions {
@@ -357,78 +343,11 @@ export class StreamTable {
   }
 }
 
-/** The `opened` answer for a stream (`resumed`: taken over rather than created). */
-function openedMessage(entry: StreamEntry, resumed: boolean): OpenedMessage {
-  const model = entry.served.model;
-  const message: OpenedMessage = {
-    type: 'opened',
-    stream: entry.name,
-    id: entry.id,
-    model: entry.served.name,
-    inputSize: model.isTokenModel ? 1 : model.inputSize,
-    outputSize: model.outputSize,
-    horizon: entry.horizon,
-    learn: entry.learn,
-    learning: entry.learning ?? null,
-    normalize: normalizeMode(entry),
-    lastSeq: entry.lastSeq,
-    resumed,
-  };
-  if (model.isTokenModel) message.vocabSize = model.arch.vocabSize;
-  if (model.metadata.channels) message.channels = model.metadata.channels;
-  return message;
-}
-
-function listedStream(entry: StreamEntry): ListedStream {
-  return {
-    stream: entry.name,
-    id: entry.id,
-    model: entry.served.name,
-    lastSeq: entry.lastSeq,
-    horizon: entry.horizon,
-    learn: entry.learn,
-    learning: entry.learning ? { ...entry.learning, ...(entry.learner ? { stats: learnerStats(entry.learner.stats) } : {}) } : null,
-    normalize: normalizeMode(entry),
-    held: entry.owner !== undefined,
-    parked: entry.stream === undefined,
-  };
-}
-
-function listedModel({ name, model }: ServedModel): ListedModel {
-  const attention = model.arch.attention;
-  return {
-    name,
-    description: model.describe(),
-    kind: model.arch.kind,
-    cell: model.arch.cell,
-    layers: model.arch.layers,
-    hiddenSize: model.arch.hiddenSize,
-    inputSize: model.isTokenModel ? 1 : model.inputSize,
-    outputSize: model.outputSize,
-    ...(model.isTokenModel ? { vocabSize: model.arch.vocabSize } : {}),
-    ...(model.metadata.channels ? { channels: model.metadata.channels } : {}),
-    ...(model.metadata.shape ? { shape: model.metadata.shape } : {}),
-    ...(attention ? { attention: { width: attention.width, heads: attention.heads, blocks: attention.blocks, window: attention.window, sinks: attention.sinks } } : {}),
-  };
-}
-
 /** The target a learning stream on `model` gets by default: the model's metadata target when it names one, else the server's, else 'delta'. */
 function defaultTarget(model: Model, serverDefault: LearningConfig['target'] | undefined): LearningConfig['target'] {
   const target = model.metadata.target;
   if (target === 'delta' || target === 'value') return target;
   return serverDefault ?? 'delta';
-}
-
-/** How a stream's inputs are scaled, as open, configure and list report it. */
-function normalizeMode(entry: StreamEntry): NormalizeReport {
-  if (entry.served.model.normalizer) return 'model';
-  return entry.normalizer || entry.learning ? 'online' : 'none';
-}
-
-/** A learner's running totals for list (NaN as null). */
-function learnerStats(stats: LearningStats): LearnerStats {
-  const finite = (v: number) => (Number.isFinite(v) ? v : null);
-  return { frames: stats.frames, updates: stats.updates, skipped: stats.skipped, rollbacks: stats.rollbacks, mse: finite(stats.mse), persistenceMse: finite(stats.persistenceMse), runningLoss: finite(stats.runningLoss) };
 }
 
 /** Why a stream that is not a learning stream cannot become one (opened with normalize "none"), or undefined. */
