@@ -14,9 +14,9 @@ export interface Clock {
   every(ms: number, work: () => void): Cancel;
 }
 
-/** The system's clock: monotonic (performance.now) but counted from the epoch, so it reads like Date.now() and never jumps back. */
+/** The system's clock: Date.now(), the time the stream layer stamps a stream's last activity with. */
 export const systemClock: Clock = {
-  now: () => performance.timeOrigin + performance.now(),
+  now: () => Date.now(),
   every(ms, work) {
     const timer = setInterval(work, ms);
     timer.unref();
