@@ -11,7 +11,6 @@
 
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Model } from '../api/model.js';
 import { exportOptimizerState, importOptimizerState } from '../api/online.js';
 import { readSafetensors } from '../model/safetensors.js';
 import { SeqcastError } from '../errors.js';
@@ -141,7 +140,7 @@ export async function writeCheckpoint(stateDir: string, generation: number, mode
 }
 
 /** Loads safetensors weights into `model`; refuses weights of another shape. */
-export async function restoreWeights(path: string, name: string, model: Model): Promise<void> {
+export async function restoreWeights(path: string, name: string, model: ServedModel['model']): Promise<void> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -306,7 +305,7 @@ export async function restoreCheckpoint(stateDir: string, models: ReadonlyMap<st
 }
 
 /** Refuses a bad snapshot now rather than on the stream's next frame: restores it into a temporary stream (or learner), then closes that. */
-function probeSnapshot(model: Model, record: StreamRecord, parked: Uint8Array | undefined, parkedLearner: Uint8Array | undefined): void {
+function probeSnapshot(model: ServedModel['model'], record: StreamRecord, parked: Uint8Array | undefined, parkedLearner: Uint8Array | undefined): void {
   if (record.learning) {
     const probe = model.openLearningStream({ name: record.name, every: record.learning.every, window: record.learning.window, predict: record.learning.target, learn: false });
     try {

@@ -13,6 +13,7 @@ const LOW_WATER = 1024 * 1024;
 /** How often a paused connection's buffer is looked at, ms. */
 const DRAIN_POLL_MS = 5;
 
+/** A connected client, producer or dashboard or both: the streams it holds, what it watches, and its queued answers. */
 export class Connection implements FrameSource {
   readonly label: string;
   /** Streams this connection produces. */

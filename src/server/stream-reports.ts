@@ -1,6 +1,5 @@
 // How the stream table's streams and the server's models look on the wire: the `opened` answer and the rows of `list`.
 
-import type { LearningStats } from '../api/online.js';
 import type { LearnerStats, ListedModel, ListedStream, NormalizeReport, OpenedMessage } from '../protocol/messages.js';
 import type { ServedModel, StreamEntry } from '../stream/types.js';
 
@@ -68,7 +67,7 @@ function normalizeMode(entry: StreamEntry): NormalizeReport {
 }
 
 /** A learner's running totals for list (NaN as null). */
-function learnerStats(stats: LearningStats): LearnerStats {
+function learnerStats(stats: NonNullable<StreamEntry['learner']>['stats']): LearnerStats {
   const finite = (v: number) => (Number.isFinite(v) ? v : null);
   return { frames: stats.frames, updates: stats.updates, skipped: stats.skipped, rollbacks: stats.rollbacks, mse: finite(stats.mse), persistenceMse: finite(stats.persistenceMse), runningLoss: finite(stats.runningLoss) };
 }

@@ -1,6 +1,5 @@
 // The server's stream table: every open stream by name and by binary id; open, configure, reset, close, park, expire and list.
 
-import type { Model } from '../api/model.js';
 import { ErrorCode } from '../protocol/codes.js';
 import type { ClosedMessage, ConfigureMessage, ConfiguredMessage, LearningRequest, OpenedMessage, OpenMessage, ProtocolProblem, ResetMessage, StreamsMessage } from '../protocol/messages.js';
 import { OnlineNormalizer } from '../stream/normalize.js';
@@ -28,7 +27,7 @@ export interface StreamTableOptions {
 }
 
 /** Why a model cannot learn online on this server, or undefined when it can. */
-export function cannotLearn(model: Model): string | undefined {
+export function cannotLearn(model: ServedModel['model']): string | undefined {
   if (model.isTokenModel) return 'it is a token model, and online learning learns frame models';
   if (model.outputSize !== model.inputSize) return `it outputs ${model.outputSize} values for ${model.inputSize} inputs, and online learning predicts the next frame`;
   return undefined;
@@ -344,7 +343,7 @@ export class StreamTable {
 }
 
 /** The target a learning stream on `model` gets by default: the model's metadata target when it names one, else the server's, else 'delta'. */
-function defaultTarget(model: Model, serverDefault: LearningConfig['target'] | undefined): LearningConfig['target'] {
+function defaultTarget(model: ServedModel['model'], serverDefault: LearningConfig['target'] | undefined): LearningConfig['target'] {
   const target = model.metadata.target;
   if (target === 'delta' || target === 'value') return target;
   return serverDefault ?? 'delta';
