@@ -315,12 +315,8 @@ export class StreamTable {
         expired++;
       }
     }
-    if (expired > 0) this.log(`closed ${expired} stream${expired === 1 ? '' : 's'} nobody had held for ${Math.round(this.options.orphanTtlMs / 1000)} s`);
+    if (expired > 0) this.options.log(`closed ${expired} stream${expired === 1 ? '' : 's'} nobody had held for ${Math.round(this.options.orphanTtlMs / 1000)} s`);
     return expired;
-  }
-
-  private log(line: string): void {
-    this.options.log(line);
   }
 
   /** How many streams are open, held, parked and learning (for metrics). */
