@@ -5,7 +5,7 @@ import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import WebSocket from 'ws';
 import { InputError, SeqcastError } from '../errors.js';
-import { decodePredictions, encodeFrames, FRAME_RECORD_HEAD, BINARY_HEADER_BYTES } from '../server/protocol.js';
+import { BINARY_HEADER_BYTES, decodePredictions, encodeFrames, frameRecordBytes, MAX_BINARY_RECORDS } from '../protocol/binary.js';
 import { isHeaderRow, parseNumberCell, readCsvRows } from './csv.js';
 
 export interface ReplayOptions {
@@ -178,7 +178,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   const send = (from: number, to: number) => {
     if (to <= from) return;
     if (options.binary) {
-      const perMessage = Math.max(1, Math.min(0xffff, Math.floor((256 * 1024 - BINARY_HEADER_BYTES) / (FRAME_RECORD_HEAD + 4 * width))));
+      const perMessage = Math.max(1, Math.min(MAX_BINARY_RECORDS, Math.floor((256 * 1024 - BINARY_HEADER_BYTES) / frameRecordBytes(width))));
       for (let at = from; at < to; at += perMessage) {
         const end = Math.min(to, at + perMessage);
         const batch = [];

@@ -1,4 +1,5 @@
 // --state-dir: model weights (as learned online), their optimizer state and every stream's state, written atomically and read back on restart.
+// The file format comes first; recordCheckpoint and restoreCheckpoint, at the end, take the server's state into it and back.
 //
 // A checkpoint is one generation g of files:
 //   models/NAME.g<g>.safetensors   the weights (model.toSafetensors(): loadable as a model file)
@@ -10,12 +11,14 @@
 
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Model } from '../api/model.js';
+import { exportOptimizerState, importOptimizerState } from '../api/online.js';
 import { readSafetensors } from '../model/safetensors.js';
 import { SeqcastError } from '../errors.js';
-import type { OnlineNormalizerState } from '../stream/normalize.js';
-import type { ErrorScorerState } from '../stream/score.js';
-import type { LearningConfig, NormalizeMode } from '../stream/types.js';
+import { OnlineNormalizer, type OnlineNormalizerState } from '../stream/normalize.js';
+import { ErrorScorer, type ErrorScorerState } from '../stream/score.js';
+import { learnerSnapshot, streamSnapshot } from '../stream/slots.js';
+import type { LearningConfig, NormalizeMode, ServedModel, StreamEntry } from '../stream/types.js';
+import { cannotLearn, streamEntry } from './streams.js';
 
 /** Version of streams.json this code writes; it reads this one and 1 (before online learning). */
 export const CHECKPOINT_FORMAT = 2;
@@ -137,7 +140,7 @@ export async function writeCheckpoint(stateDir: string, generation: number, mode
 }
 
 /** Loads safetensors weights into `model`; refuses weights of another shape. */
-export async function restoreWeights(path: string, name: string, model: Model): Promise<void> {
+export async function restoreWeights(path: string, name: string, model: ServedModel['model']): Promise<void> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -193,4 +196,130 @@ export async function readCheckpoint(stateDir: string, modelNames: string[]): Pr
   }
   if (!Array.isArray(file.models) || !Number.isSafeInteger(file.generation)) throw new CheckpointError(`${path} lists no models or generation`);
   return file;
+}
+
+// ---- the server's state into a checkpoint and back -------------------------------------------------------------------
+// The calls into src/api (optimizer state, probe streams) are here alone, to move to the stream layer in one place.
+
+/**
+ * Writes generation `generation` of every model and stream to `stateDir`. Everything is taken synchronously, before
+ * the first write, so weights, optimizers and streams are one consistent moment between two batches.
+ */
+export function recordCheckpoint(stateDir: string, generation: number, models: Iterable<ServedModel>, entries: Iterable<StreamEntry>): Promise<void> {
+  const records = [...entries].map(streamRecord);
+  const bytes: ModelRecordBytes[] = [...models].map(({ name, model }) => {
+    const optimizer = exportOptimizerState(model);
+    return { name, weights: model.toSafetensors(), ...(optimizer ? { optimizer } : {}) };
+  });
+  return writeCheckpoint(stateDir, generation, bytes, records);
+}
+
+/** One stream's record in streams.json, its kernel state and learner state as base64. */
+function streamRecord(entry: StreamEntry): StreamRecord {
+  const snapshot = streamSnapshot(entry);
+  const learner = entry.learning ? learnerSnapshot(entry) : undefined;
+  const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  return {
+    name: entry.name,
+    id: entry.id,
+    model: entry.served.name,
+    lastSeq: entry.lastSeq,
+    horizon: entry.horizon,
+    learn: entry.learn,
+    normalize: entry.normalizer ? 'online' : 'none',
+    ...(snapshot ? { snapshot: base64(snapshot) } : {}),
+    ...(entry.normalizer ? { normalizer: entry.normalizer.toJSON() } : {}),
+    scorer: entry.scorer.toJSON(),
+    ...(entry.learning ? { learning: entry.learning } : {}),
+    ...(learner ? { learner: base64(learner) } : {}),
+  };
+}
+
+/** What restoreCheckpoint brought back: the generation to count on from, and the streams (parked, unheld). */
+export interface RestoredState {
+  generation: number;
+  streams: StreamEntry[];
+}
+
+/**
+ * Loads weights and optimizer states into `models` from the state directory, and returns its streams, parked and
+ * unheld since `now` (ms, the server's clock), to be taken over by `open` or closed after the orphan TTL. Learning
+ * streams continue bit for bit, training included. Undefined when the directory holds no checkpoint yet.
+ */
+export async function restoreCheckpoint(stateDir: string, models: ReadonlyMap<string, ServedModel>, now: number, log: (line: string) => void): Promise<RestoredState | undefined> {
+  const file = await readCheckpoint(stateDir, [...models.keys()]);
+  if (!file) return undefined;
+  for (const record of file.models ?? []) {
+    const served = models.get(record.name);
+    if (!served) continue;
+    await restoreWeights(join(stateDir, record.weights), record.name, served.model);
+    let how = '';
+    if (record.optimizer) {
+      const started = performance.now();
+      const bytes = await readCheckpointFile(join(stateDir, record.optimizer));
+      try {
+        importOptimizerState(served.model, bytes);
+        how = ` and its optimizer state (${((performance.now() - started) / 1000).toFixed(1)} s)`;
+      } catch (err) {
+        // the weights are what matters; learning goes on from fresh optimizer moments (not bit for bit)
+        how = `, but not its optimizer state (${(err as Error).message}; learning goes on with fresh Adam moments)`;
+      }
+    }
+    log(`restored the weights of model "${record.name}"${how} from ${stateDir}`);
+  }
+  const streams: StreamEntry[] = [];
+  for (const record of file.streams) {
+    const served = models.get(record.model);
+    if (!served) {
+      log(`checkpointed stream "${record.name}" is on model "${record.model}", which this server does not hold; left out`);
+      continue;
+    }
+    const parked = record.snapshot ? new Uint8Array(Buffer.from(record.snapshot, 'base64')) : undefined;
+    const parkedLearner = record.learner ? new Uint8Array(Buffer.from(record.learner, 'base64')) : undefined;
+    if (record.learning && cannotLearn(served.model)) {
+      log(`checkpointed stream "${record.name}" learns, but model "${record.model}" cannot learn online: ${cannotLearn(served.model)}; left out`);
+      continue;
+    }
+    probeSnapshot(served.model, record, parked, parkedLearner);
+    streams.push(
+      streamEntry({
+        name: record.name,
+        id: record.id,
+        served,
+        parked,
+        learning: record.learning,
+        parkedLearner,
+        lastSeq: record.lastSeq,
+        horizon: record.horizon,
+        learn: record.learn,
+        normalizer: record.normalizer ? OnlineNormalizer.fromJSON(record.normalizer) : undefined,
+        scorer: ErrorScorer.fromJSON(record.scorer),
+        owner: undefined,
+        orphanedAt: now,
+        lastActive: now,
+      }),
+    );
+  }
+  log(`restored ${streams.length} stream${streams.length === 1 ? '' : 's'} from ${stateDir} (saved ${file.savedAt})`);
+  return { generation: file.generation ?? 0, streams };
+}
+
+/** Refuses a bad snapshot now rather than on the stream's next frame: restores it into a temporary stream (or learner), then closes that. */
+function probeSnapshot(model: ServedModel['model'], record: StreamRecord, parked: Uint8Array | undefined, parkedLearner: Uint8Array | undefined): void {
+  if (record.learning) {
+    const probe = model.openLearningStream({ name: record.name, every: record.learning.every, window: record.learning.window, predict: record.learning.target, learn: false });
+    try {
+      if (parkedLearner) probe.importState(parkedLearner);
+      if (parked) probe.stream.restore(parked);
+    } finally {
+      probe.close();
+    }
+  } else if (parked) {
+    const probe = model.openStream({ name: record.name });
+    try {
+      probe.restore(parked);
+    } finally {
+      probe.close();
+    }
+  }
 }

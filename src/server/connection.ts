@@ -3,7 +3,8 @@
 import type { WebSocket } from 'ws';
 import type { Subscription } from 'rxjs';
 import type { FrameSource, ScoredFrame, StreamEntry } from '../stream/types.js';
-import { encodePredictions, MAX_BINARY_RECORDS, type ProtocolProblem } from './protocol.js';
+import { encodePredictions, MAX_BINARY_RECORDS } from '../protocol/binary.js';
+import type { ErrorMessage, ProtocolProblem } from '../protocol/messages.js';
 import { RateLimiter } from './security.js';
 
 /** Above this many bytes waiting in the socket, the connection stops being read until it drains below LOW_WATER. */
@@ -12,6 +13,7 @@ const LOW_WATER = 1024 * 1024;
 /** How often a paused connection's buffer is looked at, ms. */
 const DRAIN_POLL_MS = 5;
 
+/** A connected client, producer or dashboard or both: the streams it holds, what it watches, and its queued answers. */
 export class Connection implements FrameSource {
   readonly label: string;
   /** Streams this connection produces. */
@@ -35,9 +37,11 @@ export class Connection implements FrameSource {
     remote: string,
     rateLimit: number,
     private readonly onError: () => void,
+    /** The server's clock, ms: the rate limit's budget refills by it. */
+    now: () => number,
   ) {
     this.label = `connection ${id} (${remote})`;
-    this.limiter = new RateLimiter(rateLimit);
+    this.limiter = new RateLimiter(rateLimit, now);
   }
 
   /** Whether this connection watches `stream`. */
@@ -59,7 +63,7 @@ export class Connection implements FrameSource {
   /** Queues an error message naming the offending stream and seq. */
   sendError(problem: ProtocolProblem): void {
     this.onError();
-    const message: Record<string, unknown> = { type: 'error', code: problem.code, message: problem.message };
+    const message: ErrorMessage = { type: 'error', code: problem.code, message: problem.message };
     if (problem.stream !== undefined) message.stream = problem.stream;
     if (problem.seq !== undefined) message.seq = problem.seq;
     if (problem.count !== undefined) message.count = problem.count;

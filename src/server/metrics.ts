@@ -1,5 +1,8 @@
 // The server's `metrics` message: counts and latency quantiles over the last interval (about a second).
 
+import type { MetricsMessage, StreamCounts } from '../protocol/messages.js';
+import { systemClock, type Clock } from './clock.js';
+
 /** Latencies kept per interval for the quantiles; beyond it the most recent ones are kept. */
 const LATENCY_SAMPLES = 8192;
 
@@ -8,15 +11,6 @@ export function quantiles(sample: Float64Array, count: number, qs: number[]): nu
   if (count === 0) return qs.map(() => NaN);
   const sorted = sample.slice(0, count).sort();
   return qs.map((q) => sorted[Math.min(count - 1, Math.max(0, Math.ceil(q * count) - 1))]);
-}
-
-export interface StreamCounts {
-  /** Streams the server holds. */
-  open: number;
-  /** Of those, with a producer connected. */
-  held: number;
-  /** Of those, parked out of the kernel (idle). */
-  parked: number;
 }
 
 /** Counts what happens between two snapshots. */
@@ -28,7 +22,8 @@ export class Metrics {
   private latencyCount = 0;
   private stepMicros = new Float64Array(LATENCY_SAMPLES);
   private stepCount = 0;
-  private since = performance.now();
+  /** When the current interval began, ms on the clock. */
+  private since: number;
   /** Frames stepped since the server started. */
   totalFrames = 0;
   // online learning in this interval: updates applied, refused (spike or non-finite), rollbacks, and the applied windows' losses
@@ -39,6 +34,11 @@ export class Metrics {
   private lossCount = 0;
   /** Online learning since the server started. */
   private totals = { updates: 0, skipped: 0, rolledBack: 0 };
+
+  /** `clock` times the intervals and stamps the messages (a test's clock makes them exact). */
+  constructor(private readonly clock: Pick<Clock, 'now'> = systemClock) {
+    this.since = clock.now();
+  }
 
   /** A frame answered `latencyMs` after its message arrived. */
   frameAnswered(latencyMs: number): void {
@@ -77,16 +77,16 @@ export class Metrics {
   }
 
   /** The `metrics` message for the interval since the last call, which starts a new interval. */
-  take(streams: StreamCounts, connections: number, learningStreams = 0): Record<string, unknown> {
-    const now = performance.now();
+  take(streams: StreamCounts, connections: number, learningStreams = 0): MetricsMessage {
+    const now = this.clock.now();
     const seconds = Math.max(1e-3, (now - this.since) / 1000);
     const [p50, p90, p99, max] = quantiles(this.latencies, Math.min(this.latencyCount, LATENCY_SAMPLES), [0.5, 0.9, 0.99, 1]);
     const [s50, s99] = quantiles(this.stepMicros, Math.min(this.stepCount, LATENCY_SAMPLES), [0.5, 0.99]);
     const memory = process.memoryUsage();
     const round = (v: number, digits = 3) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : null);
-    const message = {
+    const message: MetricsMessage = {
       type: 'metrics',
-      t: Date.now(),
+      t: Math.round(now),
       interval: round(seconds),
       framesPerSecond: round(this.frames / seconds, 1),
       batchesPerSecond: round(this.batches / seconds, 1),

@@ -60,7 +60,8 @@ export class RateLimiter {
   /** How many of `wanted` units may go through now (0 … wanted); those are spent. */
   take(wanted: number): number {
     const now = this.now();
-    this.tokens = Math.min(this.ratePerSecond, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
+    // a clock set back (the wall clock can be) refills nothing rather than taking budget away
+    this.tokens = Math.min(this.ratePerSecond, this.tokens + (Math.max(0, now - this.updatedAt) / 1000) * this.ratePerSecond);
     this.updatedAt = now;
     const granted = Math.min(wanted, Math.floor(this.tokens));
     this.tokens -= granted;

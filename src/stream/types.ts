@@ -3,6 +3,7 @@
 import type { Model } from '../api/model.js';
 import type { LearningReport, LearningStream } from '../api/online.js';
 import type { Stream } from '../api/stream.js';
+import type { LearningConfig, NormalizeMode } from '../protocol/messages.js';
 import type { OnlineNormalizer } from './normalize.js';
 import type { ErrorScorer } from './score.js';
 
@@ -18,24 +19,8 @@ export interface FrameSource {
   readonly label: string;
 }
 
-/** How a stream's inputs are scaled before they reach the model. */
-export type NormalizeMode =
-  /** The model's own statistics (metadata.normalizer; Stream.step applies them) when it has some, else online statistics. */
-  | 'auto'
-  /** Online per-channel mean and variance of this stream (Welford), even if the model carries statistics. Not allowed then: it would normalize twice. */
-  | 'online'
-  /** Values go to the model as they are (or through the model's own statistics, which the library always applies). */
-  | 'none';
-
-/** How a learning stream learns (LearningStream options); fixed when the stream becomes a learning stream. */
-export interface LearningConfig {
-  /** Train every K frames. */
-  readonly every: number;
-  /** Truncated-BPTT window N, in frames. */
-  readonly window: number;
-  /** 'delta': the model predicts x[t+1] − x[t]; 'value': x[t+1]. */
-  readonly target: 'delta' | 'value';
-}
+/** How open asks a stream's inputs to be scaled, and how a learning stream learns: wire concepts, defined by the protocol. */
+export type { LearningConfig, NormalizeMode };
 
 /** What a learning stream's frame did to the model: LearningReport['event']. */
 export type LearnEvent = NonNullable<LearningReport['event']>;

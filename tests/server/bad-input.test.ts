@@ -2,9 +2,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel, type Model, type ModelSpec } from '../../src/index.js';
-import { encodeFrames } from '../../src/server/protocol.js';
+import { encodeFrames } from '../../src/protocol/binary.js';
 import { SeqcastServer } from '../../src/server/server.js';
 import { Client } from './client.js';
+import { ManualClock } from './clock.js';
 
 const FRAMES: ModelSpec = { cell: 'lstm', inputSize: 2, hiddenSize: 8, seed: 3 };
 const TOKENS: ModelSpec = { cell: 'gru', vocabSize: 5, hiddenSize: 6, seed: 4 };
@@ -171,13 +172,18 @@ describe('limits', () => {
   });
 
   it('refuses frames beyond the rate limit, applying none of them, and serves again once the rate drops', async () => {
-    const limited = await SeqcastServer.start({ models: [{ name: 'frames', model: frames }], port: 0, webRoot: null, rateLimit: 50 });
+    const clock = new ManualClock();
+    const limited = await SeqcastServer.start({ models: [{ name: 'frames', model: frames }], port: 0, webRoot: null, rateLimit: 50, clock });
     const flood = await Client.connect(limited.url);
     await flood.open('f', { normalize: 'none' }); // spends 1 of the 50
     flood.send(Array.from({ length: 80 }, (_, i) => ({ type: 'frame', stream: 'f', seq: i, values: [i, 1] })));
+    // the clock stands still, so exactly the 49 left of the budget go through
     await flood.until(() => flood.predictions('f').length === 49 && flood.errors().length === 1, '49 predictions and one rate_limited');
-    expect(flood.errors()[0]).toMatchObject({ code: 'rate_limited', stream: 'f', seq: 49, count: 31 });
-    await new Promise((r) => setTimeout(r, 200)); // ≈ 10 frames of budget back
+    expect(flood.predictions('f').map((m) => m.seq)).toEqual(Array.from({ length: 49 }, (_, i) => i));
+    expect(await flood.next((m) => m.type === 'error')).toMatchObject({ code: 'rate_limited', stream: 'f', seq: 49, count: 31 });
+    flood.send({ type: 'frame', stream: 'f', seq: 49, values: [49, 1] });
+    expect(await flood.next((m) => m.type === 'error')).toMatchObject({ code: 'rate_limited', stream: 'f', seq: 49, count: 1 }); // no time has passed: no budget back
+    clock.advance(20); // 1 frame of budget back (50 per second)
     flood.send({ type: 'frame', stream: 'f', seq: 49, values: [49, 1] });
     const answer = await flood.next((m) => m.type === 'prediction' && m.seq === 49);
     const reference = (await createModel(FRAMES)).openStream();

@@ -1,7 +1,7 @@
 // A test client: a real `ws` socket whose incoming messages (JSON arrays flattened, binary decoded) can be awaited.
 
 import WebSocket from 'ws';
-import { decodePredictions, type BinaryPrediction } from '../../src/server/protocol.js';
+import { decodePredictions, type BinaryPrediction } from '../../src/protocol/binary.js';
 
 export type Message = Record<string, any>;
 

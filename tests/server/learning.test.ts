@@ -5,14 +5,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createModel, type Model, type ModelSpec } from '../../src/index.js';
 import type { LearningStream } from '../../src/api/online.js';
-import { encodeFrames } from '../../src/server/protocol.js';
+import { encodeFrames } from '../../src/protocol/binary.js';
 import { SeqcastServer } from '../../src/server/server.js';
 import { Client, type Message } from './client.js';
+import { ManualClock } from './clock.js';
 
 const LEARNER: ModelSpec = { cell: 'lstm', inputSize: 2, hiddenSize: 8, seed: 21 };
 const PLAIN: ModelSpec = { cell: 'gru', inputSize: 2, hiddenSize: 6, seed: 22 };
 
 let server: SeqcastServer | undefined;
+/** The current server's time: its metrics (every 100 ms) and idle checks come only when a test advances it. */
+let clock = new ManualClock();
 const clients: Client[] = [];
 const models: Model[] = [];
 
@@ -20,7 +23,8 @@ async function start(extra: { name: string; spec: ModelSpec }[] = []): Promise<S
   const specs = [{ name: 'learner', spec: LEARNER }, { name: 'plain', spec: PLAIN }, ...extra];
   const served = await Promise.all(specs.map(async ({ name, spec }) => ({ name, model: await createModel(spec) })));
   models.push(...served.map((s) => s.model));
-  server = await SeqcastServer.start({ models: served, port: 0, webRoot: null, metricsIntervalMs: 100 });
+  clock = new ManualClock();
+  server = await SeqcastServer.start({ models: served, port: 0, webRoot: null, metricsIntervalMs: 100, clock });
   return server;
 }
 
@@ -162,7 +166,7 @@ describe('learning streams', () => {
     const reference = await createModel(LEARNER);
     const learner = reference.openLearningStream({ every: 3, window: 6 });
     const first = await send(producer, 'pump', 0, 25);
-    expect(server!.parkIdle(Date.now() + 3_600_000)).toBe(1);
+    expect(server!.parkIdle(clock.now() + 3_600_000)).toBe(1);
     expect(server!.streams.get('pump')).toMatchObject({ stream: undefined, learner: undefined });
     const second = await send(producer, 'pump', 25, 50);
     [...first, ...second].forEach((m, i) => expectSame(m, learner, valuesAt(i), 2));
@@ -196,14 +200,16 @@ describe('learning streams', () => {
     const predictions = await send(producer, 'pump', 0, 40);
     const applied = predictions.filter((m) => m.learnEvent === 'trained' || m.learnEvent === 'rolled-back').length;
     expect(applied).toBeGreaterThan(10);
-    const metricsSoFar = () => dashboard.messages.filter((m) => m.type === 'metrics');
-    await dashboard.until(() => metricsSoFar().some((m) => m.learning.total.updates === applied), 'metrics counting every update');
-    const upTo = metricsSoFar().slice(0, metricsSoFar().findIndex((m) => m.learning.total.updates === applied) + 1);
-    const last = upTo.at(-1)!;
-    expect(last.learning).toMatchObject({ available: true, streams: 1, skipped: expect.any(Number), rolledBack: expect.any(Number), total: { updates: applied, skipped: expect.any(Number), rolledBack: expect.any(Number) } });
-    // each interval counts its own updates, with their mean loss
-    expect(upTo.reduce((n, m) => n + m.learning.updates, 0)).toBe(applied);
-    expect(upTo.every((m) => (m.learning.updates > 0 ? m.learning.loss > 0 : m.learning.loss === null))).toBe(true);
+    expect(dashboard.messages.filter((m) => m.type === 'metrics')).toEqual([]); // none before the interval is over
+    clock.advance(100); // one interval, holding every update
+    const metrics = await dashboard.next((m) => m.type === 'metrics', 'the metrics message');
+    expect(metrics).toMatchObject({ interval: 0.1, streams: { open: 2, held: 2 } });
+    expect(metrics.learning).toMatchObject({ available: true, streams: 1, updates: applied, skipped: expect.any(Number), rolledBack: expect.any(Number), total: { updates: applied } });
+    expect(metrics.learning.loss).toBeGreaterThan(0);
+    expect(metrics.learning.total).toEqual({ updates: applied, skipped: metrics.learning.skipped, rolledBack: metrics.learning.rolledBack });
+    // the next interval counts its own (none), with no loss
+    clock.advance(100);
+    expect((await dashboard.next((m) => m.type === 'metrics', 'the next metrics message')).learning).toMatchObject({ updates: 0, loss: null, total: { updates: applied } });
   });
 
   it('refuses learn: true on token models and models whose outputs are not their inputs, with learning_unavailable, and opens nothing', async () => {

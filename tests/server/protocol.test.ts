@@ -1,8 +1,9 @@
-// The protocol's encoders: predictionJson writes exactly what JSON.stringify(predictionMessage(frame)) would.
+// The protocol's codecs: predictionJson writes exactly what JSON.stringify(predictionMessage(frame)) would; the binary frame reader reads what encodeFrames wrote.
 
 import { describe, expect, it } from 'vitest';
 import { createModel } from '../../src/index.js';
-import { predictionJson, predictionMessage } from '../../src/server/protocol.js';
+import { BINARY_HEADER_BYTES, checkFramesMessage, encodeFrames, frameRecordBytes, frameSeq, frameStreamId, frameTime, frameValues } from '../../src/protocol/binary.js';
+import { predictionJson, predictionMessage } from '../../src/protocol/json.js';
 import { ErrorScorer } from '../../src/stream/score.js';
 import type { ScoredFrame, StreamEntry } from '../../src/stream/types.js';
 
@@ -27,5 +28,37 @@ describe('predictionJson', () => {
       frame({ entry: entry('chat', tokens), actual: 2, predicted: Float32Array.of(0.1, 0.7, -2, 0.3) }),
     ];
     for (const c of cases) expect(predictionJson(c)).toBe(JSON.stringify(predictionMessage(c)));
+  });
+});
+
+describe('binary frames', () => {
+  it('reads back each record encodeFrames wrote, in place: stream id, seq, t (NaN as none) and float32 values', () => {
+    const frames = [
+      { streamId: 7, seq: 0, t: 1732871400000.25, values: Float32Array.of(1.5, -0, 3.4028234663852886e38) },
+      { streamId: 0xffffffff, seq: 0xfffffffe, t: undefined, values: Float32Array.of(NaN, 1e-45, -2) },
+    ];
+    const bytes = encodeFrames(frames);
+    expect(bytes.byteLength).toBe(BINARY_HEADER_BYTES + 2 * frameRecordBytes(3));
+    // a view into a larger buffer at an odd offset, as ws hands messages over
+    const padded = new Uint8Array(bytes.byteLength + 3);
+    padded.set(bytes, 3);
+    const message = checkFramesMessage(padded.subarray(3));
+    if ('code' in message) throw new Error(message.message);
+    expect(message).toMatchObject({ count: 2, width: 3 });
+    for (let i = 0; i < frames.length; i++) {
+      expect(frameStreamId(message, i)).toBe(frames[i].streamId);
+      expect(frameSeq(message, i)).toBe(frames[i].seq);
+      expect(frameTime(message, i)).toBe(frames[i].t);
+      expect(Array.from(frameValues(message, i))).toEqual(Array.from(frames[i].values));
+    }
+  });
+
+  it('names what is wrong with a bad header or length', () => {
+    const bytes = encodeFrames([{ streamId: 1, seq: 0, t: 0, values: Float32Array.of(1, 2) }]);
+    expect(checkFramesMessage(bytes.subarray(0, 5))).toMatchObject({ code: 'bad_binary', message: 'binary message refused: 5 bytes, shorter than the 8-byte header' });
+    expect(checkFramesMessage(bytes.subarray(0, bytes.byteLength - 1))).toMatchObject({ code: 'bad_binary', message: 'binary message refused: 31 bytes, but its header (1 frames of 2 values) implies 32' });
+    const wrongKind = bytes.slice();
+    wrongKind[3] = 2;
+    expect(checkFramesMessage(wrongKind)).toMatchObject({ code: 'bad_binary', message: 'binary message refused: kind 2 is not a frames message (kind 1)' });
   });
 });

@@ -1,44 +1,27 @@
-// The dashboard's side of the seqcast wire protocol (docs/protocol.md): the messages it reads and the ones it sends.
+// The dashboard's side of the seqcast wire protocol (docs/protocol.md): the messages it reads (types from src/protocol/messages.ts) and the ones it sends.
 
-/** The WebSocket endpoint, relative to the page's origin. */
+import type {
+  ClosedMessage,
+  ConfiguredMessage,
+  ErrorMessage,
+  ListedModel as WireListedModel,
+  ListedStream as WireListedStream,
+  OpenedMessage,
+  PredictionMessage,
+  ResetMessage,
+  StreamsMessage as WireStreamsMessage,
+  SubscribedMessage,
+} from '../../src/protocol/messages.js';
+
+export type { ErrorMessage, LearnerStats, PredictionMessage, StreamLearning } from '../../src/protocol/messages.js';
+
+/** The WebSocket endpoint, relative to the page's origin (the same as src/protocol's WS_PATH; the dashboard imports only types from there). */
 export const WS_PATH = '/ws';
 
-/** A `prediction` message: the answer to one frame of a stream. */
-export interface PredictionMessage {
-  type: 'prediction';
-  stream: string;
-  seq: number;
-  /** The frame's time as the producer sent it (milliseconds since the epoch suggested), or null. */
-  t: number | null;
-  /** The frame's values in the producer's units (a number for token models). */
-  actual: number[] | number;
-  /** The prediction of the next frame (logits for token models). */
-  predicted: number[];
-  /** Token models: the most likely next token. */
-  next?: number;
-  /** With a horizon k: k rows for t+1 … t+k, row 0 equal to `predicted`. */
-  forecast?: number[][];
-  /** RMS over channels of actual − the previous prediction; null for a stream's first frame. */
-  error: number | null;
-  /** RMS of the last 100 errors. */
-  rmse: number | null;
-  /** Anomaly likelihood in [0, 1]. */
-  anomaly: number;
-  /** Kernel call duration, µs. */
-  stepMicros: number;
-  batch: number;
-  /** Learning streams, when this frame ran a training step: trained, rolled-back, skipped-spike or refused. */
-  learnEvent?: string;
-  /** With learnEvent: the training window's mean squared error (normalized units). */
-  loss?: number;
-  /**
-   * The latest attention weights (last block) of attention models,
-   * one row per head over the positions in the window, oldest first.
-   */
-  attention?: number[][];
-}
-
-/** A `metrics` message, once a second. */
+/**
+ * A `metrics` message as the dashboard reads it (src/protocol/messages.ts has the wire's own type). It reads the
+ * quantiles as numbers, where the wire sends null for an interval without samples: health.ts is to map null to NaN.
+ */
 export interface MetricsMessage {
   type: 'metrics';
   /** Server time, ms since the epoch. */
@@ -58,72 +41,25 @@ export interface MetricsMessage {
   learning: { available: boolean; streams?: number; loss: number | null; updates?: number; skipped?: number; rolledBack?: number };
 }
 
-/** A learning stream's options and, while it is in the kernel, its learner's running totals. */
-export interface StreamLearning {
-  every: number;
-  window: number;
-  target: 'delta' | 'value';
-  stats?: { frames: number; updates: number; skipped: number; rollbacks: number; mse: number | null; persistenceMse: number | null; runningLoss: number | null };
-}
-
 /** One stream in the answer to `list`. */
-export interface ListedStream {
-  stream: string;
-  id: number;
-  model: string;
-  lastSeq: number;
-  horizon: number;
-  learn: boolean;
-  /** null for a stream that does not learn. */
-  learning?: StreamLearning | null;
-  normalize: 'model' | 'online' | 'none';
-  held: boolean;
-  parked: boolean;
+export interface ListedStream extends WireListedStream {
   /** Not in protocol v1 (proposed): the frame's shape for image streams, e.g. [16, 16]. */
   shape?: number[];
 }
 
-/** One model in the answer to `list`. */
-export interface ListedModel {
-  name: string;
-  description: string;
-  /** rnn, lstm or gru; absent for a transformer. */
-  cell?: string;
-  layers: number;
-  hiddenSize: number;
-  inputSize: number;
-  outputSize: number;
-  vocabSize?: number;
-  channels?: string[];
-  /** recurrent, transformer or hybrid (servers before it was listed leave it out). */
+/** One model in the answer to `list`; `kind` may be absent (servers before it was listed leave it out). */
+export interface ListedModel extends Omit<WireListedModel, 'kind'> {
   kind?: string;
-  /** Attention blocks of transformer and hybrid models. */
-  attention?: { width: number; heads: number; blocks: number; window: number; sinks: number };
-  /** Image models: the frame's [rows, cols] (the model's metadata `shape`). */
-  shape?: number[];
 }
 
-export interface StreamsMessage {
-  type: 'streams';
+/** The answer to `list`, as the dashboard reads it. */
+export interface StreamsMessage extends Omit<WireStreamsMessage, 'streams' | 'models'> {
   streams: ListedStream[];
   models: ListedModel[];
 }
 
-export interface ErrorMessage {
-  type: 'error';
-  code: string;
-  message: string;
-  stream?: string;
-  seq?: unknown;
-}
-
-/** Replies to the dashboard's own requests. */
-export interface ReplyMessage {
-  type: 'subscribed' | 'unsubscribed' | 'reset' | 'configured';
-  stream?: string;
-  streams?: string[] | '*';
-  [field: string]: unknown;
-}
+/** Replies to the dashboard's own requests (and the ones a producer's connection gets). */
+export type ReplyMessage = SubscribedMessage | ResetMessage | ConfiguredMessage | OpenedMessage | ClosedMessage;
 
 export type ServerMessage = PredictionMessage | MetricsMessage | StreamsMessage | ErrorMessage | ReplyMessage;
 

@@ -1,0 +1,74 @@
+// The server's options: what `SeqcastServer.start` takes, and the same with every default filled in.
+
+import type { ScorerOptions } from '../stream/score.js';
+import type { LearningConfig, ServedModel } from '../stream/types.js';
+import type { Clock } from './clock.js';
+
+export interface ServerOptions {
+  /** The models streams can be opened on; the first is the default of `open`. */
+  models: ServedModel[];
+  /** Address to bind; default 127.0.0.1. Anything else exposes the server and needs a token. */
+  host?: string;
+  /** Port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Access token every connection must present (Authorization: Bearer, or ?token=). */
+  token?: string;
+  /** Origins (e.g. "https://example.com") whose pages may connect, besides the server's own; "*" for any. */
+  allowedOrigins?: string[];
+  /** Largest message in bytes; a larger one closes the connection with 1009. Default 1 MiB. */
+  maxPayload?: number;
+  /** Streams one connection may hold. Default 1024. */
+  maxStreamsPerConnection?: number;
+  /** Streams the server holds in all. Default 100,000. */
+  maxStreams?: number;
+  /** Frames (and other messages) one connection may send per second; bursts up to one second's worth. Default 100,000. */
+  rateLimit?: number;
+  /** A stream idle this long (ms) is snapshotted out of the kernel, and restored on its next frame. Default 60,000. */
+  idleMs?: number;
+  /** A stream nobody holds (its producer disconnected, or it came back from a checkpoint) is closed after this long (ms), freeing its slot and name. Default 600,000 (10 minutes). */
+  orphanTtlMs?: number;
+  /** Defaults for learning streams (open may override them per stream): train every 8 frames on the last 32; target 'delta' unless the model's metadata says 'value'. */
+  learning?: Partial<LearningConfig>;
+  /** Folder for checkpoints; restored from at start. */
+  stateDir?: string;
+  /** ms between checkpoints (with stateDir). Default 30,000. */
+  checkpointIntervalMs?: number;
+  /** ms between metrics messages. Default 1,000. */
+  metricsIntervalMs?: number;
+  /** Folder of the built dashboard; undefined = look for dist-web/ or web/dist/; null = none. */
+  webRoot?: string | null;
+  /** Scoring windows for new streams. */
+  scorer?: ScorerOptions;
+  /** Where the server reports what happens (restores, checkpoints, failures); default nowhere. */
+  log?: (line: string) => void;
+  /** The time the rate limits, idle and orphan timers, checkpoint timer and metrics go by; default the system's. Tests pass one they advance. */
+  clock?: Clock;
+}
+
+/** The options with their defaults filled in. */
+export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock'>> &
+  Pick<ServerOptions, 'token' | 'stateDir'> & {
+    /** Learning streams' defaults; `target` undefined: the model's metadata target, else 'delta'. */
+    learning: { every: number; window: number; target: LearningConfig['target'] | undefined };
+  };
+
+/** Fills in the defaults (the scorer, log, clock and web root are the server's to default). */
+export function resolveOptions(options: ServerOptions): ResolvedOptions {
+  return {
+    models: options.models,
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 8080,
+    token: options.token,
+    allowedOrigins: options.allowedOrigins ?? [],
+    maxPayload: options.maxPayload ?? 1024 * 1024,
+    maxStreamsPerConnection: options.maxStreamsPerConnection ?? 1024,
+    maxStreams: options.maxStreams ?? 100_000,
+    rateLimit: options.rateLimit ?? 100_000,
+    idleMs: options.idleMs ?? 60_000,
+    orphanTtlMs: options.orphanTtlMs ?? 600_000,
+    learning: { every: options.learning?.every ?? 8, window: options.learning?.window ?? 32, target: options.learning?.target },
+    stateDir: options.stateDir,
+    checkpointIntervalMs: options.checkpointIntervalMs ?? 30_000,
+    metricsIntervalMs: options.metricsIntervalMs ?? 1000,
+  };
+}
