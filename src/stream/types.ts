@@ -3,8 +3,9 @@
 import type { Model } from '../api/model.js';
 import type { LearningReport, LearningStream } from '../api/online.js';
 import type { Stream } from '../api/stream.js';
-import type { OnlineNormalizer } from './normalize.js';
-import type { ErrorScorer } from './score.js';
+import type { Scale } from '../model/running-stats.js';
+import type { ErrorScorer } from './error-scorer.js';
+import type { OnlineNormalizer } from './online-normalizer.js';
 
 /** A model the server holds, under the name producers open streams with. */
 export interface ServedModel {
@@ -116,11 +117,7 @@ export interface Frame {
   readonly binary?: boolean;
 }
 
-/** Per-channel scale a frame was normalized with: model units = (x − mean) / std. */
-export interface Scale {
-  readonly mean: Float64Array;
-  readonly std: Float64Array;
-}
+export type { Scale };
 
 /** A frame ready for the model: `input` is what stepBatch gets. */
 export interface NormalizedFrame extends Frame {
