@@ -18,8 +18,9 @@ import type { Mutable, Rejection, SteppedFrame } from './types.js';
  * stepped in one batch, pass through untouched.
  *
  * Only frames validateFrames accepted reach it, so a refused frame never trains
- * the model. Should observe still throw (a bug), the frame goes to `reject` with
- * code `internal` and leaves the batch.
+ * the model, and their values are not checked again (observeChecked; the
+ * kernel's own check is the last guard). Should observe still throw (a bug),
+ * the frame goes to `reject` with code `internal` and leaves the batch.
  *
  * @example
  * stepped$.pipe(learnOnline(reject)) // learning stream "a", every 2: a0 → {predicted}, a1 → {predicted, loss: 0.31, learnEvent: 'trained'}
@@ -33,7 +34,7 @@ export function learnOnline(reject: (rejection: Rejection) => void): OperatorFun
       const out = frame as Mutable<SteppedFrame>;
       const started = performance.now();
       try {
-        const report = activeLearner(entry).observe(frame.actual as Float64Array);
+        const report = activeLearner(entry).observeChecked(frame.actual as Float64Array);
         out.predicted = report.predicted;
         out.loss = report.loss;
         out.learnEvent = report.event;

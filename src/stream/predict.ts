@@ -1,8 +1,8 @@
 // predict and forecast: the pipeline's calls into the model.
 
 import { map, type OperatorFunction } from 'rxjs';
-import type { StepInput } from '../api/model.js';
-import type { Stream } from '../api/stream.js';
+import type { StepInput } from '../api/host.js';
+import { stepStreams, type Stream } from '../api/stream.js';
 import { ErrorCode } from './codes.js';
 import { activeStream } from './slots.js';
 import type { FrameBatch, Mutable, Rejection, SteppedFrame } from './types.js';
@@ -14,13 +14,14 @@ export interface SteppedBatch {
 }
 
 /**
- * Steps each batch with one `model.stepBatch` call (parked streams are brought
- * back into the kernel first) and attaches each frame's output, the call's
+ * Steps each batch in one kernel call per batchCapacity streams (parked streams
+ * are brought back into the kernel first; it touches their kernel slots) and attaches each frame's output, the call's
  * duration and its size. Frames of learning streams are not stepped here: they
  * pass through untouched, in their place, for learnOnline (which steps and
- * trains them one by one). Should the call refuse the batch, which
- * validateFrames makes impossible for a good model, the frames are stepped one
- * by one so a single bad frame cannot take the others down; the ones that still
+ * trains them one by one). The inputs are not checked again: validateFrames
+ * checked each value once, and the kernel's own check is the last guard. Should
+ * the kernel refuse the batch, which validateFrames makes impossible for a good
+ * model, the frames are stepped one by one (Stream.step, which checks) so a single bad frame cannot take the others down; the ones that still
  * fail go to `reject` with code `internal`.
  *
  * @example
@@ -46,7 +47,8 @@ export function predict(reject: (rejection: Rejection) => void): OperatorFunctio
         streams[b] = activeStream(plain[b].entry);
         inputs[b] = plain[b].input;
       }
-      outputs = count > 0 ? served.model.stepBatch(streams, inputs) : [];
+      // validateFrames checked every input and splitIntoBatches made the streams distinct: stepped without a second check
+      outputs = stepStreams(streams, inputs);
     } catch {
       outputs = plain.map((frame) => {
         try {

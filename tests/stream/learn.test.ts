@@ -7,7 +7,7 @@ import { createModel, type Model } from '../../src/index.js';
 import { learnOnline } from '../../src/stream/learn.js';
 import { forecast, predict, type SteppedBatch } from '../../src/stream/predict.js';
 import { ErrorScorer } from '../../src/stream/score.js';
-import type { FrameSource, IncomingFrame, NormalizedFrame, Rejection, ServedModel, StreamEntry } from '../../src/stream/types.js';
+import type { FrameSource, IncomingFrame, Rejection, ServedModel, ScoredFrame, StreamEntry } from '../../src/stream/types.js';
 import { validateFrames } from '../../src/stream/validate.js';
 
 const producer: FrameSource = { label: 'producer' };
@@ -29,9 +29,9 @@ function entry(name: string, options: Partial<StreamEntry> = {}): StreamEntry {
 }
 
 /** A frame as validateFrames and normalize leave it (every field present, as the pipeline's frames are). */
-function frame(e: StreamEntry, seq: number, values: number[]): NormalizedFrame {
+function frame(e: StreamEntry, seq: number, values: number[]): ScoredFrame {
   const actual = Float64Array.from(values);
-  return { source: producer, entry: e, seq, t: seq, actual, receivedAt: 0, input: actual, scale: undefined, predicted: new Float32Array(0), forecast: undefined, stepMicros: 0, batchSize: 0, loss: undefined, learnEvent: undefined, error: undefined, rmse: undefined, anomaly: 0.5 } as NormalizedFrame;
+  return { source: producer, entry: e, seq, t: seq, actual, receivedAt: 0, input: actual, scale: undefined, predicted: new Float32Array(0), forecast: undefined, attention: undefined, stepMicros: 0, batchSize: 0, loss: undefined, learnEvent: undefined, error: undefined, rmse: undefined, anomaly: 0.5 };
 }
 
 const values = (i: number) => [Math.sin(i / 3) * 4 + 10, Math.cos(i / 5)];
