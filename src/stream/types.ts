@@ -1,7 +1,8 @@
 // The values that flow through the stream pipeline (src/stream/pipeline.ts), from a frame as received to a scored prediction.
 
 import type { Model } from '../api/model.js';
-import type { LearningReport, LearningStream } from '../api/online.js';
+import type { LearningReport, LearningStream } from '../api/learning-stream.js';
+import type { LearningStats } from '../api/learner-state.js';
 import type { Stream } from '../api/stream.js';
 import type { Scale } from '../model/running-stats.js';
 import type { ErrorScorer } from './error-scorer.js';
@@ -117,7 +118,7 @@ export interface Frame {
   readonly binary?: boolean;
 }
 
-export type { Scale };
+export type { LearningStats, Scale };
 
 /** A frame ready for the model: `input` is what stepBatch gets. */
 export interface NormalizedFrame extends Frame {
