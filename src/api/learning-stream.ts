@@ -94,6 +94,8 @@ export class LearningStream {
   private learning: boolean;
   readonly stats: LearningStats = { frames: 0, updates: 0, skipped: 0, rollbacks: 0, mse: 0, persistenceMse: 0, runningLoss: NaN };
   private errorCount = 0;
+  /** Between prepareStep and finishStep: the frame's report so far, its normalized frame and its copy in original units. */
+  private prepared?: { report: LearningReport; frame: Float32Array; previousFrame: Float32Array };
 
   /** @internal Use model.openLearningStream(). */
   constructor(
@@ -164,6 +166,21 @@ export class LearningStream {
 
   /** @internal observe for a frame already checked (the pipeline's validateFrames); steps it without checking again. */
   observeChecked(actual: ArrayLike<number>): LearningReport {
+    return this.finishStep(this.stream.stepModelUnitsUnchecked(this.prepareStep(actual)));
+  }
+
+  /** @internal Whether prepareStep() has run and finishStep() has not. */
+  get hasPreparedStep(): boolean {
+    return this.prepared !== undefined;
+  }
+
+  /**
+   * @internal The first half of observe (for a checked frame): scores the previous prediction, updates the
+   * statistics and history, and returns the normalized frame [X] (model units, clamped) to step in this
+   * learner's slot. The caller steps it (alone or in a batch with other streams) and hands the raw output
+   * to finishStep.
+   */
+  prepareStep(actual: ArrayLike<number>): Float32Array {
     const X = this.host.inputSize;
     const report: LearningReport = { predicted: new Float32Array(X) };
     if (this.previousPrediction && this.previousFrame) {
@@ -192,14 +209,33 @@ export class LearningStream {
     }
     this.history.push({ frame, stateBefore: this.stateCopy() });
     if (this.history.length > this.windowSize + 1) this.history.shift();
-    // frame is finite (clamped to ±INPUT_LIMIT) and X wide: stepped without a second check
-    const out = this.stream.stepModelUnitsUnchecked(frame);
+    this.prepared = { report, frame, previousFrame: Float32Array.from(actual) };
+    // frame is finite (clamped to ±INPUT_LIMIT) and X wide: it is stepped without a second check
+    return frame;
+  }
+
+  /** @internal Steps the prepared frame alone in this learner's slot and returns the raw output (for finishStep). */
+  stepPrepared(): Float32Array {
+    if (!this.prepared) throw new StateError(`${this.stream.label}: no prepared frame to step`);
+    return this.stream.stepModelUnitsUnchecked(this.prepared.frame);
+  }
+
+  /**
+   * @internal The second half of observe: takes the raw output [X] (model units) of the prepared frame's step,
+   * predicts the next frame and trains every K frames (which changes the model's weights).
+   */
+  finishStep(out: Float32Array): LearningReport {
+    const prepared = this.prepared;
+    if (!prepared) throw new StateError(`${this.stream.label}: finishStep without prepareStep`);
+    this.prepared = undefined;
+    const { report, frame } = prepared;
+    const X = this.host.inputSize;
     this.lastOutput = out;
     for (let j = 0; j < X; j++) {
       const next = this.delta ? frame[j] + this.shrink(j) * out[j] : out[j];
       report.predicted[j] = next * this.std(j) + this.mean(j);
     }
-    this.previousFrame = Float32Array.from(actual);
+    this.previousFrame = prepared.previousFrame;
     this.previousPrediction = report.predicted;
     this.stats.frames++;
     if (this.learning && ++this.sinceTraining >= this.every && this.history.length === this.windowSize + 1) {

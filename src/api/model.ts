@@ -218,7 +218,7 @@ export class Model {
       if (oneCall) host.writeCheckedInput(b, inputs[b], stream.label);
       else host.checkInput(inputs[b], stream.label);
     });
-    return stepStreams(streams, inputs, oneCall);
+    return stepStreams(streams, inputs, { written: oneCall });
   }
 
   /** The model as safetensors bytes: state_dict names, float32, metadata under `seqcast`. */

@@ -102,7 +102,12 @@ export class Stream {
     kernel.f32.set(frame, kernel.inputOffset(0));
     kernel.setSlot(0, this.slot);
     kernel.step(1);
-    const raw = this.host.readOutput(0);
+    return this.afterStepModelUnits(0);
+  }
+
+  /** @internal afterStep for a frame stepped in model units: the raw output (kernel units), read once into a new array. */
+  afterStepModelUnits(b: number): Float32Array {
+    const raw = this.host.readOutput(b);
     this.lastOutput.set(raw);
     this.stepped = true;
     return raw;
@@ -243,15 +248,27 @@ export function openStream(host: ModelHost, options: StreamOptions = {}): Stream
   return new Stream(host, host.kernel.openSlot(), options);
 }
 
+/** How stepStreams takes its inputs. */
+export interface StepStreamsOptions {
+  /** Batch entries 0..n−1 already hold the inputs (n ≤ batchCapacity): Model.stepBatch wrote them as it checked them. */
+  written?: boolean;
+  /**
+   * Per stream: true where the input is a frame already in the model's units (a LearningStream's prepared
+   * frame), written as it is and answered with the raw output; elsewhere the model's normalizer applies both ways.
+   */
+  modelUnits?: readonly boolean[];
+}
+
 /**
  * Steps `streams` (all of one model, each open and at most once, each input already checked) by one position,
- * batchCapacity streams per kernel call, and returns each one's output in original units. `written`: batch
- * entries 0..n−1 already hold the inputs (n ≤ batchCapacity). No check here: Model.stepBatch checks its
- * arguments first, and the pipeline's validateFrames checked its frames; the kernel's check is the last guard.
+ * batchCapacity streams per kernel call, and returns each one's output (original units, or raw for modelUnits
+ * entries). No check here: Model.stepBatch checks its arguments first, and the pipeline's validateFrames checked
+ * its frames; the kernel's check is the last guard. Touches the streams' kernel slots.
  */
-export function stepStreams(streams: Stream[], inputs: StepInput[], written = false): Float32Array[] {
+export function stepStreams(streams: Stream[], inputs: StepInput[], options: StepStreamsOptions = {}): Float32Array[] {
   const outputs: Float32Array[] = new Array(streams.length);
   if (streams.length === 0) return outputs;
+  const { written = false, modelUnits } = options;
   const host = streams[0].host;
   const kernel = host.kernel;
   const capacity = kernel.batchCapacity;
@@ -259,10 +276,16 @@ export function stepStreams(streams: Stream[], inputs: StepInput[], written = fa
     const count = Math.min(capacity, streams.length - start);
     for (let b = 0; b < count; b++) {
       kernel.setSlot(b, streams[start + b].slot);
-      if (!written) host.writeInput(b, inputs[start + b]);
+      if (written) continue;
+      const input = inputs[start + b];
+      if (modelUnits?.[start + b]) kernel.f32.set(input as ArrayLike<number>, kernel.inputOffset(b));
+      else host.writeInput(b, input);
     }
     kernel.step(count);
-    for (let b = 0; b < count; b++) outputs[start + b] = streams[start + b].afterStep(b);
+    for (let b = 0; b < count; b++) {
+      const stream = streams[start + b];
+      outputs[start + b] = modelUnits?.[start + b] ? stream.afterStepModelUnits(b) : stream.afterStep(b);
+    }
   }
   return outputs;
 }

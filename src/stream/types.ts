@@ -141,9 +141,9 @@ export interface SteppedFrame extends NormalizedFrame {
   forecast: Float32Array[] | undefined;
   /** Attention models: this position's attention weights in the last block, one row per head over the attended positions (oldest first); else undefined. */
   attention: Float32Array[] | undefined;
-  /** Duration of the stepBatch call that stepped this frame (for a learning stream: of its observe, training included), µs. */
+  /** Duration of the kernel call(s) that stepped this frame's batch (for a learning stream: plus its own training), µs. */
   readonly stepMicros: number;
-  /** Frames in that call (1 for a learning stream's frame). */
+  /** Frames in that batch. */
   readonly batchSize: number;
   /** Learning streams: the training window's loss (normalized units²) when this frame ran a training step; else undefined. */
   loss: number | undefined;
