@@ -8,45 +8,10 @@ import { decodeLearnerState, encodeLearnerState, type LearnerShape, type Learnin
 import { openStream, type Stream } from './stream.js';
 import { TrainingError, type Trainer } from './train.js';
 
+import { resolveLearningOptions, type LearningOptions, type LearningReport, type ResolvedLearningOptions } from './learning-options.js';
+
 export type { LearningStats } from './learner-state.js';
-
-export interface LearningOptions {
-  /** Name used in error messages. */
-  name?: string;
-  /** Train every K observed frames; default 8. */
-  every?: number;
-  /** Truncated-BPTT window N, in frames; default 32. */
-  window?: number;
-  /** Adam learning rate (used when the model has no optimizer yet); default 3e-3. */
-  lr?: number;
-  /** Global-norm clip; default 1. */
-  clipNorm?: number;
-  /**
-   * 'delta' (default): the model predicts the change x[t+1] − x[t], added back to x[t];
-   * 'value': it predicts x[t+1] itself.
-   */
-  predict?: 'delta' | 'value';
-  /** Refuse an update whose window loss exceeds this many times the running loss; default 8. */
-  spikeFactor?: number;
-  /** Roll back to the last good weights when the running loss exceeds this many times its best; default 4. */
-  rollbackFactor?: number;
-  /** Learn at all (false: predict only); default true. */
-  learn?: boolean;
-}
-
-/** What one observed frame produced. */
-export interface LearningReport {
-  /** The prediction of the next frame, in original units. */
-  predicted: Float32Array;
-  /** Mean squared error (original units, over channels) of the previous prediction against this frame. */
-  error?: number;
-  /** The same for persistence (predicting the previous frame). */
-  persistenceError?: number;
-  /** The training loss of the window, when this frame triggered training. */
-  loss?: number;
-  /** 'trained', 'skipped-spike' (update refused), 'rolled-back' or 'refused' (non-finite). */
-  event?: 'trained' | 'skipped-spike' | 'rolled-back' | 'refused';
-}
+export type { LearningOptions, LearningReport } from './learning-options.js';
 
 /** Normalized inputs are clamped to ±this: a wild value saturates instead of blowing up the state. */
 const INPUT_LIMIT = 20;
@@ -107,22 +72,15 @@ export class LearningStream {
     if (host.outputSize !== host.inputSize) {
       throw new StateError(`online learning predicts the next frame: the model must output ${host.inputSize} values, it outputs ${host.outputSize}`);
     }
-    const positive = (name: string, value: number | undefined, fallback: number, integer: boolean) => {
-      const v = value ?? fallback;
-      if (!(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v))) throw new InputError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
-      return v;
-    };
-    this.every = positive('every', options.every, 8, true);
-    this.windowSize = positive('window', options.window, 32, true);
-    this.spikeFactor = positive('spikeFactor', options.spikeFactor, 8, false);
-    this.rollbackFactor = positive('rollbackFactor', options.rollbackFactor, 4, false);
-    this.lr = positive('lr', options.lr, 3e-3, false);
-    this.clipNorm = options.clipNorm ?? 1;
-    if (options.predict !== undefined && options.predict !== 'delta' && options.predict !== 'value') {
-      throw new InputError(`predict must be "delta" or "value", got ${JSON.stringify(options.predict)}`);
-    }
-    this.delta = (options.predict ?? 'delta') === 'delta';
-    this.learning = options.learn ?? true;
+    const resolved = resolveLearningOptions(options);
+    this.every = resolved.every;
+    this.windowSize = resolved.window;
+    this.spikeFactor = resolved.spikeFactor;
+    this.rollbackFactor = resolved.rollbackFactor;
+    this.lr = resolved.lr;
+    this.clipNorm = resolved.clipNorm;
+    this.delta = resolved.predict === 'delta';
+    this.learning = resolved.learn;
     if (!host.normalizer) this.running = new RunningStats(host.inputSize, LEARNER_RULES);
     this.stream = openStream(host, { name: options.name });
     this.shrinkXY = new Float64Array(host.inputSize);
@@ -313,7 +271,7 @@ export class LearningStream {
   }
 
   /** The options this learner runs with (after defaults), as openLearningStream takes them. */
-  get options(): Required<Pick<LearningOptions, 'every' | 'window' | 'predict' | 'spikeFactor' | 'rollbackFactor' | 'lr' | 'clipNorm' | 'learn'>> {
+  get options(): ResolvedLearningOptions {
     return {
       every: this.every,
       window: this.windowSize,
