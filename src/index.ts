@@ -4,8 +4,8 @@ export { loadModel, createModel, modelFromSafetensors, argmax, Model } from './a
 export type { ModelSpec, ModelOptions, StepInput } from './api/model.js';
 export { Stream } from './api/stream.js';
 export { Optimizer, TrainingError } from './api/train.js';
-export { LearningStream } from './api/online.js';
-export type { LearningOptions, LearningReport, LearningStats } from './api/online.js';
+export { LearningStream } from './api/learning-stream.js';
+export type { LearningOptions, LearningReport, LearningStats } from './api/learning-stream.js';
 export type { BackwardOptions, BackwardResult, LossKind, OptimizerOptions, StepReport, TrainingWindow } from './api/train.js';
 export type { StreamOptions, StreamState } from './api/stream.js';
 export { SeqcastError, ModelFormatError, InputError, StateError, KernelError } from './errors.js';

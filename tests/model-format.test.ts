@@ -425,7 +425,7 @@ describe('float16, bfloat16 and float64 tensors are converted to float32 on load
 // ── architecture from names and shapes ──
 
 describe('the architecture is inferred from tensor names and shapes when there is no metadata', () => {
-  const cases: { spec: ModelSpec; arch: Omit<ModelArch, 'naming'> }[] = [
+  const cases: { spec: ModelSpec; arch: Omit<ModelArch, 'naming' | 'kind'> }[] = [
     { spec: { cell: 'rnn', inputSize: 3, hiddenSize: 4, seed: 1 }, arch: { cell: 'rnn', layers: 1, inputSize: 3, vocabSize: 0, hiddenSize: 4, headSize: 3 } },
     { spec: { cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 2, seed: 1 }, arch: { cell: 'lstm', layers: 1, inputSize: 3, vocabSize: 0, hiddenSize: 4, headSize: 2 } },
     { spec: { cell: 'gru', inputSize: 3, hiddenSize: 4, layers: 2, seed: 1 }, arch: { cell: 'gru', layers: 2, inputSize: 3, vocabSize: 0, hiddenSize: 4, headSize: 3 } },

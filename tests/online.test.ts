@@ -107,7 +107,8 @@ describe('learning streams saved and restored (checkpoints)', () => {
     const learner = model.openLearningStream({ every: 2, window: 4 });
     for (let t = 0; t < 20; t++) learner.observe(frame(t));
     const state = learner.exportState();
-    const other = (await createModel({ cell: 'gru', inputSize: 3, hiddenSize: 4, seed: 1 })).openLearningStream();
+    const otherModel = await createModel({ cell: 'gru', inputSize: 3, hiddenSize: 4, seed: 1 });
+    const other = otherModel.openLearningStream();
     expect(() => other.importState(state)).toThrow(/model with 2 inputs.*this one has 3/);
     const fresh = (await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 4, seed: 1 })).openLearningStream();
     expect(() => fresh.importState(state.subarray(0, state.length - 4))).toThrow(/cut short/);
@@ -115,7 +116,7 @@ describe('learning streams saved and restored (checkpoints)', () => {
     new DataView(corrupt.buffer).setFloat64(corrupt.length - 8, NaN, true); // the last shrinkage statistic
     expect(() => fresh.importState(corrupt)).toThrow(InputError);
     expect(fresh.stats.frames).toBe(0);
-    expect(() => importOptimizerState(other.model, exportOptimizerState(model)!)).toThrow(/parameters/);
+    expect(() => importOptimizerState(otherModel, exportOptimizerState(model)!)).toThrow(/parameters/);
   });
 
   it('forecasts by feeding its predictions back from a forked state, row 0 being the last prediction', async () => {

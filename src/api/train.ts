@@ -4,7 +4,7 @@
 
 import { InputError, KernelError, SeqcastError, StateError } from '../errors.js';
 import type { Kernel } from '../kernel/kernel.js';
-import type { Model } from './model.js';
+import type { ModelHost } from './host.js';
 
 /** Loss functions, numbered as in the kernel. */
 const LOSS_CODES = { mse: 0, ce: 1 } as const;
@@ -93,16 +93,16 @@ export class Optimizer {
   }
 }
 
-/** @internal The model's training state: kernel buffers sized for the largest window seen. */
+/** @internal The model's training state: kernel buffers sized for the largest window seen, and its optimizer. */
 export class Trainer {
   optimizer?: Optimizer;
   /** The options the optimizer was configured with, defaults filled in. */
   settings?: Required<OptimizerOptions>;
+  readonly kernel: Kernel;
 
-  constructor(
-    readonly model: Model,
-    readonly kernel: Kernel,
-  ) {}
+  constructor(readonly model: ModelHost) {
+    this.kernel = model.kernel;
+  }
 
   private ensure(steps: number, windows: number): void {
     const code = this.kernel.exports.trainConfigure(steps, windows);
@@ -287,5 +287,21 @@ export class Trainer {
     if (code < 0) throw new KernelError(code, `training step refused (kernel error ${code})`);
     const { hN, cN } = this.collect(T, B, false);
     return { loss: e.trainLoss(), totalNorm: e.trainTotalNorm(), clipCoef: e.trainClipCoef(), hN, cN };
+  }
+
+  /** Configures the optimizer unless one exists (online learners share the model's). */
+  ensureOptimizer(options: OptimizerOptions): Optimizer {
+    return this.optimizer ?? this.configureOptimizer(options);
+  }
+
+  /**
+   * One guarded update: forward and backward over `window` (MSE); the optimizer
+   * step is applied only if the loss is at most `maxLoss`.
+   */
+  guardedTrainWindow(window: TrainingWindow, maxLoss: number): { loss: number; applied: boolean } {
+    const { loss } = this.backward([window], 'mse', false, false);
+    if (!(loss <= maxLoss)) return { loss, applied: false };
+    this.optimizerStep();
+    return { loss, applied: true };
   }
 }

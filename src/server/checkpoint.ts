@@ -11,13 +11,10 @@
 
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { exportOptimizerState, importOptimizerState } from '../api/online.js';
 import { readSafetensors } from '../model/safetensors.js';
 import { SeqcastError } from '../errors.js';
-import { OnlineNormalizer, type OnlineNormalizerState } from '../stream/normalize.js';
-import { ErrorScorer, type ErrorScorerState } from '../stream/score.js';
-import { learnerSnapshot, streamSnapshot } from '../stream/slots.js';
-import type { LearningConfig, NormalizeMode, ServedModel, StreamEntry } from '../stream/types.js';
+import { recordEntry, recordModel, restoreEntryState, restoreModelOptimizer, type EntryRecord } from '../stream/persist.js';
+import type { ServedModel, StreamEntry } from '../stream/types.js';
 import { cannotLearn, streamEntry } from './streams.js';
 
 /** Version of streams.json this code writes; it reads this one and 1 (before online learning). */
@@ -30,24 +27,8 @@ export class CheckpointError extends SeqcastError {
   }
 }
 
-/** One stream in streams.json. */
-export interface StreamRecord {
-  name: string;
-  id: number;
-  model: string;
-  lastSeq: number;
-  horizon: number;
-  learn: boolean;
-  normalize: NormalizeMode;
-  /** Stream.snapshot() bytes, base64; absent for a stream never stepped. */
-  snapshot?: string;
-  normalizer?: OnlineNormalizerState;
-  scorer: ErrorScorerState;
-  /** Learning streams: their options. */
-  learning?: LearningConfig;
-  /** Learning streams: LearningStream.exportState() bytes, base64; absent before their first frame. */
-  learner?: string;
-}
+/** One stream in streams.json (its fields are the stream layer's record of an entry). */
+export type StreamRecord = EntryRecord;
 
 /** One model in streams.json: its files of this generation, relative to the state directory. */
 export interface ModelRecord {
@@ -199,40 +180,15 @@ export async function readCheckpoint(stateDir: string, modelNames: string[]): Pr
 }
 
 // ---- the server's state into a checkpoint and back -------------------------------------------------------------------
-// The calls into src/api (optimizer state, probe streams) are here alone, to move to the stream layer in one place.
 
 /**
  * Writes generation `generation` of every model and stream to `stateDir`. Everything is taken synchronously, before
  * the first write, so weights, optimizers and streams are one consistent moment between two batches.
  */
 export function recordCheckpoint(stateDir: string, generation: number, models: Iterable<ServedModel>, entries: Iterable<StreamEntry>): Promise<void> {
-  const records = [...entries].map(streamRecord);
-  const bytes: ModelRecordBytes[] = [...models].map(({ name, model }) => {
-    const optimizer = exportOptimizerState(model);
-    return { name, weights: model.toSafetensors(), ...(optimizer ? { optimizer } : {}) };
-  });
+  const records = [...entries].map(recordEntry);
+  const bytes: ModelRecordBytes[] = [...models].map(({ name, model }) => ({ name, ...recordModel(model) }));
   return writeCheckpoint(stateDir, generation, bytes, records);
-}
-
-/** One stream's record in streams.json, its kernel state and learner state as base64. */
-function streamRecord(entry: StreamEntry): StreamRecord {
-  const snapshot = streamSnapshot(entry);
-  const learner = entry.learning ? learnerSnapshot(entry) : undefined;
-  const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-  return {
-    name: entry.name,
-    id: entry.id,
-    model: entry.served.name,
-    lastSeq: entry.lastSeq,
-    horizon: entry.horizon,
-    learn: entry.learn,
-    normalize: entry.normalizer ? 'online' : 'none',
-    ...(snapshot ? { snapshot: base64(snapshot) } : {}),
-    ...(entry.normalizer ? { normalizer: entry.normalizer.toJSON() } : {}),
-    scorer: entry.scorer.toJSON(),
-    ...(entry.learning ? { learning: entry.learning } : {}),
-    ...(learner ? { learner: base64(learner) } : {}),
-  };
 }
 
 /** What restoreCheckpoint brought back: the generation to count on from, and the streams (parked, unheld). */
@@ -258,7 +214,7 @@ export async function restoreCheckpoint(stateDir: string, models: ReadonlyMap<st
       const started = performance.now();
       const bytes = await readCheckpointFile(join(stateDir, record.optimizer));
       try {
-        importOptimizerState(served.model, bytes);
+        restoreModelOptimizer(served.model, bytes);
         how = ` and its optimizer state (${((performance.now() - started) / 1000).toFixed(1)} s)`;
       } catch (err) {
         // the weights are what matters; learning goes on from fresh optimizer moments (not bit for bit)
@@ -274,26 +230,19 @@ export async function restoreCheckpoint(stateDir: string, models: ReadonlyMap<st
       log(`checkpointed stream "${record.name}" is on model "${record.model}", which this server does not hold; left out`);
       continue;
     }
-    const parked = record.snapshot ? new Uint8Array(Buffer.from(record.snapshot, 'base64')) : undefined;
-    const parkedLearner = record.learner ? new Uint8Array(Buffer.from(record.learner, 'base64')) : undefined;
     if (record.learning && cannotLearn(served.model)) {
       log(`checkpointed stream "${record.name}" learns, but model "${record.model}" cannot learn online: ${cannotLearn(served.model)}; left out`);
       continue;
     }
-    probeSnapshot(served.model, record, parked, parkedLearner);
+    const state = restoreEntryState(served, record);
     streams.push(
       streamEntry({
         name: record.name,
         id: record.id,
         served,
-        parked,
-        learning: record.learning,
-        parkedLearner,
         lastSeq: record.lastSeq,
         horizon: record.horizon,
-        learn: record.learn,
-        normalizer: record.normalizer ? OnlineNormalizer.fromJSON(record.normalizer) : undefined,
-        scorer: ErrorScorer.fromJSON(record.scorer),
+        ...state,
         owner: undefined,
         orphanedAt: now,
         lastActive: now,
@@ -302,24 +251,4 @@ export async function restoreCheckpoint(stateDir: string, models: ReadonlyMap<st
   }
   log(`restored ${streams.length} stream${streams.length === 1 ? '' : 's'} from ${stateDir} (saved ${file.savedAt})`);
   return { generation: file.generation ?? 0, streams };
-}
-
-/** Refuses a bad snapshot now rather than on the stream's next frame: restores it into a temporary stream (or learner), then closes that. */
-function probeSnapshot(model: ServedModel['model'], record: StreamRecord, parked: Uint8Array | undefined, parkedLearner: Uint8Array | undefined): void {
-  if (record.learning) {
-    const probe = model.openLearningStream({ name: record.name, every: record.learning.every, window: record.learning.window, predict: record.learning.target, learn: false });
-    try {
-      if (parkedLearner) probe.importState(parkedLearner);
-      if (parked) probe.stream.restore(parked);
-    } finally {
-      probe.close();
-    }
-  } else if (parked) {
-    const probe = model.openStream({ name: record.name });
-    try {
-      probe.restore(parked);
-    } finally {
-      probe.close();
-    }
-  }
 }

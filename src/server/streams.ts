@@ -2,9 +2,9 @@
 
 import { ErrorCode } from '../protocol/codes.js';
 import type { ClosedMessage, ConfigureMessage, ConfiguredMessage, LearningRequest, OpenedMessage, OpenMessage, ProtocolProblem, ResetMessage, StreamsMessage } from '../protocol/messages.js';
-import { OnlineNormalizer } from '../stream/normalize.js';
-import { ErrorScorer, type ScorerOptions } from '../stream/score.js';
-import { parkStream, releaseStream } from '../stream/slots.js';
+import { OnlineNormalizer } from '../stream/online-normalizer.js';
+import { ErrorScorer, type ScorerOptions } from '../stream/error-scorer.js';
+import { parkStream, releaseStream, resetEntry, setEntryLearning } from '../stream/slots.js';
 import type { FrameSource, LearningConfig, ServedModel, StreamEntry } from '../stream/types.js';
 import type { Clock } from './clock.js';
 import { listedModel, listedStream, openedMessage } from './stream-reports.js';
@@ -182,7 +182,7 @@ export class StreamTable {
       const refused = plainCannotLearn(existing, what);
       if (refused) return refused;
     }
-    if (request.learn !== undefined) setLearning(existing, request.learn, learning);
+    if (request.learn !== undefined) setEntryLearning(existing, request.learn, learning);
     return openedMessage(existing, true);
   }
 
@@ -237,7 +237,7 @@ export class StreamTable {
     // everything checked: apply after the frames received before this message
     this.options.flush();
     if (request.horizon !== undefined) entry.horizon = request.horizon;
-    if (request.learn !== undefined) setLearning(entry, request.learn, learning);
+    if (request.learn !== undefined) setEntryLearning(entry, request.learn, learning);
     return { type: 'configured', stream: entry.name, horizon: entry.horizon, learn: entry.learn, learning: entry.learning ?? null, lastSeq: entry.lastSeq };
   }
 
@@ -259,9 +259,7 @@ export class StreamTable {
     const entry = this.held(source, stream, 'reset');
     if ('code' in entry) return entry;
     this.options.flush();
-    resetSlot(entry);
-    entry.normalizer?.reset();
-    entry.scorer.reset();
+    resetEntry(entry);
     return { type: 'reset', stream, lastSeq: entry.lastSeq };
   }
 
@@ -356,38 +354,3 @@ function plainCannotLearn(entry: StreamEntry, what: string): ProtocolProblem | u
 }
 
 // ---- slot transitions the stream layer is to own (stream/slots.ts); kept here, in one place each, until it does ----
-
-/**
- * Turns a stream's training on or off. A stream that is not yet a learning stream
- * becomes one (`learning` must then be given): its kernel state carries over, its
- * learner starts with fresh statistics, and it stays a learning stream from then on.
- * Touches the entry's kernel slot.
- */
-function setLearning(entry: StreamEntry, on: boolean, learning: LearningConfig | undefined): void {
-  if (on && !entry.learning) {
-    if (!learning) throw new Error('setLearning: a stream becoming a learning stream needs its configuration');
-    // the plain stream's slot becomes the learner's (activeLearner restores it on the next frame)
-    if (entry.stream) {
-      entry.parked = entry.stream.snapshot();
-      entry.stream.close();
-      entry.stream = undefined;
-    }
-    entry.learning = learning;
-    entry.normalizer = undefined;
-  }
-  entry.learn = on && entry.learning !== undefined;
-  entry.learner?.setLearning(entry.learn);
-}
-
-/** Zeroes a stream's kernel state: a learning stream's learner is closed (a fresh one comes with the next frame), a plain stream's slot reset. */
-function resetSlot(entry: StreamEntry): void {
-  if (entry.learner) {
-    entry.learner.close();
-    entry.learner = undefined;
-    entry.stream = undefined;
-  } else {
-    entry.stream?.reset();
-  }
-  entry.parked = undefined;
-  entry.parkedLearner = undefined;
-}

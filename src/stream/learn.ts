@@ -1,4 +1,4 @@
-// learnOnline: the frames of learning streams, stepped and learned from one by one (LearningStream.observe).
+// learnOnline: the frames of learning streams, predicted and learned from by their LearningStream.
 
 import { map, type OperatorFunction } from 'rxjs';
 import { ErrorCode } from './codes.js';
@@ -7,19 +7,23 @@ import { activeLearner } from './slots.js';
 import type { Mutable, Rejection, SteppedFrame } from './types.js';
 
 /**
- * Steps each frame of a learning stream (`entry.learning` set) through its
- * LearningStream: `observe(actual)` pairs the stream's previous prediction with
- * this frame, steps the model, trains it every K frames when the stream's
- * `learn` is on, and predicts the next frame in the producer's units (the
- * learner scales its inputs itself, so these frames skip normalize and
- * denormalize). The frame gets its prediction, the training step's loss and
- * event when one ran, and the duration of its observe as its step time
- * (training included; batch size 1). Frames of other streams, which predict
- * stepped in one batch, pass through untouched.
+ * Finishes each frame of a learning stream (`entry.learning` set): predict
+ * stepped it in the batch with the model's other streams and left the raw
+ * output in `predicted`; the learner (LearningStream.finishStep) turns it into
+ * its prediction of the next frame in the producer's units, and trains the model
+ * every K frames when the stream's `learn` is on, in the batch's order, after
+ * every stream of the batch has stepped (the learner scales its inputs itself,
+ * so these frames skip normalize and denormalize). The frame gets its
+ * prediction, the training step's loss and event when one ran, and as its step
+ * time the batch's plus its own training's. A learning frame that reaches it
+ * unstepped is observed on its own (LearningStream.observe; batch size 1).
+ * Frames of other streams pass through untouched.
  *
  * Only frames validateFrames accepted reach it, so a refused frame never trains
- * the model. Should observe still throw (a bug), the frame goes to `reject` with
- * code `internal` and leaves the batch.
+ * the model, and their values are not checked again (the kernel's own check is
+ * the last guard). Should the learner still throw (a bug), the frame goes to
+ * `reject` with code `internal` and leaves the batch. It touches the learners'
+ * kernel slots and the model's weights.
  *
  * @example
  * stepped$.pipe(learnOnline(reject)) // learning stream "a", every 2: a0 → {predicted}, a1 → {predicted, loss: 0.31, learnEvent: 'trained'}
@@ -33,18 +37,21 @@ export function learnOnline(reject: (rejection: Rejection) => void): OperatorFun
       const out = frame as Mutable<SteppedFrame>;
       const started = performance.now();
       try {
-        const report = activeLearner(entry).observe(frame.actual as Float64Array);
+        const learner = activeLearner(entry);
+        const stepped = learner.hasPreparedStep;
+        const report = stepped ? learner.finishStep(frame.predicted) : learner.observeChecked(frame.actual as Float64Array);
         out.predicted = report.predicted;
         out.loss = report.loss;
         out.learnEvent = report.event;
+        const micros = (performance.now() - started) * 1000;
+        out.stepMicros = stepped ? frame.stepMicros + micros : micros;
+        if (!stepped) out.batchSize = 1;
       } catch (err) {
         (failed ??= new Set()).add(frame);
         reject({ source: frame.source, streamLabel: entry.name, seq: frame.seq, code: ErrorCode.internal, message: `stepping learning stream "${entry.name}" failed: ${(err as Error).message}` });
         continue;
       }
       out.forecast = undefined;
-      out.stepMicros = (performance.now() - started) * 1000;
-      out.batchSize = 1;
       entry.lastActive = Date.now();
     }
     return failed ? { served: batch.served, frames: batch.frames.filter((frame) => !failed!.has(frame)) } : batch;

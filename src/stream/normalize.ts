@@ -3,64 +3,8 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { Frame, Mutable, NormalizedFrame, Scale, SteppedFrame } from './types.js';
 
-/** Below this variance a channel is treated as constant and scaled by 1, not by a tiny std. */
-const MIN_VARIANCE = 1e-12;
-
-/** Serializable state of an OnlineNormalizer (f64 numbers, exact through JSON). */
-export interface OnlineNormalizerState {
-  count: number;
-  mean: number[];
-  m2: number[];
-}
-
-/**
- * Per-channel running mean and variance (Welford's algorithm, float64) of one
- * stream's frames. The scale for a frame includes that frame: the first frame
- * of a stream normalizes to 0, and channels with no variance yet are scaled by 1.
- */
-export class OnlineNormalizer {
-  count = 0;
-  readonly mean: Float64Array;
-  /** Sum of squared deviations from the mean, per channel. */
-  readonly m2: Float64Array;
-
-  constructor(readonly width: number) {
-    this.mean = new Float64Array(width);
-    this.m2 = new Float64Array(width);
-  }
-
-  /** Adds a frame to the statistics and returns the scale to normalize it (and its prediction) with. */
-  update(values: ArrayLike<number>): Scale {
-    this.count++;
-    const std = new Float64Array(this.width);
-    for (let i = 0; i < this.width; i++) {
-      const delta = values[i] - this.mean[i];
-      this.mean[i] += delta / this.count;
-      this.m2[i] += delta * (values[i] - this.mean[i]);
-      const variance = this.m2[i] / this.count;
-      std[i] = variance > MIN_VARIANCE ? Math.sqrt(variance) : 1;
-    }
-    return { mean: this.mean.slice(), std };
-  }
-
-  reset(): void {
-    this.count = 0;
-    this.mean.fill(0);
-    this.m2.fill(0);
-  }
-
-  toJSON(): OnlineNormalizerState {
-    return { count: this.count, mean: Array.from(this.mean), m2: Array.from(this.m2) };
-  }
-
-  static fromJSON(state: OnlineNormalizerState): OnlineNormalizer {
-    const normalizer = new OnlineNormalizer(state.mean.length);
-    normalizer.count = state.count;
-    normalizer.mean.set(state.mean);
-    normalizer.m2.set(state.m2);
-    return normalizer;
-  }
-}
+// the class moved to online-normalizer.ts (types.ts needs it, and this file needs types.ts); old importers keep this path
+export { OnlineNormalizer, type OnlineNormalizerState } from './online-normalizer.js';
 
 /**
  * Scales each frame into model units. A stream with an OnlineNormalizer gets

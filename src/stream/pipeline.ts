@@ -23,12 +23,14 @@ export interface PipelineOptions {
  *
  *   validate → normalize → micro-batch → predict → learn online → forecast → denormalize → score
  *
- * predict steps the frames of ordinary streams, one stepBatch call per batch;
- * learnOnline steps the frames of learning streams one by one through their
- * LearningStream, which pairs each stream's previous prediction with the frame
- * that follows and trains the model on its recent window every K frames (when
- * the stream's learning is on). Learning streams scale their inputs themselves,
- * so normalize and denormalize pass their frames through.
+ * predict steps every frame of a batch in one kernel call per batchCapacity
+ * streams, learning streams' frames included (their LearningStream prepares
+ * them first); learnOnline then hands each learning frame's output back to its
+ * learner, which pairs the stream's previous prediction with the frame that
+ * follows, predicts the next one, and trains the model on its recent window
+ * every K frames (when the stream's learning is on), in the batch's order.
+ * Learning streams scale their inputs themselves, so normalize and denormalize
+ * pass their frames through.
  */
 export function streamPipeline(options: PipelineOptions): OperatorFunction<IncomingFrame, ScoredBatch> {
   return pipe(

@@ -1,10 +1,10 @@
 // predict and forecast: the pipeline's calls into the model.
 
 import { map, type OperatorFunction } from 'rxjs';
-import type { StepInput } from '../api/model.js';
-import type { Stream } from '../api/stream.js';
+import type { StepInput } from '../api/host.js';
+import { stepStreams, type Stream } from '../api/stream.js';
 import { ErrorCode } from './codes.js';
-import { activeStream } from './slots.js';
+import { activeLearner, activeStream } from './slots.js';
 import type { FrameBatch, Mutable, Rejection, SteppedFrame } from './types.js';
 
 /** A batch after the model stepped it. */
@@ -14,56 +14,55 @@ export interface SteppedBatch {
 }
 
 /**
- * Steps each batch with one `model.stepBatch` call (parked streams are brought
- * back into the kernel first) and attaches each frame's output, the call's
- * duration and its size. Frames of learning streams are not stepped here: they
- * pass through untouched, in their place, for learnOnline (which steps and
- * trains them one by one). Should the call refuse the batch, which
- * validateFrames makes impossible for a good model, the frames are stepped one
- * by one so a single bad frame cannot take the others down; the ones that still
- * fail go to `reject` with code `internal`.
+ * Steps each batch in one kernel call per batchCapacity streams (parked streams
+ * are brought back into the kernel first; it touches their kernel slots) and
+ * attaches each frame's output, the call's duration and its size. Frames of
+ * learning streams are stepped in the same call: their learner prepares the
+ * frame first (LearningStream.prepareStep: scores, statistics, history), the
+ * frame goes in model units, and its `predicted` is the raw output until
+ * learnOnline hands it back to the learner. The inputs are not checked again:
+ * validateFrames checked each value once, splitIntoBatches put each stream in
+ * a batch at most once, and the kernel's own check is the last guard. Should
+ * the kernel refuse the batch, which validateFrames makes impossible for a good
+ * model, the frames are stepped one by one (Stream.step, which checks) so a
+ * single bad frame cannot take the others down; the ones that still fail go to
+ * `reject` with code `internal`.
  *
  * @example
  * batches$.pipe(predict(reject)) // [{a: 1}, {b: 7}] → [{a, predicted: […]}, {b, predicted: […]}]
  */
 export function predict(reject: (rejection: Rejection) => void): OperatorFunction<FrameBatch, SteppedBatch> {
   return map(({ served, frames }) => {
-    // the frames this call steps: all of them unless some are of learning streams
-    let plain = frames;
-    for (let b = 0; b < frames.length; b++) {
-      if (frames[b].entry.learning) {
-        plain = frames.filter((frame) => !frame.entry.learning);
-        break;
-      }
-    }
-    const count = plain.length;
+    const count = frames.length;
     const streams: Stream[] = new Array(count);
     const inputs: StepInput[] = new Array(count);
+    // set (per frame) once the batch holds a learning stream's frame
+    let modelUnits: boolean[] | undefined;
     const started = performance.now();
     let outputs: (Float32Array | undefined)[];
     try {
       for (let b = 0; b < count; b++) {
-        streams[b] = activeStream(plain[b].entry);
-        inputs[b] = plain[b].input;
-      }
-      outputs = count > 0 ? served.model.stepBatch(streams, inputs) : [];
-    } catch {
-      outputs = plain.map((frame) => {
-        try {
-          return activeStream(frame.entry).step(frame.input);
-        } catch (err) {
-          const { source, entry, seq } = frame;
-          reject({ source, streamLabel: entry.name, seq, code: ErrorCode.internal, message: `stepping stream "${entry.name}" failed: ${(err as Error).message}` });
-          return undefined;
+        const frame = frames[b];
+        if (frame.entry.learning) {
+          const learner = activeLearner(frame.entry);
+          streams[b] = learner.stream;
+          inputs[b] = learner.prepareStep(frame.actual as Float64Array);
+          (modelUnits ??= new Array<boolean>(count).fill(false))[b] = true;
+        } else {
+          streams[b] = activeStream(frame.entry);
+          inputs[b] = frame.input;
         }
-      });
+      }
+      outputs = stepStreams(streams, inputs, { modelUnits });
+    } catch {
+      outputs = frames.map((frame) => stepAlone(frame, reject));
     }
     const stepMicros = (performance.now() - started) * 1000;
     const now = Date.now();
     let failed = false;
     for (let b = 0; b < count; b++) {
       const predicted = outputs[b];
-      const out = plain[b] as Mutable<SteppedFrame>;
+      const out = frames[b] as Mutable<SteppedFrame>;
       if (!predicted) {
         failed = true;
         out.predicted = REFUSED;
@@ -78,6 +77,20 @@ export function predict(reject: (rejection: Rejection) => void): OperatorFunctio
     const stepped = frames as SteppedFrame[];
     return { served, frames: failed ? stepped.filter((frame) => frame.predicted !== REFUSED) : stepped };
   });
+}
+
+/** One frame stepped on its own, after the kernel refused its batch: its output, or undefined once rejected. */
+function stepAlone(frame: FrameBatch['frames'][number], reject: (rejection: Rejection) => void): Float32Array | undefined {
+  const { source, entry, seq } = frame;
+  try {
+    if (!entry.learning) return activeStream(entry).step(frame.input);
+    const learner = activeLearner(entry);
+    if (!learner.hasPreparedStep) learner.prepareStep(frame.actual as Float64Array);
+    return learner.stepPrepared();
+  } catch (err) {
+    reject({ source, streamLabel: entry.name, seq, code: ErrorCode.internal, message: `stepping ${entry.learning ? 'learning ' : ''}stream "${entry.name}" failed: ${(err as Error).message}` });
+    return undefined;
+  }
 }
 
 /** Marks a frame whose step failed (and was rejected) until it is dropped from its batch. */

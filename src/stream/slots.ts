@@ -1,9 +1,10 @@
 // Where a stream's state lives: in a kernel slot while it is active, parked as snapshot bytes while it is idle.
 // A learning stream's slot belongs to its LearningStream, which parks with its host-side state (history, statistics).
+// Every transition of a stream entry's slot is here: activate, park, release, reset, become a learning stream.
 
-import type { LearningStream } from '../api/online.js';
+import type { LearningStream } from '../api/learning-stream.js';
 import type { Stream } from '../api/stream.js';
-import type { StreamEntry } from './types.js';
+import type { LearningConfig, StreamEntry } from './types.js';
 
 /** The stream's kernel slot, taking it back from its parked snapshot if it was idle. For a learning stream, its learner's. */
 export function activeStream(entry: StreamEntry): Stream {
@@ -80,4 +81,46 @@ export function releaseStream(entry: StreamEntry): void {
   entry.stream = undefined;
   entry.parked = undefined;
   entry.parkedLearner = undefined;
+}
+
+/**
+ * Zeroes a stream's state, statistics and scores, as if it had just been opened (its seq is not the slot's: it stays).
+ * A learning stream's learner starts afresh on its next frame (history, running statistics); what the model has
+ * learned stays. Touches the entry's kernel slot.
+ */
+export function resetEntry(entry: StreamEntry): void {
+  if (entry.learner) {
+    entry.learner.close();
+    entry.learner = undefined;
+    entry.stream = undefined;
+  } else {
+    entry.stream?.reset();
+  }
+  entry.parked = undefined;
+  entry.parkedLearner = undefined;
+  entry.normalizer?.reset();
+  entry.scorer.reset();
+}
+
+/**
+ * Turns a stream's training on or off. A stream that is not yet a learning stream
+ * becomes one when `on` (`config` must then be given): its kernel state carries
+ * over (the plain stream is parked, and activeLearner restores the snapshot into
+ * the learner's slot on the next frame), its learner starts with fresh statistics
+ * (the online normalizer is dropped: a learner scales its inputs itself), and it
+ * stays a learning stream from then on. Touches the entry's kernel slot.
+ */
+export function setEntryLearning(entry: StreamEntry, on: boolean, config: LearningConfig | undefined): void {
+  if (on && !entry.learning) {
+    if (!config) throw new Error('setEntryLearning: a stream becoming a learning stream needs its configuration');
+    if (entry.stream) {
+      entry.parked = entry.stream.snapshot();
+      entry.stream.close();
+      entry.stream = undefined;
+    }
+    entry.learning = config;
+    entry.normalizer = undefined;
+  }
+  entry.learn = on && entry.learning !== undefined;
+  entry.learner?.setLearning(entry.learn);
 }

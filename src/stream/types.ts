@@ -1,11 +1,13 @@
 // The values that flow through the stream pipeline (src/stream/pipeline.ts), from a frame as received to a scored prediction.
 
 import type { Model } from '../api/model.js';
-import type { LearningReport, LearningStream } from '../api/online.js';
+import type { LearningReport, LearningStream } from '../api/learning-stream.js';
+import type { LearningStats } from '../api/learner-state.js';
 import type { Stream } from '../api/stream.js';
 import type { LearningConfig, NormalizeMode } from '../protocol/messages.js';
-import type { OnlineNormalizer } from './normalize.js';
-import type { ErrorScorer } from './score.js';
+import type { Scale } from '../model/running-stats.js';
+import type { ErrorScorer } from './error-scorer.js';
+import type { OnlineNormalizer } from './online-normalizer.js';
 
 /** A model the server holds, under the name producers open streams with. */
 export interface ServedModel {
@@ -101,11 +103,7 @@ export interface Frame {
   readonly binary?: boolean;
 }
 
-/** Per-channel scale a frame was normalized with: model units = (x − mean) / std. */
-export interface Scale {
-  readonly mean: Float64Array;
-  readonly std: Float64Array;
-}
+export type { LearningStats, Scale };
 
 /** A frame ready for the model: `input` is what stepBatch gets. */
 export interface NormalizedFrame extends Frame {
@@ -128,9 +126,9 @@ export interface SteppedFrame extends NormalizedFrame {
   forecast: Float32Array[] | undefined;
   /** Attention models: this position's attention weights in the last block, one row per head over the attended positions (oldest first); else undefined. */
   attention: Float32Array[] | undefined;
-  /** Duration of the stepBatch call that stepped this frame (for a learning stream: of its observe, training included), µs. */
+  /** Duration of the kernel call(s) that stepped this frame's batch (for a learning stream: plus its own training), µs. */
   readonly stepMicros: number;
-  /** Frames in that call (1 for a learning stream's frame). */
+  /** Frames in that batch. */
   readonly batchSize: number;
   /** Learning streams: the training window's loss (normalized units²) when this frame ran a training step; else undefined. */
   loss: number | undefined;

@@ -1,5 +1,6 @@
-// Marble tests of online learning in the pipeline (TestScheduler): predict leaves learning streams' frames to
-// learnOnline, which steps and trains them exactly as LearningStream.observe does; and validateFrames fills in t.
+// Marble tests of online learning in the pipeline (TestScheduler): predict steps learning streams' frames in one
+// batch with the other streams, and learnOnline predicts and trains with them exactly as LearningStream.observe
+// does; and validateFrames fills in t.
 
 import { TestScheduler } from 'rxjs/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { createModel, type Model } from '../../src/index.js';
 import { learnOnline } from '../../src/stream/learn.js';
 import { forecast, predict, type SteppedBatch } from '../../src/stream/predict.js';
 import { ErrorScorer } from '../../src/stream/score.js';
-import type { FrameSource, IncomingFrame, NormalizedFrame, Rejection, ServedModel, StreamEntry } from '../../src/stream/types.js';
+import type { FrameSource, IncomingFrame, Rejection, ServedModel, ScoredFrame, StreamEntry } from '../../src/stream/types.js';
 import { validateFrames } from '../../src/stream/validate.js';
 
 const producer: FrameSource = { label: 'producer' };
@@ -29,20 +30,20 @@ function entry(name: string, options: Partial<StreamEntry> = {}): StreamEntry {
 }
 
 /** A frame as validateFrames and normalize leave it (every field present, as the pipeline's frames are). */
-function frame(e: StreamEntry, seq: number, values: number[]): NormalizedFrame {
+function frame(e: StreamEntry, seq: number, values: number[]): ScoredFrame {
   const actual = Float64Array.from(values);
-  return { source: producer, entry: e, seq, t: seq, actual, receivedAt: 0, input: actual, scale: undefined, predicted: new Float32Array(0), forecast: undefined, stepMicros: 0, batchSize: 0, loss: undefined, learnEvent: undefined, error: undefined, rmse: undefined, anomaly: 0.5 } as NormalizedFrame;
+  return { source: producer, entry: e, seq, t: seq, actual, receivedAt: 0, input: actual, scale: undefined, predicted: new Float32Array(0), forecast: undefined, attention: undefined, stepMicros: 0, batchSize: 0, loss: undefined, learnEvent: undefined, error: undefined, rmse: undefined, anomaly: 0.5 };
 }
 
 const values = (i: number) => [Math.sin(i / 3) * 4 + 10, Math.cos(i / 5)];
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
 describe('learnOnline', () => {
-  it('steps and trains learning streams exactly as LearningStream.observe, leaving the batch of other streams to predict', async () => {
+  it('steps learning streams in one batch with the other streams, and predicts and trains exactly as LearningStream.observe', async () => {
     const learning = entry('learner', { learning: { every: 2, window: 4, target: 'delta' }, learn: true, horizon: 2 });
     const plain = entry('plain');
     // the reference: the same frames through the library directly, on a model of the same seed; both streams share
-    // its weights, which the learner trains, and the plain stream steps first (predict runs before learnOnline)
+    // its weights, which the learner trains after the batch's step (so both step with the weights before it)
     const reference = await createModel(SPEC);
     const referenceLearner = reference.openLearningStream({ every: 2, window: 4 });
     const referencePlain = reference.openStream();
@@ -64,10 +65,10 @@ describe('learnOnline', () => {
             {
               served,
               frames: [
-                // the learning stream's frame: its own step (batch 1), the learner's prediction, loss and event when it trained
-                expect.objectContaining({ seq: i, predicted: report.predicted, loss: report.loss, learnEvent: report.event, batchSize: 1, forecast: rows }),
-                // the plain stream's frame: stepped by predict's stepBatch (a batch of 1: the learning frame is not in it)
-                expect.objectContaining({ seq: i, predicted: stepped, loss: undefined, learnEvent: undefined, batchSize: 1 }),
+                // the learning stream's frame: stepped in the batch of 2, the learner's prediction, loss and event when it trained
+                expect.objectContaining({ seq: i, predicted: report.predicted, loss: report.loss, learnEvent: report.event, batchSize: 2, forecast: rows }),
+                // the plain stream's frame: stepped in the same kernel call
+                expect.objectContaining({ seq: i, predicted: stepped, loss: undefined, learnEvent: undefined, batchSize: 2 }),
               ],
             },
           ]),
@@ -79,6 +80,35 @@ describe('learnOnline', () => {
     expect(expected.filter((e) => e.report.event === 'trained').length).toBeGreaterThan(0);
     expect(learning.learner!.stats.updates).toBe(referenceLearner.stats.updates);
     expect(Array.from(model.getParameter('lstm.weight_hh_l0'))).toEqual(Array.from(reference.getParameter('lstm.weight_hh_l0')));
+  });
+
+  it('steps two learning streams of one model in one kernel call, bit for bit as single steps, training after the batch in its order', async () => {
+    const a = entry('a', { learning: { every: 2, window: 3, target: 'delta' }, learn: true });
+    const b = entry('b', { learning: { every: 2, window: 3, target: 'value' }, learn: true });
+    // the reference: the same learners stepped one at a time (stepPrepared), each batch's training after both steps
+    const reference = await createModel(SPEC);
+    const [ra, rb] = [reference.openLearningStream({ every: 2, window: 3 }), reference.openLearningStream({ every: 2, window: 3, predict: 'value' })];
+    const batches = Array.from({ length: 10 }, (_, i) => ({ served, frames: [frame(a, i, values(i)), frame(b, i, values(i + 30))] }));
+    const expected = batches.map((_, i) => {
+      ra.prepareStep(values(i));
+      rb.prepareStep(values(i + 30));
+      const [outA, outB] = [ra.stepPrepared(), rb.stepPrepared()];
+      return [ra.finishStep(outA), rb.finishStep(outB)];
+    });
+    const rejected: Rejection[] = [];
+    scheduler().run(({ cold, expectObservable }) => {
+      const source = cold('abcdefghij|', Object.fromEntries(batches.map((batch, i) => ['abcdefghij'[i], batch])));
+      expectObservable(source.pipe(predict((r) => rejected.push(r)), learnOnline((r) => rejected.push(r)))).toBe(
+        'abcdefghij|',
+        Object.fromEntries(expected.map((reports, i) => ['abcdefghij'[i], {
+          served,
+          frames: reports.map((report) => expect.objectContaining({ seq: i, predicted: report.predicted, loss: report.loss, learnEvent: report.event, batchSize: 2 })),
+        }])),
+      );
+    });
+    expect(rejected).toEqual([]);
+    expect(expected.flat().filter((report) => report.event === 'trained').length).toBeGreaterThan(4);
+    for (const name of model.parameterNames) expect(Array.from(model.getParameter(name))).toEqual(Array.from(reference.getParameter(name)));
   });
 
   it('passes batches without learning streams through untouched, and with learn off predicts without training', () => {

@@ -5,11 +5,11 @@ import { TestScheduler } from 'rxjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../../src/index.js';
 import { conflateLatest } from '../../src/stream/fan-out.js';
-import { microBatch } from '../../src/stream/micro-batch.js';
+import { microBatch, splitIntoBatches } from '../../src/stream/micro-batch.js';
 import { denormalize, normalize, OnlineNormalizer } from '../../src/stream/normalize.js';
 import { forecast, predict } from '../../src/stream/predict.js';
 import { anomalyLikelihood, erfc, ErrorScorer, gaussianTail, scoreErrors } from '../../src/stream/score.js';
-import type { Frame, FrameBatch, FrameSource, IncomingFrame, NormalizedFrame, Rejection, ServedModel, StreamEntry } from '../../src/stream/types.js';
+import type { Frame, FrameBatch, FrameSource, IncomingFrame, NormalizedFrame, Rejection, ServedModel, SteppedFrame, StreamEntry } from '../../src/stream/types.js';
 import { validateFrames } from '../../src/stream/validate.js';
 
 const producer: FrameSource = { label: 'producer' };
@@ -23,7 +23,11 @@ beforeAll(async () => {
 });
 
 function entry(name: string, options: Partial<StreamEntry> = {}): StreamEntry {
-  return { name, id: 1, served, stream: undefined, parked: undefined, lastSeq: -1, horizon: 0, learn: false, normalizer: undefined, scorer: new ErrorScorer(), owner: producer, lastActive: 0, closed: false, ...options };
+  return {
+    name, id: 1, served, stream: undefined, parked: undefined, learning: undefined, learner: undefined, parkedLearner: undefined,
+    lastSeq: -1, horizon: 0, learn: false, normalizer: undefined, scorer: new ErrorScorer(), owner: producer, orphanedAt: undefined, lastActive: 0, closed: false,
+    ...options,
+  };
 }
 
 function incoming(e: StreamEntry | undefined, seq: unknown, values: unknown, source = producer): IncomingFrame {
@@ -31,7 +35,12 @@ function incoming(e: StreamEntry | undefined, seq: unknown, values: unknown, sou
 }
 
 function normalized(e: StreamEntry, seq: number, values: number[]): NormalizedFrame {
-  return { source: producer, entry: e, seq, t: undefined, actual: Float64Array.from(values), receivedAt: 0, input: Float64Array.from(values), scale: undefined };
+  return { source: producer, entry: e, seq, t: seq, actual: Float64Array.from(values), receivedAt: 0, input: Float64Array.from(values), scale: undefined };
+}
+
+/** A normalized frame as predict leaves it: output, no forecast, attention, loss or learning event. */
+function steppedFrame(frame: NormalizedFrame, predicted: Float32Array, fields: Partial<SteppedFrame> = {}): SteppedFrame {
+  return { ...frame, predicted, forecast: undefined, attention: undefined, stepMicros: 1, batchSize: 1, loss: undefined, learnEvent: undefined, ...fields };
 }
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -63,7 +72,7 @@ describe('validateFrames', () => {
 describe('normalize and denormalize', () => {
   it('scales by the stream\'s running mean and std, then maps outputs back with the same scale', () => {
     const s = entry('s', { normalizer: new OnlineNormalizer(2) });
-    const frame = (seq: number, values: number[]): Frame => ({ source: producer, entry: s, seq, t: undefined, actual: Float64Array.from(values), receivedAt: 0 });
+    const frame = (seq: number, values: number[]): Frame => ({ source: producer, entry: s, seq, t: seq, actual: Float64Array.from(values), receivedAt: 0 });
     scheduler().run(({ hot, expectObservable }) => {
       const source = hot('-a-b-|', { a: frame(0, [10, 5]), b: frame(1, [30, 5]) });
       // after b: mean (20, 5), population std (10, 0 → scaled by 1)
@@ -73,7 +82,7 @@ describe('normalize and denormalize', () => {
       });
     });
     const scale = { mean: Float64Array.of(20, 5), std: Float64Array.of(10, 1) };
-    const stepped = { ...normalized(s, 1, [30, 5]), scale, predicted: Float32Array.of(0.5, -1), forecast: [Float32Array.of(0.5, -1), Float32Array.of(1, 2)], stepMicros: 1, batchSize: 1 };
+    const stepped = steppedFrame({ ...normalized(s, 1, [30, 5]), scale }, Float32Array.of(0.5, -1), { forecast: [Float32Array.of(0.5, -1), Float32Array.of(1, 2)] });
     scheduler().run(({ cold, expectObservable }) => {
       expectObservable(cold('a|', { a: { served, frames: [stepped] } }).pipe(denormalize())).toBe('a|', {
         a: { served, frames: [expect.objectContaining({ predicted: Float32Array.of(25, 4), forecast: [Float32Array.of(25, 4), Float32Array.of(30, 7)] })] },
@@ -83,7 +92,7 @@ describe('normalize and denormalize', () => {
 
   it('leaves frames alone when the model carries its own statistics (the library applies them)', () => {
     const s = entry('s');
-    const frame: Frame = { source: producer, entry: s, seq: 0, t: undefined, actual: Float64Array.of(10, 5), receivedAt: 0 };
+    const frame: Frame = { source: producer, entry: s, seq: 0, t: 0, actual: Float64Array.of(10, 5), receivedAt: 0 };
     scheduler().run(({ cold, expectObservable }) => {
       expectObservable(cold('a|', { a: frame }).pipe(normalize())).toBe('a|', { a: expect.objectContaining({ input: Float64Array.of(10, 5), scale: undefined }) });
     });
@@ -124,6 +133,33 @@ describe('microBatch', () => {
         z: { served, frames: [frames.t] },
       });
     });
+  });
+
+  it('puts each stream at most once in a batch, one model per batch, keeping every stream\'s frames in order (predict relies on it)', async () => {
+    const other: ServedModel = { name: 'other', model: await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 3, seed: 2 }) };
+    const streams = [entry('a'), entry('b'), entry('c'), entry('d', { served: other }), entry('e', { served: other })];
+    // 60 frames from 5 streams of 2 models, in a scrambled order: some streams send up to 20 times in one turn
+    const frames: NormalizedFrame[] = [];
+    const sent = new Map<StreamEntry, number>();
+    for (let i = 0; i < 60; i++) {
+      const e = streams[(i * i + 3 * i) % 7 % streams.length];
+      const seq = sent.get(e) ?? 0;
+      sent.set(e, seq + 1);
+      frames.push(normalized(e, seq, [i, i]));
+    }
+    const batches = splitIntoBatches(frames);
+    const lastSeq = new Map<StreamEntry, number>();
+    for (const batch of batches) {
+      const entries = batch.frames.map((f) => f.entry);
+      expect(new Set(entries).size).toBe(entries.length);
+      expect(entries.every((e) => e.served === batch.served)).toBe(true);
+      for (const f of batch.frames) {
+        expect(f.seq).toBe((lastSeq.get(f.entry) ?? -1) + 1);
+        lastSeq.set(f.entry, f.seq);
+      }
+    }
+    expect(batches.reduce((n, b) => n + b.frames.length, 0)).toBe(60);
+    expect(Math.max(...sent.values())).toBeGreaterThan(1);
   });
 
   it('ends the turn early when flushes emits', () => {
@@ -171,7 +207,7 @@ describe('predict and forecast', () => {
 describe('scoreErrors', () => {
   it('scores each frame against the previous prediction: error, rolling RMSE, anomaly 0.5 while under probation', () => {
     const s = entry('s');
-    const stepped = (seq: number, actual: number[], predicted: number[]) => ({ ...normalized(s, seq, actual), predicted: Float32Array.from(predicted), forecast: undefined, stepMicros: 1, batchSize: 1 });
+    const stepped = (seq: number, actual: number[], predicted: number[]) => steppedFrame(normalized(s, seq, actual), Float32Array.from(predicted));
     scheduler().run(({ cold, expectObservable }) => {
       const source = cold('a-b-c|', {
         a: { served, frames: [stepped(0, [1, 1], [4, 1])] },

@@ -1,0 +1,118 @@
+// Record and restore: a stream entry's state (slot snapshot, learner, statistics, scores) and a model's weights
+// and optimizer state, as checkpoints store them; the server's checkpoint files hold what these return.
+
+import type { Model } from '../api/model.js';
+import { exportOptimizerState, importOptimizerState } from '../api/optimizer-state.js';
+import { ErrorScorer, type ErrorScorerState } from './error-scorer.js';
+import { OnlineNormalizer, type OnlineNormalizerState } from './online-normalizer.js';
+import { learnerSnapshot, streamSnapshot } from './slots.js';
+import type { LearningConfig, NormalizeMode, ServedModel, StreamEntry } from './types.js';
+
+/** One stream entry as a checkpoint records it (JSON-ready; the server's StreamRecord in streams.json). */
+export interface EntryRecord {
+  name: string;
+  id: number;
+  /** The served model's name. */
+  model: string;
+  lastSeq: number;
+  horizon: number;
+  learn: boolean;
+  /** 'online' when the entry has an online normalizer, else 'none'. */
+  normalize: NormalizeMode;
+  /** Stream.snapshot() bytes, base64; absent for a stream never stepped. */
+  snapshot?: string;
+  normalizer?: OnlineNormalizerState;
+  scorer: ErrorScorerState;
+  /** Learning streams: their options. */
+  learning?: LearningConfig;
+  /** Learning streams: LearningStream.exportState() bytes, base64; absent before their first frame. */
+  learner?: string;
+}
+
+/** A model's state at one moment: its weights as safetensors and, when it has an Adam optimizer, that optimizer's state. */
+export function recordModel(model: Model): { weights: Uint8Array; optimizer?: Uint8Array } {
+  const optimizer = exportOptimizerState(model);
+  return { weights: model.toSafetensors(), ...(optimizer ? { optimizer } : {}) };
+}
+
+/**
+ * Restores recordModel()'s optimizer bytes into `model` (Adam's hyperparameters, moments and step count): after its
+ * weights, before any learner of it trains. Throws InputError for bytes of another model or a bad format.
+ */
+export function restoreModelOptimizer(model: Model, optimizer: Uint8Array): void {
+  importOptimizerState(model, optimizer);
+}
+
+/** The entry's state as a checkpoint records it, taken now (active or parked, learner included); reads its kernel slot. */
+export function recordEntry(entry: StreamEntry): EntryRecord {
+  const snapshot = streamSnapshot(entry);
+  const learner = entry.learning ? learnerSnapshot(entry) : undefined;
+  return {
+    name: entry.name,
+    id: entry.id,
+    model: entry.served.name,
+    lastSeq: entry.lastSeq,
+    horizon: entry.horizon,
+    learn: entry.learn,
+    normalize: entry.normalizer ? 'online' : 'none',
+    ...(snapshot ? { snapshot: base64(snapshot) } : {}),
+    ...(entry.normalizer ? { normalizer: entry.normalizer.toJSON() } : {}),
+    scorer: entry.scorer.toJSON(),
+    ...(entry.learning ? { learning: entry.learning } : {}),
+    ...(learner ? { learner: base64(learner) } : {}),
+  };
+}
+
+/** The fields of a stream entry a record brings back: its parked slot and learner, learning, statistics and scores. */
+export interface RestoredEntryState {
+  parked: Uint8Array | undefined;
+  parkedLearner: Uint8Array | undefined;
+  learning: LearningConfig | undefined;
+  learn: boolean;
+  normalizer: OnlineNormalizer | undefined;
+  scorer: ErrorScorer;
+}
+
+/**
+ * Decodes a record's state for an entry on `served`, parked (its first frame brings it into the kernel). The
+ * snapshot and learner bytes are tried now, on a slot opened and closed for it, so a bad record throws here
+ * (InputError) rather than on the stream's next frame. A learning record needs a model that can learn online
+ * (the caller checks: a learner cannot open otherwise).
+ */
+export function restoreEntryState(served: ServedModel, record: EntryRecord): RestoredEntryState {
+  const parked = record.snapshot ? fromBase64(record.snapshot) : undefined;
+  const parkedLearner = record.learner ? fromBase64(record.learner) : undefined;
+  const model = served.model;
+  if (record.learning) {
+    const probe = model.openLearningStream({ name: record.name, every: record.learning.every, window: record.learning.window, predict: record.learning.target, learn: false });
+    try {
+      if (parkedLearner) probe.importState(parkedLearner);
+      if (parked) probe.stream.restore(parked);
+    } finally {
+      probe.close();
+    }
+  } else if (parked) {
+    const probe = model.openStream({ name: record.name });
+    try {
+      probe.restore(parked);
+    } finally {
+      probe.close();
+    }
+  }
+  return {
+    parked,
+    parkedLearner,
+    learning: record.learning,
+    learn: record.learning !== undefined && record.learn,
+    normalizer: record.normalizer ? OnlineNormalizer.fromJSON(record.normalizer) : undefined,
+    scorer: ErrorScorer.fromJSON(record.scorer),
+  };
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
