@@ -16,8 +16,8 @@ import {
   parseNumberCell,
   readCsvRows,
   type CsvRow,
-} from '../src/cli/csv.js';
-import { AtomicFileSink } from '../src/cli/files.js';
+} from '../src/io/csv.js';
+import { AtomicFileSink } from '../src/io/files.js';
 import { ROOT, runSeqcast, type Run } from './helpers/cli.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;

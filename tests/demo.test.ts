@@ -4,7 +4,8 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index.js';
-import { DEMO_MODEL_URL, loadDemoData, runDemo, WARMUP } from '../src/cli/demo.js';
+import { runDemo } from '../src/cli/demo.js';
+import { DEMO_MODEL_URL, loadDemoData, WARMUP } from '../src/demo/data.js';
 
 /** A writable that keeps everything written to it. */
 class Collector extends Writable {

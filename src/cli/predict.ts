@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { loadModel, type Model, type StepInput } from '../api/model.js';
 import type { Stream } from '../api/stream.js';
 import { InputError } from '../errors.js';
-import { formatNumberRow, formatTextRow, isHeaderRow, parseNumberCell, readCsvRows, type CsvRow } from './csv.js';
-import { AtomicFileSink, StreamSink, type TextSink } from './files.js';
+import { formatNumberRow, formatTextRow, isHeaderRow, parseNumberCell, readCsvRows, type CsvRow } from '../io/csv.js';
+import { AtomicFileSink, StreamSink, type TextSink } from '../io/files.js';
 
 export interface PredictOptions {
   /** Path of the .safetensors model. */

@@ -14,7 +14,7 @@ import { readCsvData, readTextData, type NanPolicy } from '../train/data.js';
 import { runTraining, type EpochEvent, type StepEvent } from '../train/loop.js';
 import { planCsv, planText, saveCheckpoint, type TrainingPlan } from '../train/plan.js';
 import type { TaskShape } from '../train/tasks.js';
-import { describeFileError, OutputError } from './files.js';
+import { describeFileError, OutputError } from '../io/files.js';
 
 export interface TrainOptions {
   data: string;
