@@ -9,14 +9,16 @@
 // W2: 64 streams stepped together (one stepBatch call), H = 128.
 // Per stream-step FLOPs = 8·H·(X+H) + 2·O·H (the matrix products only).
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadModel, type Model, type Stream } from '../src/index.js';
 import { lstmWeights, NaiveLstm, NaiveLstmBatch, type LstmWeights } from './naive-lstm.js';
 import {
-  fmtGflops, fmtRate, fmtUs, lstmFlopsPerStreamStep, machineInfo, maxDiff, nowNs, percentile,
-  kernelInUse, randomFrames as randomFramesOf, wasmInfo as wasmInfoOf, writeResultsSection, type Machine, type WasmInfo,
+  fmtGflops, fmtRate, fmtUs, lstmFlopsPerStreamStep, machineInfo, maxDiff, nowNs,
+  kernelInUse, randomFrames as randomFramesOf, wasmInfo as wasmInfoOf, type Machine, type WasmInfo,
 } from './common.js';
+import { writeResultsJson, writeResultsSection } from './report.js';
+import { timeCases, type Timing, type TimingOptions } from './timing.js';
 
 const X = 8; // frame width
 const O = 8; // head outputs
@@ -136,72 +138,17 @@ interface Case {
   run: (calls: number) => void;
 }
 
-interface Measured extends Case {
-  callsPerRepeat: number;
-  samplesUs: number[]; // µs per stream-step, one per repeat
-  medianUs: number;
-  p10Us: number;
-  p90Us: number;
-  streamStepsPerSec: number;
+interface Measured extends Case, Timing {
   gflops: number;
   speedupVsNaive?: number;
 }
 
-function timeMs(run: (calls: number) => void, calls: number): number {
-  const t0 = nowNs();
-  run(calls);
-  return Number(nowNs() - t0) / 1e6;
-}
+const TIMING: TimingOptions = { repeats: REPEATS, repeatTargetMs: REPEAT_TARGET_MS, warmupMs: WARMUP_MS, warmupMinCalls: WARMUP_MIN_CALLS };
 
-/** Runs calls in growing chunks until WARMUP_MS and WARMUP_MIN_CALLS are both reached. */
-function warmUp(run: (calls: number) => void): void {
-  let chunk = 1, calls = 0, elapsed = 0;
-  while (elapsed < WARMUP_MS || calls < WARMUP_MIN_CALLS) {
-    const ms = timeMs(run, chunk);
-    elapsed += ms;
-    calls += chunk;
-    if (ms < 20) chunk *= 2;
-  }
-}
-
-/** Calls per repeat so one repeat takes about REPEAT_TARGET_MS. */
-function calibrate(run: (calls: number) => void): number {
-  let calls = 1;
-  for (;;) {
-    const ms = timeMs(run, calls);
-    if (ms >= 15) return Math.max(1, Math.round((calls * REPEAT_TARGET_MS) / ms));
-    calls *= ms < 1 ? 8 : 2;
-  }
-}
-
-/** Warms up and calibrates every case, then times REPEATS rounds, the cases interleaved (order rotating) within each round. */
-function measure(cases: Case[]): Measured[] {
-  const calls = cases.map((c) => {
-    warmUp(c.run);
-    return calibrate(c.run);
-  });
-  const samples: number[][] = cases.map(() => []);
-  for (let r = 0; r < REPEATS; r++) {
-    for (let k = 0; k < cases.length; k++) {
-      const i = (k + r) % cases.length;
-      const ms = timeMs(cases[i].run, calls[i]);
-      samples[i].push((ms * 1000) / (calls[i] * cases[i].streams));
-    }
-  }
-  return cases.map((c, i) => {
-    const sorted = [...samples[i]].sort((a, b) => a - b);
-    const medianUs = percentile(sorted, 0.5);
-    return {
-      ...c,
-      callsPerRepeat: calls[i],
-      samplesUs: samples[i],
-      medianUs,
-      p10Us: percentile(sorted, 0.1),
-      p90Us: percentile(sorted, 0.9),
-      streamStepsPerSec: 1e6 / medianUs,
-      gflops: flopsPerStreamStep(c.hidden) / (medianUs * 1e3),
-    };
-  });
+/** Times the cases with the shared harness (bench/timing.ts), interleaved, and adds the GFLOP/s. */
+async function measure(cases: Case[]): Promise<Measured[]> {
+  const timings = await timeCases(cases.map((c) => ({ run: c.run, streamStepsPerCall: c.streams })), TIMING);
+  return cases.map((c, i) => ({ ...c, ...timings[i], gflops: flopsPerStreamStep(c.hidden) / (timings[i].medianUs * 1e3) }));
 }
 
 function w1Cases(H: number, model: Model, weights: LstmWeights): Case[] {
@@ -454,10 +401,10 @@ async function main(): Promise<void> {
   for (const H of SIZES) {
     const { model, weights } = models.get(H)!;
     console.log(`timing W1 H=${H} ...`);
-    results.push(...measure(w1Cases(H, model, weights)));
+    results.push(...(await measure(w1Cases(H, model, weights))));
   }
   console.log(`timing W2 ${W2_STREAMS} streams H=${W2_HIDDEN} ...`);
-  results.push(...measure(w2Cases(w2.model, w2.weights)));
+  results.push(...(await measure(w2Cases(w2.model, w2.weights))));
   for (const r of results) {
     const naive = results.find((n) => n.workload === r.workload && n.hidden === r.hidden && n.impl === 'naive')!;
     r.speedupVsNaive = naive.medianUs / r.medianUs;
@@ -470,7 +417,7 @@ async function main(): Promise<void> {
   console.log(`ceiling: ${peak.toFixed(1)} GFLOP/s (f32x4 mul+add, no memory traffic)`);
   const text = section(machine, wasm, results, targets, agreement, batchDiff, seconds, peak);
   await writeResultsMd(text);
-  await writeFile(RESULTS_JSON, `${JSON.stringify({
+  await writeResultsJson(RESULTS_JSON, {
     benchmark: 'kernel',
     machine,
     kernel: wasm,
@@ -481,7 +428,7 @@ async function main(): Promise<void> {
     results: results.map(({ run: _run, ...r }) => ({ ...r, flopsPerStreamStep: flopsPerStreamStep(r.hidden), streamStepsPerRepeat: r.callsPerRepeat * r.streams })),
     targets,
     seconds,
-  }, null, 2)}\n`);
+  });
 
   console.log('');
   console.log(resultsTable(results));
