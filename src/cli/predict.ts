@@ -17,8 +17,8 @@ export interface PredictOptions {
   stdout: NodeJS.WritableStream;
 }
 
-/** Adds the `predict` command to `program`; its action hands its exit code to `finish`. */
-export function addPredictCommand(program: Command, finish: (exitCode: number) => void): Command {
+/** Adds the `predict` command to `program`, writing to `stdout` without --output; its action hands its exit code to `finish`. */
+export function addPredictCommand(program: Command, finish: (exitCode: number) => void, stdout: NodeJS.WritableStream = process.stdout): Command {
   return program
     .command('predict')
     .summary("write a model's output for every row of a CSV")
@@ -41,7 +41,7 @@ export function addPredictCommand(program: Command, finish: (exitCode: number) =
       ].join('\n'),
     )
     .action(async (options: { model: string; input: string; output?: string }) => {
-      finish(await runPredict({ ...options, stdout: process.stdout }));
+      finish(await runPredict({ ...options, stdout }));
     });
 }
 

@@ -58,7 +58,8 @@ const TRAINABLE: CellKind[] = ['lstm', 'gru', 'rnn'];
 const SHAPES = ['many-to-many', 'many-to-one', 'one-to-one'];
 const DEFAULTS = { kind: 'lstm', hidden: 64, layers: 1, embed: 64, textWindow: 64, frameWindow: 32, batch: 32, lr: 2e-3, clip: 1, epochs: 10, valSplit: 0.1, patience: 3, seed: 0 };
 
-export function addTrainCommand(program: Command, finish: (exitCode: number) => void): Command {
+/** Adds the `train` command to `program`, writing to `io`; its action hands its exit code to `finish`. */
+export function addTrainCommand(program: Command, finish: (exitCode: number) => void, io: TrainIo = { stdout: process.stdout, stderr: process.stderr }): Command {
   return program
     .command('train')
     .summary('train an RNN, LSTM or GRU on a CSV of frames or a text file')
@@ -112,7 +113,7 @@ export function addTrainCommand(program: Command, finish: (exitCode: number) => 
       ].join('\n'),
     )
     .action(async (options: TrainOptions) => {
-      finish(await runTrain(options, { stdout: process.stdout, stderr: process.stderr }));
+      finish(await runTrain(options, io));
     });
 }
 
