@@ -18,6 +18,7 @@ import {
   readCsvRows,
   type CsvRow,
 } from '../src/io/csv.js';
+import { AtomicFile, isAtomicTempName, writeFileAtomic } from '../src/io/atomic-file.js';
 import { AtomicFileSink } from '../src/io/files.js';
 import { ROOT, runCli, runSeqcast, type Run } from './helpers/cli.js';
 
@@ -460,5 +461,31 @@ describe('AtomicFileSink', () => {
     await other.abort();
     expect(existsSync(aborted)).toBe(false);
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('writeFileAtomic (src/io/atomic-file.ts, the one atomic writer)', () => {
+  it('replaces a file with bytes or text, leaving no temporary file', async () => {
+    const target = file('old\n', `atomic-${++fileCount}.bin`);
+    await writeFileAtomic(target, Uint8Array.of(1, 2, 3));
+    expect([...readFileSync(target)]).toEqual([1, 2, 3]);
+    await writeFileAtomic(target, 'héllo\n');
+    expect(readFileSync(target, 'utf8')).toBe('héllo\n');
+    expect(readdirSync(dir).filter((name) => isAtomicTempName(name))).toEqual([]);
+  });
+
+  it('throws the file system error for a folder that does not exist, writing nothing', async () => {
+    const target = join(dir, 'no-such-folder', 'x.bin');
+    await expect(writeFileAtomic(target, 'x')).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('names its temporary files so a cleanup can find them, and nothing else', async () => {
+    const file = await AtomicFile.create(join(dir, 'state.json'));
+    const name = file.tempPath.slice(dir.length + 1);
+    expect(isAtomicTempName(name)).toBe(true);
+    await file.abort();
+    expect(existsSync(file.tempPath)).toBe(false);
+    for (const other of ['state.json', 'model.g3.safetensors', '.hidden', 'notes.tmp']) expect(isAtomicTempName(other)).toBe(false);
   });
 });
