@@ -18,7 +18,7 @@ import {
   kernelInUse, randomFrames as randomFramesOf, wasmInfo as wasmInfoOf, type Machine, type WasmInfo,
 } from './common.js';
 import { writeResultsJson, writeResultsSection } from './report.js';
-import { timeCases, type Timing, type TimingOptions } from './timing.js';
+import { SMOKE, timeCases, type Timing, type TimingOptions } from './timing.js';
 
 const X = 8; // frame width
 const O = 8; // head outputs
@@ -435,7 +435,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(targetsTable(targets));
   console.log('');
-  console.log(`wrote ${fileURLToPath(RESULTS_MD)} (kernel section) and ${fileURLToPath(RESULTS_JSON)} in ${seconds.toFixed(1)} s`);
+  console.log(SMOKE ? 'smoke run: done, nothing written' : `wrote ${fileURLToPath(RESULTS_MD)} (kernel section) and ${fileURLToPath(RESULTS_JSON)} in ${seconds.toFixed(1)} s`);
   for (const { model } of models.values()) model.close();
 }
 

@@ -19,7 +19,7 @@
 import { fileURLToPath } from 'node:url';
 import { fmtGflops, fmtUs, machineInfo, nowNs, wasmInfo } from './common.js';
 import { writeResultsFile, writeResultsJson, writeResultsSection } from './report.js';
-import { timeCases } from './timing.js';
+import { SMOKE, timeCases } from './timing.js';
 import { plotSvg } from './peers/plot.js';
 import { resultsTable, section, SECTION_END, SECTION_START, speedupCell, targetsFrom, targetsTable } from './peers/report.js';
 import { AGREE_TOL, allPeers, loadBenchModel, O, X } from './peers/setup.js';
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(targetsTable(targets));
   console.log('');
-  console.log(`wrote ${fileURLToPath(RESULTS_MD)} (peers section), ${fileURLToPath(RESULTS_SVG)} and ${fileURLToPath(RESULTS_JSON)} in ${seconds.toFixed(1)} s`);
+  console.log(SMOKE ? 'smoke run: done, nothing written' : `wrote ${fileURLToPath(RESULTS_MD)} (peers section), ${fileURLToPath(RESULTS_SVG)} and ${fileURLToPath(RESULTS_JSON)} in ${seconds.toFixed(1)} s`);
   const disagreeing = skipped.filter((s) => s.reason.startsWith('outputs disagree'));
   if (disagreeing.length > 0) {
     console.error(`error: ${disagreeing.map((s) => `${s.id} ${s.workload} H=${s.hidden}`).join(', ')} disagreed with seqcast and ${disagreeing.length > 1 ? 'were' : 'was'} not timed`);

@@ -19,6 +19,7 @@ import { readTextData } from '../src/train/data.js';
 import { planText } from '../src/train/plan.js';
 import { kernelInUse, machineInfo, wasmInfo } from './common.js';
 import { writeResultsJson, writeResultsSection } from './report.js';
+import { SMOKE } from './timing.js';
 
 const SETUP = { embed: 64, hidden: 256, layers: 1, valSplit: 0.1, window: 64, batch: 32, lr: 2e-3, clip: 1.0, seed: 1337 };
 /** PyTorch 1.13, one thread, OpenBLAS, on this machine (issue 4). */
@@ -185,7 +186,7 @@ async function main(): Promise<void> {
       reference: { tokensPerSecond: REFERENCE.tokensPerSecond, valLoss: Object.fromEntries(REFERENCE.valLoss) },
       lastTrainingLoss: lastLoss, seconds: total,
     });
-    console.log(`wrote ${fileURLToPath(RESULTS_MD)} (train section) and ${fileURLToPath(RESULTS_JSON)}`);
+    console.log(SMOKE ? 'smoke run: done, nothing written' : `wrote ${fileURLToPath(RESULTS_MD)} (train section) and ${fileURLToPath(RESULTS_JSON)}`);
   }
   model.close();
 }
