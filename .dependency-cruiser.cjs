@@ -15,8 +15,8 @@ const FLOORS = [['cli'], ['server'], ['protocol'], ['stream'], ['api'], ['model'
  * everyone (io) imports nothing of the house.
  */
 const HELPERS = {
-  train: { importedBy: ['cli'], imports: ['api', 'model', 'kernel', 'io'] },
-  demo: { importedBy: ['cli', 'server'], imports: ['api', 'model', 'kernel', 'io'] },
+  train: { importedBy: ['cli'], imports: ['api', 'model', 'io'] },
+  demo: { importedBy: ['cli', 'server'], imports: ['api', 'model', 'io'] },
   io: { importedBy: '*', imports: [] },
 };
 
