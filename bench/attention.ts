@@ -11,7 +11,9 @@
 // with a sliding window: every projection and every score recomputed each step.
 
 import { createModel, type Stream } from '../src/index.js';
-import { fmtGflops, fmtUs, machineInfo, nowNs, percentile, randomFrames, writeResultsSection } from './common.js';
+import { fmtGflops, fmtUs, machineInfo, nowNs, randomFrames } from './common.js';
+import { writeResultsSection } from './report.js';
+import { spread, type Spread } from './timing.js';
 
 const X = 8, D = 64, HEADS = 4, MLP = 256, BLOCKS = 2, WINDOW = 128, O = 8;
 const POSITIONS = [100, 10_000, 1_000_000];
@@ -27,7 +29,7 @@ function flopsPerStep(attended: number): number {
 }
 
 /** Median, p10, p90 of µs per call over REPEATS repeats of `calls` calls. */
-function time(run: () => void, calls: number): { median: number; p10: number; p90: number } {
+function time(run: () => void, calls: number): Spread {
   for (let i = 0; i < calls; i++) run(); // warm-up
   const samples: number[] = [];
   for (let r = 0; r < REPEATS; r++) {
@@ -35,8 +37,7 @@ function time(run: () => void, calls: number): { median: number; p10: number; p9
     for (let i = 0; i < calls; i++) run();
     samples.push(Number(nowNs() - t0) / 1e3 / calls);
   }
-  samples.sort((a, b) => a - b);
-  return { median: percentile(samples, 0.5), p10: percentile(samples, 0.1), p90: percentile(samples, 0.9) };
+  return spread(samples);
 }
 
 async function main(): Promise<void> {
@@ -71,8 +72,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   const json: unknown[] = [];
   for (const position of POSITIONS) {
-    const sorted = samples.get(position)!.sort((a, b) => a - b);
-    const incremental = { median: percentile(sorted, 0.5), p10: percentile(sorted, 0.1), p90: percentile(sorted, 0.9) };
+    const incremental = spread(samples.get(position)!);
     const first = Math.max(0, position - WINDOW + 1);
     const windowFrames = Array.from({ length: position - first + 1 }, (_, i) => frames[(first + i) % frames.length]);
     const recompute = time(() => {
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     console.log(`position ${position}: incremental ${incremental.median.toFixed(2)} µs, recompute ${recompute.median.toFixed(0)} µs, ${ratio.toFixed(0)}×`);
   }
   const medians = (json as { incremental: { median: number } }[]).map((r) => r.incremental.median);
-  const spread = (Math.max(...medians) / Math.min(...medians) - 1) * 100;
+  const positionSpread = (Math.max(...medians) / Math.min(...medians) - 1) * 100;
   const machine = machineInfo();
   const section = [
     '<!-- attention:start -->',
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     '|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
-    `Spread of the incremental medians across positions: ${spread.toFixed(1)}% (flat within noise means a few percent on this shared 2-core machine).`,
+    `Spread of the incremental medians across positions: ${positionSpread.toFixed(1)}% (flat within noise means a few percent on this shared 2-core machine).`,
     '',
     `Whole run: ${((Date.now() - started) / 1000).toFixed(1)} s.`,
     '<!-- attention:end -->',

@@ -1,9 +1,9 @@
 // Helpers shared by the benchmark scripts (bench/kernel.ts, bench/peers.ts):
-// deterministic inputs, comparison, statistics, formatting, the machine line,
-// and writing one script's own section of bench/RESULTS.md.
+// deterministic inputs, comparison, statistics, formatting and the machine line
+// (timing is bench/timing.ts; writing results is bench/report.ts).
 
 import { createHash } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { kernelVariant } from '../src/index.js';
 import { KERNEL_FILES } from '../src/kernel/kernel.js';
@@ -120,28 +120,4 @@ export async function wasmInfo(url: URL): Promise<WasmInfo> {
   const bytes = await readFile(url);
   const info = await stat(url);
   return { file: `build/${url.pathname.split('/').pop()}`, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, mtime: info.mtime.toISOString() };
-}
-
-// ---------------------------------------------------------------- RESULTS.md
-
-/**
- * Replaces the text between `start` and `end` (markers included; `sectionText`
- * must carry them) in the markdown file, or appends the section when the file
- * has none yet. Other sections are left as they are.
- */
-export async function writeResultsSection(file: URL, start: string, end: string, sectionText: string): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    text = '# seqcast benchmarks\n\nEach section below is written by a benchmark script, which replaces only its own section (between its `<!-- name:start -->` and `<!-- name:end -->` markers).\n';
-  }
-  const at = text.indexOf(start);
-  const endAt = text.indexOf(end, at);
-  if (at >= 0 && endAt > at) {
-    text = text.slice(0, at) + sectionText + text.slice(endAt + end.length);
-  } else {
-    text = `${text.replace(/\n*$/, '\n\n')}${sectionText}\n`;
-  }
-  await writeFile(file, text);
 }

@@ -3,45 +3,32 @@
 // process, side by side. Run: `npm run bench:kernel` (builds first) or
 // `npx tsx bench/kernel.ts`. Writes the kernel section of bench/RESULTS.md and
 // bench/results-kernel.json, and prints the tables. No timing assertions: the
-// targets are reported as met / not met.
+// targets are reported as met / not met. Settings in bench/kernel-config.ts,
+// tables and section in bench/kernel-report.ts, timing in bench/timing.ts.
 //
 // W1: one stream, one step per call, state carried; H = 32, 128, 512.
 // W2: 64 streams stepped together (one stepBatch call), H = 128.
 // Per stream-step FLOPs = 8·H·(X+H) + 2·O·H (the matrix products only).
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadModel, type Model, type Stream } from '../src/index.js';
 import { lstmWeights, NaiveLstm, NaiveLstmBatch, type LstmWeights } from './naive-lstm.js';
 import {
-  fmtGflops, fmtRate, fmtUs, lstmFlopsPerStreamStep, machineInfo, maxDiff, nowNs, percentile,
-  kernelInUse, randomFrames as randomFramesOf, wasmInfo as wasmInfoOf, writeResultsSection, type Machine, type WasmInfo,
+  kernelInUse, machineInfo, maxDiff, nowNs, randomFrames as randomFramesOf, wasmInfo as wasmInfoOf, type Machine,
 } from './common.js';
-
-const X = 8; // frame width
-const O = 8; // head outputs
-const SIZES = [32, 128, 512];
-const W2_HIDDEN = 128;
-const W2_STREAMS = 64;
-const REPEATS = 15;
-const REPEAT_TARGET_MS = 60; // each repeat is sized to take about this long
-const WARMUP_MS = 400; // per implementation and workload, before calibration
-const WARMUP_MIN_CALLS = 200;
-const AGREE_TOL = 1e-4; // max |seqcast − naive|, and |seqcast − PyTorch| on check.json
-const AGREE_STEPS = 50;
+import { writeResultsJson, writeResultsSection } from './report.js';
+import { SMOKE, timeCases, type TimingOptions } from './timing.js';
+import {
+  AGREE_STEPS, AGREE_TOL, flopsPerStreamStep, O, REPEAT_TARGET_MS, REPEATS, SECTION_END, SECTION_START, SIZES, W2_HIDDEN, W2_STREAMS,
+  WARMUP_MIN_CALLS, WARMUP_MS, X, type Agreement, type Case, type Measured,
+} from './kernel-config.js';
+import { resultsTable, section, targetsFrom, targetsTable } from './kernel-report.js';
 
 const BENCH_DIR = new URL('./', import.meta.url);
 const MODELS_DIR = new URL('models/', BENCH_DIR);
 const RESULTS_MD = new URL('RESULTS.md', BENCH_DIR);
 const RESULTS_JSON = new URL('results-kernel.json', BENCH_DIR);
-const SECTION_START = '<!-- kernel:start -->';
-const SECTION_END = '<!-- kernel:end -->';
-
-/** Matrix-product FLOPs of one stream-step (nonlinearities not counted). */
-function flopsPerStreamStep(H: number): number {
-  return lstmFlopsPerStreamStep(H, X, O);
-}
-
 class BenchAbort extends Error {}
 
 // ---------------------------------------------------------------- inputs
@@ -66,14 +53,6 @@ function expectAgree(what: string, actual: ArrayLike<number>, expected: ArrayLik
   const { diff, at } = maxDiff(actual, expected);
   worst.value = Math.max(worst.value, diff);
   ensure(diff <= AGREE_TOL, `${what}: element ${at} is ${actual[at]} vs ${expected[at]} (|diff| ${diff.toExponential(2)} > ${AGREE_TOL})`);
-}
-
-interface Agreement {
-  hidden: number;
-  checkJsonSeqcastMaxAbs: number;
-  checkJsonNaiveMaxAbs: number;
-  stepsCompared: number;
-  seqcastVsNaiveMaxAbs: number;
 }
 
 /** seqcast vs PyTorch (check.json, one step from zero) and vs the naive LSTM (50 random steps, y, h and c). */
@@ -127,81 +106,12 @@ function checkBatchAgreement(model: Model, weights: LstmWeights): number {
 /** Sum of outputs, so no step can be optimised away. */
 let sink = 0;
 
-interface Case {
-  workload: 'W1' | 'W2';
-  hidden: number;
-  streams: number; // stream-steps per call
-  impl: 'seqcast' | 'seqcast-raw' | 'naive';
-  label: string;
-  run: (calls: number) => void;
-}
+const TIMING: TimingOptions = { repeats: REPEATS, repeatTargetMs: REPEAT_TARGET_MS, warmupMs: WARMUP_MS, warmupMinCalls: WARMUP_MIN_CALLS };
 
-interface Measured extends Case {
-  callsPerRepeat: number;
-  samplesUs: number[]; // µs per stream-step, one per repeat
-  medianUs: number;
-  p10Us: number;
-  p90Us: number;
-  streamStepsPerSec: number;
-  gflops: number;
-  speedupVsNaive?: number;
-}
-
-function timeMs(run: (calls: number) => void, calls: number): number {
-  const t0 = nowNs();
-  run(calls);
-  return Number(nowNs() - t0) / 1e6;
-}
-
-/** Runs calls in growing chunks until WARMUP_MS and WARMUP_MIN_CALLS are both reached. */
-function warmUp(run: (calls: number) => void): void {
-  let chunk = 1, calls = 0, elapsed = 0;
-  while (elapsed < WARMUP_MS || calls < WARMUP_MIN_CALLS) {
-    const ms = timeMs(run, chunk);
-    elapsed += ms;
-    calls += chunk;
-    if (ms < 20) chunk *= 2;
-  }
-}
-
-/** Calls per repeat so one repeat takes about REPEAT_TARGET_MS. */
-function calibrate(run: (calls: number) => void): number {
-  let calls = 1;
-  for (;;) {
-    const ms = timeMs(run, calls);
-    if (ms >= 15) return Math.max(1, Math.round((calls * REPEAT_TARGET_MS) / ms));
-    calls *= ms < 1 ? 8 : 2;
-  }
-}
-
-/** Warms up and calibrates every case, then times REPEATS rounds, the cases interleaved (order rotating) within each round. */
-function measure(cases: Case[]): Measured[] {
-  const calls = cases.map((c) => {
-    warmUp(c.run);
-    return calibrate(c.run);
-  });
-  const samples: number[][] = cases.map(() => []);
-  for (let r = 0; r < REPEATS; r++) {
-    for (let k = 0; k < cases.length; k++) {
-      const i = (k + r) % cases.length;
-      const ms = timeMs(cases[i].run, calls[i]);
-      samples[i].push((ms * 1000) / (calls[i] * cases[i].streams));
-    }
-  }
-  return cases.map((c, i) => {
-    const sorted = [...samples[i]].sort((a, b) => a - b);
-    const medianUs = percentile(sorted, 0.5);
-    return {
-      ...c,
-      callsPerRepeat: calls[i],
-      samplesUs: samples[i],
-      medianUs,
-      p10Us: percentile(sorted, 0.1),
-      p90Us: percentile(sorted, 0.9),
-      streamStepsPerSec: 1e6 / medianUs,
-      gflops: flopsPerStreamStep(c.hidden) / (medianUs * 1e3),
-    };
-  });
+/** Times the cases with the shared harness (bench/timing.ts), interleaved, and adds the GFLOP/s. */
+async function measure(cases: Case[]): Promise<Measured[]> {
+  const timings = await timeCases(cases.map((c) => ({ run: c.run, streamStepsPerCall: c.streams })), TIMING);
+  return cases.map((c, i) => ({ ...c, ...timings[i], gflops: flopsPerStreamStep(c.hidden) / (timings[i].medianUs * 1e3) }));
 }
 
 function w1Cases(H: number, model: Model, weights: LstmWeights): Case[] {
@@ -295,80 +205,6 @@ function w2Cases(model: Model, weights: LstmWeights): Case[] {
   ];
 }
 
-// ---------------------------------------------------------------- report
-
-interface Target {
-  target: string;
-  measured: string;
-  met: boolean;
-}
-
-/** The plain TypeScript LSTM on the machine where the issue's targets were set (shared/bench/README.md), µs per step. */
-const REFERENCE_NAIVE_US = { 32: 9.3, 128: 106 } as const;
-
-function targetsFrom(results: Measured[]): Target[] {
-  const api = (w: string, H: number) => results.find((r) => r.workload === w && r.hidden === H && r.impl === 'seqcast')!;
-  const naive = (w: string, H: number) => results.find((r) => r.workload === w && r.hidden === H && r.impl === 'naive')!;
-  const h128 = api('W1', 128), h32 = api('W1', 32), w2 = api('W2', W2_HIDDEN);
-  const targets: Target[] = [
-    { target: 'W1 H=128 single stream, median < 7 µs per step (≈ 20 GFLOP/s)', measured: `${fmtUs(h128.medianUs)} µs (${fmtGflops(h128.gflops)} GFLOP/s)`, met: h128.medianUs < 7 },
-    { target: 'W1 H=32 single stream, median < 1 µs per step', measured: `${fmtUs(h32.medianUs)} µs`, met: h32.medianUs < 1 },
-    { target: `W2 ${W2_STREAMS} streams H=${W2_HIDDEN}, ≥ 35 GFLOP/s`, measured: `${fmtGflops(w2.gflops)} GFLOP/s (${fmtUs(w2.medianUs)} µs per stream-step)`, met: w2.gflops >= 35 },
-  ];
-  const ahead = [...SIZES.map((H) => ['W1', H] as const), ['W2', W2_HIDDEN] as const].map(([w, H]) => {
-    const s = api(w, H), n = naive(w, H);
-    return { name: `${w} H=${H}`, ratio: n.medianUs / s.medianUs, ok: s.medianUs < n.medianUs };
-  });
-  // The issue's figures come from the machine of shared/bench/README.md, which also measured the plain TypeScript
-  // LSTM there: 9.3 µs at H=32 and 106 µs at H=128. The same baseline runs here in this run, so each absolute target
-  // carries over as a speed-up over it: 9.3 / 1 = 9.3× at H=32, 106 / 7 = 15.1× at H=128.
-  for (const [H, targetUs, naiveThereUs] of [[128, 7, REFERENCE_NAIVE_US[128]], [32, 1, REFERENCE_NAIVE_US[32]]] as const) {
-    const s = api('W1', H), n = naive('W1', H);
-    const needed = naiveThereUs / targetUs;
-    targets.push({
-      target: `W1 H=${H} scaled to this machine through the naive baseline: ≥ ${needed.toFixed(1)}× naive (${naiveThereUs} µs ÷ ${targetUs} µs on the issue's machine)`,
-      measured: `${(n.medianUs / s.medianUs).toFixed(1)}× (naive ${fmtUs(n.medianUs)} µs here, so the target here is ${fmtUs(n.medianUs / needed)} µs; seqcast ${fmtUs(s.medianUs)} µs)`,
-      met: n.medianUs / s.medianUs >= needed,
-    });
-  }
-  targets.push({
-    target: 'seqcast ahead of naive at every size (medians)',
-    measured: ahead.map((a) => `${a.name} ${a.ratio.toFixed(1)}×`).join(', '),
-    met: ahead.every((a) => a.ok),
-  });
-  return targets;
-}
-
-function resultsTable(results: Measured[]): string {
-  const lines = [
-    '| workload | H | implementation | median µs / stream-step | p10 – p90 µs | stream-steps/s | GFLOP/s | speed-up vs naive |',
-    '|---|---:|---|---:|---:|---:|---:|---:|',
-  ];
-  for (const r of results) {
-    const workload = r.workload === 'W1' ? 'W1 1 stream' : `W2 ${r.streams} streams`;
-    const speedup = r.impl === 'naive' ? '1×' : `${r.speedupVsNaive!.toFixed(1)}×`;
-    lines.push(`| ${workload} | ${r.hidden} | ${r.label} | **${fmtUs(r.medianUs)}** | ${fmtUs(r.p10Us)} – ${fmtUs(r.p90Us)} | ${fmtRate(r.streamStepsPerSec)} | ${fmtGflops(r.gflops)} | ${speedup} |`);
-  }
-  return lines.join('\n');
-}
-
-function targetsTable(targets: Target[]): string {
-  return [
-    '| target | measured (seqcast public API) | |',
-    '|---|---|---|',
-    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : '**not met**'} |`),
-  ].join('\n');
-}
-
-function agreementTable(agreement: Agreement[], batchDiff: number): string {
-  return [
-    '| H | seqcast vs PyTorch check.json (y, h) | naive vs check.json | seqcast vs naive, 50 random steps (y, h, c) |',
-    '|---:|---:|---:|---:|',
-    ...agreement.map((a) => `| ${a.hidden} | ${a.checkJsonSeqcastMaxAbs.toExponential(1)} | ${a.checkJsonNaiveMaxAbs.toExponential(1)} | ${a.seqcastVsNaiveMaxAbs.toExponential(1)} |`),
-    `| ${W2_HIDDEN} (W2) | | | stepBatch vs naive batch, 64 streams × 10 steps (y): ${batchDiff.toExponential(1)} |`,
-  ].join('\n');
-}
-
 /**
  * The arithmetic ceiling on this machine: the kernel's debugPeak runs 12 independent
  * f32x4 multiply-then-add chains with no memory traffic (fixed-width WebAssembly SIMD
@@ -385,40 +221,6 @@ function measurePeak(model: Model): number {
   }
   samples.sort((a, b) => a - b);
   return samples[3];
-}
-
-function section(machine: Machine, wasm: WasmInfo, results: Measured[], targets: Target[], agreement: Agreement[], batchDiff: number, seconds: number, peak: number): string {
-  return `${SECTION_START}
-## Kernel: seqcast vs a plain TypeScript LSTM
-
-Written by \`npm run bench:kernel\` (bench/kernel.ts); raw numbers in bench/results-kernel.json.
-
-Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}
-(load average at start ${machine.loadavg.map((v) => v.toFixed(2)).join(' / ')}; kernel ${wasm.file} ${wasm.bytes} bytes, sha256 ${wasm.sha256.slice(0, 12)}, built ${wasm.mtime}).
-
-Model: \`nn.LSTM(${X}, H)\` + \`nn.Linear(H, ${O})\`, float32, the shared weights in bench/models (lstm_hH.safetensors, also used for the ONNX comparisons).
-The naive baseline (bench/naive-lstm.ts) is plain Float32Array TypeScript: PyTorch layouts, nested loops, \`Math.exp\` sigmoid and \`Math.tanh\`, preallocated buffers, state carried; W2 loops over the streams.
-
-- **W1**: one stream, one step per call, state carried. **W2**: ${W2_STREAMS} streams stepped together per call, H=${W2_HIDDEN}; times are per stream-step (call time ÷ ${W2_STREAMS}).
-- Method: each implementation warmed up ≥ ${WARMUP_MS} ms, then ${REPEATS} repeats of N calls (N sized so a repeat takes ≈ ${REPEAT_TARGET_MS} ms), implementations interleaved within each repeat round; median and p10 / p90 over the repeats; \`process.hrtime.bigint\`.
-- FLOPs per stream-step = 8·H·(X+H) + 2·O·H with X=${X}, O=${O} (the matrix products; nonlinearities not counted): ${SIZES.map((H) => `H=${H}: ${flopsPerStreamStep(H).toLocaleString('en-US')}`).join(', ')}. GFLOP/s = FLOPs ÷ median time.
-- Speed-up vs naive = naive median ÷ this row's median, both from this run.
-- "raw kernel call" rows are an extra: the kernel alone (slot and input written straight into its memory, \`kernel.step\`, one output value read); the targets are judged on the public API rows.
-
-${resultsTable(results)}
-
-**Ceiling on this machine**: ${peak.toFixed(1)} GFLOP/s for f32x4 multiply-then-add with no memory traffic at all (the kernel's \`debugPeak\`: 12 independent chains; fixed-width WebAssembly SIMD has no FMA, and relaxed SIMD needs a flag on Node 20). A matrix-vector product also loads every weight once, so it stays below this: here W1 H=128 reaches ${(100 * (results.find((r) => r.workload === 'W1' && r.hidden === 128 && r.impl === 'seqcast')?.gflops ?? NaN) / peak).toFixed(0)}% of it and W2 ${(100 * (results.find((r) => r.workload === 'W2' && r.impl === 'seqcast')?.gflops ?? NaN) / peak).toFixed(0)}%. The issue's reference figures (a hand-written AssemblyScript step at 6.5 µs for H=128; 35 GFLOP/s batched) come from the AMD EPYC machine of shared/bench/README.md, where the plain TypeScript LSTM took 9.3 µs (H=32) and 106 µs (H=128); here it takes ${fmtUs(results.find((r) => r.workload === 'W1' && r.hidden === 32 && r.impl === 'naive')!.medianUs)} and ${fmtUs(results.find((r) => r.workload === 'W1' && r.hidden === 128 && r.impl === 'naive')!.medianUs)} µs, so the targets are also given below scaled through that baseline. On this shared virtual machine the same binary's timings move by up to ±50% from run to run (other tenants), so compare rows within one run.
-
-Targets (from the issue), judged on the medians above:
-
-${targetsTable(targets)}
-
-Agreement checked before timing (max |difference|, must be ≤ ${AGREE_TOL}; the run aborts otherwise):
-
-${agreementTable(agreement, batchDiff)}
-
-Whole run: ${seconds.toFixed(1)} s.
-${SECTION_END}`;
 }
 
 async function writeResultsMd(sectionText: string): Promise<void> {
@@ -454,10 +256,10 @@ async function main(): Promise<void> {
   for (const H of SIZES) {
     const { model, weights } = models.get(H)!;
     console.log(`timing W1 H=${H} ...`);
-    results.push(...measure(w1Cases(H, model, weights)));
+    results.push(...(await measure(w1Cases(H, model, weights))));
   }
   console.log(`timing W2 ${W2_STREAMS} streams H=${W2_HIDDEN} ...`);
-  results.push(...measure(w2Cases(w2.model, w2.weights)));
+  results.push(...(await measure(w2Cases(w2.model, w2.weights))));
   for (const r of results) {
     const naive = results.find((n) => n.workload === r.workload && n.hidden === r.hidden && n.impl === 'naive')!;
     r.speedupVsNaive = naive.medianUs / r.medianUs;
@@ -470,7 +272,7 @@ async function main(): Promise<void> {
   console.log(`ceiling: ${peak.toFixed(1)} GFLOP/s (f32x4 mul+add, no memory traffic)`);
   const text = section(machine, wasm, results, targets, agreement, batchDiff, seconds, peak);
   await writeResultsMd(text);
-  await writeFile(RESULTS_JSON, `${JSON.stringify({
+  await writeResultsJson(RESULTS_JSON, {
     benchmark: 'kernel',
     machine,
     kernel: wasm,
@@ -481,14 +283,14 @@ async function main(): Promise<void> {
     results: results.map(({ run: _run, ...r }) => ({ ...r, flopsPerStreamStep: flopsPerStreamStep(r.hidden), streamStepsPerRepeat: r.callsPerRepeat * r.streams })),
     targets,
     seconds,
-  }, null, 2)}\n`);
+  });
 
   console.log('');
   console.log(resultsTable(results));
   console.log('');
   console.log(targetsTable(targets));
   console.log('');
-  console.log(`wrote ${fileURLToPath(RESULTS_MD)} (kernel section) and ${fileURLToPath(RESULTS_JSON)} in ${seconds.toFixed(1)} s`);
+  console.log(SMOKE ? 'smoke run: done, nothing written' : `wrote ${fileURLToPath(RESULTS_MD)} (kernel section) and ${fileURLToPath(RESULTS_JSON)} in ${seconds.toFixed(1)} s`);
   for (const { model } of models.values()) model.close();
 }
 

@@ -10,7 +10,8 @@
 
 import { readFileSync } from 'node:fs';
 import { createModel } from '../src/index.js';
-import { fmtUs, machineInfo, nowNs, writeResultsSection } from './common.js';
+import { fmtUs, machineInfo, nowNs } from './common.js';
+import { writeResultsSection } from './report.js';
 
 const FILES = ['nyc_taxi', 'machine_temperature_system_failure', 'ambient_temperature_system_failure'];
 const DATA = new URL('../../shared/datasets/nab/', import.meta.url);

@@ -11,7 +11,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createModel } from '../src/index.js';
-import { machineInfo, nowNs, percentile, writeResultsSection } from './common.js';
+import { machineInfo, nowNs } from './common.js';
+import { writeResultsSection } from './report.js';
+import { spread } from './timing.js';
 
 const V = 65, E = 64, H = 256, T = 64, B = 32;
 const SECONDS_PER_LIBRARY = Number(process.env.W4_SECONDS ?? 10);
@@ -34,8 +36,7 @@ async function timeSteps(step: () => Promise<number> | number, budget: number): 
     loss = await step();
     samples.push(Number(nowNs() - t0) / 1e9);
   }
-  samples.sort((a, b) => a - b);
-  return { seconds: percentile(samples, 0.5), steps: samples.length, loss };
+  return { seconds: spread(samples).median, steps: samples.length, loss };
 }
 
 async function seqcast() {

@@ -5,11 +5,11 @@
 // Run: npm run bench:server (or all of npm run bench)
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createModel } from '../src/index.js';
 import { SeqcastServer } from '../src/server/server.js';
+import { writeResultsSection } from './report.js';
 import { calibrateWork, measureSteadiness, startEchoServer, type Steadiness } from './echo-server.js';
 
 const HIDDEN = 64;
@@ -26,7 +26,7 @@ const STEADINESS_SECONDS = 5;
 /** The whole run is stopped after this long, whatever happens. */
 const DEADLINE_MS = 300_000;
 
-const RESULTS = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 const GENERATOR = fileURLToPath(new URL('./server-load.mjs', import.meta.url));
 
 interface LevelResult {
@@ -226,14 +226,6 @@ Whole run: ${seconds.toFixed(1)} s.
 <!-- server:end -->`;
 }
 
-function writeSection(text: string): void {
-  const current = readFileSync(RESULTS, 'utf8');
-  const start = current.indexOf('<!-- server:start -->');
-  const end = current.indexOf('<!-- server:end -->');
-  const next = start >= 0 && end > start ? current.slice(0, start) + text + current.slice(end + '<!-- server:end -->'.length) : `${current.trimEnd()}\n\n${text}\n`;
-  writeFileSync(RESULTS, next);
-}
-
 const deadline = setTimeout(() => {
   process.stderr.write(`bench:server did not finish within ${DEADLINE_MS / 1000} s; stopping\n`);
   process.exit(1);
@@ -247,5 +239,5 @@ const binary = await measure('binary');
 const json = await measure('json');
 steadiness.push(measureSteadiness(STEADINESS_SECONDS));
 const text = section({ binary, json }, (performance.now() - started) / 1000, load, steadiness);
-writeSection(text);
+await writeResultsSection(RESULTS_MD, '<!-- server:start -->', '<!-- server:end -->', text);
 process.stdout.write(`\nwrote the server section of bench/RESULTS.md\n`);

@@ -13,12 +13,13 @@
 // Writes its own section of bench/RESULTS.md (<!-- train:start --> … <!-- train:end -->) and bench/results-train.json.
 
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { createModel } from '../src/index.js';
 import { readTextData } from '../src/train/data.js';
 import { planText } from '../src/train/plan.js';
-import { kernelInUse, machineInfo, wasmInfo, writeResultsSection } from './common.js';
+import { kernelInUse, machineInfo, wasmInfo } from './common.js';
+import { writeResultsJson, writeResultsSection } from './report.js';
+import { SMOKE } from './timing.js';
 
 const SETUP = { embed: 64, hidden: 256, layers: 1, valSplit: 0.1, window: 64, batch: 32, lr: 2e-3, clip: 1.0, seed: 1337 };
 /** PyTorch 1.13, one thread, OpenBLAS, on this machine (issue 4). */
@@ -178,14 +179,14 @@ async function main(): Promise<void> {
   console.log(`\n${section}`);
   if (write) {
     await writeResultsSection(RESULTS_MD, '<!-- train:start -->', '<!-- train:end -->', section);
-    await writeFile(RESULTS_JSON, `${JSON.stringify({
+    await writeResultsJson(RESULTS_JSON, {
       machine, wasm, setup: SETUP, command, steps: step, epochs: epoch,
       speed: { steps: speed.steps, seconds: speed.seconds, tokensPerSecond }, overallTokensPerSecond,
       validation: Object.fromEntries([...valLoss].map(([s, v]) => [s, v])),
       reference: { tokensPerSecond: REFERENCE.tokensPerSecond, valLoss: Object.fromEntries(REFERENCE.valLoss) },
       lastTrainingLoss: lastLoss, seconds: total,
-    }, null, 2)}\n`);
-    console.log(`wrote ${fileURLToPath(RESULTS_MD)} (train section) and ${fileURLToPath(RESULTS_JSON)}`);
+    });
+    console.log(SMOKE ? 'smoke run: done, nothing written' : `wrote ${fileURLToPath(RESULTS_MD)} (train section) and ${fileURLToPath(RESULTS_JSON)}`);
   }
   model.close();
 }

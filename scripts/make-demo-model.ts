@@ -9,7 +9,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { createModel, loadModel, type Model } from '../src/index.js';
-import { DEMO_MODEL_URL, loadDemoData, NAB_FILE, trainRowCount, WARMUP } from '../src/cli/demo.js';
+import { DEMO_MODEL_URL, loadDemoData, NAB_FILE, trainRowCount, WARMUP } from '../src/demo/data.js';
 
 /** Steps dropped from the start of the fit while the zero initial state fades: the demo's warm-up. */
 const WASHOUT = WARMUP;

@@ -1,4 +1,5 @@
-// The `seqcast` command line, run as the real built command (node bin/seqcast.js) in a child process, and its CSV helpers.
+// The `seqcast` command line, run in-process (src/cli/main.ts with collected output) and, for what only a real process shows
+// (its exit status, a closed pipe), as the built command (node bin/seqcast.js) in a child process; and its CSV helpers.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,9 +17,10 @@ import {
   parseNumberCell,
   readCsvRows,
   type CsvRow,
-} from '../src/cli/csv.js';
-import { AtomicFileSink } from '../src/cli/files.js';
-import { ROOT, runSeqcast, type Run } from './helpers/cli.js';
+} from '../src/io/csv.js';
+import { AtomicFile, isAtomicTempName, writeFileAtomic } from '../src/io/atomic-file.js';
+import { AtomicFileSink } from '../src/io/files.js';
+import { ROOT, runCli, runSeqcast, type Run } from './helpers/cli.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -64,9 +66,9 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs `seqcast <args…>` from the repository root. */
-function seqcast(...args: string[]): Run {
-  return runSeqcast(args);
+/** Runs `seqcast <args…>` in this process (src/cli/main.ts), from the repository root's point of view. */
+function seqcast(...args: string[]): Promise<Run> {
+  return runCli(args);
 }
 
 let fileCount = 0;
@@ -112,8 +114,8 @@ const FRAMES = [
 ];
 
 describe('seqcast help and version', () => {
-  it('--help describes seqcast in one line and lists the commands', () => {
-    const run = seqcast('--help');
+  it('--help describes seqcast in one line and lists the commands', async () => {
+    const run = await seqcast('--help');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^Usage: seqcast /);
     expect(run.stdout.split('\n')[2]).toMatch(/^Predict live streams/);
@@ -123,46 +125,66 @@ describe('seqcast help and version', () => {
     expect(run.stderr).toBe('');
   });
 
-  it('predict --help lists its options', () => {
-    const run = seqcast('predict', '--help');
+  it('predict --help lists its options', async () => {
+    const run = await seqcast('predict', '--help');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^Usage: seqcast predict /);
     for (const option of ['--model <file>', '--input <file>', '--output <file>']) expect(run.stdout).toContain(option);
   });
 
-  it('demo --help lists --rows', () => {
-    const run = seqcast('demo', '--help');
+  it('demo --help lists --rows', async () => {
+    const run = await seqcast('demo', '--help');
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('--rows <n>');
   });
 
-  it('--version prints the version from package.json', () => {
-    const run = seqcast('--version');
+  it('--version prints the version from package.json', async () => {
+    const run = await seqcast('--version');
     expect(run.status).toBe(0);
     expect(run.stdout).toBe(`${VERSION}\n`);
   });
 });
 
+describe('the built command (node bin/seqcast.js, a child process)', () => {
+  it('prints the version and exits 0', () => {
+    const run = runSeqcast(['--version']);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(`${VERSION}\n`);
+  });
+
+  it('exits 2 on a usage error, with one line on stderr', () => {
+    expectFailure(runSeqcast(['predict', '--input', 'x.csv']), /required option '-m, --model <file>' not specified/, 2);
+  });
+
+  it('exits 1 when the command fails, and 0 when it succeeds', () => {
+    expectFailure(runSeqcast(['predict', '--model', join(dir, 'nope.safetensors'), '--input', file('1,2,3\n')]), /cannot read model file .*nope\.safetensors: ENOENT/);
+    const run = runSeqcast(['predict', '--model', models.frames, '--input', file('1,2,3\n')]);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^y0,y1,y2\n[^\n]+\n$/);
+  });
+});
+
 describe('seqcast usage errors', () => {
-  it('an unknown option exits 2 with one line naming it', () => {
-    expectFailure(seqcast('predict', '--model', models.frames, '--input', 'x.csv', '--bogus'), /unknown option '--bogus'.*seqcast predict --help/, 2);
+  it('an unknown option exits 2 with one line naming it', async () => {
+    expectFailure(await seqcast('predict', '--model', models.frames, '--input', 'x.csv', '--bogus'), /unknown option '--bogus'.*seqcast predict --help/, 2);
   });
 
-  it('a missing required option exits 2', () => {
-    expectFailure(seqcast('predict', '--input', 'x.csv'), /required option '-m, --model <file>' not specified/, 2);
+  it('a missing required option exits 2', async () => {
+    expectFailure(await seqcast('predict', '--input', 'x.csv'), /required option '-m, --model <file>' not specified/, 2);
   });
 
-  it('an unknown command exits 2', () => {
-    expectFailure(seqcast('forecast'), /unknown command 'forecast'/, 2);
+  it('an unknown command exits 2', async () => {
+    expectFailure(await seqcast('forecast'), /unknown command 'forecast'/, 2);
   });
 
-  it('demo --rows must be a positive whole number', () => {
-    expectFailure(seqcast('demo', '--rows', 'ten'), /'--rows <n>' argument 'ten' is invalid/, 2);
-    expectFailure(seqcast('demo', '--rows', '0'), /'--rows <n>' argument '0' is invalid/, 2);
+  it('demo --rows must be a positive whole number', async () => {
+    expectFailure(await seqcast('demo', '--rows', 'ten'), /'--rows <n>' argument 'ten' is invalid/, 2);
+    expectFailure(await seqcast('demo', '--rows', '0'), /'--rows <n>' argument '0' is invalid/, 2);
   });
 
-  it('no command prints the help to stderr and exits 2', () => {
-    const run = seqcast();
+  it('no command prints the help to stderr and exits 2', async () => {
+    const run = await seqcast();
     expect(run.status).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/^Usage: seqcast /);
@@ -172,7 +194,7 @@ describe('seqcast usage errors', () => {
 describe('seqcast predict', () => {
   it('writes what stream.step returns for every row to stdout', async () => {
     const input = file(FRAMES.map((f) => f.join(',')).join('\n') + '\n');
-    const run = seqcast('predict', '--model', models.frames, '--input', input);
+    const run = await seqcast('predict', '--model', models.frames, '--input', input);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const { header, rows } = parseOutput(run.stdout);
@@ -183,7 +205,7 @@ describe('seqcast predict', () => {
   it('writes --output (header row in the input, channel names and a normalizer in the model), printing nothing', async () => {
     const input = file(`temp,"flow,rate",pressure\n${FRAMES.map((f) => f.join(',')).join('\r\n')}`);
     const output = outPath();
-    const run = seqcast('predict', '-m', models.named, '-i', input, '-o', output);
+    const run = await seqcast('predict', '-m', models.named, '-i', input, '-o', output);
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('');
     expect(run.status).toBe(0);
@@ -193,8 +215,8 @@ describe('seqcast predict', () => {
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('prints each value with the fewest digits that read back as the same float32', () => {
-    const run = seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n'));
+  it('prints each value with the fewest digits that read back as the same float32', async () => {
+    const run = await seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n'));
     const cells = run.stdout.split('\n')[1].split(',');
     for (const cell of cells) {
       expect(cell).toBe(formatFloat32(Number(cell)));
@@ -205,7 +227,7 @@ describe('seqcast predict', () => {
   it('runs a token model: one token id per row, logits out', async () => {
     const tokens = [3, 0, 6, 6, 1];
     const input = file(`token\n${tokens.join('\n')}\n`);
-    const run = seqcast('predict', '--model', models.tokens, '--input', input);
+    const run = await seqcast('predict', '--model', models.tokens, '--input', input);
     expect(run.status).toBe(0);
     const { header, rows } = parseOutput(run.stdout);
     expect(header).toEqual(['y0', 'y1', 'y2', 'y3', 'y4', 'y5', 'y6']);
@@ -214,20 +236,20 @@ describe('seqcast predict', () => {
 
   it('skips blank lines and trims cells', async () => {
     const input = file(`\n ${FRAMES[0].join(' , ')} \n\n   \n${FRAMES[1].join(',')}\n`);
-    const run = seqcast('predict', '--model', models.frames, '--input', input);
+    const run = await seqcast('predict', '--model', models.frames, '--input', input);
     expect(run.status).toBe(0);
     expect(parseOutput(run.stdout).rows).toEqual(await libraryOutputs(models.frames, FRAMES.slice(0, 2)));
   });
 
-  it('writes only the header for an empty input', () => {
-    const run = seqcast('predict', '--model', models.frames, '--input', file(''));
+  it('writes only the header for an empty input', async () => {
+    const run = await seqcast('predict', '--model', models.frames, '--input', file(''));
     expect(run.status).toBe(0);
     expect(run.stdout).toBe('y0,y1,y2\n');
   });
 
   it('replaces an existing --output file', async () => {
     const output = file('old contents\n', `existing-${++fileCount}.csv`);
-    const run = seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n'), '--output', output);
+    const run = await seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n'), '--output', output);
     expect(run.status).toBe(0);
     expect(parseOutput(readFileSync(output, 'utf8')).rows).toEqual(await libraryOutputs(models.frames, [[1, 2, 3]]));
   });
@@ -246,9 +268,9 @@ describe('seqcast predict', () => {
 
 describe('seqcast predict with bad input', () => {
   /** Runs predict with --output and expects failure with `message`, leaving no output file. */
-  function expectRejected(model: string, input: string, message: RegExp): void {
+  async function expectRejected(model: string, input: string, message: RegExp): Promise<void> {
     const output = outPath();
-    expectFailure(seqcast('predict', '--model', model, '--input', input, '--output', output), message);
+    expectFailure(await seqcast('predict', '--model', model, '--input', input, '--output', output), message);
     expect(existsSync(output)).toBe(false);
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   }
@@ -258,87 +280,87 @@ describe('seqcast predict with bad input', () => {
     return file(['a,b,c', '1,2,3', '', '4,5,6\r', '7,8,9', '\r', bad, '1,1,1'].join('\n'));
   }
 
-  it('a missing model file', () => {
-    expectRejected(join(dir, 'nope.safetensors'), file('1,2,3\n'), /seqcast: cannot read model file .*nope\.safetensors: ENOENT/);
+  it('a missing model file', async () => {
+    await expectRejected(join(dir, 'nope.safetensors'), file('1,2,3\n'), /seqcast: cannot read model file .*nope\.safetensors: ENOENT/);
   });
 
-  it('a corrupt model file, named', () => {
-    expectRejected(models.corrupt, file('1,2,3\n'), /seqcast: .*corrupt\.safetensors: corrupt safetensors file/);
+  it('a corrupt model file, named', async () => {
+    await expectRejected(models.corrupt, file('1,2,3\n'), /seqcast: .*corrupt\.safetensors: corrupt safetensors file/);
   });
 
-  it('a model file missing a tensor, naming file and tensor', () => {
-    expectRejected(models.missingTensor, file('1,2,3\n'), /seqcast: .*missing-tensor\.safetensors: .*"head\.bias"/);
+  it('a model file missing a tensor, naming file and tensor', async () => {
+    await expectRejected(models.missingTensor, file('1,2,3\n'), /seqcast: .*missing-tensor\.safetensors: .*"head\.bias"/);
   });
 
-  it('an input file that does not exist', () => {
-    expectRejected(models.frames, join(dir, 'nope.csv'), /seqcast: cannot read .*nope\.csv: no such file or directory \(ENOENT\)/);
+  it('an input file that does not exist', async () => {
+    await expectRejected(models.frames, join(dir, 'nope.csv'), /seqcast: cannot read .*nope\.csv: no such file or directory \(ENOENT\)/);
   });
 
-  it('an input that is a directory', () => {
+  it('an input that is a directory', async () => {
     const folder = join(dir, 'folder.csv');
     mkdirSync(folder, { recursive: true });
-    expectRejected(models.frames, folder, /seqcast: cannot read .*folder\.csv: it is a directory \(EISDIR\)/);
+    await expectRejected(models.frames, folder, /seqcast: cannot read .*folder\.csv: it is a directory \(EISDIR\)/);
   });
 
-  it('a row with the wrong number of values, by file line', () => {
-    expectRejected(models.frames, framesWithBadLine7('1,2'), /in-\d+\.csv line 7: 2 values, the model expects 3$/m);
-    expectRejected(models.frames, framesWithBadLine7('1,2,3,4'), /line 7: 4 values, the model expects 3$/m);
+  it('a row with the wrong number of values, by file line', async () => {
+    await expectRejected(models.frames, framesWithBadLine7('1,2'), /in-\d+\.csv line 7: 2 values, the model expects 3$/m);
+    await expectRejected(models.frames, framesWithBadLine7('1,2,3,4'), /line 7: 4 values, the model expects 3$/m);
   });
 
-  it('a header with the wrong number of names', () => {
-    expectRejected(models.frames, file('a,b\n1,2,3\n'), /line 1: the header names 2 columns, the model expects 3/);
+  it('a header with the wrong number of names', async () => {
+    await expectRejected(models.frames, file('a,b\n1,2,3\n'), /line 1: the header names 2 columns, the model expects 3/);
   });
 
-  it('a cell that is not a number', () => {
-    expectRejected(models.frames, framesWithBadLine7('1,abc,3'), /in-\d+\.csv line 7, column 2: "abc" is not a number/);
-    expectRejected(models.frames, framesWithBadLine7('1,2,0x10'), /line 7, column 3: "0x10" is not a number/);
+  it('a cell that is not a number', async () => {
+    await expectRejected(models.frames, framesWithBadLine7('1,abc,3'), /in-\d+\.csv line 7, column 2: "abc" is not a number/);
+    await expectRejected(models.frames, framesWithBadLine7('1,2,0x10'), /line 7, column 3: "0x10" is not a number/);
   });
 
-  it('an empty cell', () => {
-    expectRejected(models.frames, framesWithBadLine7('1,,3'), /line 7, column 2: the cell is empty; expected a number/);
+  it('an empty cell', async () => {
+    await expectRejected(models.frames, framesWithBadLine7('1,,3'), /line 7, column 2: the cell is empty; expected a number/);
   });
 
-  it('NaN and infinite cells', () => {
-    expectRejected(models.frames, framesWithBadLine7('NaN,2,3'), /line 7, column 1: "NaN" is not a finite number/);
-    expectRejected(models.frames, framesWithBadLine7('1,-Infinity,3'), /line 7, column 2: "-Infinity" is not a finite number/);
-    expectRejected(models.frames, framesWithBadLine7('1,2,inf'), /line 7, column 3: "inf" is not a finite number/);
-    expectRejected(models.frames, framesWithBadLine7('1e999,2,3'), /line 7, column 1: "1e999" is not a finite number/);
-    expectRejected(models.frames, framesWithBadLine7('1,1e39,3'), /line 7, column 2: "1e39" is too large for a float32/);
+  it('NaN and infinite cells', async () => {
+    await expectRejected(models.frames, framesWithBadLine7('NaN,2,3'), /line 7, column 1: "NaN" is not a finite number/);
+    await expectRejected(models.frames, framesWithBadLine7('1,-Infinity,3'), /line 7, column 2: "-Infinity" is not a finite number/);
+    await expectRejected(models.frames, framesWithBadLine7('1,2,inf'), /line 7, column 3: "inf" is not a finite number/);
+    await expectRejected(models.frames, framesWithBadLine7('1e999,2,3'), /line 7, column 1: "1e999" is not a finite number/);
+    await expectRejected(models.frames, framesWithBadLine7('1,1e39,3'), /line 7, column 2: "1e39" is too large for a float32/);
   });
 
-  it('NaN in the first row is bad data, not a header', () => {
-    expectRejected(models.frames, file('1,nan,3\n'), /line 1, column 2: "nan" is not a finite number/);
+  it('NaN in the first row is bad data, not a header', async () => {
+    await expectRejected(models.frames, file('1,nan,3\n'), /line 1, column 2: "nan" is not a finite number/);
   });
 
-  it('a token id outside the vocabulary', () => {
-    expectRejected(models.tokens, file('token\n1\n7\n'), /line 3: token id 7 is outside the vocabulary \(0\.\.6\)/);
-    expectRejected(models.tokens, file('1\n-1\n'), /line 2: token id -1 is outside the vocabulary \(0\.\.6\)/);
+  it('a token id outside the vocabulary', async () => {
+    await expectRejected(models.tokens, file('token\n1\n7\n'), /line 3: token id 7 is outside the vocabulary \(0\.\.6\)/);
+    await expectRejected(models.tokens, file('1\n-1\n'), /line 2: token id -1 is outside the vocabulary \(0\.\.6\)/);
   });
 
-  it('a token id that is not an integer', () => {
-    expectRejected(models.tokens, file('1\n2.5\n'), /line 2: token id 2\.5 is not an integer/);
+  it('a token id that is not an integer', async () => {
+    await expectRejected(models.tokens, file('1\n2.5\n'), /line 2: token id 2\.5 is not an integer/);
   });
 
-  it('a token row with two values', () => {
-    expectRejected(models.tokens, file('1\n2,3\n'), /line 2: 2 values, the model expects 1 token id per row/);
+  it('a token row with two values', async () => {
+    await expectRejected(models.tokens, file('1\n2,3\n'), /line 2: 2 values, the model expects 1 token id per row/);
   });
 
-  it('a quote that is never closed', () => {
-    expectRejected(models.frames, file('1,2,3\n4,"5,6\n'), /in-\d+\.csv: Quote Not Closed/);
+  it('a quote that is never closed', async () => {
+    await expectRejected(models.frames, file('1,2,3\n4,"5,6\n'), /in-\d+\.csv: Quote Not Closed/);
   });
 
-  it('a failure leaves an existing --output file as it was', () => {
+  it('a failure leaves an existing --output file as it was', async () => {
     const output = file('old contents\n', `existing-${++fileCount}.csv`);
-    expectFailure(seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n4,5\n'), '--output', output), /line 2: 2 values/);
+    expectFailure(await seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n4,5\n'), '--output', output), /line 2: 2 values/);
     expect(readFileSync(output, 'utf8')).toBe('old contents\n');
   });
 
-  it('an --output in a directory that does not exist', () => {
-    expectFailure(seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n'), '--output', join(dir, 'no-dir', 'out.csv')), /cannot write .*out\.csv: no such file or directory/);
+  it('an --output in a directory that does not exist', async () => {
+    expectFailure(await seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n'), '--output', join(dir, 'no-dir', 'out.csv')), /cannot write .*out\.csv: no such file or directory/);
   });
 
-  it('on stdout, the rows before the bad line are written, then the error', () => {
-    const run = seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n4,5,6\n7,x,9\n'));
+  it('on stdout, the rows before the bad line are written, then the error', async () => {
+    const run = await seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n4,5,6\n7,x,9\n'));
     expectFailure(run, /line 3, column 2: "x" is not a number/);
     expect(run.stdout.trim().split('\n')).toHaveLength(3); // header and 2 rows
   });
@@ -372,7 +394,7 @@ describe('CSV helpers', () => {
     ]);
   });
 
-  it('isHeaderRow: any cell that is not written as a number', () => {
+  it('isHeaderRow: any cell that is not written as a number', async () => {
     expect(isHeaderRow(['temp', 'flow'])).toBe(true);
     expect(isHeaderRow(['1', 'x'])).toBe(true);
     expect(isHeaderRow(['1', '-2.5e3', '.5'])).toBe(false);
@@ -380,7 +402,7 @@ describe('CSV helpers', () => {
     expect(isHeaderRow(['1', ''])).toBe(false);
   });
 
-  it('parseNumberCell reads decimals and rejects everything else with file, line and column', () => {
+  it('parseNumberCell reads decimals and rejects everything else with file, line and column', async () => {
     const at = { file: 'in.csv', line: 7, column: 2 };
     expect(parseNumberCell('-1.5e-3', at)).toBe(-0.0015);
     expect(parseNumberCell('+.5', at)).toBe(0.5);
@@ -392,7 +414,7 @@ describe('CSV helpers', () => {
     expect(() => parseNumberCell('x'.repeat(50), at)).toThrow(`"${'x'.repeat(20)}…" is not a number`);
   });
 
-  it('formatFloat32 writes the shortest decimal that reads back as the same float32', () => {
+  it('formatFloat32 writes the shortest decimal that reads back as the same float32', async () => {
     expect(formatFloat32(0.1)).toBe('0.1');
     expect(formatFloat32(Math.fround(0.1))).toBe('0.1');
     expect(formatFloat32(-2)).toBe('-2');
@@ -417,7 +439,7 @@ describe('CSV helpers', () => {
     }
   });
 
-  it('formats rows: numbers, and text quoted when needed', () => {
+  it('formats rows: numbers, and text quoted when needed', async () => {
     expect(formatNumberRow(Float32Array.of(0.25, -1, 1e-7))).toBe('0.25,-1,1e-7\n');
     expect(formatTextRow(['a', 'b,c', 'say "hi"'])).toBe('a,"b,c","say ""hi"""\n');
     expect(csvField(' padded ')).toBe('" padded "');
@@ -439,5 +461,31 @@ describe('AtomicFileSink', () => {
     await other.abort();
     expect(existsSync(aborted)).toBe(false);
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('writeFileAtomic (src/io/atomic-file.ts, the one atomic writer)', () => {
+  it('replaces a file with bytes or text, leaving no temporary file', async () => {
+    const target = file('old\n', `atomic-${++fileCount}.bin`);
+    await writeFileAtomic(target, Uint8Array.of(1, 2, 3));
+    expect([...readFileSync(target)]).toEqual([1, 2, 3]);
+    await writeFileAtomic(target, 'héllo\n');
+    expect(readFileSync(target, 'utf8')).toBe('héllo\n');
+    expect(readdirSync(dir).filter((name) => isAtomicTempName(name))).toEqual([]);
+  });
+
+  it('throws the file system error for a folder that does not exist, writing nothing', async () => {
+    const target = join(dir, 'no-such-folder', 'x.bin');
+    await expect(writeFileAtomic(target, 'x')).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('names its temporary files so a cleanup can find them, and nothing else', async () => {
+    const file = await AtomicFile.create(join(dir, 'state.json'));
+    const name = file.tempPath.slice(dir.length + 1);
+    expect(isAtomicTempName(name)).toBe(true);
+    await file.abort();
+    expect(existsSync(file.tempPath)).toBe(false);
+    for (const other of ['state.json', 'model.g3.safetensors', '.hidden', 'notes.tmp']) expect(isAtomicTempName(other)).toBe(false);
   });
 });

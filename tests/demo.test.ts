@@ -1,19 +1,11 @@
 // The bundled demo: its model file loads and predicts sensibly, and runDemo prints a table and a summary.
 
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index.js';
-import { DEMO_MODEL_URL, loadDemoData, runDemo, WARMUP } from '../src/cli/demo.js';
-
-/** A writable that keeps everything written to it. */
-class Collector extends Writable {
-  text = '';
-  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
+import { runDemo } from '../src/cli/demo.js';
+import { DEMO_MODEL_URL, loadDemoData, WARMUP } from '../src/demo/data.js';
+import { Collector } from './helpers/cli.js';
 
 // "   2160 ! 2013-12-10 09:15:00     50.266     50.272     0.006"
 const DATA_ROW = /^\s*(\d+) ([ !]) (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(\S+)\s+(\S+)\s+(\S+)$/;

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createModel, InputError, modelFromSafetensors, StateError } from '../src/index.js';
-import { exportOptimizerState, importOptimizerState } from '../src/api/online.js';
+import { exportOptimizerState, importOptimizerState } from '../src/api/optimizer-state.js';
 
 function nab(name: string): number[] {
   const text = readFileSync(new URL(`./fixtures/nab/${name}.csv`, import.meta.url), 'utf8');

@@ -1,5 +1,5 @@
-// `seqcast train` as the real built command (node bin/seqcast.js) in a child
-// process, on small real files: a sine CSV learned to low loss, a tiny text,
+// `seqcast train`, run in-process (src/cli/main.ts) and once as the real built command (node bin/seqcast.js)
+// in a child process, on small real files: a sine CSV learned to low loss, a tiny text,
 // labels, --delta, every bad input (clear message, nothing written) and --seed.
 
 import { spawnSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmax, loadModel } from '../src/index.js';
-import { ROOT, runSeqcast, type Run } from './helpers/cli.js';
+import { ROOT, runCli, runSeqcast, type Run } from './helpers/cli.js';
 
 let dir: string;
 const files = { sine: '', text: '', labels: '', empty: '', short: '', letters: '', nan: '' };
@@ -56,8 +56,9 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function train(args: string[]): Run {
-  return runSeqcast(['train', ...args], 30_000);
+/** `seqcast train <args…>` in this process (src/cli/main.ts), its output collected. */
+function train(args: string[]): Promise<Run> {
+  return runCli(['train', ...args]);
 }
 
 /** A fresh empty directory for one run's output. */
@@ -79,7 +80,7 @@ const FAST = ['--hidden', '16', '--batch', '16', '--lr', '0.01'];
 describe('seqcast train on CSV frames', () => {
   it('drives a sine to low loss, stores the training-part normalizer, and the model predicts in original units', async () => {
     const out = join(outDir('sine'), 'sine.safetensors');
-    const run = train(['--data', files.sine, '--kind', 'lstm', ...FAST, '--window', '16', '--stride', '2', '--epochs', '8', '--seed', '3', '--out', out]);
+    const run = await train(['--data', files.sine, '--kind', 'lstm', ...FAST, '--window', '16', '--stride', '2', '--epochs', '8', '--seed', '3', '--out', out]);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/time column "timestamp" skipped/);
@@ -120,7 +121,7 @@ describe('seqcast train on CSV frames', () => {
     ['a hybrid', ['--kind', 'hybrid', '--cell', 'gru', '--heads', '4']],
   ])('%s trains on the sine CSV, beats persistence and loads back with its attention settings', async (name, flags) => {
     const out = join(outDir(name.replace(/\W+/g, '-')), 'model.safetensors');
-    const run = train(['--data', files.sine, ...flags, ...FAST, '--window', '16', '--stride', '2', '--epochs', '8', '--seed', '3', '--out', out]);
+    const run = await train(['--data', files.sine, ...flags, ...FAST, '--window', '16', '--stride', '2', '--epochs', '8', '--seed', '3', '--out', out]);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const persistence = numberAfter(run.stdout, 'validation loss of persistence, for scale:');
@@ -133,7 +134,7 @@ describe('seqcast train on CSV frames', () => {
 
   it('--delta predicts the change: the stream returns x[t+1] − x[t] in original units', async () => {
     const out = join(outDir('delta'), 'delta.safetensors');
-    const run = train(['--data', files.sine, ...FAST, '--window', '16', '--stride', '4', '--epochs', '10', '--delta', '--out', out]);
+    const run = await train(['--data', files.sine, ...FAST, '--window', '16', '--stride', '4', '--epochs', '10', '--delta', '--out', out]);
     expect(run.status, run.stderr).toBe(0);
     const model = await loadModel(out);
     expect(model.metadata.target).toBe('delta');
@@ -154,7 +155,7 @@ describe('seqcast train on CSV frames', () => {
 
   it('many-to-one with a class label column: cross-entropy on the last step; the stream returns the logits', async () => {
     const out = join(outDir('classes'), 'classes.safetensors');
-    const run = train(['--data', files.labels, '--columns', 'a,b', '--label', 'rising', '--task', 'many-to-one', ...FAST, '--window', '10', '--stride', '2', '--epochs', '8', '--out', out]);
+    const run = await train(['--data', files.labels, '--columns', 'a,b', '--label', 'rising', '--task', 'many-to-one', ...FAST, '--window', '10', '--stride', '2', '--epochs', '8', '--out', out]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/label "rising" \(2 classes, cross-entropy\)/);
     const model = await loadModel(out);
@@ -173,9 +174,9 @@ describe('seqcast train on CSV frames', () => {
     model.close();
   });
 
-  it('--nan skip skips and counts rows with a missing value', () => {
+  it('--nan skip skips and counts rows with a missing value', async () => {
     const out = join(outDir('nan-skip'), 'm.safetensors');
-    const run = train(['--data', files.nan, ...FAST, '--window', '8', '--epochs', '1', '--nan', 'skip', '--out', out]);
+    const run = await train(['--data', files.nan, ...FAST, '--window', '8', '--epochs', '1', '--nan', 'skip', '--out', out]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/skipped 2 rows with missing values \(lines 6, 7\)/);
     expect(existsSync(out)).toBe(true);
@@ -185,7 +186,7 @@ describe('seqcast train on CSV frames', () => {
 describe('seqcast train on text', () => {
   it('learns a tiny text char by char (truncated BPTT) and stores the sorted vocabulary', async () => {
     const out = join(outDir('text'), 'chars.safetensors');
-    const run = train(['--data', files.text, '--kind', 'gru', '--hidden', '32', '--embed', '16', '--window', '16', '--batch', '8', '--lr', '0.01', '--epochs', '10', '--out', out]);
+    const run = await train(['--data', files.text, '--kind', 'gru', '--hidden', '32', '--embed', '16', '--window', '16', '--batch', '8', '--lr', '0.01', '--epochs', '10', '--out', out]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/2,700 characters, vocabulary of 28/);
     expect(run.stdout).toMatch(/tokens\/s/);
@@ -228,9 +229,9 @@ describe('seqcast train refuses bad input with a clear error and writes nothing'
     ['attention flags on a recurrent kind', () => ['--data', files.sine, '--kind', 'gru', '--sinks', '2'], /--sinks applies to --kind transformer or hybrid, not gru/],
     ['one-to-many', () => ['--data', files.sine, '--task', 'one-to-many'], /one-to-many is a way to run a trained model/],
   ];
-  it.each(cases)('%s', (name, args, message) => {
+  it.each(cases)('%s', async (name, args, message) => {
     const where = outDir(name.replace(/\W+/g, '-'));
-    const run = train([...FAST, '--epochs', '1', ...args(), '--out', join(where, 'model.safetensors')]);
+    const run = await train([...FAST, '--epochs', '1', ...args(), '--out', join(where, 'model.safetensors')]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/^seqcast: /);
     expect(run.stderr).toMatch(message);
@@ -238,33 +239,46 @@ describe('seqcast train refuses bad input with a clear error and writes nothing'
     expect(readdirSync(where)).toEqual([]);
   });
 
-  it('an output path that cannot be written is found before training starts', () => {
+  it('an output path that cannot be written is found before training starts', async () => {
     const missing = join(dir, 'no-such-dir', 'model.safetensors');
-    let run = train(['--data', files.sine, ...FAST, '--out', missing]);
+    let run = await train(['--data', files.sine, ...FAST, '--out', missing]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/cannot write .*no-such-dir\/model\.safetensors: no such file or directory/);
     expect(run.stdout).toBe('');
     const where = outDir('is-a-directory');
-    run = train(['--data', files.sine, ...FAST, '--out', where]);
+    run = await train(['--data', files.sine, ...FAST, '--out', where]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/cannot write .*: it is a directory/);
     expect(run.stdout).toBe('');
     expect(readdirSync(where)).toEqual([]);
   });
 
-  it('a flag that is not a number is a usage error', () => {
-    const run = train(['--data', files.sine, '--lr', 'fast', '--out', join(dir, 'never.safetensors')]);
+  it('a flag that is not a number is a usage error', async () => {
+    const run = await train(['--data', files.sine, '--lr', 'fast', '--out', join(dir, 'never.safetensors')]);
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/--lr <rate>' argument 'fast' is invalid/);
     expect(existsSync(join(dir, 'never.safetensors'))).toBe(false);
   });
 });
 
+describe('seqcast train as the built command (node bin/seqcast.js, a child process)', () => {
+  it('exits 1 on bad data, writing nothing, and 0 after a run', () => {
+    const where = outDir('bin');
+    const failed = runSeqcast(['train', '--data', files.empty, ...FAST, '--epochs', '1', '--out', join(where, 'model.safetensors')], 30_000);
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/^seqcast: .*empty\.csv is empty/);
+    expect(readdirSync(where)).toEqual([]);
+    const run = runSeqcast(['train', '--data', files.short, ...FAST, '--window', '4', '--val-split', '0', '--epochs', '1', '--out', join(where, 'model.safetensors')], 30_000);
+    expect(run.status, run.stderr).toBe(0);
+    expect(readdirSync(where)).toEqual(['model.safetensors']);
+  });
+});
+
 describe('seqcast train --seed', () => {
-  it('makes a run bit-reproducible; another seed gives another model', () => {
+  it('makes a run bit-reproducible; another seed gives another model', async () => {
     const where = outDir('seed');
     const args = (seed: string, name: string) => ['--data', files.sine, ...FAST, '--window', '16', '--epochs', '3', '--seed', seed, '--out', join(where, name)];
-    for (const [seed, name] of [['11', 'a.safetensors'], ['11', 'b.safetensors'], ['12', 'c.safetensors']]) expect(train(args(seed, name)).status).toBe(0);
+    for (const [seed, name] of [['11', 'a.safetensors'], ['11', 'b.safetensors'], ['12', 'c.safetensors']]) expect((await train(args(seed, name))).status).toBe(0);
     const [a, b, c] = ['a', 'b', 'c'].map((n) => readFileSync(join(where, `${n}.safetensors`)));
     expect(a.equals(b)).toBe(true);
     expect(a.equals(c)).toBe(false);

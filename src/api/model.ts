@@ -1,7 +1,7 @@
 // The library's Model: parameters in a kernel instance, streams in its slots,
 // safetensors in and out. docs/api.md documents every public member.
 
-import { rename, writeFile, open as openFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { InputError, StateError } from '../errors.js';
 import { Kernel, type KernelVariant } from '../kernel/kernel.js';
 import type { ModelArch, TensorSpec } from '../model/layout.js';
@@ -231,18 +231,9 @@ export class Model {
     return writeSafetensors(tensors, metadata);
   }
 
-  /** Saves atomically: writes a temporary file beside `path`, fsyncs it, renames it over `path`. */
+  /** Saves atomically (src/io/atomic-file.ts): a crash leaves the old file or the new one, never a mix. */
   async save(path: string): Promise<void> {
-    const bytes = this.toSafetensors();
-    const temp = `${path}.tmp-${process.pid}-${Date.now()}`;
-    await writeFile(temp, bytes);
-    const handle = await openFile(temp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
+    await writeFileAtomic(path, this.toSafetensors());
   }
 
   /** "a 1-layer lstm with input 8, hidden 128, head 8" */

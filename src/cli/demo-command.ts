@@ -3,15 +3,15 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { runDemo } from './demo.js';
 
-/** Adds the `demo` command to `program`; its action hands the demo's exit code to `finish`. */
-export function addDemoCommand(program: Command, finish: (exitCode: number) => void): Command {
+/** Adds the `demo` command to `program`, printing to `out`; its action hands the demo's exit code to `finish`. */
+export function addDemoCommand(program: Command, finish: (exitCode: number) => void, out: NodeJS.WritableStream = process.stdout): Command {
   return program
     .command('demo')
     .summary('predict a bundled sensor stream, one step ahead')
     .description('Runs the bundled demo: a model predicting a bundled sensor stream one step ahead, with its errors and speed.')
     .option('--rows <n>', 'rows of the bundled stream to run (default: all)', positiveInteger)
     .action(async (options: { rows?: number }) => {
-      finish(await runDemo({ rows: options.rows, out: process.stdout }));
+      finish(await runDemo({ rows: options.rows, out }));
     });
 }
 

@@ -1,68 +1,14 @@
 // `seqcast demo`: the bundled echo-state model predicting the bundled NAB machine-temperature stream, one step ahead.
 
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'csv-parse/sync';
 import { loadModel, type Model } from '../api/model.js';
+import { DEMO_MODEL_URL, loadDemoData, NAB_FILE, trainRowCount, WARMUP, type DemoData } from '../demo/data.js';
 import { InputError } from '../errors.js';
-
-// Resolved against this module so the same paths work from src/cli (vitest, tsx) and dist/cli (npm start).
-/** The bundled demo model (made by scripts/make-demo-model.ts). */
-export const DEMO_MODEL_URL = new URL('../../demo/machine-temperature.safetensors', import.meta.url);
-/** The bundled stream: NAB realKnownCause/machine_temperature_system_failure.csv. */
-export const DEMO_CSV_URL = new URL('../../demo/machine_temperature_system_failure.csv', import.meta.url);
-/** NAB's labelled anomaly windows for that file. */
-export const DEMO_WINDOWS_URL = new URL('../../demo/machine_temperature_windows.json', import.meta.url);
-
-/** The file's name in the Numenta Anomaly Benchmark, the key of its anomaly windows. */
-export const NAB_FILE = 'realKnownCause/machine_temperature_system_failure.csv';
-
-/**
- * The share of the file, from its start, that fitted the demo model (normalizer
- * and head); everything after it is held out and only ever used for the reported test error.
- */
-export const TRAIN_FRACTION = 0.5;
-
-/** Steps while the zero initial state fades; the head was not fitted on them and they are left out of the reported errors. */
-export const WARMUP = 100;
 
 export interface DemoOptions {
   /** Rows of the bundled stream to run; default all. */
   rows?: number;
   out: NodeJS.WritableStream;
-}
-
-/** The bundled stream: one timestamp and one temperature reading per row, plus NAB's anomaly windows. */
-export interface DemoData {
-  timestamps: string[];
-  values: Float64Array;
-  /** [start, end] timestamps, inclusive, in the CSV's "YYYY-MM-DD HH:MM:SS" form. */
-  windows: [string, string][];
-}
-
-/** Rows of the fitting part of a file of `rows` rows: the first TRAIN_FRACTION of them. */
-export function trainRowCount(rows: number): number {
-  return Math.floor(rows * TRAIN_FRACTION);
-}
-
-/** Reads the bundled CSV and anomaly windows (or the given copies of them). */
-export async function loadDemoData(csvUrl: URL = DEMO_CSV_URL, windowsUrl: URL = DEMO_WINDOWS_URL): Promise<DemoData> {
-  const records: { timestamp: string; value: string }[] = parse(await readFile(csvUrl, 'utf8'), { columns: true, skip_empty_lines: true });
-  const timestamps: string[] = new Array(records.length);
-  const values = new Float64Array(records.length);
-  records.forEach((record, i) => {
-    const value = Number(record.value);
-    // line i + 2: the header is line 1
-    if (record.value === undefined || record.value.trim() === '' || !Number.isFinite(value)) {
-      throw new InputError(`${fileURLToPath(csvUrl)} line ${i + 2}: value ${JSON.stringify(record.value)} is not a number`);
-    }
-    timestamps[i] = record.timestamp;
-    values[i] = value;
-  });
-  const allWindows = JSON.parse(await readFile(windowsUrl, 'utf8')) as Record<string, string[][]>;
-  // NAB writes "2013-12-10 06:25:00.000000"; the CSV has no fraction, and the fixed-width form compares as text
-  const windows = (allWindows[NAB_FILE] ?? []).map(([start, end]) => [start.slice(0, 19), end.slice(0, 19)] as [string, string]);
-  return { timestamps, values, windows };
 }
 
 /** Index of the anomaly window holding `timestamp`, or −1. */

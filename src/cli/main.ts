@@ -9,12 +9,26 @@ import { addReplayCommand } from './replay.js';
 import { addServeCommand } from './serve.js';
 import { addTrainCommand } from './train.js';
 
+/** A terminal's or pipe's output, as the commands use it: writes, and whether (and how wide) it is a terminal. */
+export type CliOutput = NodeJS.WritableStream & { isTTY?: boolean; columns?: number; hasColors?(): boolean };
+
+/**
+ * Where a run of the command line writes: process.stdout and process.stderr
+ * for the real command, collectors for tests that run it in-process.
+ * (`serve` and `replay` write to the process's own streams whatever is given.)
+ */
+export interface CliIo {
+  stdout: CliOutput;
+  stderr: CliOutput;
+}
+
 /**
  * Runs the command line `seqcast <argv…>` and returns its exit code: 0 on
  * success, 1 when the command fails (one `seqcast: <message>` line on stderr,
- * or a stack for a bug), 2 for a usage error. Never calls process.exit.
+ * or a stack for a bug), 2 for a usage error. Never calls process.exit, so
+ * tests can run it in-process with their own `io`.
  */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const version = readVersion();
   let exitCode = 0;
   const finish = (code: number) => {
@@ -25,20 +39,37 @@ export async function main(argv: string[]): Promise<number> {
     .description('Predict live streams as they arrive with stateful RNN, LSTM and GRU models.')
     .version(version, '-v, --version', 'print the version')
     .exitOverride() // inherited by the commands: usage errors throw CommanderError
-    .configureOutput({ outputError: usageError('seqcast') });
-  addPredictCommand(program, finish);
-  addDemoCommand(program, finish);
+    .configureOutput({ ...outputTo(io), outputError: usageError('seqcast') });
+  addPredictCommand(program, finish, io.stdout);
+  addDemoCommand(program, finish, io.stdout);
   addServeCommand(program, finish);
   addReplayCommand(program, finish);
-  addTrainCommand(program, finish);
+  addTrainCommand(program, finish, io);
   for (const command of program.commands) command.configureOutput({ outputError: usageError(`seqcast ${command.name()}`) });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (err) {
-    return report(err);
+    return report(err, io.stderr);
   }
+}
+
+/**
+ * Commander's output settings for `io`: help and errors to its streams. For
+ * the process's own streams, commander's defaults (which also read NO_COLOR
+ * and FORCE_COLOR); for others, wrapped and coloured only on a terminal.
+ */
+function outputTo(io: CliIo) {
+  if (io.stdout === process.stdout && io.stderr === process.stderr) return {};
+  return {
+    writeOut: (text: string) => void io.stdout.write(text),
+    writeErr: (text: string) => void io.stderr.write(text),
+    getOutHelpWidth: () => (io.stdout.isTTY ? io.stdout.columns : undefined) ?? 80, // commander reads "not a terminal" (undefined) as 80
+    getErrHelpWidth: () => (io.stderr.isTTY ? io.stderr.columns : undefined) ?? 80,
+    getOutHasColors: () => io.stdout.isTTY === true && io.stdout.hasColors?.() === true,
+    getErrHasColors: () => io.stderr.isTTY === true && io.stderr.hasColors?.() === true,
+  };
 }
 
 /** Prints a usage error as one line, pointing at the command's help. */
@@ -50,17 +81,17 @@ function usageError(commandPath: string) {
 }
 
 /** The exit code for an error that ended a command, after telling the user about it. */
-function report(err: unknown): number {
+function report(err: unknown, stderr: CliOutput): number {
   if (err instanceof CommanderError) {
     // commander has printed the help, the version or the usage error already
     return err.exitCode === 0 ? 0 : 2;
   }
   if (err instanceof SeqcastError) {
-    process.stderr.write(`seqcast: ${err.message}\n`);
+    stderr.write(`seqcast: ${err.message}\n`);
     return 1;
   }
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  process.stderr.write(`seqcast: unexpected error (a bug in seqcast; please report it with what follows)\n${detail}\n`);
+  stderr.write(`seqcast: unexpected error (a bug in seqcast; please report it with what follows)\n${detail}\n`);
   return 1;
 }
 

@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { loadModel, type Model, type StepInput } from '../api/model.js';
 import type { Stream } from '../api/stream.js';
 import { InputError } from '../errors.js';
-import { formatNumberRow, formatTextRow, isHeaderRow, parseNumberCell, readCsvRows, type CsvRow } from './csv.js';
-import { AtomicFileSink, StreamSink, type TextSink } from './files.js';
+import { formatNumberRow, formatTextRow, isHeaderRow, parseNumberCell, readCsvRows, type CsvRow } from '../io/csv.js';
+import { AtomicFileSink, StreamSink, type TextSink } from '../io/files.js';
 
 export interface PredictOptions {
   /** Path of the .safetensors model. */
@@ -17,8 +17,8 @@ export interface PredictOptions {
   stdout: NodeJS.WritableStream;
 }
 
-/** Adds the `predict` command to `program`; its action hands its exit code to `finish`. */
-export function addPredictCommand(program: Command, finish: (exitCode: number) => void): Command {
+/** Adds the `predict` command to `program`, writing to `stdout` without --output; its action hands its exit code to `finish`. */
+export function addPredictCommand(program: Command, finish: (exitCode: number) => void, stdout: NodeJS.WritableStream = process.stdout): Command {
   return program
     .command('predict')
     .summary("write a model's output for every row of a CSV")
@@ -41,7 +41,7 @@ export function addPredictCommand(program: Command, finish: (exitCode: number) =
       ].join('\n'),
     )
     .action(async (options: { model: string; input: string; output?: string }) => {
-      finish(await runPredict({ ...options, stdout: process.stdout }));
+      finish(await runPredict({ ...options, stdout }));
     });
 }
 

@@ -6,7 +6,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import WebSocket from 'ws';
 import { InputError, SeqcastError } from '../errors.js';
 import { BINARY_HEADER_BYTES, decodePredictions, encodeFrames, frameRecordBytes, MAX_BINARY_RECORDS } from '../protocol/binary.js';
-import { isHeaderRow, parseNumberCell, readCsvRows } from './csv.js';
+import { isHeaderRow, parseNumberCell, readCsvRows } from '../io/csv.js';
 
 export interface ReplayOptions {
   file: string;

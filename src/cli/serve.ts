@@ -5,7 +5,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadModel } from '../api/model.js';
 import { kernelVariant, supportsRelaxedSimd } from '../kernel/kernel.js';
 import { InputError } from '../errors.js';
-import { DEMO_ATTENTION, DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../server/demo-streams.js';
+import { DEMO_ATTENTION, DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../demo/streams.js';
 import { WS_PATH } from '../protocol/messages.js';
 import { SeqcastServer } from '../server/server.js';
 import type { ServedModel } from '../stream/types.js';

@@ -9,8 +9,9 @@
 // a crash at any point leaves the previous streams.json naming the previous generation's files, which are only
 // deleted once the new streams.json is in place.
 
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { isAtomicTempName, writeFileAtomic } from '../io/atomic-file.js';
 import { readSafetensors } from '../model/safetensors.js';
 import { SeqcastError } from '../errors.js';
 import { recordEntry, recordModel, restoreEntryState, restoreModelOptimizer, type EntryRecord } from '../stream/persist.js';
@@ -68,31 +69,10 @@ export function streamsPath(stateDir: string): string {
   return join(stateDir, 'streams.json');
 }
 
-/**
- * Replaces `path` with `bytes` so that a crash leaves either the old file or
- * the new one, never a mix: write a temporary file beside it, fsync it, rename
- * it over the old one, fsync the folder so the rename itself is durable.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+/** Replaces `path` with `bytes` atomically (src/io/atomic-file.ts), creating its folder first. */
+async function replaceFile(path: string, bytes: Uint8Array | string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  await handle.close();
-  await rename(temp, path);
-  const folder = await open(dirname(path), 'r');
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
+  await writeFileAtomic(path, bytes);
 }
 
 /**
@@ -104,19 +84,23 @@ export async function writeCheckpoint(stateDir: string, generation: number, mode
   const records: ModelRecord[] = [];
   for (const { name, weights, optimizer } of models) {
     const files = modelFiles(name, generation);
-    await writeFileAtomic(join(stateDir, files.weights), weights);
-    if (optimizer) await writeFileAtomic(join(stateDir, files.optimizer), optimizer);
+    await replaceFile(join(stateDir, files.weights), weights);
+    if (optimizer) await replaceFile(join(stateDir, files.optimizer), optimizer);
     records.push({ name, weights: files.weights, ...(optimizer ? { optimizer: files.optimizer } : {}) });
   }
   const file: StreamsFile = { format: CHECKPOINT_FORMAT, savedAt: new Date().toISOString(), generation, models: records, streams };
-  await writeFileAtomic(streamsPath(stateDir), JSON.stringify(file));
+  await replaceFile(streamsPath(stateDir), JSON.stringify(file));
   // older generations (and the temporary files of writes a crash interrupted) are no longer needed
   const keep = new Set(records.flatMap((r) => [r.weights, r.optimizer].filter((f): f is string => f !== undefined).map((f) => f.slice('models/'.length))));
   const folder = join(stateDir, 'models');
   for (const name of await readdir(folder).catch(() => [] as string[])) {
-    if (!keep.has(name) && (/\.g\d+\.(safetensors|optimizer)(\.tmp-.*)?$/.test(name) || /\.tmp-\d+-\d+$/.test(name) || /\.safetensors$/.test(name))) {
+    // `.tmp-<pid>-<ms>` names are the leftovers of versions before the one atomic writer
+    if (!keep.has(name) && (isAtomicTempName(name) || /\.g\d+\.(safetensors|optimizer)(\.tmp-.*)?$/.test(name) || /\.tmp-\d+-\d+$/.test(name) || /\.safetensors$/.test(name))) {
       await unlink(join(folder, name)).catch(() => undefined);
     }
+  }
+  for (const name of await readdir(stateDir).catch(() => [] as string[])) {
+    if (isAtomicTempName(name)) await unlink(join(stateDir, name)).catch(() => undefined);
   }
 }
 

@@ -1,6 +1,6 @@
 // The server's options: what `SeqcastServer.start` takes, and the same with every default filled in.
 
-import type { ScorerOptions } from '../stream/score.js';
+import type { ScorerOptions } from '../stream/error-scorer.js';
 import type { LearningConfig, ServedModel } from '../stream/types.js';
 import type { Clock } from './clock.js';
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 /**
  * The demo's NAB labelled anomaly windows, for the dashboard to shade:
  * {"machine-temperature": {"model", "period", "windows": [[firstRow, lastRow], ...], "source"}}.
- * The demo replays the bundled CSV in a loop (src/server/demo-streams.ts), so
+ * The demo replays the bundled CSV in a loop (src/demo/streams.ts), so
  * the frame with seq s is row s mod period of the file.
  */
 export const DEMO_WINDOWS_PATH = '/demo-windows.json';
@@ -109,7 +109,7 @@ let demoWindowsJson: Promise<string> | undefined;
 
 /** DEMO_WINDOWS_PATH's body: NAB's windows (timestamps) turned into rows of the bundled CSV; read once. */
 function demoWindows(): Promise<string> {
-  demoWindowsJson ??= import('../cli/demo.js').then(async ({ loadDemoData, NAB_FILE }) => {
+  demoWindowsJson ??= import('../demo/data.js').then(async ({ loadDemoData, NAB_FILE }) => {
     const { timestamps, windows } = await loadDemoData();
     // the timestamps ascend, so a window's rows are the ones from its first timestamp to the last before its end
     const rows = windows.map(([start, end]): [number, number] => {

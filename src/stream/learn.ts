@@ -1,7 +1,7 @@
 // learnOnline: the frames of learning streams, predicted and learned from by their LearningStream.
 
 import { map, type OperatorFunction } from 'rxjs';
-import { ErrorCode } from './codes.js';
+import { ErrorCode } from '../protocol/codes.js';
 import type { SteppedBatch } from './predict.js';
 import { activeLearner } from './slots.js';
 import type { Mutable, Rejection, SteppedFrame } from './types.js';

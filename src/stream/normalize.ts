@@ -3,9 +3,6 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { Frame, Mutable, NormalizedFrame, Scale, SteppedFrame } from './types.js';
 
-// the class moved to online-normalizer.ts (types.ts needs it, and this file needs types.ts); old importers keep this path
-export { OnlineNormalizer, type OnlineNormalizerState } from './online-normalizer.js';
-
 /**
  * Scales each frame into model units. A stream with an OnlineNormalizer gets
  * (x − mean) / std from its own running statistics; any other frame goes to the

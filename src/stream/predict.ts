@@ -3,7 +3,7 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { StepInput } from '../api/host.js';
 import { stepStreams, type Stream } from '../api/stream.js';
-import { ErrorCode } from './codes.js';
+import { ErrorCode } from '../protocol/codes.js';
 import { activeLearner, activeStream } from './slots.js';
 import type { FrameBatch, Mutable, Rejection, SteppedFrame } from './types.js';
 

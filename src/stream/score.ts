@@ -3,9 +3,6 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { Mutable, ScoredBatch, ScoredFrame, SteppedFrame } from './types.js';
 
-// the scorer moved to error-scorer.ts (types.ts needs it, and this file needs types.ts); old importers keep this path
-export { ErrorScorer, anomalyLikelihood, erfc, gaussianTail, type ErrorScorerState, type ScorerOptions } from './error-scorer.js';
-
 /**
  * Scores every frame with its stream's ErrorScorer (error, rolling RMSE, anomaly
  * likelihood), in original units: it runs after denormalize.

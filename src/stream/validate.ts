@@ -1,7 +1,7 @@
 // validateFrames: the pipeline's gate. A frame that passes will be stepped; one that fails is reported and changes nothing.
 
 import { filter, map, type OperatorFunction, pipe } from 'rxjs';
-import { ErrorCode } from './codes.js';
+import { ErrorCode, show } from '../protocol/codes.js';
 import type { Frame, IncomingFrame, Rejection, ScoredFrame } from './types.js';
 
 const NO_OUTPUT = new Float32Array(0);
@@ -128,13 +128,4 @@ function refusal(incoming: IncomingFrame): Problem {
 
 function isArrayLike(value: unknown): value is ArrayLike<unknown> {
   return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
-}
-
-/** A value as a message shows it: strings quoted and cut, arrays by length. */
-export function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value);
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
 }

@@ -5,8 +5,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../errors.js';
-import { isHeaderRow, parseNumberCell, quote, readCsvRows } from '../cli/csv.js';
-import { describeFileError } from '../cli/files.js';
+import { isHeaderRow, parseNumberCell, quote, readCsvRows } from '../io/csv.js';
+import { describeFileError } from '../io/files.js';
 
 /** Column names that mark a time column, skipped from the frames by default. */
 const TIME_NAMES = new Set(['timestamp', 'time', 'date', 'datetime']);

@@ -1,7 +1,10 @@
-// Runs the built `seqcast` command as a child process, from the repository root.
+// Runs the `seqcast` command: in-process through src/cli/main.ts with collected output (most tests),
+// or as the built command in a child process (the few tests of the real bin: its exit status, signals, pipes).
 
 import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -11,7 +14,24 @@ export interface Run {
   stderr: string;
 }
 
-/** `node bin/seqcast.js <args…>`, waited for; `timeout` in ms. */
+/** A writable that keeps everything written to it, like a pipe to a reader that never stops reading. */
+export class Collector extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+/** `seqcast <args…>` run in this process (main(argv, io)), its output collected; resolves when the command has finished. */
+export async function runCli(args: string[]): Promise<Run> {
+  const stdout = new Collector();
+  const stderr = new Collector();
+  const status = await main(args, { stdout, stderr });
+  return { status, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** `node bin/seqcast.js <args…>` (the built command, dist/), waited for; `timeout` in ms. */
 export function runSeqcast(args: string[], timeout?: number): Run {
   const result = spawnSync(process.execPath, ['bin/seqcast.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };

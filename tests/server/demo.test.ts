@@ -53,7 +53,7 @@ describe('seqcast serve --demo', () => {
     // sensors-attention: the same frames as sensors, through a model whose predictions carry its attention weights
     const latest = dashboard.predictions('sensors-attention').filter((m) => Array.isArray(m.attention)).at(-1);
     expect(latest?.attention).toHaveLength(4);
-    for (const row of latest.attention as number[][]) expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    for (const row of latest!.attention as number[][]) expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     expect(dashboard.predictions('sensors').every((m) => m.attention === undefined)).toBe(true);
     const sensorsBySeq = new Map(dashboard.predictions('sensors').map((m) => [m.seq, m.actual]));
     const paired = dashboard.predictions('sensors-attention').filter((m) => sensorsBySeq.has(m.seq));

@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { createModel, type Model, type ModelSpec } from '../../src/index.js';
-import type { LearningStream } from '../../src/api/online.js';
+import type { LearningStream } from '../../src/api/learning-stream.js';
 import { encodeFrames } from '../../src/protocol/binary.js';
 import { SeqcastServer } from '../../src/server/server.js';
 import { Client, type Message } from './client.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createModel } from '../../src/index.js';
 import { BINARY_HEADER_BYTES, checkFramesMessage, encodeFrames, frameRecordBytes, frameSeq, frameStreamId, frameTime, frameValues } from '../../src/protocol/binary.js';
 import { predictionJson, predictionMessage } from '../../src/protocol/json.js';
-import { ErrorScorer } from '../../src/stream/score.js';
+import { ErrorScorer } from '../../src/stream/error-scorer.js';
 import type { ScoredFrame, StreamEntry } from '../../src/stream/types.js';
 
 describe('predictionJson', () => {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../../src/index.js';
-import { DEMO_CSV_URL, DEMO_MODEL_URL } from '../../src/cli/demo.js';
+import { DEMO_CSV_URL, DEMO_MODEL_URL } from '../../src/demo/data.js';
 import { runReplay } from '../../src/cli/replay.js';
 import { SeqcastServer } from '../../src/server/server.js';
 

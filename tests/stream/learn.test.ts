@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../../src/index.js';
 import { learnOnline } from '../../src/stream/learn.js';
 import { forecast, predict, type SteppedBatch } from '../../src/stream/predict.js';
-import { ErrorScorer } from '../../src/stream/score.js';
+import { ErrorScorer } from '../../src/stream/error-scorer.js';
 import type { FrameSource, IncomingFrame, Rejection, ServedModel, ScoredFrame, StreamEntry } from '../../src/stream/types.js';
 import { validateFrames } from '../../src/stream/validate.js';
 

@@ -6,9 +6,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../../src/index.js';
 import { conflateLatest } from '../../src/stream/fan-out.js';
 import { microBatch, splitIntoBatches } from '../../src/stream/micro-batch.js';
-import { denormalize, normalize, OnlineNormalizer } from '../../src/stream/normalize.js';
+import { denormalize, normalize } from '../../src/stream/normalize.js';
+import { OnlineNormalizer } from '../../src/stream/online-normalizer.js';
 import { forecast, predict } from '../../src/stream/predict.js';
-import { anomalyLikelihood, erfc, ErrorScorer, gaussianTail, scoreErrors } from '../../src/stream/score.js';
+import { anomalyLikelihood, erfc, ErrorScorer, gaussianTail } from '../../src/stream/error-scorer.js';
+import { scoreErrors } from '../../src/stream/score.js';
 import type { Frame, FrameBatch, FrameSource, IncomingFrame, NormalizedFrame, Rejection, ServedModel, SteppedFrame, StreamEntry } from '../../src/stream/types.js';
 import { validateFrames } from '../../src/stream/validate.js';
 

@@ -1,9 +1,7 @@
-// Output of the command line: text to stdout, or to a file replaced atomically; file system errors in words.
+// Text output shared by the command line and training: text to stdout, or to a file replaced atomically; file system errors in words.
 
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { SeqcastError } from '../errors.js';
+import { AtomicFile } from './atomic-file.js';
 
 /** Writing the output failed: the directory is missing, the disk is full, standard output broke. */
 export class OutputError extends SeqcastError {
@@ -103,24 +101,24 @@ export class StreamSink extends TextSink {
 }
 
 /**
- * Text to a file, replaced atomically: it is written to a temporary file beside
- * the target, fsynced, and renamed over the target by `commit`. Until then
- * (and after `abort`) the target is untouched.
+ * Text to a file, replaced atomically (an AtomicFile): it is written to a
+ * temporary file beside the target, fsynced, and renamed over the target by
+ * `commit`. Until then (and after `abort`) the target is untouched.
  */
 export class AtomicFileSink extends TextSink {
-  private constructor(
-    readonly path: string,
-    private readonly temp: string,
-    private handle: FileHandle | undefined,
-  ) {
+  private constructor(private readonly file: AtomicFile) {
     super();
+  }
+
+  /** The target's path. */
+  get path(): string {
+    return this.file.path;
   }
 
   /** Creates the temporary file; throws OutputError when the target's directory cannot take it. */
   static async create(path: string): Promise<AtomicFileSink> {
-    const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
     try {
-      return new AtomicFileSink(path, temp, await open(temp, 'wx'));
+      return new AtomicFileSink(await AtomicFile.create(path));
     } catch (err) {
       throw new OutputError(`cannot write ${path}: ${describeFileError(err)}`);
     }
@@ -129,11 +127,7 @@ export class AtomicFileSink extends TextSink {
   async commit(): Promise<void> {
     try {
       await this.flush();
-      const handle = this.openHandle();
-      await handle.sync();
-      this.handle = undefined;
-      await handle.close();
-      await rename(this.temp, this.path);
+      await this.file.commit();
     } catch (err) {
       await this.abort();
       throw err instanceof OutputError ? err : new OutputError(`cannot write ${this.path}: ${describeFileError(err)}`);
@@ -141,27 +135,15 @@ export class AtomicFileSink extends TextSink {
   }
 
   async abort(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    await handle?.close().catch(() => {});
-    await unlink(this.temp).catch(() => {});
+    await this.file.abort();
   }
 
   protected async writeChunk(chunk: string): Promise<void> {
-    const handle = this.openHandle();
-    const bytes = Buffer.from(chunk, 'utf8');
     try {
-      for (let offset = 0; offset < bytes.length; ) {
-        offset += (await handle.write(bytes, offset, bytes.length - offset)).bytesWritten;
-      }
+      await this.file.write(Buffer.from(chunk, 'utf8'));
     } catch (err) {
       throw new OutputError(`cannot write ${this.path}: ${describeFileError(err)}`);
     }
-  }
-
-  private openHandle(): FileHandle {
-    if (!this.handle) throw new OutputError(`${this.path} was already committed or aborted`);
-    return this.handle;
   }
 }
 

@@ -1,4 +1,4 @@
-// CSV for the command line: rows streamed from a file with their line numbers, number cells checked, float32 rows written back.
+// CSV read and written by the command line, training and the demo: rows streamed from a file with their line numbers, number cells checked, float32 rows written back.
 
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream';

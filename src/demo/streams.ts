@@ -3,11 +3,9 @@
 // dashboard draws), and a bouncing ball on 16×16 video — each replayed at a set rate, each learned online from
 // scratch by its own model as it plays.
 
-import { createModel } from '../api/model.js';
-import { loadDemoData } from '../cli/demo.js';
+import { createModel, type Model } from '../api/model.js';
 import { seededRandom } from '../model/init.js';
-import type { ServedModel } from '../stream/types.js';
-import type { LocalProducer, SeqcastServer } from './server.js';
+import { loadDemoData } from './data.js';
 
 /** Ball video frames are BALL_SIZE × BALL_SIZE grayscale pixels, row-major, 0 (black) … 1 (white). */
 export const BALL_SIZE = 16;
@@ -20,6 +18,12 @@ export const DEMO_HIDDEN = { 'machine-temperature': 32, sensors: 32, 'sensors-at
 /** The attention block over the sensors' LSTM in the 'sensors-attention' stream: heads, window (steps), MLP width. */
 export const DEMO_ATTENTION = { heads: 4, window: 64, mlpSize: 64 } as const;
 
+/** A demo model and the name streams open it by (the server's ServedModel has this shape). */
+export interface DemoModel {
+  readonly name: string;
+  readonly model: Model;
+}
+
 /**
  * The demo's models, freshly initialised, knowing nothing at start: LSTMs for
  * machine temperature, sensors and ball, and for 'sensors-attention' the same
@@ -31,7 +35,7 @@ export const DEMO_ATTENTION = { heads: 4, window: 64, mlpSize: 64 } as const;
  * errors fall as the minutes go by. (`seqcast demo`, offline, uses the bundled
  * echo-state model instead.)
  */
-export async function demoModels(): Promise<ServedModel[]> {
+export async function demoModels(): Promise<DemoModel[]> {
   return [
     { name: 'machine-temperature', model: await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: DEMO_HIDDEN['machine-temperature'], seed: 5, metadata: { channels: ['temperature'] } }) },
     { name: 'sensors', model: await createModel({ cell: 'lstm', inputSize: SENSOR_CHANNELS.length, hiddenSize: DEMO_HIDDEN.sensors, seed: 7, metadata: { channels: SENSOR_CHANNELS } }) },
@@ -132,28 +136,57 @@ export interface DemoOptions {
   learn?: boolean;
 }
 
-/** The demo's producer, inside the server's process. */
-class DemoProducer implements LocalProducer {
+/** A refusal the server answers the demo with, e.g. `{ code: 'bad_seq', message: … }`. */
+export interface DemoRejection {
+  code: string;
+  message: string;
+}
+
+/** The demo's producer, inside the server's process: how the server names it, and where it reports the demo's refused frames. */
+export interface DemoProducer {
+  readonly label: string;
+  onError(rejection: DemoRejection): void;
+}
+
+/**
+ * What the demo needs of the streaming server: open a learning stream, push a
+ * frame, reset a stream. SeqcastServer (src/server/) has these methods;
+ * src/cli/serve.ts hands it in, so this module knows nothing of the server.
+ */
+export interface DemoSink {
+  /** Opens (or takes over, after a restore) `request.stream` for `source`; answers its last seq, or why not. */
+  openStream(
+    source: DemoProducer,
+    request: { type: 'open'; stream: string; model: string; horizon: number; learn: boolean; normalize: 'auto' },
+  ): { lastSeq: number } | DemoRejection;
+  /** Hands one frame of `frame.stream` to the pipeline. */
+  pushFrame(frame: { source: DemoProducer; stream: string; seq: number; t: number; values: number[] }): void;
+  /** Clears the stream's state (the model keeps what it learned). */
+  resetStream(source: DemoProducer, stream: string): unknown;
+}
+
+/** The demo's producer: it keeps the refusals the server reported, for tests and logs. */
+class DemoFrameProducer implements DemoProducer {
   readonly label = 'the built-in demo';
-  onError(rejection: { code: string; message: string }): void {
+  onError(rejection: DemoRejection): void {
     this.errors.push(`${rejection.code}: ${rejection.message}`);
   }
   readonly errors: string[] = [];
 }
 
 /**
- * Opens the four demo streams on `server` (which must hold demoModels()) as
+ * Opens the four demo streams on `server` (the streaming server, which must hold demoModels()) as
  * learning streams and feeds them at `rate` frames per second until stop().
  * Streams restored from a state directory continue from their last seq, with
  * what their models learned. The machine-temperature file loops, with a reset
  * at each start over (the model keeps what it learned), so the frame with seq
  * s is row s mod rows of the file.
  */
-export async function startDemo(server: SeqcastServer, options: DemoOptions = {}): Promise<{ stop(): void; producer: DemoProducer }> {
+export async function startDemo(server: DemoSink, options: DemoOptions = {}): Promise<{ stop(): void; producer: DemoFrameProducer }> {
   const rate = options.rate ?? DEMO_RATE;
   const learn = options.learn ?? true;
   if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`demo rate must be a positive number of frames per second, got ${rate}`);
-  const producer = new DemoProducer();
+  const producer = new DemoFrameProducer();
   const data = await loadDemoData();
   const ball = new BouncingBall();
   // the two sensors streams see the same frames (two generators with the same seed, each at its own stream's seq)
