@@ -86,9 +86,10 @@ export class HealthPanel {
   add(metrics: MetricsMessage, x: number): void {
     this.rows.push([
       x,
-      metrics.framesPerSecond,
-      metrics.stepMicros.p50,
-      metrics.stepMicros.p99,
+      metrics.framesPerSecond ?? NaN,
+      // an interval without a kernel step sends null: a gap in the chart, not a fall to 0
+      metrics.stepMicros.p50 ?? NaN,
+      metrics.stepMicros.p99 ?? NaN,
       metrics.streams.open,
       metrics.streams.held,
       metrics.streams.parked,

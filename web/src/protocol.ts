@@ -6,6 +6,7 @@ import type {
   ErrorMessage,
   ListedModel as WireListedModel,
   ListedStream as WireListedStream,
+  MetricsMessage,
   OpenedMessage,
   PredictionMessage,
   ResetMessage,
@@ -13,33 +14,11 @@ import type {
   SubscribedMessage,
 } from '../../src/protocol/messages.js';
 
-export type { ErrorMessage, LearnerStats, PredictionMessage, StreamLearning } from '../../src/protocol/messages.js';
+export type { ErrorMessage, LearnerStats, MetricsMessage, PredictionMessage, StreamLearning } from '../../src/protocol/messages.js';
 
 /** The WebSocket endpoint, relative to the page's origin (the same as src/protocol's WS_PATH; the dashboard imports only types from there). */
 export const WS_PATH = '/ws';
 
-/**
- * A `metrics` message as the dashboard reads it (src/protocol/messages.ts has the wire's own type). It reads the
- * quantiles as numbers, where the wire sends null for an interval without samples: health.ts is to map null to NaN.
- */
-export interface MetricsMessage {
-  type: 'metrics';
-  /** Server time, ms since the epoch. */
-  t: number;
-  interval: number;
-  framesPerSecond: number;
-  batchesPerSecond: number;
-  errorsPerSecond: number;
-  totalFrames: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number };
-  /** Kernel step (`stepBatch`) latency, µs. */
-  stepMicros: { p50: number; p99: number };
-  streams: { open: number; held: number; parked: number };
-  connections: number;
-  memory: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
-  /** Online learning over the interval: streams learning, mean loss of the applied updates (null: none), updates. */
-  learning: { available: boolean; streams?: number; loss: number | null; updates?: number; skipped?: number; rolledBack?: number };
-}
 
 /** One stream in the answer to `list`. */
 export interface ListedStream extends WireListedStream {
