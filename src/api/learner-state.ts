@@ -94,23 +94,49 @@ export function encodeLearnerState(record: LearnerRecord, shape: LearnerShape): 
 
 /** Reads encodeLearnerState() bytes, checking magic, version, sizes and finiteness; InputError for anything else. */
 export function decodeLearnerState(bytes: Uint8Array, shape: LearnerShape): LearnerRecord {
-  const { inputs: X, state: S, parameters: P } = shape;
+  return readLearnerState(bytes, shape);
+}
+
+/**
+ * Why encodeLearnerState() bytes could not be read back by any learner, or undefined when they could: bad magic,
+ * version, counters, length or a non-finite value. The bytes say their own sizes; only a learner of a model of
+ * those sizes takes them (decodeLearnerState checks that too). Checkpoints call it before they write a learner.
+ */
+export function learnerStateProblem(bytes: Uint8Array): string | undefined {
+  try {
+    readLearnerState(bytes, undefined);
+    return undefined;
+  } catch (err) {
+    if (err instanceof InputError) return err.message;
+    throw err;
+  }
+}
+
+/** decodeLearnerState, against `shape` when given (else the sizes the bytes state; a learner's outputs are its inputs). */
+function readLearnerState(bytes: Uint8Array, shape: LearnerShape | undefined): LearnerRecord {
   const r = new ByteReader(bytes, 'learner state');
   const [magic, version, x, stateLength, params, every, windowSize, flags, sinceTraining, consecutiveSkips, historyLength] = r.u32(11);
   if (magic !== LEARNER_MAGIC) throw new InputError('not a seqcast learner state (bad magic)');
   if (version !== LEARNER_VERSION) throw new InputError(`learner state version ${version} is not supported (this version reads ${LEARNER_VERSION})`);
-  if (x !== X || stateLength !== S || params !== P) {
-    throw new InputError(`learner state is of a model with ${x} inputs, ${stateLength} state values and ${params} parameters; this one has ${X}, ${S} and ${P}: ${shape.description}`);
+  if (shape && (x !== shape.inputs || stateLength !== shape.state || params !== shape.parameters)) {
+    throw new InputError(`learner state is of a model with ${x} inputs, ${stateLength} state values and ${params} parameters; this one has ${shape.inputs}, ${shape.state} and ${shape.parameters}: ${shape.description}`);
   }
+  const X = x, S = stateLength, P = params;
   if (every < 1 || windowSize < 1 || historyLength > windowSize + 1) throw new InputError(`learner state has inconsistent counters (every ${every}, window ${windowSize}, history ${historyLength})`);
-  if (((flags & 4) !== 0) !== shape.running) {
+  if (shape && ((flags & 4) !== 0) !== shape.running) {
     throw new InputError(`learner state ${flags & 4 ? 'has' : 'lacks'} running statistics, but this model ${shape.running ? 'does not carry' : 'carries'} a normalizer`);
   }
+  // every length below is the header's: refuse a header whose sizes the bytes cannot hold before allocating for them
+  const floats = (flags & 8 ? X : 0) + (flags & 16 ? X : 0) + (flags & 32 ? (shape?.outputs ?? X) : 0) + historyLength * (X + S) + (flags & 64 ? P : 0);
+  const doubles = 11 + (flags & 4 ? 1 + 2 * X : 0) + 1 + 2 * X;
+  const implied = 11 * 4 + doubles * 8 + floats * 4;
+  if (implied > bytes.byteLength) throw new InputError(`learner state is cut short: ${bytes.byteLength} bytes, its header implies ${implied}`);
+  if (implied < bytes.byteLength) throw new InputError(`learner state has ${bytes.byteLength - implied} bytes too many: its header implies ${implied}`);
   const [errorCount, spikeFactor, rollbackFactor, bestLoss, frames, updates, skipped, rollbacks, mse, persistenceMse, runningLoss] = r.f64(11);
   const running = flags & 4 ? { count: r.f64(1)[0], mean: r.f64(X), m2: r.f64(X) } : undefined;
   const previousFrame = flags & 8 ? r.f32(X) : undefined;
   const previousPrediction = flags & 16 ? r.f32(X) : undefined;
-  const lastOutput = flags & 32 ? r.f32(shape.outputs) : undefined;
+  const lastOutput = flags & 32 ? r.f32(shape?.outputs ?? X) : undefined;
   const history = Array.from({ length: historyLength }, () => ({ frame: r.f32(X), stateBefore: r.f32(S) }));
   const goodWeights = flags & 64 ? r.f32(P) : undefined;
   const [shrinkCount] = r.f64(1);
@@ -121,7 +147,11 @@ export function decodeLearnerState(bytes: Uint8Array, shape: LearnerShape): Lear
     for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) throw new InputError(`learner state: ${what} value ${i} is ${values[i]}; expected a finite number`);
   };
   finite('statistics', [errorCount, spikeFactor, rollbackFactor, frames, updates, skipped, rollbacks, mse, persistenceMse]);
+  // the two values with a meaning before the first update: no best loss yet (+Infinity), no running loss yet (NaN)
+  if (!(Number.isFinite(bestLoss) || bestLoss === Infinity)) throw new InputError(`learner state: best loss is ${bestLoss}; expected a finite number (or Infinity before the first update)`);
+  if (!(Number.isFinite(runningLoss) || Number.isNaN(runningLoss))) throw new InputError(`learner state: running loss is ${runningLoss}; expected a finite number (or NaN before the first update)`);
   if (running) {
+    finite('running count', [running.count]);
     finite('running mean', running.mean);
     finite('running m2', running.m2);
   }

@@ -2,7 +2,7 @@
 // truncated BPTT over its last N frames, guarded against bursts that would ruin a good model.
 
 import { InputError, StateError } from '../errors.js';
-import { LEARNER_RULES, RunningStats } from '../model/running-stats.js';
+import { LEARNER_RULES, RunningStats, unscaled } from '../model/running-stats.js';
 import type { ModelHost } from './host.js';
 import { decodeLearnerState, encodeLearnerState, type LearnerShape, type LearningStats } from './learner-state.js';
 import { openStream, type Stream } from './stream.js';
@@ -191,7 +191,7 @@ export class LearningStream {
     this.lastOutput = out;
     for (let j = 0; j < X; j++) {
       const next = this.delta ? frame[j] + this.shrink(j) * out[j] : out[j];
-      report.predicted[j] = next * this.std(j) + this.mean(j);
+      report.predicted[j] = unscaled(next, this.mean(j), this.std(j));
     }
     this.previousFrame = prepared.previousFrame;
     this.previousPrediction = report.predicted;
@@ -314,7 +314,7 @@ export class LearningStream {
       for (let j = 0; j < X; j++) {
         const out = f32[outAt + j];
         const value = this.delta ? next[j] + this.shrink(j) * out : out;
-        row[j] = value * this.std(j) + this.mean(j);
+        row[j] = unscaled(value, this.mean(j), this.std(j));
         next[j] = clampInput(value);
       }
       rows.push(row);

@@ -38,11 +38,7 @@ export function encodeSnapshot(host: ModelHost, { position, lastOutput, state }:
 /** Reads snapshot bytes for a stream of `host`'s model; InputError for another shape, a bad header, length or value. */
 export function decodeSnapshot(host: ModelHost, bytes: Uint8Array): StreamSnapshot {
   const { layers, hiddenSize } = host.arch;
-  if (bytes.byteLength < SNAPSHOT_HEADER_BYTES) throw new InputError(`snapshot is ${bytes.byteLength} bytes, shorter than its ${SNAPSHOT_HEADER_BYTES}-byte header`);
-  const r = new ByteReader(bytes, 'snapshot');
-  const [magic, version, shape, savedLayers, savedHidden, stateLength, outputLength, hash] = r.u32(8);
-  if (magic !== SNAPSHOT_MAGIC) throw new InputError('not a seqcast stream snapshot (bad magic)');
-  if (version !== SNAPSHOT_VERSION) throw new InputError(`snapshot version ${version} is not supported (this version reads ${SNAPSHOT_VERSION})`);
+  const { r, header: [shape, savedLayers, savedHidden, stateLength, outputLength, hash] } = readHeader(bytes);
   const expected = [shapeCode(host), layers, hiddenSize];
   if (shape !== expected[0] || savedLayers !== expected[1] || savedHidden !== expected[2] || hash !== archHash(host)) {
     const { kind, cell } = host.arch;
@@ -54,6 +50,37 @@ export function decodeSnapshot(host: ModelHost, bytes: Uint8Array): StreamSnapsh
   if (stateLength !== host.kernel.stateLength || (outputLength !== 0 && outputLength !== host.outputSize)) {
     throw new InputError(`snapshot holds ${stateLength} state and ${outputLength} output values; expected ${host.kernel.stateLength} and ${host.outputSize}`);
   }
+  return readBody(r, bytes, stateLength, outputLength);
+}
+
+/**
+ * Why snapshot bytes could not be restored into any stream, or undefined when they could: bad magic, version,
+ * length, a non-finite value or position. The bytes say their own sizes; only a stream of a model of those sizes
+ * takes them (decodeSnapshot checks that too). Checkpoints call it before they write a snapshot.
+ */
+export function snapshotProblem(bytes: Uint8Array): string | undefined {
+  try {
+    const { r, header: [, , , stateLength, outputLength] } = readHeader(bytes);
+    readBody(r, bytes, stateLength, outputLength);
+    return undefined;
+  } catch (err) {
+    if (err instanceof InputError) return err.message;
+    throw err;
+  }
+}
+
+/** The header after magic and version (both checked): shape code, layers, hidden, S, O, shape hash; and the reader past it. */
+function readHeader(bytes: Uint8Array): { r: ByteReader; header: number[] } {
+  if (bytes.byteLength < SNAPSHOT_HEADER_BYTES) throw new InputError(`snapshot is ${bytes.byteLength} bytes, shorter than its ${SNAPSHOT_HEADER_BYTES}-byte header`);
+  const r = new ByteReader(bytes, 'snapshot');
+  const [magic, version, ...header] = r.u32(8);
+  if (magic !== SNAPSHOT_MAGIC) throw new InputError('not a seqcast stream snapshot (bad magic)');
+  if (version !== SNAPSHOT_VERSION) throw new InputError(`snapshot version ${version} is not supported (this version reads ${SNAPSHOT_VERSION})`);
+  return { r, header };
+}
+
+/** The position and floats after the header, checked: the length the header implies, finite values, a whole position. */
+function readBody(r: ByteReader, bytes: Uint8Array, stateLength: number, outputLength: number): StreamSnapshot {
   if (bytes.byteLength !== SNAPSHOT_HEADER_BYTES + (stateLength + outputLength) * 4) {
     throw new InputError(`snapshot is ${bytes.byteLength} bytes; its header implies ${SNAPSHOT_HEADER_BYTES + (stateLength + outputLength) * 4}`);
   }

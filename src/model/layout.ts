@@ -104,12 +104,45 @@ export function validateArch(arch: ModelArch, source = 'model spec'): void {
   }
 }
 
-/** Refuses heads that do not divide D, a window below 1, sinks below 0, naming the value. */
+/**
+ * Limits on what a model file or spec may ask of the kernel (docs/model-format.md, "Limits"): checked before
+ * anything is allocated, so that a number from a file can neither wrap in the kernel's 32-bit arithmetic
+ * (2³² + 4 would be a window of 4) nor ask for gigabytes per stream.
+ */
+export const LIMITS = {
+  /** W, positions each step attends to besides the sinks, itself included. */
+  window: 65_536,
+  /** S, the stream's first positions kept forever. */
+  sinks: 65_536,
+  /** Floats of one stream's attention caches, 2 · blocks · (S + W) · D: 2²⁵ floats = 128 MiB. */
+  attentionCacheFloats: 2 ** 25,
+} as const;
+
+/** Floats of one stream's attention caches: keys and values, (S + W) × D per block. */
+export function attentionCacheFloats(a: AttentionArch): number {
+  return 2 * a.blocks * (a.sinks + a.window) * a.width;
+}
+
+/**
+ * Refuses heads that do not divide D, a window outside 1..LIMITS.window, sinks outside 0..LIMITS.sinks, and
+ * attention caches above LIMITS.attentionCacheFloats per stream, naming the value.
+ */
 export function validateAttention(a: AttentionArch, source: string): void {
+  for (const [field, value] of [['width', a.width], ['mlpSize', a.mlpSize], ['blocks', a.blocks]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new ModelFormatError(`${source}: ${field} must be a positive integer, got ${value}`);
+  }
   if (!Number.isInteger(a.heads) || a.heads < 1) throw new ModelFormatError(`${source}: heads must be a positive integer, got ${a.heads}`);
   if (a.width % a.heads !== 0) throw new ModelFormatError(`${source}: heads = ${a.heads} does not divide the model width D = ${a.width}`);
   if (!Number.isInteger(a.window) || a.window < 1) throw new ModelFormatError(`${source}: window must be an integer of at least 1, got ${a.window}`);
+  if (a.window > LIMITS.window) throw new ModelFormatError(`${source}: window ${a.window} is above the limit of ${LIMITS.window} positions`);
   if (!Number.isInteger(a.sinks) || a.sinks < 0) throw new ModelFormatError(`${source}: sinks must be an integer of at least 0, got ${a.sinks}`);
+  if (a.sinks > LIMITS.sinks) throw new ModelFormatError(`${source}: sinks ${a.sinks} is above the limit of ${LIMITS.sinks} positions`);
+  const cache = attentionCacheFloats(a);
+  if (cache > LIMITS.attentionCacheFloats) {
+    throw new ModelFormatError(
+      `${source}: a stream's attention caches would hold ${cache} floats (2 · ${a.blocks} blocks · (${a.sinks} sinks + window ${a.window}) · D ${a.width}), above the limit of ${LIMITS.attentionCacheFloats} (128 MiB); use a smaller window`,
+    );
+  }
 }
 
 const KINDS: ModelKind[] = ['recurrent', 'transformer', 'hybrid'];

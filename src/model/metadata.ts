@@ -2,7 +2,7 @@
 // tensor names and shapes cannot tell (docs/model-format.md is the contract).
 
 import { ModelFormatError } from '../errors.js';
-import type { ModelArch } from './layout.js';
+import { LIMITS, type ModelArch } from './layout.js';
 
 /** Version of the metadata JSON this code writes. */
 export const METADATA_FORMAT = 1;
@@ -47,13 +47,24 @@ export function parseMetadata(text: string | undefined, source: string): Seqcast
   return value as SeqcastMetadata;
 }
 
-/** Throws ModelFormatError naming the first field that disagrees with the model. */
+/**
+ * Throws ModelFormatError naming the first field that disagrees with the model or lies outside its limits
+ * (docs/model-format.md, "Limits"). A key that is present must hold a value of its kind: `null` is no absence.
+ * Runs before any kernel memory exists.
+ */
 export function validateMetadata(meta: SeqcastMetadata, arch: ModelArch, source: string): void {
   if (meta.format !== undefined && meta.format !== METADATA_FORMAT) {
     throw new ModelFormatError(`${source}: seqcast metadata format ${JSON.stringify(meta.format)} is not supported (this version reads ${METADATA_FORMAT})`);
   }
+  if (meta.kind !== undefined && meta.kind !== arch.kind) {
+    throw new ModelFormatError(`${source}: seqcast metadata kind is ${JSON.stringify(meta.kind)}, but the model is a ${arch.kind} model`);
+  }
+  validateAttentionHints(meta, source);
   if (meta.normalizer !== undefined) {
     if (arch.vocabSize > 0) throw new ModelFormatError(`${source}: a token model cannot carry a normalizer`);
+    if (typeof meta.normalizer !== 'object' || meta.normalizer === null || Array.isArray(meta.normalizer)) {
+      throw new ModelFormatError(`${source}: normalizer is ${JSON.stringify(meta.normalizer)}; expected {"mean": [...], "std": [...]}, one number per input channel each`);
+    }
     const { mean, std } = meta.normalizer;
     for (const [field, values] of [['mean', mean], ['std', std]] as const) {
       if (!Array.isArray(values) || values.length !== arch.inputSize) {
@@ -84,6 +95,21 @@ export function validateMetadata(meta: SeqcastMetadata, arch: ModelArch, source:
     const shape = meta.shape;
     if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((n) => Number.isInteger(n) && (n as number) > 0) || shape[0] * shape[1] !== arch.inputSize) {
       throw new ModelFormatError(`${source}: shape is ${JSON.stringify(shape)}; expected [rows, cols], two positive integers whose product is the input size ${arch.inputSize}`);
+    }
+  }
+}
+
+/** Limits of `heads`, `window` and `sinks` (any model that carries them: they are written back on save). */
+const HINT_RANGES = { heads: [1, Infinity], window: [1, LIMITS.window], sinks: [0, LIMITS.sinks] } as const;
+
+/** `heads`, `window` and `sinks`, when present, are integers within their limits (inferArch reads them for attention models). */
+function validateAttentionHints(meta: SeqcastMetadata, source: string): void {
+  for (const [key, [low, high]] of Object.entries(HINT_RANGES)) {
+    const value = meta[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < low || value > high) {
+      const range = high === Infinity ? `an integer of at least ${low}` : `an integer from ${low} to ${high}`;
+      throw new ModelFormatError(`${source}: seqcast metadata "${key}" is ${JSON.stringify(value)}; expected ${range}`);
     }
   }
 }

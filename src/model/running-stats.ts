@@ -1,5 +1,6 @@
 // Per-channel running mean and variance (Welford's algorithm, float64): the one implementation behind the
-// pipeline's online normalizer (src/stream/online-normalizer.ts) and a learning stream's statistics.
+// pipeline's online normalizer (src/stream/online-normalizer.ts) and a learning stream's statistics; and the
+// way back from model units to original units.
 
 /**
  * How a RunningStats turns its sums into a scale. Two users, two rule sets,
@@ -91,4 +92,17 @@ export class RunningStats {
 export interface Scale {
   readonly mean: Float64Array;
   readonly std: Float64Array;
+}
+
+/** The largest finite float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * y · std + mean: a model-unit value back in original units, saturated to the float32 range. Predictions are
+ * float32; a stream of values near ±3.4e38 has a std of that size, and beyond the range its predictions would
+ * be ±Infinity (and every error, score and statistic after them).
+ */
+export function unscaled(y: number, mean: number, std: number): number {
+  const x = y * std + mean;
+  return x > FLOAT32_MAX ? FLOAT32_MAX : x < -FLOAT32_MAX ? -FLOAT32_MAX : x;
 }

@@ -169,8 +169,11 @@ export async function readCheckpoint(stateDir: string, modelNames: string[]): Pr
  * Writes generation `generation` of every model and stream to `stateDir`. Everything is taken synchronously, before
  * the first write, so weights, optimizers and streams are one consistent moment between two batches.
  */
-export function recordCheckpoint(stateDir: string, generation: number, models: Iterable<ServedModel>, entries: Iterable<StreamEntry>): Promise<void> {
-  const records = [...entries].map(recordEntry);
+export function recordCheckpoint(
+  stateDir: string, generation: number, models: Iterable<ServedModel>, entries: Iterable<StreamEntry>, log: (line: string) => void = () => undefined,
+): Promise<void> {
+  // a stream whose state is not finite is recorded without it (and said so): nothing non-finite is written
+  const records = [...entries].map((entry) => recordEntry(entry, log));
   const bytes: ModelRecordBytes[] = [...models].map(({ name, model }) => ({ name, ...recordModel(model) }));
   return writeCheckpoint(stateDir, generation, bytes, records);
 }
@@ -218,7 +221,14 @@ export async function restoreCheckpoint(stateDir: string, models: ReadonlyMap<st
       log(`checkpointed stream "${record.name}" learns, but model "${record.model}" cannot learn online: ${cannotLearn(served.model)}; left out`);
       continue;
     }
-    const state = restoreEntryState(served, record);
+    let state;
+    try {
+      state = restoreEntryState(served, record);
+    } catch (err) {
+      if (!(err instanceof SeqcastError)) throw err;
+      log(`checkpointed stream "${record.name}" in ${streamsPath(stateDir)} cannot be restored (${err.message}); left out, the other streams start`);
+      continue;
+    }
     streams.push(
       streamEntry({
         name: record.name,

@@ -378,7 +378,7 @@ export class SeqcastServer {
     if (!stateDir) throw new InputError('this server has no state directory to checkpoint to');
     while (this.checkpointing) await this.checkpointing;
     const generation = ++this.checkpointGeneration;
-    this.checkpointing = recordCheckpoint(stateDir, generation, this.models.values(), this.table.byName.values()).finally(() => {
+    this.checkpointing = recordCheckpoint(stateDir, generation, this.models.values(), this.table.byName.values(), this.log).finally(() => {
       this.checkpointing = undefined;
     });
     await this.checkpointing;

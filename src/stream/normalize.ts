@@ -1,6 +1,7 @@
 // normalize and denormalize: raw sensor units in, model units through the kernel, raw units back out.
 
 import { map, type OperatorFunction } from 'rxjs';
+import { unscaled } from '../model/running-stats.js';
 import type { Frame, Mutable, NormalizedFrame, Scale, SteppedFrame } from './types.js';
 
 /**
@@ -54,6 +55,6 @@ export function denormalize<B extends { frames: SteppedFrame[] }>(): OperatorFun
 }
 
 function unscale(row: Float32Array, { mean, std }: Scale): void {
-  for (let i = 0; i < row.length; i++) row[i] = row[i] * std[i] + mean[i];
+  for (let i = 0; i < row.length; i++) row[i] = unscaled(row[i], mean[i], std[i]);
 }
 

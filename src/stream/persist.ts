@@ -2,7 +2,9 @@
 // and optimizer state, as checkpoints store them; the server's checkpoint files hold what these return.
 
 import type { Model } from '../api/model.js';
+import { learnerStateProblem } from '../api/learner-state.js';
 import { exportOptimizerState, importOptimizerState } from '../api/optimizer-state.js';
+import { snapshotProblem } from '../api/snapshot.js';
 import { ErrorScorer, type ErrorScorerState } from './error-scorer.js';
 import { OnlineNormalizer, type OnlineNormalizerState } from './online-normalizer.js';
 import { learnerSnapshot, streamSnapshot } from './slots.js';
@@ -43,24 +45,56 @@ export function restoreModelOptimizer(model: Model, optimizer: Uint8Array): void
   importOptimizerState(model, optimizer);
 }
 
-/** The entry's state as a checkpoint records it, taken now (active or parked, learner included); reads its kernel slot. */
-export function recordEntry(entry: StreamEntry): EntryRecord {
+/**
+ * The entry's state as a checkpoint records it, taken now (active or parked, learner included); reads its kernel
+ * slot. Nothing that could not be read back is recorded: when a part of the stream's state (slot snapshot,
+ * learner, online statistics, scores) is not finite, the record keeps the stream's name, sequence and settings
+ * but not its state, and `report` is told why; after a restart the stream goes on from a fresh state.
+ */
+export function recordEntry(entry: StreamEntry, report?: (problem: string) => void): EntryRecord {
   const snapshot = streamSnapshot(entry);
   const learner = entry.learning ? learnerSnapshot(entry) : undefined;
-  return {
+  const normalizer = entry.normalizer?.toJSON();
+  const scorer = entry.scorer.toJSON();
+  const identity = {
     name: entry.name,
     id: entry.id,
     model: entry.served.name,
     lastSeq: entry.lastSeq,
     horizon: entry.horizon,
     learn: entry.learn,
-    normalize: entry.normalizer ? 'online' : 'none',
-    ...(snapshot ? { snapshot: base64(snapshot) } : {}),
-    ...(entry.normalizer ? { normalizer: entry.normalizer.toJSON() } : {}),
-    scorer: entry.scorer.toJSON(),
+    normalize: entry.normalizer ? 'online' as const : 'none' as const,
     ...(entry.learning ? { learning: entry.learning } : {}),
+  };
+  const problem = (snapshot && snapshotProblem(snapshot)) ?? (learner && learnerStateProblem(learner)) ??
+    nonFinite('online statistics', normalizer) ?? nonFinite('scores', scorer);
+  if (problem !== undefined) {
+    report?.(`stream "${entry.name}": ${problem}; checkpointed without its state, so that a restart goes on with the stream from a fresh state`);
+    return {
+      ...identity,
+      ...(entry.normalizer ? { normalizer: new OnlineNormalizer(entry.normalizer.width).toJSON() } : {}),
+      scorer: new ErrorScorer(entry.scorer.options).toJSON(),
+    };
+  }
+  return {
+    ...identity,
+    ...(snapshot ? { snapshot: base64(snapshot) } : {}),
+    ...(normalizer ? { normalizer } : {}),
+    scorer,
     ...(learner ? { learner: base64(learner) } : {}),
   };
+}
+
+/** "scores: squaredErrors[3] is Infinity" for the first number in `value` (JSON-ready state) that is not finite. */
+function nonFinite(what: string, value: unknown): string | undefined {
+  const pending: [string, unknown][] = [[what, value]];
+  while (pending.length > 0) {
+    const [path, item] = pending.pop()!;
+    if (typeof item === 'number' && !Number.isFinite(item)) return `${path} is ${item}`;
+    if (Array.isArray(item)) item.forEach((v, i) => pending.push([`${path}[${i}]`, v]));
+    else if (typeof item === 'object' && item !== null) for (const [key, v] of Object.entries(item)) pending.push([`${path}.${key}`, v]);
+  }
+  return undefined;
 }
 
 /** The fields of a stream entry a record brings back: its parked slot and learner, learning, statistics and scores. */

@@ -79,6 +79,30 @@ describe('recordEntry and restoreEntryState', () => {
     expect(served.model.openStreams).toBe(0);
     expect(() => restoreModelOptimizer(served.model, Uint8Array.of(1, 2, 3))).toThrow(InputError);
   });
+
+  it('never records a non-finite value: a stream whose scores went Infinity is recorded without its state, and says why', async () => {
+    const served = { name: 'm', model: await createModel(SPEC) };
+    const original = entry(served, 'wild', { normalizer: new OnlineNormalizer(2), horizon: 1, lastSeq: 4 });
+    original.normalizer!.update([1, 2]);
+    activeStream(original).step([1, 2]);
+    original.scorer.score([1, 2], [Infinity, 0]); // a prediction that overflowed, as a bug might make one
+    original.scorer.score([1, 2], [0, 0]);
+    const problems: string[] = [];
+    const record = recordEntry(original, (problem) => problems.push(problem));
+    expect(problems).toEqual([expect.stringMatching(/^stream "wild": scores\.\w+(\[\d+\])? is Infinity; checkpointed without its state/)]);
+    expect(record).toMatchObject({ name: 'wild', lastSeq: 4, horizon: 1, normalize: 'online' });
+    expect(record.snapshot).toBeUndefined();
+    // JSON writes a non-finite number as null; the one null a record may hold is the scorer's "no prediction yet"
+    expect(JSON.stringify(record).replace('"previous":null', '')).not.toMatch(/null|Infinity|NaN/);
+    const back = restored(served, JSON.parse(JSON.stringify(record)));
+    expect(back.normalizer!.count).toBe(0);
+    expect(activeStream(back).step([1, 2]).every(Number.isFinite)).toBe(true);
+    // a healthy stream is recorded whole and reports nothing
+    const healthy = entry(served, 'calm');
+    activeStream(healthy).step([1, 2]);
+    expect(recordEntry(healthy, (problem) => problems.push(problem)).snapshot).toEqual(expect.any(String));
+    expect(problems).toHaveLength(1);
+  });
 });
 
 describe('resetEntry and setEntryLearning', () => {
