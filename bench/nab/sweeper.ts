@@ -1,6 +1,8 @@
 // NAB's per-row scoring rules (nab/sweeper.py in numenta/NAB, MIT): the scaled sigmoid, the probationary period, and each row's
 // reward or cost were it a detection; then the sweep over every threshold that finds the corpus's summed score at each.
 
+import { nabProbation } from '../../src/stream/error-scorer.js';
+
 /** A labelled anomaly window of one file, as row indices (both ends included). */
 export interface RowWindow {
   first: number;
@@ -18,8 +20,6 @@ export interface CostMatrix {
 export const PROBATIONARY = -2;
 export const OUTSIDE = -1;
 
-/** Fraction of each file, up to 0.15 · 5000 rows, that is not scored (nab/util.py getProbationPeriod). */
-export const PROBATIONARY_PERCENT = 0.15;
 
 /**
  * One file's rows, labelled once for every profile: which window each row is
@@ -57,10 +57,8 @@ export function scaledSigmoid(relativePosition: number): number {
 /** The largest reward a window gives: a detection on its first row. */
 export const MAX_TP = scaledSigmoid(-1);
 
-/** Rows at the start of a file that are not scored: min(floor(0.15 · rows), 750) (may be fractional; row i is scored when i ≥ it). */
-export function probationaryLength(rows: number, percent = PROBATIONARY_PERCENT): number {
-  return Math.min(Math.floor(percent * rows), percent * 5000);
-}
+/** Rows at the start of a file that are not scored: min(floor(0.15 · rows), 750); row i is scored when i ≥ it. */
+export const probationaryLength = nabProbation;
 
 /**
  * Labels one file's rows as nab/sweeper.py's calcSweepScore does. `windows`
