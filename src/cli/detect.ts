@@ -2,11 +2,12 @@
 
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
+import type { LearningOptions } from '../api/learning-options.js';
 import { createModel, loadModel, type Model } from '../api/model.js';
 import { InputError } from '../errors.js';
 import { csvField, isHeaderRow, parseNumberCell, readCsvRows } from '../io/csv.js';
 import { AtomicFileSink, StreamSink, type TextSink } from '../io/files.js';
-import { ErrorScorer, nabProbation } from '../stream/error-scorer.js';
+import { ErrorScorer, nabProbation, type ScorerOptions } from '../stream/error-scorer.js';
 import type { CliIo } from './main.js';
 
 export interface DetectOptions {
@@ -85,7 +86,7 @@ export async function runDetect(options: DetectOptions): Promise<number> {
     const progress = new DetectProgress(options.io.stderr, input.values.length);
     let scores: Float64Array;
     try {
-      scores = detectAnomalies(model, input.values, (row) => progress.update(row));
+      scores = detectAnomalies(model, input.values, { onRow: (row) => progress.update(row) });
     } finally {
       progress.stop();
     }
@@ -103,6 +104,16 @@ export async function runDetect(options: DetectOptions): Promise<number> {
   }
 }
 
+/** What detectAnomalies may be told besides its defaults (the bench's variants). */
+export interface DetectorSettings {
+  /** The learning stream's options (LearningStream defaults otherwise). */
+  learning?: LearningOptions;
+  /** The ErrorScorer's options; its probation defaults to nabProbation(rows). */
+  scorer?: ScorerOptions;
+  /** Hears of the rows' progress every 256 rows. */
+  onRow?: (row: number) => void;
+}
+
 /**
  * The anomaly score of every row: one learning stream predicts each next row
  * and trains the model as it goes, and the stream layer's ErrorScorer (what
@@ -110,10 +121,11 @@ export async function runDetect(options: DetectOptions): Promise<number> {
  * Row t's score depends on rows 0 … t only. The first nabProbation(rows) rows
  * are learnt from and scored 0.5. It trains `model`'s weights.
  */
-export function detectAnomalies(model: Model, values: readonly Float64Array[], onRow?: (row: number) => void): Float64Array {
-  const learner = model.openLearningStream({ name: 'detect' });
-  const scorer = new ErrorScorer({ probation: nabProbation(values.length) });
+export function detectAnomalies(model: Model, values: readonly Float64Array[], settings: DetectorSettings = {}): Float64Array {
+  const learner = model.openLearningStream({ name: 'detect', ...settings.learning });
+  const scorer = new ErrorScorer({ probation: nabProbation(values.length), ...settings.scorer });
   const scores = new Float64Array(values.length);
+  const onRow = settings.onRow;
   try {
     for (let row = 0; row < values.length; row++) {
       const report = learner.observe(values[row]);
