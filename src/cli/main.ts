@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { SeqcastError } from '../errors.js';
 import { addDemoCommand } from './demo-command.js';
+import { addDetectCommand } from './detect.js';
 import { addPredictCommand } from './predict.js';
 import { addReplayCommand } from './replay.js';
 import { addServeCommand } from './serve.js';
@@ -45,6 +46,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   addServeCommand(program, finish);
   addReplayCommand(program, finish);
   addTrainCommand(program, finish, io);
+  addDetectCommand(program, finish, io);
   for (const command of program.commands) command.configureOutput({ outputError: usageError(`seqcast ${command.name()}`) });
 
   try {
