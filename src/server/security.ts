@@ -11,8 +11,9 @@ export function isLoopback(host: string): boolean {
 
 /** The token a request presents: `Authorization: Bearer T` or `?token=T` (browsers cannot set headers on a WebSocket). */
 export function presentedToken(request: IncomingMessage): string | undefined {
-  const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim();
+  // RFC 6750 (via RFC 7235): the scheme name is case-insensitive
+  const bearer = /^bearer[ \t]+(.*)$/is.exec(request.headers.authorization ?? '');
+  if (bearer) return bearer[1].trim();
   const url = new URL(request.url ?? '/', 'http://localhost');
   return url.searchParams.get('token') ?? undefined;
 }

@@ -53,6 +53,31 @@ describe('access token', () => {
     await Promise.all([byHeader.close(), byQuery.close()]);
   });
 
+  it('takes the Bearer scheme in any case (RFC 6750 scheme names are case-insensitive)', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+      const client = await Client.connect(server.url, { headers: { authorization: `${scheme} ${TOKEN}` } });
+      await client.close();
+    }
+    await expect(Client.connect(server.url, { headers: { authorization: `Basic ${TOKEN}` } })).rejects.toThrow('HTTP 401');
+  });
+
+  it("answers stream_busy without the holder's address or connection", async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const holder = await Client.connect(server.url, { headers: auth });
+    const other = await Client.connect(server.url, { headers: auth });
+    await holder.open('held');
+    const busy = await other.open('held');
+    other.send({ type: 'frame', stream: 'held', seq: 0, values: [1] });
+    other.send({ type: 'reset', stream: 'held' });
+    other.send({ type: 'close', stream: 'held' });
+    await other.until(() => other.errors().length === 3, 'three more errors');
+    for (const error of [busy, ...other.errors()]) {
+      expect(error).toMatchObject({ type: 'error', code: 'stream_busy' });
+      expect(error.message).not.toMatch(/127\.0\.0\.1|connection \d|:\d{2,5}/);
+    }
+    await Promise.all([holder.close(), other.close()]);
+  });
+
   it('refuses to bind beyond loopback without a token', async () => {
     await expect(SeqcastServer.start({ models: [{ name: 'm', model }], host: '0.0.0.0', port: 0, webRoot: null })).rejects.toThrow(/exposes the server.*token/);
   });
