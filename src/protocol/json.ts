@@ -1,6 +1,6 @@
 // The JSON side of the wire protocol: a text message parsed and checked into typed client messages, and predictions written as JSON.
 
-import { ErrorCode, show } from './codes.js';
+import { echoed, ErrorCode, show } from './codes.js';
 import { MAX_HORIZON, MAX_LEARNING_WINDOW, MAX_STREAM_NAME, type ClientMessage, type LearningRequest, type NormalizeMode, type PredictionMessage, type PredictionSource, type ProtocolProblem } from './messages.js';
 
 /** A text message's messages: one JSON object, or an array of them (a batch, answered in order). */
@@ -37,7 +37,9 @@ export function checkMessage(value: unknown): ClientMessage | ProtocolProblem {
     }
   }
   const seq = type === 'frame' ? m.seq : undefined;
-  const bad = (code: string, message: string): ProtocolProblem => ({ code, message, ...(typeof m.stream === 'string' ? { stream: m.stream } : {}), ...(seq !== undefined ? { seq } : {}) });
+  const echoedStream = echoed(m.stream);
+  const echoedSeq = echoed(seq);
+  const bad = (code: string, message: string): ProtocolProblem => ({ code, message, ...(typeof echoedStream === 'string' ? { stream: echoedStream } : {}), ...(echoedSeq !== undefined ? { seq: echoedSeq } : {}) });
 
   if (type === 'list') return { type };
   if (type === 'subscribe' || type === 'unsubscribe') {

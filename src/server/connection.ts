@@ -5,6 +5,7 @@ import type { Subscription } from 'rxjs';
 import type { FrameSource, ScoredFrame, StreamEntry } from '../stream/types.js';
 import { encodePredictions, MAX_BINARY_RECORDS } from '../protocol/binary.js';
 import type { ErrorMessage, ProtocolProblem } from '../protocol/messages.js';
+import { echoed } from '../protocol/codes.js';
 import { RateLimiter } from './security.js';
 
 /** Above this many bytes waiting in the socket, the connection stops being read until it drains below LOW_WATER. */
@@ -64,8 +65,11 @@ export class Connection implements FrameSource {
   sendError(problem: ProtocolProblem): void {
     this.onError();
     const message: ErrorMessage = { type: 'error', code: problem.code, message: problem.message };
-    if (problem.stream !== undefined) message.stream = problem.stream;
-    if (problem.seq !== undefined) message.seq = problem.seq;
+    // what the peer sent is echoed only as far as it is bounded (echoed: no objects, no arrays, short strings)
+    const stream = echoed(problem.stream);
+    const seq = echoed(problem.seq);
+    if (typeof stream === 'string') message.stream = stream;
+    if (seq !== undefined) message.seq = seq;
     if (problem.count !== undefined) message.count = problem.count;
     this.send(message);
   }

@@ -160,16 +160,21 @@ export class SeqcastServer {
     const now = performance.now();
     const watched = this.dashboards.watched;
     for (const frame of batch.frames) {
-      const source = frame.source;
-      if (source instanceof Connection) {
-        if (frame.binary) source.sendBinary(frame);
-        else source.sendText(predictionJson(frame)); // sent with the rest of this socket read's answers (Connection)
-      } else {
-        (source as LocalProducer).onPrediction?.(frame);
+      // one frame's delivery failing (a local producer's callback, a bug) must not cost the others theirs
+      try {
+        const source = frame.source;
+        if (source instanceof Connection) {
+          if (frame.binary) source.sendBinary(frame);
+          else source.sendText(predictionJson(frame)); // sent with the rest of this socket read's answers (Connection)
+        } else {
+          (source as LocalProducer).onPrediction?.(frame);
+        }
+        this.metrics.frameAnswered(now - frame.receivedAt);
+        if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss);
+        if (watched) this.dashboards.publish(frame);
+      } catch (err) {
+        this.log(`delivering the prediction of stream "${frame.entry.name}" seq ${frame.seq} failed: ${(err as Error).stack ?? err}`);
       }
-      this.metrics.frameAnswered(now - frame.receivedAt);
-      if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss);
-      if (watched) this.dashboards.publish(frame);
     }
   }
 
