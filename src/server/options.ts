@@ -15,6 +15,11 @@ export interface ServerOptions {
   token?: string;
   /** Origins (e.g. "https://example.com") whose pages may connect, besides the server's own; "*" for any. */
   allowedOrigins?: string[];
+  /**
+   * Host names (e.g. "seqcast.internal") requests may carry in their Host header besides the address bound and
+   * localhost, 127.0.0.1 and [::1]: the names a reverse proxy or DNS gives the server. Others are refused (403).
+   */
+  allowedHosts?: string[];
   /** Largest message in bytes; a larger one closes the connection with 1009. Default 1 MiB. */
   maxPayload?: number;
   /** Streams one connection may hold. Default 1024. */
@@ -60,6 +65,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     port: options.port ?? 8080,
     token: options.token,
     allowedOrigins: options.allowedOrigins ?? [],
+    allowedHosts: options.allowedHosts ?? [],
     maxPayload: options.maxPayload ?? 1024 * 1024,
     maxStreamsPerConnection: options.maxStreamsPerConnection ?? 1024,
     maxStreams: options.maxStreams ?? 100_000,

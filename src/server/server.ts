@@ -13,12 +13,13 @@ import { checkMessage, parseText, predictionJson } from '../protocol/json.js';
 import { WS_PATH, type ClosedMessage, type ConfigureMessage, type ConfiguredMessage, type OpenedMessage, type OpenMessage, type ProtocolProblem, type ResetMessage, type StreamsMessage } from '../protocol/messages.js';
 import { streamPipeline } from '../stream/pipeline.js';
 import type { FrameSource, IncomingFrame, Rejection, ScoredBatch, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
+import { Admission, refuseSocket } from './admission.js';
 import { recordCheckpoint, restoreCheckpoint } from './checkpoint.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Connection } from './connection.js';
 import { Dashboards } from './dashboards.js';
 import { Metrics } from './metrics.js';
-import { isLoopback, originAllowed, presentedToken, tokenMatches } from './security.js';
+import { isLoopback } from './security.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { findWebRoot, serveStatic } from './static-files.js';
 import { StreamTable } from './streams.js';
@@ -51,6 +52,7 @@ export class SeqcastServer {
   private readonly timers: Cancel[] = [];
   private readonly http: HttpServer;
   private readonly wss: WebSocketServer;
+  private readonly admission: Admission;
   private webRoot: string | undefined;
   private nextConnectionId = 1;
   private checkpointing: Promise<void> | undefined;
@@ -86,7 +88,13 @@ export class SeqcastServer {
       flush: () => this.flushes$.next(),
       log: this.log,
     });
+    this.admission = new Admission({ host: this.options.host, allowedHosts: this.options.allowedHosts, allowedOrigins: this.options.allowedOrigins, token: this.options.token });
     this.http = createServer((request, response) => {
+      const refusal = this.admission.checkRequest(request);
+      if (refusal) {
+        response.writeHead(refusal.status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(refusal.body);
+        return;
+      }
       serveStatic(request, response, this.webRoot, { wsUrl: this.url.replace(/^http/, 'ws') + WS_PATH.slice(1) }).catch((err) => {
         this.log(`static file error: ${(err as Error).message}`);
         if (!response.headersSent) response.writeHead(500);
@@ -225,16 +233,8 @@ export class SeqcastServer {
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
-    const refuse = (status: number, reason: string, body: string) => {
-      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-      socket.destroy();
-    };
-    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (pathname !== WS_PATH) return refuse(404, 'Not Found', `the WebSocket endpoint is ${WS_PATH}\n`);
-    if (!originAllowed(request, this.options.allowedOrigins)) return refuse(403, 'Forbidden', `origin ${request.headers.origin} is not allowed\n`);
-    if (this.options.token !== undefined && !tokenMatches(presentedToken(request), this.options.token)) {
-      return refuse(401, 'Unauthorized', 'a valid access token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)\n');
-    }
+    const refusal = this.admission.checkUpgrade(request);
+    if (refusal) return refuseSocket(socket, refusal);
     this.wss.handleUpgrade(request, socket, head, (ws) => this.connected(ws, request));
   }
 

@@ -93,6 +93,36 @@ describe('origins and paths', () => {
     await Promise.all([listed.close(), self.close()]);
   });
 
+  it('refuses a Host that is not a name of the server, as a DNS-rebinding page sends it (403), for sockets and files', async () => {
+    const port = new URL(server.url).port;
+    const evil = `evil.example:${port}`;
+    await expect(Client.connect(server.url, { headers: { ...auth, host: evil, origin: `http://${evil}` } })).rejects.toThrow('HTTP 403');
+    await expect(Client.connect(server.url, { headers: { ...auth, host: evil } })).rejects.toThrow('HTTP 403');
+    expect(await get(server.url, '/', { host: evil })).toMatchObject({ status: 403 });
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'LOCALHOST']) {
+      const client = await Client.connect(server.url, { headers: { ...auth, host, origin: `http://${host.toLowerCase()}` } });
+      await client.close();
+    }
+  });
+
+  it("refuses the server's own host under another scheme: https://127.0.0.1:PORT is not its origin", async () => {
+    const host = new URL(server.url).host;
+    await expect(Client.connect(server.url, { headers: { ...auth, origin: `https://${host}` } })).rejects.toThrow('HTTP 403');
+    await expect(Client.connect(server.url, { headers: { ...auth, origin: 'null' } })).rejects.toThrow('HTTP 403');
+  });
+
+  it('answers to names given with --allowed-host (allowedHosts), and to no others', async () => {
+    const proxied = await SeqcastServer.start({ models: [{ name: 'm', model }], port: 0, webRoot: null, allowedHosts: ['seqcast.internal'] });
+    try {
+      const port = new URL(proxied.url).port;
+      const client = await Client.connect(proxied.url, { headers: { host: `seqcast.internal:${port}`, origin: `http://seqcast.internal:${port}` } });
+      await client.close();
+      await expect(Client.connect(proxied.url, { headers: { host: `other.internal:${port}` } })).rejects.toThrow('HTTP 403');
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('has one WebSocket path, /ws', async () => {
     const response = await get(server.url, '/other', { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
     expect(response.status).toBe(404);
