@@ -23,6 +23,7 @@ export interface ServeCommandOptions {
   allowedHost?: string[];
   maxPayload: number;
   rateLimit: number;
+  addressRateLimit?: number;
   maxStreamsPerConnection: number;
   idle: number;
   orphanTtl: number;
@@ -48,7 +49,8 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .option('--origin <origin>', 'a web origin allowed to connect besides the server itself, e.g. https://example.com (repeatable, "*" for any)', collect)
     .option('--allowed-host <name>', 'a host name requests may carry in their Host header besides the address bound, localhost, 127.0.0.1 and [::1], e.g. the name a proxy gives the server (repeatable)', collect)
     .addOption(new Option('--max-payload <bytes>', 'largest message; larger ones close the connection with 1009').default(1024 * 1024).argParser(positiveInteger))
-    .addOption(new Option('--rate-limit <n>', 'frames (and other messages) per second per connection').default(100_000).argParser(positiveInteger))
+    .addOption(new Option('--rate-limit <n>', 'messages (frames, and every other message, bad ones too) per second per connection').default(100_000).argParser(positiveInteger))
+    .addOption(new Option('--address-rate-limit <n>', 'the same for all connections from one client address together (default: --rate-limit)').argParser(positiveInteger))
     .addOption(new Option('--max-streams-per-connection <n>', 'streams one connection may hold').default(1024).argParser(positiveInteger))
     .addOption(new Option('--idle <seconds>', 'seconds without frames before a stream is snapshotted out of the kernel').default(60).argParser(positiveInteger))
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
@@ -84,6 +86,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     allowedHosts: options.allowedHost,
     maxPayload: options.maxPayload,
     rateLimit: options.rateLimit,
+    addressRateLimit: options.addressRateLimit,
     maxStreamsPerConnection: options.maxStreamsPerConnection,
     idleMs: options.idle * 1000,
     orphanTtlMs: options.orphanTtl * 1000,

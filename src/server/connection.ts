@@ -6,7 +6,7 @@ import type { FrameSource, ScoredFrame, StreamEntry } from '../stream/types.js';
 import { encodePredictions, MAX_BINARY_RECORDS } from '../protocol/binary.js';
 import type { ErrorMessage, ProtocolProblem } from '../protocol/messages.js';
 import { echoed } from '../protocol/codes.js';
-import { RateLimiter } from './security.js';
+import { RateLimiter, takeFromAll, type ClientAddress } from './limits.js';
 
 /** Above this many bytes waiting in the socket, the connection stops being read until it drains below LOW_WATER. */
 const HIGH_WATER = 8 * 1024 * 1024;
@@ -25,7 +25,10 @@ export class Connection implements FrameSource {
   wantsMetrics = false;
   /** The dashboard fan-out, while it subscribes to anything. */
   dashboard: Subscription | undefined;
+  /** Messages per second this connection may send (its own budget; `address` holds the one it shares). */
   readonly limiter: RateLimiter;
+  /** Messages refused by the rate limits may go on for a second's worth of the limit; beyond that the connection is closed. */
+  private readonly refusals: RateLimiter;
   /** JSON texts of the messages queued, each serialized when queued. */
   private outgoing: string[] = [];
   private outgoingBinary: ScoredFrame[] = [];
@@ -35,14 +38,39 @@ export class Connection implements FrameSource {
   constructor(
     readonly ws: WebSocket,
     readonly id: number,
-    remote: string,
+    /** The client's address (and what it shares with the address's other connections), and its port. */
+    readonly address: ClientAddress,
+    remotePort: number | undefined,
     rateLimit: number,
     private readonly onError: () => void,
-    /** The server's clock, ms: the rate limit's budget refills by it. */
+    /** The server's clock, ms: the rate limits' budgets refill by it. */
     now: () => number,
   ) {
-    this.label = `connection ${id} (${remote})`;
+    this.label = `connection ${id} (${address.address}:${remotePort})`;
     this.limiter = new RateLimiter(rateLimit, now);
+    this.refusals = new RateLimiter(rateLimit, now);
+  }
+
+  /**
+   * How many of `wanted` messages (the frames of a binary message, the messages of a JSON batch, or 1 for any
+   * other message, bad ones included) this connection may send now, within its own rate limit and its address's;
+   * those are counted. A connection that goes on sending past its limits for a second's worth of it is closed (1008).
+   */
+  admit(wanted: number): number {
+    const granted = takeFromAll([this.limiter, this.address.limiter], wanted);
+    if (granted < wanted && this.refusals.take(1) === 0) this.closeWith(1008, 'rate limit exceeded for too long');
+    return granted;
+  }
+
+  /** Set once the server closes the connection: nothing it sends from then on is handled. */
+  closing = false;
+
+  /** Closes the connection (for what it did: rate, answers it does not read) after the answers queued so far. */
+  closeWith(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.flush();
+    this.ws.close(code, reason);
   }
 
   /** Whether this connection watches `stream`. */

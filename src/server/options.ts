@@ -26,8 +26,10 @@ export interface ServerOptions {
   maxStreamsPerConnection?: number;
   /** Streams the server holds in all. Default 100,000. */
   maxStreams?: number;
-  /** Frames (and other messages) one connection may send per second; bursts up to one second's worth. Default 100,000. */
+  /** Frames (and other messages, bad ones included) one connection may send per second; bursts up to one second's worth. Default 100,000. */
   rateLimit?: number;
+  /** The same for all connections from one client address together. Default: rateLimit. */
+  addressRateLimit?: number;
   /** A stream idle this long (ms) is snapshotted out of the kernel, and restored on its next frame. Default 60,000. */
   idleMs?: number;
   /** A stream nobody holds (its producer disconnected, or it came back from a checkpoint) is closed after this long (ms), freeing its slot and name. Default 600,000 (10 minutes). */
@@ -70,6 +72,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     maxStreamsPerConnection: options.maxStreamsPerConnection ?? 1024,
     maxStreams: options.maxStreams ?? 100_000,
     rateLimit: options.rateLimit ?? 100_000,
+    addressRateLimit: options.addressRateLimit ?? options.rateLimit ?? 100_000,
     idleMs: options.idleMs ?? 60_000,
     orphanTtlMs: options.orphanTtlMs ?? 600_000,
     learning: { every: options.learning?.every ?? 8, window: options.learning?.window ?? 32, target: options.learning?.target },

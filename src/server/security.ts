@@ -1,4 +1,4 @@
-// Who may connect and how much they may send: the access token, allowed hosts and origins, loopback detection, rate limits.
+// Who may connect: the access token, allowed hosts and origins, loopback detection.
 
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -79,34 +79,5 @@ export function originAllowed(request: IncomingMessage, allowed: readonly string
     return url.protocol === 'http:' && request.headers.host !== undefined && url.host === request.headers.host.toLowerCase();
   } catch {
     return false;
-  }
-}
-
-/**
- * A token bucket: `ratePerSecond` units refill each second, up to one second's
- * worth held. take(n) grants as many of n as there are, so a burst beyond the
- * limit is cut where the limit falls.
- */
-export class RateLimiter {
-  private tokens: number;
-  private updatedAt: number;
-
-  constructor(
-    readonly ratePerSecond: number,
-    private readonly now: () => number = () => performance.now(),
-  ) {
-    this.tokens = ratePerSecond;
-    this.updatedAt = now();
-  }
-
-  /** How many of `wanted` units may go through now (0 … wanted); those are spent. */
-  take(wanted: number): number {
-    const now = this.now();
-    // a clock set back (the wall clock can be) refills nothing rather than taking budget away
-    this.tokens = Math.min(this.ratePerSecond, this.tokens + (Math.max(0, now - this.updatedAt) / 1000) * this.ratePerSecond);
-    this.updatedAt = now;
-    const granted = Math.min(wanted, Math.floor(this.tokens));
-    this.tokens -= granted;
-    return granted;
   }
 }

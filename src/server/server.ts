@@ -18,6 +18,7 @@ import { recordCheckpoint, restoreCheckpoint } from './checkpoint.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Connection } from './connection.js';
 import { Dashboards } from './dashboards.js';
+import { ClientAddresses, rateLimited } from './limits.js';
 import { Metrics } from './metrics.js';
 import { isLoopback } from './security.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
@@ -44,6 +45,7 @@ export class SeqcastServer {
   private readonly table: StreamTable;
   private readonly dashboards = new Dashboards();
   private readonly connections = new Set<Connection>();
+  private readonly addresses: ClientAddresses;
   private readonly metrics: Metrics;
   private readonly clock: Clock;
   private readonly frames$ = new Subject<IncomingFrame>();
@@ -74,6 +76,7 @@ export class SeqcastServer {
     this.log = options.log ?? (() => undefined);
     this.clock = options.clock ?? systemClock;
     this.metrics = new Metrics(this.clock);
+    this.addresses = new ClientAddresses({ messagesPerSecond: this.options.addressRateLimit }, () => this.clock.now());
     if (!isLoopback(this.options.host) && !this.options.token) {
       throw new InputError(`binding to ${this.options.host} exposes the server beyond this machine; give it an access token (--token or SEQCAST_TOKEN)`);
     }
@@ -239,8 +242,8 @@ export class SeqcastServer {
   }
 
   private connected(ws: WebSocket, request: IncomingMessage): void {
-    const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
-    const connection = new Connection(ws, this.nextConnectionId++, remote, this.options.rateLimit, () => this.metrics.errorSent(), () => this.clock.now());
+    const address = this.addresses.attach(request.socket.remoteAddress ?? 'unknown');
+    const connection = new Connection(ws, this.nextConnectionId++, address, request.socket.remotePort, this.options.rateLimit, () => this.metrics.errorSent(), () => this.clock.now());
     this.connections.add(connection);
     ws.on('message', (data, isBinary) => {
       try {
@@ -258,30 +261,23 @@ export class SeqcastServer {
   private disconnected(connection: Connection): void {
     this.table.orphan(connection, connection.owned);
     connection.dispose();
-    this.connections.delete(connection);
+    if (this.connections.delete(connection)) this.addresses.detach(connection.address);
   }
 
   private received(connection: Connection, data: RawData, isBinary: boolean): void {
+    if (connection.closing) return;
     const receivedAt = performance.now();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (isBinary) return this.receivedBinary(connection, bytes, receivedAt);
     const parsed = parseText(bytes.toString('utf8'));
-    if (!Array.isArray(parsed)) return connection.sendError(parsed);
-    const granted = connection.limiter.take(parsed.length);
-    for (let i = 0; i < parsed.length; i++) {
-      if (i === granted) {
-        const refused = parsed.length - granted;
-        const first = parsed[i] as { stream?: unknown; seq?: unknown } | null;
-        connection.sendError({
-          code: ErrorCode.rateLimited,
-          message: `rate limit of ${this.options.rateLimit} messages per second exceeded: ${refused} message${refused === 1 ? '' : 's'} refused from here on, nothing of them applied`,
-          ...(typeof first?.stream === 'string' ? { stream: first.stream } : {}),
-          ...(first?.seq !== undefined ? { seq: first.seq } : {}),
-          count: refused,
-        });
-        break;
-      }
-      this.handle(connection, parsed[i], receivedAt);
+    // every message counts against the rate limits, a bad one (or an empty batch) as one
+    const messages = Array.isArray(parsed) ? parsed : [];
+    const granted = connection.admit(Math.max(1, messages.length));
+    if (!Array.isArray(parsed)) return connection.sendError(granted === 1 ? parsed : rateLimited(this.options, 1, undefined, undefined));
+    for (let i = 0; i < granted && i < messages.length; i++) this.handle(connection, messages[i], receivedAt);
+    if (granted < messages.length) {
+      const first = messages[granted] as { stream?: unknown; seq?: unknown } | null;
+      connection.sendError(rateLimited(this.options, messages.length - granted, first?.stream, first?.seq));
     }
   }
 
@@ -327,9 +323,9 @@ export class SeqcastServer {
 
   private receivedBinary(connection: Connection, bytes: Buffer, receivedAt: number): void {
     const message = checkFramesMessage(bytes);
-    if ('code' in message) return connection.sendError(message);
+    if ('code' in message) return connection.sendError(connection.admit(1) === 1 ? message : rateLimited(this.options, 1, undefined, undefined));
     const { count, width } = message;
-    const granted = connection.limiter.take(count);
+    const granted = connection.admit(count);
     // each record goes straight into the pipeline: its values decoded once, into the array that becomes the frame's actual
     for (let i = 0; i < granted; i++) {
       const streamId = frameStreamId(message, i);
@@ -351,13 +347,7 @@ export class SeqcastServer {
     }
     if (granted < count) {
       const streamId = frameStreamId(message, granted);
-      connection.sendError({
-        code: ErrorCode.rateLimited,
-        message: `rate limit of ${this.options.rateLimit} frames per second exceeded: ${count - granted} of the message's ${count} frames refused from here on, nothing of them applied`,
-        stream: this.table.withId(streamId)?.name ?? `#${streamId}`,
-        seq: frameSeq(message, granted),
-        count: count - granted,
-      });
+      connection.sendError(rateLimited(this.options, count - granted, this.table.withId(streamId)?.name ?? `#${streamId}`, frameSeq(message, granted)));
     }
   }
 
@@ -369,6 +359,7 @@ export class SeqcastServer {
     every(Math.max(10, Math.min(this.options.idleMs / 2, this.options.orphanTtlMs / 2, 5000)), () => {
       this.parkIdle();
       this.expireOrphans();
+      this.addresses.sweep();
     });
     if (this.options.stateDir) {
       every(this.options.checkpointIntervalMs, () => {
