@@ -3,7 +3,7 @@
 import type { WebSocket } from 'ws';
 import type { Subscription } from 'rxjs';
 import type { FrameSource, ScoredFrame, StreamEntry } from '../stream/types.js';
-import { encodePredictions, MAX_BINARY_RECORDS } from '../protocol/binary.js';
+import { encodePredictions, MAX_BINARY_RECORDS, predictionRecordBytes } from '../protocol/binary.js';
 import type { ErrorMessage, ProtocolProblem } from '../protocol/messages.js';
 import { echoed } from '../protocol/codes.js';
 import { RateLimiter, takeFromAll, type ClientAddress } from './limits.js';
@@ -13,6 +13,28 @@ const HIGH_WATER = 8 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
 /** How often a paused connection's buffer is looked at, ms. */
 const DRAIN_POLL_MS = 5;
+/** Answers are joined into one text message (a JSON array) up to about this many characters; a larger answer goes alone. */
+export const MAX_JOINED_CHARS = 256 * 1024;
+/**
+ * Bytes a connection may have waiting, queued here and in its socket, before it is closed (1008): it sends
+ * requests faster than it reads their answers. Its answers in flight are bounded by this, whatever it asks.
+ */
+export const MAX_WAITING_BYTES = 32 * 1024 * 1024;
+
+/** What a connection is made with besides its socket. */
+export interface ConnectionOptions {
+  id: number;
+  /** The client's address (and what it shares with the address's other connections). */
+  address: ClientAddress;
+  remotePort: number | undefined;
+  /** Messages per second this connection may send. */
+  rateLimit: number;
+  /** Called for every error message sent (metrics). */
+  onError: () => void;
+  /** The server's clock, ms: the rate limits' budgets refill by it. */
+  now: () => number;
+  log: (line: string) => void;
+}
 
 /** A connected client, producer or dashboard or both: the streams it holds, what it watches, and its queued answers. */
 export class Connection implements FrameSource {
@@ -33,22 +55,28 @@ export class Connection implements FrameSource {
   private outgoing: string[] = [];
   private outgoingBinary: ScoredFrame[] = [];
   private flushScheduled = false;
+  /** Set once the server closes the connection: nothing it sends from then on is handled, nothing more is queued. */
+  closing = false;
   private drainTimer: NodeJS.Timeout | undefined;
+
+  readonly id: number;
+  readonly address: ClientAddress;
+  private readonly onError: () => void;
+  private readonly log: (line: string) => void;
+  /** Characters queued in `outgoing` and bytes in `outgoingBinary` (as encoded), not yet handed to the socket. */
+  private outgoingSize = 0;
 
   constructor(
     readonly ws: WebSocket,
-    readonly id: number,
-    /** The client's address (and what it shares with the address's other connections), and its port. */
-    readonly address: ClientAddress,
-    remotePort: number | undefined,
-    rateLimit: number,
-    private readonly onError: () => void,
-    /** The server's clock, ms: the rate limits' budgets refill by it. */
-    now: () => number,
+    options: ConnectionOptions,
   ) {
-    this.label = `connection ${id} (${address.address}:${remotePort})`;
-    this.limiter = new RateLimiter(rateLimit, now);
-    this.refusals = new RateLimiter(rateLimit, now);
+    this.id = options.id;
+    this.address = options.address;
+    this.onError = options.onError;
+    this.log = options.log;
+    this.label = `connection ${options.id} (${options.address.address}:${options.remotePort})`;
+    this.limiter = new RateLimiter(options.rateLimit, options.now);
+    this.refusals = new RateLimiter(options.rateLimit, options.now);
   }
 
   /**
@@ -61,9 +89,6 @@ export class Connection implements FrameSource {
     if (granted < wanted && this.refusals.take(1) === 0) this.closeWith(1008, 'rate limit exceeded for too long');
     return granted;
   }
-
-  /** Set once the server closes the connection: nothing it sends from then on is handled. */
-  closing = false;
 
   /** Closes the connection (for what it did: rate, answers it does not read) after the answers queued so far. */
   closeWith(code: number, reason: string): void {
@@ -85,8 +110,9 @@ export class Connection implements FrameSource {
 
   /** Queues a message already serialized as JSON text (one object). */
   sendText(json: string): void {
+    if (this.closing) return;
     this.outgoing.push(json);
-    this.scheduleFlush();
+    this.queued(json.length);
   }
 
   /** Queues an error message naming the offending stream and seq. */
@@ -104,7 +130,23 @@ export class Connection implements FrameSource {
 
   /** Queues a prediction to go back in a binary predictions message. */
   sendBinary(frame: ScoredFrame): void {
+    if (this.closing) return;
     this.outgoingBinary.push(frame);
+    this.queued(predictionRecordBytes(frame.predicted.length, frame.forecast?.length ?? 0));
+  }
+
+  /** Counts what was just queued against the bytes the connection may have waiting, and schedules the flush. */
+  private queued(size: number): void {
+    this.outgoingSize += size;
+    if (this.outgoingSize + this.ws.bufferedAmount > MAX_WAITING_BYTES) {
+      this.log(`${this.label}: more than ${MAX_WAITING_BYTES} bytes of answers waiting, unread; closing it`);
+      this.outgoing = [];
+      this.outgoingBinary = [];
+      this.outgoingSize = 0;
+      this.closing = true;
+      this.ws.close(1008, 'too many answers waiting unread');
+      return;
+    }
     this.scheduleFlush();
   }
 
@@ -118,25 +160,39 @@ export class Connection implements FrameSource {
     queueMicrotask(() => this.flush());
   }
 
-  /** Sends everything queued: JSON as one message (an array when there are several), binary predictions as few messages as fit. */
+  /**
+   * Sends everything queued: JSON answers joined into arrays of up to MAX_JOINED_CHARS (a larger answer alone),
+   * binary predictions in as few messages as fit. A failure (a bug) closes this connection, never the server.
+   */
   flush(): void {
     this.flushScheduled = false;
-    if (this.ws.readyState !== this.ws.OPEN) {
-      this.outgoing = [];
-      this.outgoingBinary = [];
-      return;
-    }
-    if (this.outgoing.length > 0) {
-      const messages = this.outgoing;
-      this.outgoing = [];
-      this.ws.send(messages.length === 1 ? messages[0] : `[${messages.join(',')}]`);
-    }
-    if (this.outgoingBinary.length > 0) {
-      const frames = this.outgoingBinary;
-      this.outgoingBinary = [];
+    const messages = this.outgoing;
+    const frames = this.outgoingBinary;
+    this.outgoing = [];
+    this.outgoingBinary = [];
+    this.outgoingSize = 0;
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    try {
+      let joined: string[] = [];
+      let size = 0;
+      const sendJoined = () => {
+        this.ws.send(joined.length === 1 ? joined[0] : `[${joined.join(',')}]`);
+        joined = [];
+        size = 0;
+      };
+      for (const message of messages) {
+        if (joined.length > 0 && size + message.length + 1 > MAX_JOINED_CHARS) sendJoined();
+        joined.push(message);
+        size += message.length + 1;
+      }
+      if (joined.length > 0) sendJoined();
       for (let at = 0; at < frames.length; at += MAX_BINARY_RECORDS) this.ws.send(encodePredictions(frames.slice(at, at + MAX_BINARY_RECORDS)));
+      this.applyBackpressure();
+    } catch (err) {
+      this.log(`${this.label}: sending its answers failed, closing it: ${(err as Error).stack ?? err}`);
+      this.closing = true;
+      this.ws.terminate();
     }
-    this.applyBackpressure();
   }
 
   /** Stops reading a client that does not read its answers, until its socket buffer drains: memory stays bounded. */
@@ -144,10 +200,15 @@ export class Connection implements FrameSource {
     if (this.drainTimer || this.ws.bufferedAmount < HIGH_WATER) return;
     this.ws.pause();
     this.drainTimer = setInterval(() => {
-      if (this.ws.readyState !== this.ws.OPEN || this.ws.bufferedAmount < LOW_WATER) {
-        clearInterval(this.drainTimer);
-        this.drainTimer = undefined;
-        if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
+      // a timer's callback must not throw: that would end the process
+      try {
+        if (this.ws.readyState !== this.ws.OPEN || this.ws.bufferedAmount < LOW_WATER) {
+          clearInterval(this.drainTimer);
+          this.drainTimer = undefined;
+          if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
+        }
+      } catch (err) {
+        this.log(`${this.label}: resuming it failed: ${(err as Error).message}`);
       }
     }, DRAIN_POLL_MS);
   }

@@ -217,9 +217,9 @@ export class SeqcastServer {
     this.frames$.next({ ...rest, streamLabel: stream, entry: this.table.byName.get(stream), receivedAt: performance.now() });
   }
 
-  /** The `streams` answer to `list`. */
-  list(): StreamsMessage {
-    return this.table.list();
+  /** The `streams` answer to `list` (a page of at most MAX_LISTED streams from `offset` on). */
+  list(offset = 0): StreamsMessage {
+    return this.table.list(offset);
   }
 
   /** Snapshots streams idle longer than idleMs (at `now`, ms on the server's clock) out of the kernel, freeing their slots; how many. */
@@ -243,7 +243,15 @@ export class SeqcastServer {
 
   private connected(ws: WebSocket, request: IncomingMessage): void {
     const address = this.addresses.attach(request.socket.remoteAddress ?? 'unknown');
-    const connection = new Connection(ws, this.nextConnectionId++, address, request.socket.remotePort, this.options.rateLimit, () => this.metrics.errorSent(), () => this.clock.now());
+    const connection = new Connection(ws, {
+      id: this.nextConnectionId++,
+      address,
+      remotePort: request.socket.remotePort,
+      rateLimit: this.options.rateLimit,
+      onError: () => this.metrics.errorSent(),
+      now: () => this.clock.now(),
+      log: this.log,
+    });
     this.connections.add(connection);
     ws.on('message', (data, isBinary) => {
       try {
@@ -274,7 +282,8 @@ export class SeqcastServer {
     const messages = Array.isArray(parsed) ? parsed : [];
     const granted = connection.admit(Math.max(1, messages.length));
     if (!Array.isArray(parsed)) return connection.sendError(granted === 1 ? parsed : rateLimited(this.options, 1, undefined, undefined));
-    for (let i = 0; i < granted && i < messages.length; i++) this.handle(connection, messages[i], receivedAt);
+    // a connection closed for what it asked (answers it does not read) is not served the rest of its batch
+    for (let i = 0; i < granted && i < messages.length && !connection.closing; i++) this.handle(connection, messages[i], receivedAt);
     if (granted < messages.length) {
       const first = messages[granted] as { stream?: unknown; seq?: unknown } | null;
       connection.sendError(rateLimited(this.options, messages.length - granted, first?.stream, first?.seq));
@@ -309,7 +318,7 @@ export class SeqcastServer {
       case 'close':
         return this.answer(connection, this.table.close(connection, message.stream, connection.owned));
       case 'list':
-        return connection.send(this.table.list());
+        return connection.send(this.table.list(message.offset));
       case 'subscribe':
       case 'unsubscribe':
         return this.dashboards.subscribe(connection, message);

@@ -1,7 +1,7 @@
 // The server's stream table: every open stream by name and by binary id; open, configure, reset, close, park, expire and list.
 
 import { ErrorCode } from '../protocol/codes.js';
-import type { ClosedMessage, ConfigureMessage, ConfiguredMessage, LearningRequest, OpenedMessage, OpenMessage, ProtocolProblem, ResetMessage, StreamsMessage } from '../protocol/messages.js';
+import { MAX_LISTED, type ClosedMessage, type ConfigureMessage, type ConfiguredMessage, type LearningRequest, type ListedStream, type OpenedMessage, type OpenMessage, type ProtocolProblem, type ResetMessage, type StreamsMessage } from '../protocol/messages.js';
 import { OnlineNormalizer } from '../stream/online-normalizer.js';
 import { ErrorScorer, type ScorerOptions } from '../stream/error-scorer.js';
 import { parkStream, releaseStream, resetEntry, setEntryLearning } from '../stream/slots.js';
@@ -333,9 +333,17 @@ export class StreamTable {
     return { open: this.byName.size, held, parked, learning };
   }
 
-  /** The `streams` answer to `list`. */
-  list(): StreamsMessage {
-    return { type: 'streams', streams: [...this.byName.values()].map(listedStream), models: [...this.models.values()].map(listedModel) };
+  /** The `streams` answer to `list`: the page of at most MAX_LISTED streams from `offset` on, in the order they were opened. */
+  list(offset = 0): StreamsMessage {
+    const streams: ListedStream[] = [];
+    let index = 0;
+    for (const entry of this.byName.values()) {
+      if (index++ < offset) continue;
+      if (streams.length === MAX_LISTED) break;
+      streams.push(listedStream(entry));
+    }
+    const next = offset + streams.length;
+    return { type: 'streams', streams, models: [...this.models.values()].map(listedModel), total: this.byName.size, ...(next < this.byName.size ? { next } : {}) };
   }
 }
 
