@@ -8,7 +8,7 @@ import { InputError } from '../errors.js';
 import { csvField, isHeaderRow, parseNumberCell, readCsvRows } from '../io/csv.js';
 import { AtomicFileSink, StreamSink, type TextSink } from '../io/files.js';
 import { ErrorScorer, nabProbation, type ScorerOptions } from '../stream/error-scorer.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 
 export interface DetectOptions {
   /** Path of the input CSV: a header naming a `timestamp` column and one or more value columns. */
