@@ -24,6 +24,8 @@ export interface ModelOptions {
    * with SIMD), or `auto`, the default: SEQCAST_KERNEL if set, else relaxed where the runtime has it.
    */
   kernel?: KernelVariant | 'auto';
+  /** @internal A kernel build's bytes instead of build/'s (tests load the diagnostics build: src/kernel/diagnostics.ts). */
+  wasm?: BufferSource;
 }
 
 /** Loads a safetensors model (a path or the file's bytes). Nothing is half-loaded: any fault throws before the kernel exists. */
@@ -66,7 +68,7 @@ export class Model {
   static async fromParts({ arch, metadata, tensors }: ModelParts, options: ModelOptions): Promise<Model> {
     const batchCapacity = options.batchCapacity ?? 64;
     if (!Number.isInteger(batchCapacity) || batchCapacity < 1) throw new InputError(`batchCapacity must be a positive integer, got ${batchCapacity}`);
-    const kernel = await Kernel.create(arch, { batchCapacity, variant: options.kernel });
+    const kernel = await Kernel.create(arch, { batchCapacity, variant: options.kernel, wasm: options.wasm });
     const model = new Model(arch, metadata, kernel);
     for (const { name } of model.layout) model.setParameter(name, tensors.get(name)!);
     return model;
