@@ -88,7 +88,7 @@ describe.each([['mha_causal'], ['mha_window']])('golden %s', (name) => {
 });
 
 /** A golden block's params renamed into a seqcast transformer file. */
-function transformerFile(g: GoldenCase, extra: Record<string, { shape: number[]; data: Float32Array }>, meta: object): Uint8Array {
+function transformerFile(g: GoldenCase, extra: Record<string, { shape: number[]; data: Float32Array<ArrayBuffer> }>, meta: object): Uint8Array {
   const tensors = Object.entries(g.params).map(([name, t]) => ({
     name: name.startsWith('block.') ? `blocks.0.${name.slice(6)}` : /^(ln1|ln2|attn|fc1|fc2)\./.test(name) ? `blocks.0.${name}` : name,
     shape: t.shape,

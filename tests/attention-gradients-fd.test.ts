@@ -30,7 +30,9 @@ describe.each(CASES)('finite differences: $name', ({ spec, T, B, loss }) => {
       inputs: model.isTokenModel
         ? Array.from({ length: T }, () => Math.floor(random() * model.arch.vocabSize))
         : Array.from({ length: T }, () => Array.from({ length: X }, () => Math.fround(random() * 2 - 1))),
-      targets: Array.from({ length: T }, () => (loss === 'ce' ? Math.floor(random() * O) : Array.from({ length: O }, () => random() - 0.5))),
+      targets: loss === 'ce'
+        ? Array.from({ length: T }, () => Math.floor(random() * O))
+        : Array.from({ length: T }, () => Array.from({ length: O }, () => random() - 0.5)),
     }));
     const result = model.backwardBatch(windows, { loss });
     const params = new Map(model.parameterNames.map((n) => [n, Float64Array.from(model.getParameter(n))]));

@@ -73,7 +73,9 @@ describe.each(CASES)('finite differences: $name', ({ spec, T, B, loss, masked })
     const xs = Array.from({ length: B }, () => Array.from({ length: T }, () => Array.from({ length: X }, () => random() * 2 - 1)));
     const windows: TrainingWindow[] = xs.map((x, b) => ({
       inputs: vocabSize > 0 ? Array.from({ length: T }, () => Math.floor(random() * vocabSize)) : x,
-      targets: Array.from({ length: T }, () => (loss === 'ce' ? Math.floor(random() * O) : Array.from({ length: O }, () => random() - 0.5))),
+      targets: loss === 'ce'
+        ? Array.from({ length: T }, () => Math.floor(random() * O))
+        : Array.from({ length: T }, () => Array.from({ length: O }, () => random() - 0.5)),
       mask: masked ? Array.from({ length: T }, (_, t) => (t === 0 || (t + b) % 3 !== 0 ? 1 : 0)) : undefined,
       h0: h0s[b],
       c0: cell === 'lstm' ? c0s[b] : undefined,

@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { createModel, InputError, KernelError } from '../src/index.js';
 import { Kernel, kernelVariant, supportsRelaxedSimd, type KernelArch } from '../src/kernel/kernel.js';
 
-const BASELINE = readFileSync(new URL('../build/seqcast.wasm', import.meta.url));
-const RELAXED = readFileSync(new URL('../build/seqcast-relaxed.wasm', import.meta.url));
+const BASELINE = new Uint8Array(readFileSync(new URL('../build/seqcast.wasm', import.meta.url)));
+const RELAXED = new Uint8Array(readFileSync(new URL('../build/seqcast-relaxed.wasm', import.meta.url)));
 const DIST = new URL('../dist/index.js', import.meta.url).href;
 
 /** Bit patterns of float32 values. */
@@ -20,7 +20,7 @@ function bits(values: Float32Array): number[] {
 }
 
 /** One LSTM step of `batch` fresh slots with deterministic parameters and inputs; the outputs and new states. */
-async function stepOnce(wasm: Buffer, batch: number): Promise<{ outputs: Float32Array; states: Float32Array }> {
+async function stepOnce(wasm: Uint8Array<ArrayBuffer>, batch: number): Promise<{ outputs: Float32Array; states: Float32Array }> {
   const arch: KernelArch = { kind: 'recurrent', cell: 'lstm', layers: 2, inputSize: 5, vocabSize: 0, hiddenSize: 37, headSize: 3 };
   const kernel = await Kernel.create(arch, { batchCapacity: batch, wasm });
   const params = kernel.params();

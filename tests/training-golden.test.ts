@@ -107,14 +107,14 @@ describe('golden lstm_dense_tbptt', () => {
       expectClose(result.hN[0], g.outputs[`${p}h_end`].data, g.tolerance, `${p}h_end`);
       expectClose(result.cN![0], g.outputs[`${p}c_end`].data, g.tolerance, `${p}c_end`);
       for (const name of params(g)) expectClose(result.gradients[name], g.outputs[`${p}grad/${name}`].data, g.tolerance, `${p}grad/${name}`);
-      h0 = result.hN[0]; c0 = result.cN![0];
+      h0 = Float32Array.from(result.hN[0]); c0 = Float32Array.from(result.cN![0]);
     });
     // the same chunks without zeroing in between: gradients add up
     h0 = Float32Array.from(g.inputs.h0.data); c0 = Float32Array.from(g.inputs.c0.data);
     let last;
     for (const [index, [from, to]] of bounds.entries()) {
       last = model.backwardBatch([{ inputs: inputsOf(g, from, to), targets: targetsOf(g, from, to), h0, c0 }], { accumulate: index > 0 });
-      h0 = last.hN[0]; c0 = last.cN![0];
+      h0 = Float32Array.from(last.hN[0]); c0 = Float32Array.from(last.cN![0]);
     }
     for (const name of params(g)) expectClose(last!.gradients[name], g.outputs[`accumulated/grad/${name}`].data, g.tolerance, `accumulated/grad/${name}`);
   });

@@ -4,23 +4,14 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { SeqcastError } from '../errors.js';
 import { addDemoCommand } from './demo-command.js';
+import { addDetectCommand } from './detect.js';
 import { addPredictCommand } from './predict.js';
 import { addReplayCommand } from './replay.js';
 import { addServeCommand } from './serve.js';
 import { addTrainCommand } from './train.js';
+import type { CliIo, CliOutput } from './io.js';
 
-/** A terminal's or pipe's output, as the commands use it: writes, and whether (and how wide) it is a terminal. */
-export type CliOutput = NodeJS.WritableStream & { isTTY?: boolean; columns?: number; hasColors?(): boolean };
-
-/**
- * Where a run of the command line writes: process.stdout and process.stderr
- * for the real command, collectors for tests that run it in-process.
- * (`serve` and `replay` write to the process's own streams whatever is given.)
- */
-export interface CliIo {
-  stdout: CliOutput;
-  stderr: CliOutput;
-}
+export type { CliIo, CliOutput } from './io.js';
 
 /**
  * Runs the command line `seqcast <argv…>` and returns its exit code: 0 on
@@ -45,6 +36,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   addServeCommand(program, finish);
   addReplayCommand(program, finish);
   addTrainCommand(program, finish, io);
+  addDetectCommand(program, finish, io);
   for (const command of program.commands) command.configureOutput({ outputError: usageError(`seqcast ${command.name()}`) });
 
   try {

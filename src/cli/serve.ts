@@ -20,8 +20,10 @@ export interface ServeCommandOptions {
   demo?: boolean;
   demoRate: number;
   origin?: string[];
+  allowedHost?: string[];
   maxPayload: number;
   rateLimit: number;
+  addressRateLimit?: number;
   maxStreamsPerConnection: number;
   idle: number;
   orphanTtl: number;
@@ -45,8 +47,10 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .option('--state-dir <dir>', 'checkpoint weights and stream states here (periodically and on SIGINT/SIGTERM) and restore them at start')
     .addOption(new Option('--checkpoint-interval <seconds>', 'seconds between checkpoints').default(30).argParser(positiveInteger))
     .option('--origin <origin>', 'a web origin allowed to connect besides the server itself, e.g. https://example.com (repeatable, "*" for any)', collect)
+    .option('--allowed-host <name>', 'a host name requests may carry in their Host header besides the address bound, localhost, 127.0.0.1 and [::1], e.g. the name a proxy gives the server (repeatable)', collect)
     .addOption(new Option('--max-payload <bytes>', 'largest message; larger ones close the connection with 1009').default(1024 * 1024).argParser(positiveInteger))
-    .addOption(new Option('--rate-limit <n>', 'frames (and other messages) per second per connection').default(100_000).argParser(positiveInteger))
+    .addOption(new Option('--rate-limit <n>', 'messages (frames, and every other message, bad ones too) per second per connection').default(100_000).argParser(positiveInteger))
+    .addOption(new Option('--address-rate-limit <n>', 'the same for all connections from one client address together (default: --rate-limit)').argParser(positiveInteger))
     .addOption(new Option('--max-streams-per-connection <n>', 'streams one connection may hold').default(1024).argParser(positiveInteger))
     .addOption(new Option('--idle <seconds>', 'seconds without frames before a stream is snapshotted out of the kernel').default(60).argParser(positiveInteger))
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
@@ -79,8 +83,10 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     stateDir: options.stateDir,
     checkpointIntervalMs: options.checkpointInterval * 1000,
     allowedOrigins: options.origin,
+    allowedHosts: options.allowedHost,
     maxPayload: options.maxPayload,
     rateLimit: options.rateLimit,
+    addressRateLimit: options.addressRateLimit,
     maxStreamsPerConnection: options.maxStreamsPerConnection,
     idleMs: options.idle * 1000,
     orphanTtlMs: options.orphanTtl * 1000,

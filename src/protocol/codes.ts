@@ -50,3 +50,18 @@ export function show(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   return String(value);
 }
+
+/** Longest string an error echoes back in its `stream` or `seq` field, in characters. */
+export const MAX_ECHOED = 200;
+
+/**
+ * A field a peer sent (a `stream`, a `seq`) as an error may echo it: a finite number, a boolean or null as it is,
+ * a string cut to MAX_ECHOED characters, anything else (an object, an array: unbounded in size and depth) left out.
+ * Bounded before any error is built, so no echo costs more than a few hundred bytes.
+ */
+export function echoed(value: unknown): string | number | boolean | null | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string') return value.length > MAX_ECHOED ? `${value.slice(0, MAX_ECHOED)}…` : value;
+  if (typeof value === 'boolean' || value === null) return value;
+  return undefined;
+}

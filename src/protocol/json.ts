@@ -1,7 +1,7 @@
 // The JSON side of the wire protocol: a text message parsed and checked into typed client messages, and predictions written as JSON.
 
-import { ErrorCode, show } from './codes.js';
-import { MAX_HORIZON, MAX_LEARNING_WINDOW, MAX_STREAM_NAME, type ClientMessage, type LearningRequest, type NormalizeMode, type PredictionMessage, type PredictionSource, type ProtocolProblem } from './messages.js';
+import { echoed, ErrorCode, show } from './codes.js';
+import { MAX_HORIZON, MAX_LEARNING_WINDOW, MAX_STREAM_NAME, MAX_SUBSCRIBED, type ClientMessage, type LearningRequest, type NormalizeMode, type PredictionMessage, type PredictionSource, type ProtocolProblem } from './messages.js';
 
 /** A text message's messages: one JSON object, or an array of them (a batch, answered in order). */
 export function parseText(text: string): unknown[] | ProtocolProblem {
@@ -37,13 +37,24 @@ export function checkMessage(value: unknown): ClientMessage | ProtocolProblem {
     }
   }
   const seq = type === 'frame' ? m.seq : undefined;
-  const bad = (code: string, message: string): ProtocolProblem => ({ code, message, ...(typeof m.stream === 'string' ? { stream: m.stream } : {}), ...(seq !== undefined ? { seq } : {}) });
+  const echoedStream = echoed(m.stream);
+  const echoedSeq = echoed(seq);
+  const bad = (code: string, message: string): ProtocolProblem => ({ code, message, ...(typeof echoedStream === 'string' ? { stream: echoedStream } : {}), ...(echoedSeq !== undefined ? { seq: echoedSeq } : {}) });
 
-  if (type === 'list') return { type };
+  if (type === 'list') {
+    const offset = m.offset;
+    if (offset !== undefined && (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)) {
+      return bad(ErrorCode.badField, `list: offset must be a non-negative integer (the "next" of the previous page), got ${show(offset)}`);
+    }
+    return offset === undefined ? { type } : { type, offset };
+  }
   if (type === 'subscribe' || type === 'unsubscribe') {
     const streams = m.streams ?? '*';
-    if (streams !== '*' && !(Array.isArray(streams) && streams.every((s) => typeof s === 'string'))) {
-      return bad(ErrorCode.badField, `${type}: streams must be "*" or an array of stream names, got ${show(streams)}`);
+    if (streams !== '*' && !(Array.isArray(streams) && streams.every((s) => typeof s === 'string' && s.length > 0 && s.length <= MAX_STREAM_NAME))) {
+      return bad(ErrorCode.badField, `${type}: streams must be "*" or an array of stream names (1 to ${MAX_STREAM_NAME} characters each), got ${show(streams)}`);
+    }
+    if (Array.isArray(streams) && streams.length > MAX_SUBSCRIBED) {
+      return bad(ErrorCode.badField, `${type}: ${streams.length} stream names, at most ${MAX_SUBSCRIBED}; subscribe "*" to watch every stream`);
     }
     if (m.metrics !== undefined && typeof m.metrics !== 'boolean') return bad(ErrorCode.badField, `${type}: metrics must be true or false`);
     return { type, streams: streams as string[] | '*', metrics: m.metrics as boolean | undefined };

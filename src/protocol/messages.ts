@@ -9,6 +9,10 @@ export const MAX_HORIZON = 256;
 export const MAX_STREAM_NAME = 200;
 /** Largest `every` and `window` a learning stream may ask for. */
 export const MAX_LEARNING_WINDOW = 1024;
+/** Most streams one answer to `list` holds; `next` pages on. */
+export const MAX_LISTED = 1000;
+/** Most stream names one connection may watch ("*" watches every stream and counts as none). */
+export const MAX_SUBSCRIBED = 1024;
 
 /** How `open` asks for a stream's inputs to be scaled before they reach the model. */
 export type NormalizeMode =
@@ -89,6 +93,8 @@ export interface SubscribeMessage {
 
 export interface ListMessage {
   type: 'list';
+  /** Streams to skip (the `next` of the previous page); default 0. */
+  offset?: number;
 }
 
 /** A client's message once checked (checkMessage). */
@@ -285,11 +291,15 @@ export interface ListedModel {
   attention?: { width: number; heads: number; blocks: number; window: number; sinks: number };
 }
 
-/** What `list` answers. */
+/** What `list` answers: a page of at most MAX_LISTED streams, in the order they were opened. */
 export interface StreamsMessage {
   type: 'streams';
   streams: ListedStream[];
   models: ListedModel[];
+  /** Streams the server holds in all. */
+  total: number;
+  /** The offset of the next page, when there are more streams after this one. */
+  next?: number;
 }
 
 /** Any message the server sends as JSON. */

@@ -3,7 +3,7 @@
 import { filter, interval, Subject } from 'rxjs';
 import { ErrorCode } from '../protocol/codes.js';
 import { predictionJson } from '../protocol/json.js';
-import type { StreamCounts, SubscribedMessage, SubscribeMessage } from '../protocol/messages.js';
+import { MAX_SUBSCRIBED, type StreamCounts, type SubscribedMessage, type SubscribeMessage } from '../protocol/messages.js';
 import { conflateLatest } from '../stream/fan-out.js';
 import type { ScoredFrame } from '../stream/types.js';
 import type { Connection } from './connection.js';
@@ -36,6 +36,17 @@ export class Dashboards {
    */
   subscribe(connection: Connection, message: SubscribeMessage): void {
     if (message.type === 'subscribe') {
+      if (Array.isArray(message.streams) && connection.subscribed !== '*') {
+        // checked whole before any name is added: a refused subscribe changes nothing
+        let added = 0;
+        for (const name of message.streams) if (!connection.subscribed.has(name)) added++;
+        if (connection.subscribed.size + added > MAX_SUBSCRIBED) {
+          return connection.sendError({
+            code: ErrorCode.badField,
+            message: `subscribe: this connection watches ${connection.subscribed.size} streams, and ${added} more would pass the most one may watch, ${MAX_SUBSCRIBED}; subscribe "*" to watch every stream, or unsubscribe some first`,
+          });
+        }
+      }
       if (message.streams === '*') connection.subscribed = '*';
       else if (connection.subscribed !== '*') for (const name of message.streams) connection.subscribed.add(name);
       connection.wantsMetrics = message.metrics ?? true;

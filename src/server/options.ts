@@ -15,14 +15,21 @@ export interface ServerOptions {
   token?: string;
   /** Origins (e.g. "https://example.com") whose pages may connect, besides the server's own; "*" for any. */
   allowedOrigins?: string[];
+  /**
+   * Host names (e.g. "seqcast.internal") requests may carry in their Host header besides the address bound and
+   * localhost, 127.0.0.1 and [::1]: the names a reverse proxy or DNS gives the server. Others are refused (403).
+   */
+  allowedHosts?: string[];
   /** Largest message in bytes; a larger one closes the connection with 1009. Default 1 MiB. */
   maxPayload?: number;
   /** Streams one connection may hold. Default 1024. */
   maxStreamsPerConnection?: number;
   /** Streams the server holds in all. Default 100,000. */
   maxStreams?: number;
-  /** Frames (and other messages) one connection may send per second; bursts up to one second's worth. Default 100,000. */
+  /** Frames (and other messages, bad ones included) one connection may send per second; bursts up to one second's worth. Default 100,000. */
   rateLimit?: number;
+  /** The same for all connections from one client address together. Default: rateLimit. */
+  addressRateLimit?: number;
   /** A stream idle this long (ms) is snapshotted out of the kernel, and restored on its next frame. Default 60,000. */
   idleMs?: number;
   /** A stream nobody holds (its producer disconnected, or it came back from a checkpoint) is closed after this long (ms), freeing its slot and name. Default 600,000 (10 minutes). */
@@ -60,10 +67,12 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     port: options.port ?? 8080,
     token: options.token,
     allowedOrigins: options.allowedOrigins ?? [],
+    allowedHosts: options.allowedHosts ?? [],
     maxPayload: options.maxPayload ?? 1024 * 1024,
     maxStreamsPerConnection: options.maxStreamsPerConnection ?? 1024,
     maxStreams: options.maxStreams ?? 100_000,
     rateLimit: options.rateLimit ?? 100_000,
+    addressRateLimit: options.addressRateLimit ?? options.rateLimit ?? 100_000,
     idleMs: options.idleMs ?? 60_000,
     orphanTtlMs: options.orphanTtlMs ?? 600_000,
     learning: { every: options.learning?.every ?? 8, window: options.learning?.window ?? 32, target: options.learning?.target },

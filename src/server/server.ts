@@ -13,12 +13,14 @@ import { checkMessage, parseText, predictionJson } from '../protocol/json.js';
 import { WS_PATH, type ClosedMessage, type ConfigureMessage, type ConfiguredMessage, type OpenedMessage, type OpenMessage, type ProtocolProblem, type ResetMessage, type StreamsMessage } from '../protocol/messages.js';
 import { streamPipeline } from '../stream/pipeline.js';
 import type { FrameSource, IncomingFrame, Rejection, ScoredBatch, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
+import { Admission, refuseSocket } from './admission.js';
 import { recordCheckpoint, restoreCheckpoint } from './checkpoint.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Connection } from './connection.js';
 import { Dashboards } from './dashboards.js';
+import { ClientAddresses, rateLimited } from './limits.js';
 import { Metrics } from './metrics.js';
-import { isLoopback, originAllowed, presentedToken, tokenMatches } from './security.js';
+import { isLoopback } from './security.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { findWebRoot, serveStatic } from './static-files.js';
 import { StreamTable } from './streams.js';
@@ -43,6 +45,7 @@ export class SeqcastServer {
   private readonly table: StreamTable;
   private readonly dashboards = new Dashboards();
   private readonly connections = new Set<Connection>();
+  private readonly addresses: ClientAddresses;
   private readonly metrics: Metrics;
   private readonly clock: Clock;
   private readonly frames$ = new Subject<IncomingFrame>();
@@ -51,6 +54,7 @@ export class SeqcastServer {
   private readonly timers: Cancel[] = [];
   private readonly http: HttpServer;
   private readonly wss: WebSocketServer;
+  private readonly admission: Admission;
   private webRoot: string | undefined;
   private nextConnectionId = 1;
   private checkpointing: Promise<void> | undefined;
@@ -72,6 +76,7 @@ export class SeqcastServer {
     this.log = options.log ?? (() => undefined);
     this.clock = options.clock ?? systemClock;
     this.metrics = new Metrics(this.clock);
+    this.addresses = new ClientAddresses({ messagesPerSecond: this.options.addressRateLimit }, () => this.clock.now());
     if (!isLoopback(this.options.host) && !this.options.token) {
       throw new InputError(`binding to ${this.options.host} exposes the server beyond this machine; give it an access token (--token or SEQCAST_TOKEN)`);
     }
@@ -86,7 +91,13 @@ export class SeqcastServer {
       flush: () => this.flushes$.next(),
       log: this.log,
     });
+    this.admission = new Admission({ host: this.options.host, allowedHosts: this.options.allowedHosts, allowedOrigins: this.options.allowedOrigins, token: this.options.token });
     this.http = createServer((request, response) => {
+      const refusal = this.admission.checkRequest(request);
+      if (refusal) {
+        response.writeHead(refusal.status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(refusal.body);
+        return;
+      }
       serveStatic(request, response, this.webRoot, { wsUrl: this.url.replace(/^http/, 'ws') + WS_PATH.slice(1) }).catch((err) => {
         this.log(`static file error: ${(err as Error).message}`);
         if (!response.headersSent) response.writeHead(500);
@@ -160,16 +171,21 @@ export class SeqcastServer {
     const now = performance.now();
     const watched = this.dashboards.watched;
     for (const frame of batch.frames) {
-      const source = frame.source;
-      if (source instanceof Connection) {
-        if (frame.binary) source.sendBinary(frame);
-        else source.sendText(predictionJson(frame)); // sent with the rest of this socket read's answers (Connection)
-      } else {
-        (source as LocalProducer).onPrediction?.(frame);
+      // one frame's delivery failing (a local producer's callback, a bug) must not cost the others theirs
+      try {
+        const source = frame.source;
+        if (source instanceof Connection) {
+          if (frame.binary) source.sendBinary(frame);
+          else source.sendText(predictionJson(frame)); // sent with the rest of this socket read's answers (Connection)
+        } else {
+          (source as LocalProducer).onPrediction?.(frame);
+        }
+        this.metrics.frameAnswered(now - frame.receivedAt);
+        if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss);
+        if (watched) this.dashboards.publish(frame);
+      } catch (err) {
+        this.log(`delivering the prediction of stream "${frame.entry.name}" seq ${frame.seq} failed: ${(err as Error).stack ?? err}`);
       }
-      this.metrics.frameAnswered(now - frame.receivedAt);
-      if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss);
-      if (watched) this.dashboards.publish(frame);
     }
   }
 
@@ -201,9 +217,9 @@ export class SeqcastServer {
     this.frames$.next({ ...rest, streamLabel: stream, entry: this.table.byName.get(stream), receivedAt: performance.now() });
   }
 
-  /** The `streams` answer to `list`. */
-  list(): StreamsMessage {
-    return this.table.list();
+  /** The `streams` answer to `list` (a page of at most MAX_LISTED streams from `offset` on). */
+  list(offset = 0): StreamsMessage {
+    return this.table.list(offset);
   }
 
   /** Snapshots streams idle longer than idleMs (at `now`, ms on the server's clock) out of the kernel, freeing their slots; how many. */
@@ -220,22 +236,22 @@ export class SeqcastServer {
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
-    const refuse = (status: number, reason: string, body: string) => {
-      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-      socket.destroy();
-    };
-    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (pathname !== WS_PATH) return refuse(404, 'Not Found', `the WebSocket endpoint is ${WS_PATH}\n`);
-    if (!originAllowed(request, this.options.allowedOrigins)) return refuse(403, 'Forbidden', `origin ${request.headers.origin} is not allowed\n`);
-    if (this.options.token !== undefined && !tokenMatches(presentedToken(request), this.options.token)) {
-      return refuse(401, 'Unauthorized', 'a valid access token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)\n');
-    }
+    const refusal = this.admission.checkUpgrade(request);
+    if (refusal) return refuseSocket(socket, refusal);
     this.wss.handleUpgrade(request, socket, head, (ws) => this.connected(ws, request));
   }
 
   private connected(ws: WebSocket, request: IncomingMessage): void {
-    const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
-    const connection = new Connection(ws, this.nextConnectionId++, remote, this.options.rateLimit, () => this.metrics.errorSent(), () => this.clock.now());
+    const address = this.addresses.attach(request.socket.remoteAddress ?? 'unknown');
+    const connection = new Connection(ws, {
+      id: this.nextConnectionId++,
+      address,
+      remotePort: request.socket.remotePort,
+      rateLimit: this.options.rateLimit,
+      onError: () => this.metrics.errorSent(),
+      now: () => this.clock.now(),
+      log: this.log,
+    });
     this.connections.add(connection);
     ws.on('message', (data, isBinary) => {
       try {
@@ -253,30 +269,24 @@ export class SeqcastServer {
   private disconnected(connection: Connection): void {
     this.table.orphan(connection, connection.owned);
     connection.dispose();
-    this.connections.delete(connection);
+    if (this.connections.delete(connection)) this.addresses.detach(connection.address);
   }
 
   private received(connection: Connection, data: RawData, isBinary: boolean): void {
+    if (connection.closing) return;
     const receivedAt = performance.now();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (isBinary) return this.receivedBinary(connection, bytes, receivedAt);
     const parsed = parseText(bytes.toString('utf8'));
-    if (!Array.isArray(parsed)) return connection.sendError(parsed);
-    const granted = connection.limiter.take(parsed.length);
-    for (let i = 0; i < parsed.length; i++) {
-      if (i === granted) {
-        const refused = parsed.length - granted;
-        const first = parsed[i] as { stream?: unknown; seq?: unknown } | null;
-        connection.sendError({
-          code: ErrorCode.rateLimited,
-          message: `rate limit of ${this.options.rateLimit} messages per second exceeded: ${refused} message${refused === 1 ? '' : 's'} refused from here on, nothing of them applied`,
-          ...(typeof first?.stream === 'string' ? { stream: first.stream } : {}),
-          ...(first?.seq !== undefined ? { seq: first.seq } : {}),
-          count: refused,
-        });
-        break;
-      }
-      this.handle(connection, parsed[i], receivedAt);
+    // every message counts against the rate limits, a bad one (or an empty batch) as one
+    const messages = Array.isArray(parsed) ? parsed : [];
+    const granted = connection.admit(Math.max(1, messages.length));
+    if (!Array.isArray(parsed)) return connection.sendError(granted === 1 ? parsed : rateLimited(this.options, 1, undefined, undefined));
+    // a connection closed for what it asked (answers it does not read) is not served the rest of its batch
+    for (let i = 0; i < granted && i < messages.length && !connection.closing; i++) this.handle(connection, messages[i], receivedAt);
+    if (granted < messages.length) {
+      const first = messages[granted] as { stream?: unknown; seq?: unknown } | null;
+      connection.sendError(rateLimited(this.options, messages.length - granted, first?.stream, first?.seq));
     }
   }
 
@@ -308,7 +318,7 @@ export class SeqcastServer {
       case 'close':
         return this.answer(connection, this.table.close(connection, message.stream, connection.owned));
       case 'list':
-        return connection.send(this.table.list());
+        return connection.send(this.table.list(message.offset));
       case 'subscribe':
       case 'unsubscribe':
         return this.dashboards.subscribe(connection, message);
@@ -322,9 +332,9 @@ export class SeqcastServer {
 
   private receivedBinary(connection: Connection, bytes: Buffer, receivedAt: number): void {
     const message = checkFramesMessage(bytes);
-    if ('code' in message) return connection.sendError(message);
+    if ('code' in message) return connection.sendError(connection.admit(1) === 1 ? message : rateLimited(this.options, 1, undefined, undefined));
     const { count, width } = message;
-    const granted = connection.limiter.take(count);
+    const granted = connection.admit(count);
     // each record goes straight into the pipeline: its values decoded once, into the array that becomes the frame's actual
     for (let i = 0; i < granted; i++) {
       const streamId = frameStreamId(message, i);
@@ -346,13 +356,7 @@ export class SeqcastServer {
     }
     if (granted < count) {
       const streamId = frameStreamId(message, granted);
-      connection.sendError({
-        code: ErrorCode.rateLimited,
-        message: `rate limit of ${this.options.rateLimit} frames per second exceeded: ${count - granted} of the message's ${count} frames refused from here on, nothing of them applied`,
-        stream: this.table.withId(streamId)?.name ?? `#${streamId}`,
-        seq: frameSeq(message, granted),
-        count: count - granted,
-      });
+      connection.sendError(rateLimited(this.options, count - granted, this.table.withId(streamId)?.name ?? `#${streamId}`, frameSeq(message, granted)));
     }
   }
 
@@ -364,6 +368,7 @@ export class SeqcastServer {
     every(Math.max(10, Math.min(this.options.idleMs / 2, this.options.orphanTtlMs / 2, 5000)), () => {
       this.parkIdle();
       this.expireOrphans();
+      this.addresses.sweep();
     });
     if (this.options.stateDir) {
       every(this.options.checkpointIntervalMs, () => {

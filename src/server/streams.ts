@@ -1,7 +1,7 @@
 // The server's stream table: every open stream by name and by binary id; open, configure, reset, close, park, expire and list.
 
 import { ErrorCode } from '../protocol/codes.js';
-import type { ClosedMessage, ConfigureMessage, ConfiguredMessage, LearningRequest, OpenedMessage, OpenMessage, ProtocolProblem, ResetMessage, StreamsMessage } from '../protocol/messages.js';
+import { MAX_LISTED, type ClosedMessage, type ConfigureMessage, type ConfiguredMessage, type LearningRequest, type ListedStream, type OpenedMessage, type OpenMessage, type ProtocolProblem, type ResetMessage, type StreamsMessage } from '../protocol/messages.js';
 import { OnlineNormalizer } from '../stream/online-normalizer.js';
 import { ErrorScorer, type ScorerOptions } from '../stream/error-scorer.js';
 import { parkStream, releaseStream, resetEntry, setEntryLearning } from '../stream/slots.js';
@@ -160,7 +160,7 @@ export class StreamTable {
     const problem = (code: string, message: string): ProtocolProblem => ({ code, message, stream: request.stream });
     const what = `open "${request.stream}"`;
     if (existing.owner !== undefined && existing.owner !== source) {
-      return problem(ErrorCode.streamBusy, `${what}: the stream is held by another producer (${existing.owner.label})`);
+      return problem(ErrorCode.streamBusy, `${what}: the stream is held by another producer`);
     }
     if (served && served !== existing.served) {
       return problem(ErrorCode.badField, `${what}: the stream is open on model "${existing.served.name}", not "${served.name}"; close it first`);
@@ -171,17 +171,20 @@ export class StreamTable {
     }
     const learning = request.learn || request.learning ? this.learningFor(existing, request, what) : undefined;
     if (learning && 'code' in learning) return learning;
+    if (request.learn && !existing.learning) {
+      const refused = plainCannotLearn(existing, what);
+      if (refused) return refused;
+    }
+    if (existing.owner !== source && owned && owned.size >= this.options.maxStreamsPerConnection) {
+      return problem(ErrorCode.tooManyStreams, `${what}: this connection already holds ${owned.size} streams, the most allowed`);
+    }
+    // everything checked: a refused open has changed nothing
     if (existing.owner !== source) {
-      if (owned && owned.size >= this.options.maxStreamsPerConnection) return problem(ErrorCode.tooManyStreams, `${what}: this connection already holds ${owned.size} streams, the most allowed`);
       existing.owner = source;
       existing.orphanedAt = undefined;
       owned?.add(existing);
     }
     if (request.horizon !== undefined) existing.horizon = request.horizon;
-    if (request.learn && !existing.learning) {
-      const refused = plainCannotLearn(existing, what);
-      if (refused) return refused;
-    }
     if (request.learn !== undefined) setEntryLearning(existing, request.learn, learning);
     return openedMessage(existing, true);
   }
@@ -246,7 +249,7 @@ export class StreamTable {
     const entry = this.byName.get(stream);
     if (!entry || entry.owner !== source) {
       const code = entry?.owner ? ErrorCode.streamBusy : ErrorCode.unknownStream;
-      return { code, message: `${op} "${stream}": ${entry?.owner ? `the stream is held by another producer (${entry.owner.label})` : 'no such stream is open on this connection'}`, stream };
+      return { code, message: `${op} "${stream}": ${entry?.owner ? 'the stream is held by another producer' : 'no such stream is open on this connection'}`, stream };
     }
     return entry;
   }
@@ -330,9 +333,17 @@ export class StreamTable {
     return { open: this.byName.size, held, parked, learning };
   }
 
-  /** The `streams` answer to `list`. */
-  list(): StreamsMessage {
-    return { type: 'streams', streams: [...this.byName.values()].map(listedStream), models: [...this.models.values()].map(listedModel) };
+  /** The `streams` answer to `list`: the page of at most MAX_LISTED streams from `offset` on, in the order they were opened. */
+  list(offset = 0): StreamsMessage {
+    const streams: ListedStream[] = [];
+    let index = 0;
+    for (const entry of this.byName.values()) {
+      if (index++ < offset) continue;
+      if (streams.length === MAX_LISTED) break;
+      streams.push(listedStream(entry));
+    }
+    const next = offset + streams.length;
+    return { type: 'streams', streams, models: [...this.models.values()].map(listedModel), total: this.byName.size, ...(next < this.byName.size ? { next } : {}) };
   }
 }
 

@@ -13,6 +13,15 @@ export interface ScorerOptions {
 
 const DEFAULTS: Required<ScorerOptions> = { rmseWindow: 100, shortWindow: 10, longWindow: 1000, probation: 100 };
 
+/**
+ * NAB's probationary period for a series of `rows` rows: min(floor(0.15 · rows),
+ * 750) (nab/util.py getProbationPeriod; may be fractional, 0.15 · 5000). NAB does
+ * not score these rows, and a detector may spend them learning.
+ */
+export function nabProbation(rows: number): number {
+  return Math.min(Math.floor(0.15 * rows), 0.15 * 5000);
+}
+
 /** Serializable state of an ErrorScorer (f64 numbers, exact through JSON). */
 export interface ErrorScorerState {
   options: Required<ScorerOptions>;

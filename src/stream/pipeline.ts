@@ -1,6 +1,8 @@
 // The stream pipeline, assembled in one place: frames in, scored predictions out (../shared/DESIGN.md, "The stream pipeline").
 
 import { type Observable, type OperatorFunction, pipe, type SchedulerLike } from 'rxjs';
+import { ErrorCode } from '../protocol/codes.js';
+import { isolate } from './isolate.js';
 import { learnOnline } from './learn.js';
 import { microBatch } from './micro-batch.js';
 import { denormalize, normalize } from './normalize.js';
@@ -31,16 +33,37 @@ export interface PipelineOptions {
  * every K frames (when the stream's learning is on), in the batch's order.
  * Learning streams scale their inputs themselves, so normalize and denormalize
  * pass their frames through.
+ *
+ * Bad input is refused as values (`reject`), never thrown. Should a stage still throw (a bug), `isolate` answers
+ * the one frame (before the micro-batch) or the one batch it failed on with `internal`, and every other frame,
+ * of this stream or any other, goes on: none is lost or left unanswered.
  */
 export function streamPipeline(options: PipelineOptions): OperatorFunction<IncomingFrame, ScoredBatch> {
+  const reject = guardedReject(options.reject);
   return pipe(
-    validateFrames(options.reject),
-    normalize(),
+    isolate(pipe(validateFrames(reject), normalize()), (frame, error) => reject(failure(frame, frame.streamLabel, error))),
     microBatch(options.scheduler, options.flushes),
-    predict(options.reject),
-    learnOnline(options.reject),
-    forecast(),
-    denormalize(),
-    scoreErrors(),
+    isolate(pipe(predict(reject), learnOnline(reject), forecast(), denormalize(), scoreErrors()), (batch, error) => {
+      for (const frame of batch.frames) reject(failure(frame, frame.entry.name, error));
+    }),
   );
+}
+
+/**
+ * `reject` that cannot throw into the pipeline: a rejection that fails to go out (a closed socket, a bug) is
+ * dropped, and the frames around it go on.
+ */
+function guardedReject(reject: (rejection: Rejection) => void): (rejection: Rejection) => void {
+  return (rejection) => {
+    try {
+      reject(rejection);
+    } catch {
+      // nothing more can be said to that producer about that frame
+    }
+  };
+}
+
+/** The rejection of a frame a stage failed on (a bug, not bad input): code `internal`, the frame's seq consumed. */
+function failure(frame: { source: Rejection['source']; seq: unknown }, streamLabel: string, error: unknown): Rejection {
+  return { source: frame.source, streamLabel, seq: frame.seq, code: ErrorCode.internal, message: `the server failed on this frame of stream ${JSON.stringify(streamLabel)}: ${(error as Error)?.message ?? String(error)}` };
 }

@@ -117,7 +117,7 @@ function refusal(incoming: IncomingFrame): Problem {
   if (entry.owner !== incoming.source) {
     return entry.owner === undefined
       ? { code: ErrorCode.unknownStream, message: `${what}: the stream is not open on this connection; send open to take it over` }
-      : { code: ErrorCode.streamBusy, message: `${what}: the stream is held by another producer (${entry.owner.label})` };
+      : { code: ErrorCode.streamBusy, message: `${what}: the stream is held by another producer` };
   }
   if (seq === undefined) return { code: ErrorCode.missingField, message: `${what} has no "seq"` };
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {

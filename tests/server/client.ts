@@ -95,3 +95,12 @@ export class Client {
     });
   }
 }
+
+/** Waits until `test` holds on the server's side (polled each event-loop turn, no fixed sleep); fails after `ms`. */
+export async function eventually(test: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

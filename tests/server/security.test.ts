@@ -53,6 +53,31 @@ describe('access token', () => {
     await Promise.all([byHeader.close(), byQuery.close()]);
   });
 
+  it('takes the Bearer scheme in any case (RFC 6750 scheme names are case-insensitive)', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+      const client = await Client.connect(server.url, { headers: { authorization: `${scheme} ${TOKEN}` } });
+      await client.close();
+    }
+    await expect(Client.connect(server.url, { headers: { authorization: `Basic ${TOKEN}` } })).rejects.toThrow('HTTP 401');
+  });
+
+  it("answers stream_busy without the holder's address or connection", async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const holder = await Client.connect(server.url, { headers: auth });
+    const other = await Client.connect(server.url, { headers: auth });
+    await holder.open('held');
+    const busy = await other.open('held');
+    other.send({ type: 'frame', stream: 'held', seq: 0, values: [1] });
+    other.send({ type: 'reset', stream: 'held' });
+    other.send({ type: 'close', stream: 'held' });
+    await other.until(() => other.errors().length === 3, 'three more errors');
+    for (const error of [busy, ...other.errors()]) {
+      expect(error).toMatchObject({ type: 'error', code: 'stream_busy' });
+      expect(error.message).not.toMatch(/127\.0\.0\.1|connection \d|:\d{2,5}/);
+    }
+    await Promise.all([holder.close(), other.close()]);
+  });
+
   it('refuses to bind beyond loopback without a token', async () => {
     await expect(SeqcastServer.start({ models: [{ name: 'm', model }], host: '0.0.0.0', port: 0, webRoot: null })).rejects.toThrow(/exposes the server.*token/);
   });
@@ -66,6 +91,36 @@ describe('origins and paths', () => {
     const listed = await Client.connect(server.url, { headers: { ...auth, origin: 'https://dash.example' } });
     const self = await Client.connect(server.url, { headers: { ...auth, origin: server.url.slice(0, -1) } });
     await Promise.all([listed.close(), self.close()]);
+  });
+
+  it('refuses a Host that is not a name of the server, as a DNS-rebinding page sends it (403), for sockets and files', async () => {
+    const port = new URL(server.url).port;
+    const evil = `evil.example:${port}`;
+    await expect(Client.connect(server.url, { headers: { ...auth, host: evil, origin: `http://${evil}` } })).rejects.toThrow('HTTP 403');
+    await expect(Client.connect(server.url, { headers: { ...auth, host: evil } })).rejects.toThrow('HTTP 403');
+    expect(await get(server.url, '/', { host: evil })).toMatchObject({ status: 403 });
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'LOCALHOST']) {
+      const client = await Client.connect(server.url, { headers: { ...auth, host, origin: `http://${host.toLowerCase()}` } });
+      await client.close();
+    }
+  });
+
+  it("refuses the server's own host under another scheme: https://127.0.0.1:PORT is not its origin", async () => {
+    const host = new URL(server.url).host;
+    await expect(Client.connect(server.url, { headers: { ...auth, origin: `https://${host}` } })).rejects.toThrow('HTTP 403');
+    await expect(Client.connect(server.url, { headers: { ...auth, origin: 'null' } })).rejects.toThrow('HTTP 403');
+  });
+
+  it('answers to names given with --allowed-host (allowedHosts), and to no others', async () => {
+    const proxied = await SeqcastServer.start({ models: [{ name: 'm', model }], port: 0, webRoot: null, allowedHosts: ['seqcast.internal'] });
+    try {
+      const port = new URL(proxied.url).port;
+      const client = await Client.connect(proxied.url, { headers: { host: `seqcast.internal:${port}`, origin: `http://seqcast.internal:${port}` } });
+      await client.close();
+      await expect(Client.connect(proxied.url, { headers: { host: `other.internal:${port}` } })).rejects.toThrow('HTTP 403');
+    } finally {
+      await proxied.close();
+    }
   });
 
   it('has one WebSocket path, /ws', async () => {

@@ -1,0 +1,117 @@
+// Server CPU per frame of two builds of seqcast, interleaved in one process: this checkout and another one (an older
+// commit, built), each serving the same load from bench/server-load.mjs in turn, round after round, so that both
+// meet the same spells of a noisy machine. Prints the medians and spreads of server CPU µs per frame and of frames/s.
+//
+// Run: npm run build && (cd OTHER && npm ci && npm run build) && npx tsx scripts/server-compare.ts OTHER [rounds] [seconds]
+//   e.g. git worktree add --detach /tmp/before <commit>; then OTHER = /tmp/before
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const STREAMS = 1000;
+const CONNECTIONS = 4;
+const HIDDEN = 64;
+const GENERATOR = fileURLToPath(new URL('../bench/server-load.mjs', import.meta.url));
+
+interface Build {
+  label: string;
+  createModel: (spec: object, options: object) => Promise<{ close(): void }>;
+  start: (options: object) => Promise<{ url: string; close(): Promise<void> }>;
+}
+
+async function loadBuild(label: string, root: string): Promise<Build> {
+  const library = await import(pathToFileURL(resolve(root, 'dist/index.js')).href);
+  const server = await import(pathToFileURL(resolve(root, 'dist/server/server.js')).href);
+  return { label, createModel: library.createModel, start: (options) => server.SeqcastServer.start(options) };
+}
+
+function ask(child: ChildProcess, message: object): Promise<Record<string, unknown>> {
+  return new Promise((done, fail) => {
+    const onMessage = (reply: Record<string, unknown>) => {
+      child.off('exit', onExit);
+      if (reply.type === 'failed') fail(new Error(`load generator failed: ${reply.message}`));
+      else done(reply);
+    };
+    const onExit = (code: number) => fail(new Error(`load generator exited with ${code}`));
+    child.once('message', onMessage);
+    child.once('exit', onExit);
+    child.send(message);
+  });
+}
+
+interface Sample {
+  framesPerSecond: number;
+  cpuMicrosPerFrame: number;
+}
+
+/** One flat-out run of `seconds` against a fresh server of `build`, binary or JSON frames. */
+async function runOnce(build: Build, mode: 'binary' | 'json', seconds: number): Promise<Sample> {
+  const model = await build.createModel({ cell: 'lstm', inputSize: 1, hiddenSize: HIDDEN, outputSize: 1, seed: 1 }, { batchCapacity: 256 });
+  const server = await build.start({
+    models: [{ name: 'bench', model }],
+    port: 0,
+    webRoot: null,
+    rateLimit: 10_000_000,
+    maxStreamsPerConnection: STREAMS,
+    maxPayload: 16 * 1024 * 1024,
+  });
+  const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    await ask(child, { type: 'setup', url: `${server.url.replace('http', 'ws')}ws`, streams: STREAMS, connections: CONNECTIONS, mode });
+    const before = process.cpuUsage();
+    const result = (await ask(child, { type: 'run', rate: 0, seconds, warmup: 1 })) as unknown as { framesPerSecond: number; allFrames: number };
+    const used = process.cpuUsage(before);
+    return { framesPerSecond: result.framesPerSecond, cpuMicrosPerFrame: (used.user + used.system) / Math.max(1, result.allFrames) };
+  } finally {
+    child.send({ type: 'exit' });
+    await server.close();
+    model.close();
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function summary(values: number[], digits: number): string {
+  return `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+}
+
+async function main(): Promise<void> {
+  const [other, roundsArg, secondsArg] = process.argv.slice(2);
+  if (!other) throw new Error('usage: tsx scripts/server-compare.ts OTHER_CHECKOUT [rounds=5] [seconds=3]');
+  const rounds = Number(roundsArg ?? 5), seconds = Number(secondsArg ?? 3);
+  const builds = [await loadBuild(`other (${other})`, other), await loadBuild('this checkout', fileURLToPath(new URL('..', import.meta.url)))];
+  const load = loadavg();
+  const samples = new Map<string, Sample[]>();
+  for (const mode of ['binary', 'json'] as const) {
+    for (let round = 0; round < rounds; round++) {
+      // alternate which build goes first, so neither always meets the machine right after the other
+      const order = round % 2 === 0 ? builds : [...builds].reverse();
+      for (const build of order) {
+        const sample = await runOnce(build, mode, seconds);
+        const key = `${mode}\t${build.label}`;
+        samples.set(key, [...(samples.get(key) ?? []), sample]);
+        process.stdout.write(`${mode} round ${round + 1} ${build.label}: ${Math.round(sample.framesPerSecond)} frames/s, ${sample.cpuMicrosPerFrame.toFixed(2)} µs CPU/frame\n`);
+      }
+    }
+  }
+  process.stdout.write(`\n${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; load average at start ${load.map((l) => l.toFixed(2)).join(' / ')}, at end ${loadavg().map((l) => l.toFixed(2)).join(' / ')}\n`);
+  process.stdout.write(`| frames | build | server CPU µs / frame, median (min–max) | frames/s flat out, median (min–max) |\n|---|---|---:|---:|\n`);
+  for (const [key, list] of samples) {
+    const [mode, label] = key.split('\t');
+    process.stdout.write(`| ${mode} | ${label} | ${summary(list.map((s) => s.cpuMicrosPerFrame), 2)} | ${summary(list.map((s) => s.framesPerSecond), 0)} |\n`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,250 @@
+// `seqcast detect`: learns a CSV time series online from scratch while it reads it, and writes every row with its anomaly score.
+
+import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import type { LearningOptions } from '../api/learning-options.js';
+import { createModel, loadModel, type Model } from '../api/model.js';
+import { InputError } from '../errors.js';
+import { csvField, isHeaderRow, parseNumberCell, readCsvRows } from '../io/csv.js';
+import { AtomicFileSink, StreamSink, type TextSink } from '../io/files.js';
+import { ErrorScorer, nabProbation, type ScorerOptions } from '../stream/error-scorer.js';
+import type { CliIo } from './io.js';
+
+export interface DetectOptions {
+  /** Path of the input CSV: a header naming a `timestamp` column and one or more value columns. */
+  input: string;
+  /** Path of the output CSV, written atomically; without it the rows go to `io.stdout`. */
+  output?: string;
+  /** A .safetensors model to start from (it must predict its own input); without it a fresh LSTM. */
+  model?: string;
+  io: CliIo;
+}
+
+/** The model detect learns from scratch: the online-learning recipe's LSTM (H = 32, as the demo's streams). */
+export const DETECT_MODEL = { cell: 'lstm', hiddenSize: 32, seed: 1 } as const;
+
+/** The column the input must have. */
+const TIME_COLUMN = 'timestamp';
+/** The column detect adds. */
+const SCORE_COLUMN = 'anomaly_score';
+/** How far a timestamp may step back, ms: a clock put back an hour (daylight saving; NAB's machine_temperature file has one). */
+const CLOCK_SET_BACK_MS = 3_600_000;
+
+/** A CSV read and checked whole before anything is written. */
+export interface DetectInput {
+  header: string[];
+  /** Index of the timestamp column in `header`. */
+  timeColumn: number;
+  /** (rows) the cells of every row, as read. */
+  cells: string[][];
+  /** (rows) ms since the epoch (date-times) or the number as written. */
+  timestamps: Float64Array;
+  /** (rows × values) the value columns of every row. */
+  values: Float64Array[];
+}
+
+/** Adds the `detect` command to `program`; its action hands its exit code to `finish`. */
+export function addDetectCommand(program: Command, finish: (exitCode: number) => void, io: CliIo): Command {
+  return program
+    .command('detect')
+    .summary('score every row of a CSV time series for anomalies, learning online as it reads')
+    .description(
+      'Reads a CSV with a timestamp column and one or more value columns, learns to predict it online from scratch as it reads (or starts from --model), and writes every row with an anomaly_score in [0, 1] that uses that row and the rows before it only.',
+    )
+    .requiredOption('-i, --input <file>', 'input CSV: a header naming a timestamp column, then rows of a timestamp and numbers')
+    .option('-o, --output <file>', 'output CSV, replaced atomically (default: standard output)')
+    .option('-m, --model <file>', 'start from this model (.safetensors) instead of a fresh LSTM; it must predict its own input')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Input: a header row naming a timestamp column (as NAB\'s files: timestamp,value), then',
+        'one row per time step. Timestamps are date-times (2014-04-10 07:15:00, ISO 8601) or',
+        'numbers, in order (a clock may step back at most an hour).',
+        'Output: the input\'s columns, then anomaly_score. The first 15% of rows (at most 750)',
+        'are for learning, as NAB\'s probationary period: their score is 0.5.',
+        '',
+        'Example:',
+        '  seqcast detect --input nyc_taxi.csv --output nyc_taxi_scores.csv',
+      ].join('\n'),
+    )
+    .action(async (options: { input: string; output?: string; model?: string }) => {
+      finish(await runDetect({ ...options, io }));
+    });
+}
+
+/**
+ * Runs `seqcast detect`: reads and checks the whole input (an InputError names
+ * the line of the first bad row, and nothing is written), scores every row,
+ * and writes the input's columns with anomaly_score. Returns the exit code.
+ */
+export async function runDetect(options: DetectOptions): Promise<number> {
+  const input = await readDetectInput(options.input);
+  const model = options.model === undefined ? await createModel({ ...DETECT_MODEL, inputSize: input.header.length - 1 }) : await loadModel(options.model);
+  try {
+    checkModel(model, input, options);
+    const progress = new DetectProgress(options.io.stderr, input.values.length);
+    let scores: Float64Array;
+    try {
+      scores = detectAnomalies(model, input.values, { onRow: (row) => progress.update(row) });
+    } finally {
+      progress.stop();
+    }
+    const sink: TextSink = options.output === undefined ? new StreamSink(options.io.stdout) : await AtomicFileSink.create(options.output);
+    try {
+      await writeScores(sink, input, scores);
+      await sink.commit();
+    } catch (err) {
+      await sink.abort();
+      throw err;
+    }
+    return 0;
+  } finally {
+    model.close();
+  }
+}
+
+/** What detectAnomalies may be told besides its defaults (the bench's variants). */
+export interface DetectorSettings {
+  /** The learning stream's options (LearningStream defaults otherwise). */
+  learning?: LearningOptions;
+  /** The ErrorScorer's options; its probation defaults to nabProbation(rows). */
+  scorer?: ScorerOptions;
+  /** Hears of the rows' progress every 256 rows. */
+  onRow?: (row: number) => void;
+}
+
+/**
+ * The anomaly score of every row: one learning stream predicts each next row
+ * and trains the model as it goes, and the stream layer's ErrorScorer (what
+ * `serve` reports as each stream's `anomaly`) turns its errors into a score.
+ * Row t's score depends on rows 0 … t only. The first nabProbation(rows) rows
+ * are learnt from and scored 0.5. It trains `model`'s weights.
+ */
+export function detectAnomalies(model: Model, values: readonly Float64Array[], settings: DetectorSettings = {}): Float64Array {
+  const learner = model.openLearningStream({ name: 'detect', ...settings.learning });
+  const scorer = new ErrorScorer({ probation: nabProbation(values.length), ...settings.scorer });
+  const scores = new Float64Array(values.length);
+  const onRow = settings.onRow;
+  try {
+    for (let row = 0; row < values.length; row++) {
+      const report = learner.observe(values[row]);
+      scores[row] = scorer.score(values[row], report.predicted).anomaly;
+      if (onRow && (row & 255) === 0) onRow(row);
+    }
+  } finally {
+    learner.close();
+  }
+  return scores;
+}
+
+/** Reads and checks the input CSV whole: InputError names the file and line of the first problem. */
+export async function readDetectInput(file: string): Promise<DetectInput> {
+  let header: string[] | undefined;
+  let timeColumn = -1;
+  const cells: string[][] = [];
+  const timestamps: number[] = [];
+  const values: Float64Array[] = [];
+  let latest = -Infinity;
+  let latestLine = 0;
+  let dates: boolean | undefined;
+  for await (const row of readCsvRows(file)) {
+    if (!header) {
+      timeColumn = row.cells.indexOf(TIME_COLUMN);
+      if (!isHeaderRow(row.cells) || timeColumn < 0) {
+        throw new InputError(`${file} line ${row.line}: no "${TIME_COLUMN}" column; the first row must be a header naming a timestamp column and the value columns (as timestamp,value)`);
+      }
+      if (row.cells.length < 2) throw new InputError(`${file} line ${row.line}: the header names no value column besides "${TIME_COLUMN}"`);
+      header = row.cells;
+      continue;
+    }
+    if (row.cells.length !== header.length) {
+      throw new InputError(`${file} line ${row.line}: ${row.cells.length} cells, the header names ${header.length} columns`);
+    }
+    const text = row.cells[timeColumn];
+    const time = parseTimestamp(text);
+    if (Number.isNaN(time.at)) throw new InputError(`${file} line ${row.line}, column ${timeColumn + 1}: ${JSON.stringify(text)} is not a timestamp (a date-time such as 2014-04-10 07:15:00, or a number)`);
+    dates ??= time.isDate;
+    if (time.isDate !== dates) throw new InputError(`${file} line ${row.line}: timestamp ${JSON.stringify(text)} is ${time.isDate ? 'a date-time' : 'a number'}, the rows before have ${dates ? 'date-times' : 'numbers'}`);
+    const allowed = dates ? CLOCK_SET_BACK_MS : 0;
+    if (time.at < latest - allowed) {
+      throw new InputError(`${file} line ${row.line}: timestamp ${JSON.stringify(text)} is out of order: it comes before line ${latestLine}'s`);
+    }
+    if (time.at > latest) {
+      latest = time.at;
+      latestLine = row.line;
+    }
+    const frame = new Float64Array(header.length - 1);
+    let at = 0;
+    for (let column = 0; column < header.length; column++) {
+      if (column !== timeColumn) frame[at++] = parseNumberCell(row.cells[column], { file, line: row.line, column: column + 1 });
+    }
+    cells.push(row.cells);
+    timestamps.push(time.at);
+    values.push(frame);
+  }
+  if (!header) throw new InputError(`${file} is empty; detect needs a header naming a timestamp column, then rows`);
+  if (values.length === 0) throw new InputError(`${file} has a header and no rows`);
+  return { header, timeColumn, cells, timestamps: Float64Array.from(timestamps), values };
+}
+
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const PLAIN_NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A timestamp cell: a date-time (2014-04-10 07:15:00, ISO 8601 with T, a
+ * fraction and a zone; without a zone read as UTC) as ms since the epoch, or a
+ * plain number as written. `at` is NaN for anything else.
+ */
+export function parseTimestamp(text: string): { at: number; isDate: boolean } {
+  if (PLAIN_NUMBER.test(text)) return { at: Number(text), isDate: false };
+  const m = DATE_TIME.exec(text);
+  if (!m) return { at: Number.NaN, isDate: true };
+  const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', zone] = m;
+  if (+month < 1 || +month > 12 || +day < 1 || +day > 31 || +hour > 23 || +minute > 59 || +second > 60) return { at: Number.NaN, isDate: true };
+  let at = Date.UTC(+year, +month - 1, +day, +hour, +minute, +second) + (fraction ? Number(fraction) * 1000 : 0);
+  if (zone && zone !== 'Z') {
+    const sign = zone[0] === '-' ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    at -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
+  }
+  return { at, isDate: true };
+}
+
+function checkModel(model: Model, input: DetectInput, options: DetectOptions): void {
+  const width = input.header.length - 1;
+  const where = options.model ?? 'the model';
+  if (model.isTokenModel) throw new InputError(`${where} is a token model; detect needs a model of frames of ${width} values`);
+  if (model.inputSize !== width || model.outputSize !== width) {
+    throw new InputError(`${where} takes ${model.inputSize} values and predicts ${model.outputSize}; ${options.input} has ${width} value column${width === 1 ? '' : 's'}, and detect needs a model that predicts its own input`);
+  }
+}
+
+async function writeScores(sink: TextSink, input: DetectInput, scores: Float64Array): Promise<void> {
+  await sink.write(`${[...input.header, SCORE_COLUMN].map(csvField).join(',')}\n`);
+  for (let row = 0; row < scores.length; row++) {
+    await sink.write(`${input.cells[row].map(csvField).join(',')},${scores[row]}\n`);
+    if (sink.readerGone) break;
+  }
+}
+
+/** A progress bar on stderr while rows are scored, on a terminal only. */
+class DetectProgress {
+  private readonly bar?: SingleBar;
+
+  constructor(stderr: CliIo['stderr'], total: number) {
+    if (!stderr.isTTY) return;
+    this.bar = new SingleBar({ format: 'detect |{bar}| {value}/{total} rows | ETA {eta_formatted}', stream: stderr, hideCursor: true, barsize: 24, fps: 5 });
+    this.bar.start(total, 0);
+  }
+
+  update(row: number): void {
+    this.bar?.update(row);
+  }
+
+  stop(): void {
+    if (!this.bar) return;
+    this.bar.update(this.bar.getTotal());
+    this.bar.stop();
+  }
+}

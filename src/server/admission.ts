@@ -1,0 +1,74 @@
+// Who gets in: the checks every HTTP request and WebSocket upgrade passes before it reaches a file or a stream.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WS_PATH } from '../protocol/messages.js';
+import { boundHostNames, hostAllowed, originAllowed, presentedToken, tokenMatches } from './security.js';
+
+/** Why a request is refused: its HTTP status, reason phrase and a plain-text body that says what to do. */
+export interface Refusal {
+  status: number;
+  reason: string;
+  body: string;
+}
+
+export interface AdmissionOptions {
+  /** The address the server binds (its names are allowed in Host headers). */
+  host: string;
+  /** Further names Host headers may carry (--allowed-host). */
+  allowedHosts: readonly string[];
+  /** Origins besides the server's own whose pages may connect (--origin; "*" for any). */
+  allowedOrigins: readonly string[];
+  /** The access token, if the server has one. */
+  token: string | undefined;
+}
+
+/** The checks of requests and upgrades, made once from the server's options. */
+export class Admission {
+  private readonly hostNames: ReadonlySet<string>;
+
+  constructor(private readonly options: AdmissionOptions) {
+    this.hostNames = boundHostNames(options.host, options.allowedHosts);
+  }
+
+  /** Why an HTTP request (a file of the dashboard) is refused, or undefined: its Host must name this server. */
+  checkRequest(request: IncomingMessage): Refusal | undefined {
+    return this.checkHost(request);
+  }
+
+  /** Why a WebSocket upgrade is refused, or undefined: the path, then Host, Origin and the token. */
+  checkUpgrade(request: IncomingMessage): Refusal | undefined {
+    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (pathname !== WS_PATH) return { status: 404, reason: 'Not Found', body: `the WebSocket endpoint is ${WS_PATH}\n` };
+    const host = this.checkHost(request);
+    if (host) return host;
+    if (!originAllowed(request, this.options.allowedOrigins)) {
+      return { status: 403, reason: 'Forbidden', body: `origin ${bounded(request.headers.origin)} is not allowed; the server's own pages are, and origins given with --origin\n` };
+    }
+    if (this.options.token !== undefined && !tokenMatches(presentedToken(request), this.options.token)) {
+      return { status: 401, reason: 'Unauthorized', body: 'a valid access token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)\n' };
+    }
+    return undefined;
+  }
+
+  private checkHost(request: IncomingMessage): Refusal | undefined {
+    if (hostAllowed(request, this.hostNames)) return undefined;
+    return {
+      status: 403,
+      reason: 'Forbidden',
+      body: `host ${bounded(request.headers.host)} is not a name of this server; it answers to ${[...this.hostNames].join(', ')} and names given with --allowed-host\n`,
+    };
+  }
+}
+
+/** Writes a refusal on a socket that has not been upgraded, and closes it. */
+export function refuseSocket(socket: Duplex, { status, reason, body }: Refusal): void {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.destroy();
+}
+
+/** A header value as a refusal may quote it: at most 100 characters. */
+function bounded(value: string | undefined): string {
+  if (value === undefined) return '(none)';
+  return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+}
