@@ -23,7 +23,8 @@ export async function runFuzz(
     try {
       result = await target(random);
     } catch (error) {
-      result = { outcome: 'crashed', error }; // a target that throws is a crash of its own
+      // the targets return every outcome; one that throws is a bug of the case generator, and counted as a crash
+      result = { outcome: 'crashed', error: new Error(`the case generator or oracle threw: ${error instanceof Error ? error.stack : String(error)}`) };
     }
     tally.add(i, result.outcome, result.error);
     if (onProgress && (i + 1) % 10_000 === 0) onProgress(i + 1, tally);

@@ -148,9 +148,10 @@ function mutateMetadata(random: Random, value: unknown): unknown {
   const metadata = { ...(value as Record<string, unknown>) };
   let seqcast: Record<string, unknown> = {};
   try {
-    seqcast = JSON.parse(String(metadata.seqcast ?? '{}'));
+    const parsed: unknown = JSON.parse(String(metadata.seqcast ?? '{}'));
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) seqcast = parsed as Record<string, unknown>;
   } catch {
-    // already broken
+    // already broken: start afresh
   }
   const key = random.pick(['format', 'kind', 'heads', 'window', 'sinks', 'normalizer', 'vocab', 'channels', 'shape', 'unknown']);
   seqcast[key] = random.chance(0.7) ? random.pick(HOSTILE_VALUES) : random.pick([{ mean: [0], std: [1] }, 'transformer', 'hybrid', 'recurrent', [2, 2], ['a']]);
