@@ -202,7 +202,14 @@ export function recordCheckpoint(
 ): Promise<void> {
   // a stream whose state is not finite is recorded without it (and said so): nothing non-finite is written
   const records = [...entries].map((entry) => recordEntry(entry, log));
-  const bytes: ModelRecordBytes[] = [...models].map(({ name, model }) => ({ name, ...recordModel(model) }));
+  const bytes: ModelRecordBytes[] = [...models].map(({ name, model }) => {
+    try {
+      return { name, ...recordModel(model) };
+    } catch (err) {
+      if (!(err instanceof SeqcastError)) throw err;
+      throw new CheckpointError(`model "${name}": ${err.message}; this checkpoint is not written, the previous one stays`);
+    }
+  });
   return writeCheckpoint(stateDir, generation, bytes, records);
 }
 

@@ -3,19 +3,30 @@
 
 import type { Model } from '../api/model.js';
 import { learnerStateProblem } from '../api/learner-state.js';
-import { exportOptimizerState, importOptimizerState } from '../api/optimizer-state.js';
+import { exportOptimizerState, importOptimizerState, optimizerStateProblem } from '../api/optimizer-state.js';
 import { snapshotProblem } from '../api/snapshot.js';
-import { InputError } from '../errors.js';
+import { InputError, StateError } from '../errors.js';
 import { ErrorScorer } from './error-scorer.js';
 import { OnlineNormalizer } from './online-normalizer.js';
 import { learnerSnapshot, streamSnapshot } from './slots.js';
 import type { EntryRecord } from './entry-record.js';
 import type { LearningConfig, ServedModel, StreamEntry } from './types.js';
 
-/** A model's state at one moment: its weights as safetensors and, when it has an Adam optimizer, that optimizer's state. */
+/**
+ * A model's state at one moment: its weights as safetensors and, when it has an Adam optimizer, that optimizer's
+ * state. Nothing non-finite is recorded: weights that are not finite throw StateError (a checkpoint of them would
+ * replace good weights with unusable ones; the previous checkpoint stays), and an optimizer state that is not
+ * finite is left out (learning would go on after a restart with fresh Adam moments).
+ */
 export function recordModel(model: Model): { weights: Uint8Array; optimizer?: Uint8Array } {
+  for (const name of model.parameterNames) {
+    const values = model.getParameter(name);
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new StateError(`the weights of ${model.describe()} are not finite (tensor ${name} element ${bad} is ${values[bad]}); they are not checkpointed`);
+  }
   const optimizer = exportOptimizerState(model);
-  return { weights: model.toSafetensors(), ...(optimizer ? { optimizer } : {}) };
+  const keep = optimizer && optimizerStateProblem(optimizer) === undefined;
+  return { weights: model.toSafetensors(), ...(keep ? { optimizer } : {}) };
 }
 
 /**
