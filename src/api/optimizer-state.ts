@@ -32,6 +32,31 @@ export function encodeOptimizerState(trainer: Trainer): Uint8Array | undefined {
 }
 
 /**
+ * Why encodeOptimizerState() bytes could not be restored into any model, or undefined when they could: bad magic,
+ * version or length, hyperparameters or moments that are not finite. Checkpoints call it before they write them.
+ */
+export function optimizerStateProblem(bytes: Uint8Array): string | undefined {
+  try {
+    const r = new ByteReader(bytes, 'optimizer state');
+    const [magic, version, length] = r.u32(4);
+    if (magic !== OPTIMIZER_MAGIC) throw new InputError('not a seqcast optimizer state (bad magic)');
+    if (version !== OPTIMIZER_VERSION) throw new InputError(`optimizer state version ${version} is not supported (this version reads ${OPTIMIZER_VERSION})`);
+    if (bytes.byteLength !== 48 + 8 * length) throw new InputError(`optimizer state is ${bytes.byteLength} bytes; its header implies ${48 + 8 * length}`);
+    const settings = r.f64(4);
+    if (!settings.every(Number.isFinite)) throw new InputError(`optimizer state: hyperparameters ${Array.from(settings)} are not finite`);
+    for (const name of ['m', 'v']) {
+      const moment = r.f32(length);
+      const bad = moment.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new InputError(`optimizer state: moment ${name}[${bad}] is ${moment[bad]}`);
+    }
+    return undefined;
+  } catch (err) {
+    if (err instanceof InputError) return err.message;
+    throw err;
+  }
+}
+
+/**
  * Restores encodeOptimizerState() bytes: a fresh Adam with the saved hyperparameters,
  * then its moments and step count as they were. Everything is checked first.
  */

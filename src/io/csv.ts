@@ -42,6 +42,18 @@ export async function* readCsvRows(path: string): AsyncGenerator<CsvRow> {
   } catch (err) {
     throw new InputError(`cannot read ${path}: ${describeFileError(err)}`);
   }
+  try {
+    yield* csvRows(handle.createReadStream({ autoClose: false }), path);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * readCsvRows over any byte stream (a file's, stdin, a buffer's); `source` names it in messages. A read error
+ * or malformed CSV throws InputError naming `source`.
+ */
+export async function* csvRows(input: NodeJS.ReadableStream, source: string): AsyncGenerator<CsvRow> {
   const parser = parse({
     bom: true,
     trim: true,
@@ -49,7 +61,7 @@ export async function* readCsvRows(path: string): AsyncGenerator<CsvRow> {
     record_delimiter: ['\r\n', '\n', '\r'],
   });
   // pipeline hands a read error (EISDIR, EIO) to the parser, so the loop below throws it
-  pipeline(handle.createReadStream({ autoClose: false }), parser, () => {});
+  pipeline(input, parser, () => {});
   try {
     // Every record, blank ones included, ends at one line break, so lines are counted here
     // (csv-parse's `info` option would do it too, at a quarter of the run time).
@@ -61,12 +73,11 @@ export async function* readCsvRows(path: string): AsyncGenerator<CsvRow> {
       yield { line: start, cells };
     }
   } catch (err) {
-    if (err instanceof CsvError) throw new InputError(`${path}: ${err.message}`);
-    if (isFileError(err)) throw new InputError(`cannot read ${path}: ${describeFileError(err)}`);
+    if (err instanceof CsvError) throw new InputError(`${source}: ${err.message}`);
+    if (isFileError(err)) throw new InputError(`cannot read ${source}: ${describeFileError(err)}`);
     throw err;
   } finally {
     parser.destroy();
-    await handle.close();
   }
 }
 

@@ -12,9 +12,11 @@
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isAtomicTempName, writeFileAtomic } from '../io/atomic-file.js';
+import { describeFileError } from '../io/files.js';
 import { readSafetensors } from '../model/safetensors.js';
 import { SeqcastError } from '../errors.js';
-import { recordEntry, recordModel, restoreEntryState, restoreModelOptimizer, type EntryRecord } from '../stream/persist.js';
+import { checkEntryRecord, type EntryRecord } from '../stream/entry-record.js';
+import { recordEntry, recordModel, restoreEntryState, restoreModelOptimizer } from '../stream/persist.js';
 import type { ServedModel, StreamEntry } from '../stream/types.js';
 import { cannotLearn, streamEntry } from './streams.js';
 
@@ -104,22 +106,36 @@ export async function writeCheckpoint(stateDir: string, generation: number, mode
   }
 }
 
-/** Loads safetensors weights into `model`; refuses weights of another shape. */
-export async function restoreWeights(path: string, name: string, model: ServedModel['model']): Promise<void> {
+/**
+ * Loads safetensors weights into `model`; refuses a corrupt file or weights of another shape, saying what to do.
+ * False when the file does not exist (it was moved away: the model starts from its own file).
+ */
+export async function restoreWeights(path: string, name: string, model: ServedModel['model']): Promise<boolean> {
+  const remedy = `move ${path} away to start model "${name}" from its model file (its streams are kept), or move the state directory away to start afresh`;
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (err) {
-    throw new CheckpointError(`cannot read ${path}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new CheckpointError(`cannot read the checkpointed weights of model "${name}", ${path}: ${describeFileError(err)}`);
   }
-  const file = readSafetensors(bytes, path);
+  let file;
+  try {
+    file = readSafetensors(bytes, path);
+  } catch (err) {
+    if (!(err instanceof SeqcastError)) throw err;
+    throw new CheckpointError(`the checkpointed weights of model "${name}" are corrupt: ${err.message}; ${remedy}`);
+  }
   for (const tensor of model.layout) {
     const saved = file.tensors.get(tensor.name);
     if (!saved || saved.shape.join(',') !== tensor.shape.join(',')) {
-      throw new CheckpointError(`${path} does not match model "${name}" (${model.describe()}): tensor ${tensor.name} is ${saved ? `[${saved.shape}]` : 'missing'}; move the state directory away to start afresh`);
+      throw new CheckpointError(`${path} does not match model "${name}" (${model.describe()}): tensor ${tensor.name} is ${saved ? `[${saved.shape}]` : 'missing'}; ${remedy}`);
     }
+    const bad = saved.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new CheckpointError(`${path}: tensor ${tensor.name} element ${bad} is ${saved.data[bad]}; weights must be finite; ${remedy}`);
   }
   for (const tensor of model.layout) model.setParameter(tensor.name, file.tensors.get(tensor.name)!.data);
+  return true;
 }
 
 /** Reads a file of the checkpoint (an optimizer state). */
@@ -147,6 +163,9 @@ export async function readCheckpoint(stateDir: string, modelNames: string[]): Pr
   } catch (err) {
     throw new CheckpointError(`${path} is not valid JSON (${(err as Error).message})`);
   }
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) {
+    throw new CheckpointError(`${path} is ${JSON.stringify(file)}, not a checkpoint; move it away to start afresh`);
+  }
   if ((file.format !== 1 && file.format !== CHECKPOINT_FORMAT) || !Array.isArray(file.streams)) {
     throw new CheckpointError(`${path} is checkpoint format ${JSON.stringify(file.format)}; this version reads 1 and ${CHECKPOINT_FORMAT}`);
   }
@@ -160,6 +179,15 @@ export async function readCheckpoint(stateDir: string, modelNames: string[]): Pr
     }
   }
   if (!Array.isArray(file.models) || !Number.isSafeInteger(file.generation)) throw new CheckpointError(`${path} lists no models or generation`);
+  for (const record of file.models as unknown[]) {
+    // a model's files are the ones this code names: nothing else in (or outside) the directory is read
+    const { name, weights, optimizer } = (typeof record === 'object' && record !== null ? record : {}) as Partial<ModelRecord>;
+    const files = typeof name === 'string' && file.format === CHECKPOINT_FORMAT ? modelFiles(name, file.generation!) : undefined;
+    const legacy = typeof name === 'string' ? `models/${encodeURIComponent(name)}.safetensors` : undefined;
+    if (typeof name !== 'string' || (weights !== files?.weights && weights !== legacy) || (optimizer !== undefined && optimizer !== files?.optimizer)) {
+      throw new CheckpointError(`${path} lists a model as ${JSON.stringify(record)?.slice(0, 200)}; expected {"name", "weights": "models/NAME.g${file.generation}.safetensors"}; move the state directory away to start afresh`);
+    }
+  }
   return file;
 }
 
@@ -174,7 +202,14 @@ export function recordCheckpoint(
 ): Promise<void> {
   // a stream whose state is not finite is recorded without it (and said so): nothing non-finite is written
   const records = [...entries].map((entry) => recordEntry(entry, log));
-  const bytes: ModelRecordBytes[] = [...models].map(({ name, model }) => ({ name, ...recordModel(model) }));
+  const bytes: ModelRecordBytes[] = [...models].map(({ name, model }) => {
+    try {
+      return { name, ...recordModel(model) };
+    } catch (err) {
+      if (!(err instanceof SeqcastError)) throw err;
+      throw new CheckpointError(`model "${name}": ${err.message}; this checkpoint is not written, the previous one stays`);
+    }
+  });
   return writeCheckpoint(stateDir, generation, bytes, records);
 }
 
@@ -188,61 +223,109 @@ export interface RestoredState {
  * Loads weights and optimizer states into `models` from the state directory, and returns its streams, parked and
  * unheld since `now` (ms, the server's clock), to be taken over by `open` or closed after the orphan TTL. Learning
  * streams continue bit for bit, training included. Undefined when the directory holds no checkpoint yet.
+ * Throws CheckpointError, before anything is restored, for a directory it cannot write (checkStateDirWritable), an
+ * unreadable streams.json or model weights; a stream record that cannot be restored is left out and logged, naming
+ * the stream and streams.json, and the others start.
  */
 export async function restoreCheckpoint(stateDir: string, models: ReadonlyMap<string, ServedModel>, now: number, log: (line: string) => void): Promise<RestoredState | undefined> {
+  await checkStateDirWritable(stateDir);
   const file = await readCheckpoint(stateDir, [...models.keys()]);
   if (!file) return undefined;
   for (const record of file.models ?? []) {
     const served = models.get(record.name);
     if (!served) continue;
-    await restoreWeights(join(stateDir, record.weights), record.name, served.model);
+    if (!(await restoreWeights(join(stateDir, record.weights), record.name, served.model))) {
+      log(`the checkpointed weights of model "${record.name}", ${join(stateDir, record.weights)}, are missing; it starts from its model file`);
+      continue;
+    }
     let how = '';
     if (record.optimizer) {
       const started = performance.now();
-      const bytes = await readCheckpointFile(join(stateDir, record.optimizer));
       try {
-        restoreModelOptimizer(served.model, bytes);
+        restoreModelOptimizer(served.model, await readCheckpointFile(join(stateDir, record.optimizer)));
         how = ` and its optimizer state (${((performance.now() - started) / 1000).toFixed(1)} s)`;
       } catch (err) {
+        if (!(err instanceof SeqcastError)) throw err;
         // the weights are what matters; learning goes on from fresh optimizer moments (not bit for bit)
-        how = `, but not its optimizer state (${(err as Error).message}; learning goes on with fresh Adam moments)`;
+        how = `, but not its optimizer state (${err.message}; learning goes on with fresh Adam moments)`;
       }
     }
     log(`restored the weights of model "${record.name}"${how} from ${stateDir}`);
   }
+  const path = streamsPath(stateDir);
   const streams: StreamEntry[] = [];
-  for (const record of file.streams) {
-    const served = models.get(record.model);
-    if (!served) {
-      log(`checkpointed stream "${record.name}" is on model "${record.model}", which this server does not hold; left out`);
-      continue;
+  const names = new Set<string>();
+  const ids = new Set<number>();
+  file.streams.forEach((value: unknown, index) => {
+    const entry = restoreStream(value, models, now, names, ids);
+    if (typeof entry === 'string') {
+      const name = (value as { name?: unknown } | null)?.name;
+      const which = typeof name === 'string' ? JSON.stringify(name.slice(0, 200)) : `number ${index + 1}`;
+      log(`checkpointed stream ${which} in ${path} ${entry}; left out, the other streams start`);
+      return;
     }
-    if (record.learning && cannotLearn(served.model)) {
-      log(`checkpointed stream "${record.name}" learns, but model "${record.model}" cannot learn online: ${cannotLearn(served.model)}; left out`);
-      continue;
-    }
-    let state;
-    try {
-      state = restoreEntryState(served, record);
-    } catch (err) {
-      if (!(err instanceof SeqcastError)) throw err;
-      log(`checkpointed stream "${record.name}" in ${streamsPath(stateDir)} cannot be restored (${err.message}); left out, the other streams start`);
-      continue;
-    }
-    streams.push(
-      streamEntry({
-        name: record.name,
-        id: record.id,
-        served,
-        lastSeq: record.lastSeq,
-        horizon: record.horizon,
-        ...state,
-        owner: undefined,
-        orphanedAt: now,
-        lastActive: now,
-      }),
-    );
-  }
+    names.add(entry.name);
+    ids.add(entry.id);
+    streams.push(entry);
+  });
   log(`restored ${streams.length} stream${streams.length === 1 ? '' : 's'} from ${stateDir} (saved ${file.savedAt})`);
   return { generation: file.generation ?? 0, streams };
+}
+
+/**
+ * One record of streams.json → its stream entry (parked, unheld since `now`), or why it cannot be restored: a
+ * corrupt record, a name or id taken by an earlier record, a model this server does not hold or that cannot learn,
+ * state that does not fit the model. One stream's fault never stops the others.
+ */
+function restoreStream(value: unknown, models: ReadonlyMap<string, ServedModel>, now: number, names: Set<string>, ids: Set<number>): StreamEntry | string {
+  let record: EntryRecord;
+  try {
+    record = checkEntryRecord(value);
+  } catch (err) {
+    if (!(err instanceof SeqcastError)) throw err;
+    return `is corrupt (${err.message})`;
+  }
+  if (names.has(record.name)) return 'repeats the name of an earlier stream';
+  if (ids.has(record.id)) return `repeats the id ${record.id} of an earlier stream`;
+  const served = models.get(record.model);
+  if (!served) return `is on model "${record.model}", which this server does not hold`;
+  const whyNot = record.learning ? cannotLearn(served.model) : undefined;
+  if (whyNot) return `learns, but model "${record.model}" cannot learn online: ${whyNot}`;
+  let state;
+  try {
+    state = restoreEntryState(served, record);
+  } catch (err) {
+    return `cannot be restored (${err instanceof SeqcastError ? err.message : `unexpected error: ${(err as Error).message}`})`;
+  }
+  return streamEntry({
+    name: record.name,
+    id: record.id,
+    served,
+    lastSeq: record.lastSeq,
+    horizon: record.horizon,
+    ...state,
+    owner: undefined,
+    orphanedAt: now,
+    lastActive: now,
+  });
+}
+
+/**
+ * Refuses a state directory the server cannot write (read-only, another owner's, not a directory) before it
+ * starts: every checkpoint would fail, and what the streams learn would be lost at exit. Creates the directory and
+ * its models/ folder when they are missing; writes and removes a probe file in each, as a checkpoint would.
+ */
+export async function checkStateDirWritable(stateDir: string): Promise<void> {
+  for (const folder of [stateDir, join(stateDir, 'models')]) {
+    const probe = join(folder, `.seqcast-write-check-${process.pid}`);
+    try {
+      await mkdir(folder, { recursive: true });
+      await writeFileAtomic(probe, 'seqcast checks that it can write here\n');
+      await unlink(probe);
+    } catch (err) {
+      throw new CheckpointError(
+        `cannot write to the state directory ${folder}: ${describeFileError(err)}; checkpoints would fail and what the streams learn would be lost. Give --state-dir a directory seqcast can write, or change its permissions`,
+      );
+    }
+  }
 }

@@ -3,38 +3,30 @@
 
 import type { Model } from '../api/model.js';
 import { learnerStateProblem } from '../api/learner-state.js';
-import { exportOptimizerState, importOptimizerState } from '../api/optimizer-state.js';
+import { exportOptimizerState, importOptimizerState, optimizerStateProblem } from '../api/optimizer-state.js';
 import { snapshotProblem } from '../api/snapshot.js';
-import { ErrorScorer, type ErrorScorerState } from './error-scorer.js';
-import { OnlineNormalizer, type OnlineNormalizerState } from './online-normalizer.js';
+import { InputError, StateError } from '../errors.js';
+import { ErrorScorer } from './error-scorer.js';
+import { OnlineNormalizer } from './online-normalizer.js';
 import { learnerSnapshot, streamSnapshot } from './slots.js';
-import type { LearningConfig, NormalizeMode, ServedModel, StreamEntry } from './types.js';
+import type { EntryRecord } from './entry-record.js';
+import type { LearningConfig, ServedModel, StreamEntry } from './types.js';
 
-/** One stream entry as a checkpoint records it (JSON-ready; the server's StreamRecord in streams.json). */
-export interface EntryRecord {
-  name: string;
-  id: number;
-  /** The served model's name. */
-  model: string;
-  lastSeq: number;
-  horizon: number;
-  learn: boolean;
-  /** 'online' when the entry has an online normalizer, else 'none'. */
-  normalize: NormalizeMode;
-  /** Stream.snapshot() bytes, base64; absent for a stream never stepped. */
-  snapshot?: string;
-  normalizer?: OnlineNormalizerState;
-  scorer: ErrorScorerState;
-  /** Learning streams: their options. */
-  learning?: LearningConfig;
-  /** Learning streams: LearningStream.exportState() bytes, base64; absent before their first frame. */
-  learner?: string;
-}
-
-/** A model's state at one moment: its weights as safetensors and, when it has an Adam optimizer, that optimizer's state. */
+/**
+ * A model's state at one moment: its weights as safetensors and, when it has an Adam optimizer, that optimizer's
+ * state. Nothing non-finite is recorded: weights that are not finite throw StateError (a checkpoint of them would
+ * replace good weights with unusable ones; the previous checkpoint stays), and an optimizer state that is not
+ * finite is left out (learning would go on after a restart with fresh Adam moments).
+ */
 export function recordModel(model: Model): { weights: Uint8Array; optimizer?: Uint8Array } {
+  for (const name of model.parameterNames) {
+    const values = model.getParameter(name);
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new StateError(`the weights of ${model.describe()} are not finite (tensor ${name} element ${bad} is ${values[bad]}); they are not checkpointed`);
+  }
   const optimizer = exportOptimizerState(model);
-  return { weights: model.toSafetensors(), ...(optimizer ? { optimizer } : {}) };
+  const keep = optimizer && optimizerStateProblem(optimizer) === undefined;
+  return { weights: model.toSafetensors(), ...(keep ? { optimizer } : {}) };
 }
 
 /**
@@ -114,6 +106,10 @@ export interface RestoredEntryState {
  * (the caller checks: a learner cannot open otherwise).
  */
 export function restoreEntryState(served: ServedModel, record: EntryRecord): RestoredEntryState {
+  const width = record.normalizer?.mean.length;
+  if (width !== undefined && width !== served.model.inputSize) {
+    throw new InputError(`its online statistics are of ${width} channels; model "${served.name}" takes ${served.model.inputSize}`);
+  }
   const parked = record.snapshot ? fromBase64(record.snapshot) : undefined;
   const parkedLearner = record.learner ? fromBase64(record.learner) : undefined;
   const model = served.model;

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createModel, type Model } from '../../src/index.js';
+import { createModel, readSafetensors, type Model } from '../../src/index.js';
 import { SeqcastServer } from '../../src/server/server.js';
 import { Client } from './client.js';
 
@@ -96,6 +96,24 @@ describe('non-finite learner statistics', () => {
     const again = await connect();
     expect(await again.open('hostile', { learn: true })).toMatchObject({ type: 'opened', resumed: true, lastSeq: HOSTILE.length - 1 });
     expect(await again.open('calm', { learn: true })).toMatchObject({ type: 'opened', resumed: true, lastSeq: HOSTILE.length - 1 });
+  });
+
+  it('weights that are not finite are never checkpointed: the checkpoint fails naming the model, and the previous one stays', async () => {
+    await start();
+    const client = await connect();
+    await client.open('s', { learn: true });
+    client.send({ type: 'frame', stream: 's', seq: 0, values: [1] });
+    await client.until(() => client.predictions('s').length === 1, 'a prediction');
+    await server!.checkpoint();
+    const before = readFileSync(join(stateDir, 'streams.json'), 'utf8');
+    // as a bug in training might leave them: written into the kernel behind the library's checks
+    models[0].kernel.params()[3] = NaN;
+    await expect(server!.checkpoint()).rejects.toThrow(/model "m": the weights of .* are not finite \(tensor \S+ element \d+ is NaN\); they are not checkpointed; this checkpoint is not written, the previous one stays/);
+    expect(readFileSync(join(stateDir, 'streams.json'), 'utf8')).toBe(before);
+    const saved = JSON.parse(before);
+    const weights = readSafetensors(readFileSync(join(stateDir, saved.models[0].weights)), 'weights');
+    expect([...weights.tensors.values()].every(({ data }) => data.every(Number.isFinite))).toBe(true);
+    models[0].kernel.params()[3] = 0; // so that the server's own stop can checkpoint
   });
 
   it('in a checkpoint written before this fix block no restart: that stream is left out and named with its file, the others start', async () => {
