@@ -25,6 +25,7 @@ export interface ServeCommandOptions {
   rateLimit: number;
   addressRateLimit?: number;
   maxStreamsPerConnection: number;
+  maxOrphansPerAddress?: number;
   idle: number;
   orphanTtl: number;
   checkpointInterval: number;
@@ -52,6 +53,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--rate-limit <n>', 'messages (frames, and every other message, bad ones too) per second per connection').default(100_000).argParser(positiveInteger))
     .addOption(new Option('--address-rate-limit <n>', 'the same for all connections from one client address together (default: --rate-limit)').argParser(positiveInteger))
     .addOption(new Option('--max-streams-per-connection <n>', 'streams one connection may hold').default(1024).argParser(positiveInteger))
+    .addOption(new Option('--max-orphans-per-address <n>', 'streams the connections of one client address may leave unheld in all; beyond it the oldest are closed').default(4096).argParser(positiveInteger))
     .addOption(new Option('--idle <seconds>', 'seconds without frames before a stream is snapshotted out of the kernel').default(60).argParser(positiveInteger))
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
     .addHelpText(
@@ -88,6 +90,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     rateLimit: options.rateLimit,
     addressRateLimit: options.addressRateLimit,
     maxStreamsPerConnection: options.maxStreamsPerConnection,
+    maxOrphansPerAddress: options.maxOrphansPerAddress,
     idleMs: options.idle * 1000,
     orphanTtlMs: options.orphanTtl * 1000,
     log,

@@ -24,8 +24,12 @@ export interface ServerOptions {
   maxPayload?: number;
   /** Streams one connection may hold. Default 1024. */
   maxStreamsPerConnection?: number;
-  /** Streams the server holds in all. Default 100,000. */
+  /** Streams the server holds in all. Default 100,000. When it is full, opening a stream closes the one longest without a producer, if any. */
   maxStreams?: number;
+  /** Streams a connection leaves orphaned when it goes (its most recently active ones; the others are closed). Default 1024. */
+  maxOrphansPerConnection?: number;
+  /** Orphaned streams the connections of one client address may leave in all (the oldest are closed first). Default 4096. */
+  maxOrphansPerAddress?: number;
   /** Frames (and other messages, bad ones included) one connection may send per second; bursts up to one second's worth. Default 100,000. */
   rateLimit?: number;
   /** The same for all connections from one client address together. Default: rateLimit. */
@@ -71,6 +75,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     maxPayload: options.maxPayload ?? 1024 * 1024,
     maxStreamsPerConnection: options.maxStreamsPerConnection ?? 1024,
     maxStreams: options.maxStreams ?? 100_000,
+    maxOrphansPerConnection: options.maxOrphansPerConnection ?? 1024,
+    maxOrphansPerAddress: options.maxOrphansPerAddress ?? 4096,
     rateLimit: options.rateLimit ?? 100_000,
     addressRateLimit: options.addressRateLimit ?? options.rateLimit ?? 100_000,
     idleMs: options.idleMs ?? 60_000,

@@ -83,6 +83,8 @@ export class SeqcastServer {
     this.table = new StreamTable(this.models, this.defaultModel, {
       maxStreamsPerConnection: this.options.maxStreamsPerConnection,
       maxStreams: this.options.maxStreams,
+      maxOrphansPerConnection: this.options.maxOrphansPerConnection,
+      maxOrphansPerAddress: this.options.maxOrphansPerAddress,
       idleMs: this.options.idleMs,
       orphanTtlMs: this.options.orphanTtlMs,
       learning: this.options.learning,
@@ -267,7 +269,7 @@ export class SeqcastServer {
   }
 
   private disconnected(connection: Connection): void {
-    this.table.orphan(connection, connection.owned);
+    this.table.orphan(connection, connection.owned, connection.address.address);
     connection.dispose();
     if (this.connections.delete(connection)) this.addresses.detach(connection.address);
   }

@@ -7,12 +7,20 @@ import { ErrorScorer, type ScorerOptions } from '../stream/error-scorer.js';
 import { parkStream, releaseStream, resetEntry, setEntryLearning } from '../stream/slots.js';
 import type { FrameSource, LearningConfig, ServedModel, StreamEntry } from '../stream/types.js';
 import type { Clock } from './clock.js';
+import { Orphans } from './orphans.js';
+import { cannotLearn, defaultTarget, plainCannotLearn, streamEntry } from './stream-entry.js';
 import { listedModel, listedStream, openedMessage } from './stream-reports.js';
+
+export { cannotLearn, streamEntry, type StreamEntryFields } from './stream-entry.js';
 
 /** The limits and defaults the table applies (the server's options, resolved). */
 export interface StreamTableOptions {
   maxStreamsPerConnection: number;
   maxStreams: number;
+  /** Streams one connection leaves orphaned when it goes (the most recently active are kept). */
+  maxOrphansPerConnection: number;
+  /** Orphaned streams the connections of one client address may leave in all (the oldest are closed first). */
+  maxOrphansPerAddress: number;
   /** A stream idle this long (ms) is parked. */
   idleMs: number;
   /** A stream nobody holds is closed after this long (ms). */
@@ -26,63 +34,15 @@ export interface StreamTableOptions {
   log: (line: string) => void;
 }
 
-/** Why a model cannot learn online on this server, or undefined when it can. */
-export function cannotLearn(model: ServedModel['model']): string | undefined {
-  if (model.isTokenModel) return 'it is a token model, and online learning learns frame models';
-  if (model.outputSize !== model.inputSize) return `it outputs ${model.outputSize} values for ${model.inputSize} inputs, and online learning predicts the next frame`;
-  return undefined;
-}
-
-/** What a stream entry starts with; everything else starts empty (no slot, not closed). */
-export interface StreamEntryFields {
-  name: string;
-  id: number;
-  served: ServedModel;
-  learning: LearningConfig | undefined;
-  learn: boolean;
-  lastSeq: number;
-  horizon: number;
-  normalizer: OnlineNormalizer | undefined;
-  scorer: ErrorScorer;
-  owner: FrameSource | undefined;
-  /** ms (the server's clock); undefined while held. */
-  orphanedAt: number | undefined;
-  /** ms (the server's clock). */
-  lastActive: number;
-  /** Stream.snapshot() bytes to start from (a restored stream). */
-  parked?: Uint8Array;
-  /** LearningStream.exportState() bytes to start from (a restored learning stream). */
-  parkedLearner?: Uint8Array;
-}
-
-/** Builds a stream entry: the one place its fields are written out (open and restore both come here). */
-export function streamEntry(fields: StreamEntryFields): StreamEntry {
-  return {
-    name: fields.name,
-    id: fields.id,
-    served: fields.served,
-    stream: undefined,
-    parked: fields.parked,
-    learning: fields.learning,
-    learner: undefined,
-    parkedLearner: fields.parkedLearner,
-    lastSeq: fields.lastSeq,
-    horizon: fields.horizon,
-    learn: fields.learning !== undefined && fields.learn,
-    normalizer: fields.normalizer,
-    scorer: fields.scorer,
-    owner: fields.owner,
-    orphanedAt: fields.orphanedAt,
-    lastActive: fields.lastActive,
-    closed: false,
-  };
-}
-
 /** Every stream the server holds. Its methods touch the entries and, through stream/slots.ts, their kernel slots. */
 export class StreamTable {
   /** Open streams by name. */
   readonly byName = new Map<string, StreamEntry>();
   private readonly byId = new Map<number, StreamEntry>();
+  private readonly orphans = new Orphans();
+  /** Streams evicted this turn, by reason, for one log line each. */
+  private readonly evicted = new Map<string, number>();
+  private evictionLogScheduled = false;
   private nextStreamId = 1;
 
   constructor(
@@ -100,6 +60,7 @@ export class StreamTable {
   add(entry: StreamEntry): void {
     this.byName.set(entry.name, entry);
     this.byId.set(entry.id, entry);
+    if (entry.owner === undefined) this.orphans.add(entry);
     this.nextStreamId = Math.max(this.nextStreamId, entry.id + 1);
   }
 
@@ -131,9 +92,11 @@ export class StreamTable {
     if (owned && owned.size >= this.options.maxStreamsPerConnection) {
       return problem(ErrorCode.tooManyStreams, `${what}: this connection already holds ${owned.size} streams, the most allowed`);
     }
-    if (this.byName.size >= this.options.maxStreams) {
+    if (this.byName.size >= this.options.maxStreams && this.orphans.size === 0) {
       return problem(ErrorCode.tooManyStreams, `${what}: the server already holds ${this.byName.size} streams, the most allowed`);
     }
+    // everything checked: a full table makes room by closing the stream longest without a producer
+    if (this.byName.size >= this.options.maxStreams) this.evict(this.orphans.oldest()!, 'the server is full');
     const learn = request.learn === true;
     const online = !learn && !model.isTokenModel && !model.normalizer && request.normalize !== 'none';
     const entry = streamEntry({
@@ -182,6 +145,7 @@ export class StreamTable {
     if (existing.owner !== source) {
       existing.owner = source;
       existing.orphanedAt = undefined;
+      this.orphans.delete(existing);
       owned?.add(existing);
     }
     if (request.horizon !== undefined) existing.horizon = request.horizon;
@@ -278,21 +242,50 @@ export class StreamTable {
 
   /** Drops a stream from the table and frees its slot; frames still in flight for it are refused (closed). */
   private forget(entry: StreamEntry): void {
+    this.orphans.delete(entry);
     entry.closed = true;
     releaseStream(entry);
     this.byName.delete(entry.name);
     this.byId.delete(entry.id);
   }
 
-  /** A producer left: the streams it held stay, unheld, so it can take them over again where they stopped (until orphanTtlMs). */
-  orphan(source: FrameSource, owned: Set<StreamEntry>): void {
+  /**
+   * A producer (from client `address`) left: the streams it held stay, unheld, so it can take them over again where
+   * they stopped (until orphanTtlMs). It leaves at most maxOrphansPerConnection (its most recently active ones), and
+   * its address at most maxOrphansPerAddress in all: beyond those the oldest orphans are closed first.
+   */
+  orphan(source: FrameSource, owned: Set<StreamEntry>, address?: string): void {
     const now = this.options.clock.now();
-    for (const entry of owned) {
-      if (entry.owner !== source) continue;
+    const left = [...owned].filter((entry) => entry.owner === source).sort((a, b) => a.lastActive - b.lastActive);
+    owned.clear();
+    const excess = left.length - this.options.maxOrphansPerConnection;
+    for (const [i, entry] of left.entries()) {
+      if (i < excess) {
+        this.evict(entry, `its connection left more than ${this.options.maxOrphansPerConnection} streams`);
+        continue;
+      }
       entry.owner = undefined;
       entry.orphanedAt = now;
+      this.orphans.add(entry, address);
     }
-    owned.clear();
+    if (address === undefined) return;
+    while (this.orphans.countOf(address) > this.options.maxOrphansPerAddress) {
+      this.evict(this.orphans.oldest(address)!, `the connections of ${address} left more than ${this.options.maxOrphansPerAddress} streams`);
+    }
+  }
+
+  /** Closes an orphan (or a stream being orphaned) to keep within a bound; says so in the log, once per reason and turn. */
+  private evict(entry: StreamEntry, why: string): void {
+    this.forget(entry);
+    this.evicted.set(why, (this.evicted.get(why) ?? 0) + 1);
+    if (this.evicted.size === 1 && !this.evictionLogScheduled) {
+      this.evictionLogScheduled = true;
+      queueMicrotask(() => {
+        for (const [reason, count] of this.evicted) this.options.log(`closed ${count} stream${count === 1 ? '' : 's'} nobody held (the oldest first): ${reason}`);
+        this.evicted.clear();
+        this.evictionLogScheduled = false;
+      });
+    }
   }
 
   /** Snapshots streams idle longer than idleMs (at `now`, ms on the server's clock) out of the kernel, freeing their slots; how many. */
@@ -346,22 +339,3 @@ export class StreamTable {
     return { type: 'streams', streams, models: [...this.models.values()].map(listedModel), total: this.byName.size, ...(next < this.byName.size ? { next } : {}) };
   }
 }
-
-/** The target a learning stream on `model` gets by default: the model's metadata target when it names one, else the server's, else 'delta'. */
-function defaultTarget(model: ServedModel['model'], serverDefault: LearningConfig['target'] | undefined): LearningConfig['target'] {
-  const target = model.metadata.target;
-  if (target === 'delta' || target === 'value') return target;
-  return serverDefault ?? 'delta';
-}
-
-/** Why a stream that is not a learning stream cannot become one (opened with normalize "none"), or undefined. */
-function plainCannotLearn(entry: StreamEntry, what: string): ProtocolProblem | undefined {
-  if (entry.served.model.normalizer || entry.normalizer !== undefined) return undefined;
-  return {
-    code: ErrorCode.badField,
-    message: `${what}: the stream was opened with normalize "none", and a learning stream scales its inputs with its own running statistics; close it and open it again with learn: true`,
-    stream: entry.name,
-  };
-}
-
-// ---- slot transitions the stream layer is to own (stream/slots.ts); kept here, in one place each, until it does ----
