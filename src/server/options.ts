@@ -46,6 +46,12 @@ export interface ServerOptions {
   checkpointIntervalMs?: number;
   /** ms between metrics messages. Default 1,000. */
   metricsIntervalMs?: number;
+  /** ms a client has, from connecting (or from its last response), to send a complete request head; then it is dropped. Default 10,000. */
+  headersTimeoutMs?: number;
+  /** ms a request has from its head to its response. Default 30,000. */
+  requestTimeoutMs?: number;
+  /** ms between pings of every WebSocket; one silent (no pong, no message) from one ping to the next is dropped. Default 30,000. */
+  pingIntervalMs?: number;
   /** Folder of the built dashboard; undefined = look for dist-web/ or web/dist/; null = none. */
   webRoot?: string | null;
   /** Scoring windows for new streams. */
@@ -85,5 +91,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     stateDir: options.stateDir,
     checkpointIntervalMs: options.checkpointIntervalMs ?? 30_000,
     metricsIntervalMs: options.metricsIntervalMs ?? 1000,
+    headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    pingIntervalMs: options.pingIntervalMs ?? 30_000,
   };
 }
