@@ -45,7 +45,7 @@ export class SeqcastServer {
   readonly models: Map<string, ServedModel>;
   readonly defaultModel: ServedModel;
   private readonly table: StreamTable;
-  private readonly dashboards = new Dashboards();
+  private readonly dashboards: Dashboards;
   private readonly connections = new Set<Connection>();
   private readonly addresses: ClientAddresses;
   private readonly metrics: Metrics;
@@ -81,6 +81,7 @@ export class SeqcastServer {
     this.log = options.log ?? (() => undefined);
     this.clock = options.clock ?? systemClock;
     this.metrics = new Metrics(this.clock);
+    this.dashboards = new Dashboards(() => this.clock.now(), this.log);
     this.addresses = new ClientAddresses({ messagesPerSecond: this.options.addressRateLimit }, () => this.clock.now());
     if (!isLoopback(this.options.host) && !this.options.token) {
       throw new InputError(`binding to ${this.options.host} exposes the server beyond this machine; give it an access token (--token or SEQCAST_TOKEN)`);
