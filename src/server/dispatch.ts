@@ -65,7 +65,7 @@ export class Dispatch {
       case 'open':
         return this.answer(connection, this.deps.table.open(connection, message, connection.owned));
       case 'configure':
-        return this.answer(connection, this.deps.table.configure(message));
+        return this.answer(connection, this.deps.table.configure(connection, message));
       case 'reset':
         return this.answer(connection, this.deps.table.reset(connection, message.stream));
       case 'close':

@@ -11,8 +11,12 @@ export interface ServerOptions {
   host?: string;
   /** Port; 0 picks a free one. Default 8080. */
   port?: number;
-  /** Access token every connection must present (Authorization: Bearer, or ?token=). */
+  /** Access token every connection must present (Authorization: Bearer, or ?token=); it gives the control role (roles.ts). */
   token?: string;
+  /** A second token, for producers: it gives the produce role (their own streams; no learning, no other producer's streams). Needs `token`. */
+  producerToken?: string;
+  /** A third token, for viewers: it gives the read role (list and subscribe). Needs `token`. */
+  readToken?: string;
   /** Origins (e.g. "https://example.com") whose pages may connect, besides the server's own; "*" for any. */
   allowedOrigins?: string[];
   /**
@@ -38,6 +42,8 @@ export interface ServerOptions {
   idleMs?: number;
   /** A stream nobody holds (its producer disconnected, or it came back from a checkpoint) is closed after this long (ms), freeing its slot and name. Default 600,000 (10 minutes). */
   orphanTtlMs?: number;
+  /** The most forecast rows the server computes per frame, over all its streams (the sum of their horizons): what horizons may cost. Default 4096. */
+  maxForecastRows?: number;
   /** Defaults for learning streams (open may override them per stream): train every 8 frames on the last 32; target 'delta' unless the model's metadata says 'value'. */
   learning?: Partial<LearningConfig>;
   /** Folder for checkpoints; restored from at start. */
@@ -63,8 +69,8 @@ export interface ServerOptions {
 }
 
 /** The options with their defaults filled in. */
-export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock'>> &
-  Pick<ServerOptions, 'token' | 'stateDir'> & {
+export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock'>> &
+  Pick<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir'> & {
     /** Learning streams' defaults; `target` undefined: the model's metadata target, else 'delta'. */
     learning: { every: number; window: number; target: LearningConfig['target'] | undefined };
   };
@@ -76,6 +82,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 8080,
     token: options.token,
+    producerToken: options.producerToken,
+    readToken: options.readToken,
     allowedOrigins: options.allowedOrigins ?? [],
     allowedHosts: options.allowedHosts ?? [],
     maxPayload: options.maxPayload ?? 1024 * 1024,
@@ -87,6 +95,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     addressRateLimit: options.addressRateLimit ?? options.rateLimit ?? 100_000,
     idleMs: options.idleMs ?? 60_000,
     orphanTtlMs: options.orphanTtlMs ?? 600_000,
+    maxForecastRows: options.maxForecastRows ?? 4096,
     learning: { every: options.learning?.every ?? 8, window: options.learning?.window ?? 32, target: options.learning?.target },
     stateDir: options.stateDir,
     checkpointIntervalMs: options.checkpointIntervalMs ?? 30_000,

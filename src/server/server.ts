@@ -21,6 +21,7 @@ import { Dashboards } from './dashboards.js';
 import { Dispatch } from './dispatch.js';
 import { ClientAddresses } from './limits.js';
 import { Metrics } from './metrics.js';
+import type { Role } from './roles.js';
 import { isLoopback } from './security.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { findWebRoot, serveStatic } from './static-files.js';
@@ -91,6 +92,7 @@ export class SeqcastServer {
       maxStreams: this.options.maxStreams,
       maxOrphansPerConnection: this.options.maxOrphansPerConnection,
       maxOrphansPerAddress: this.options.maxOrphansPerAddress,
+      maxForecastRows: this.options.maxForecastRows,
       idleMs: this.options.idleMs,
       orphanTtlMs: this.options.orphanTtlMs,
       learning: this.options.learning,
@@ -100,7 +102,11 @@ export class SeqcastServer {
       log: this.log,
     });
     this.dispatch = new Dispatch({ table: this.table, dashboards: this.dashboards, frames: (frame) => this.frames$.next(frame), limits: this.options });
-    this.admission = new Admission({ host: this.options.host, allowedHosts: this.options.allowedHosts, allowedOrigins: this.options.allowedOrigins, token: this.options.token });
+    const { host, allowedHosts, allowedOrigins, token, producerToken, readToken } = this.options;
+    if ((producerToken !== undefined || readToken !== undefined) && token === undefined) {
+      throw new InputError('a producer or read-only token needs the control token too (--token or SEQCAST_TOKEN)');
+    }
+    this.admission = new Admission({ host, allowedHosts, allowedOrigins, token, producerToken, readToken });
     this.http = createServer((request, response) => {
       const refusal = this.admission.checkRequest(request);
       if (refusal) {
@@ -211,9 +217,9 @@ export class SeqcastServer {
     return this.table.open(source, request, owned);
   }
 
-  /** Changes a stream's learning or horizon after the frames already received (any connection may); the `configured` answer, or what is wrong. */
-  configureStream(request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
-    return this.table.configure(request);
+  /** Changes a stream's learning or horizon for `source` after the frames already received (roles.ts says who may); the `configured` answer, or what is wrong. */
+  configureStream(source: FrameSource, request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
+    return this.table.configure(source, request);
   }
 
   /** Zeroes a stream's state, statistics and scores (its seq stays monotonic), after the frames already received. */
@@ -251,18 +257,19 @@ export class SeqcastServer {
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
-    const refusal = this.admission.checkUpgrade(request);
-    if (refusal) return refuseSocket(socket, refusal);
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.connected(ws, request));
+    const admitted = this.admission.checkUpgrade(request);
+    if ('status' in admitted) return refuseSocket(socket, admitted);
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.connected(ws, request, admitted.role));
   }
 
-  private connected(ws: WebSocket, request: IncomingMessage): void {
+  private connected(ws: WebSocket, request: IncomingMessage, role: Role): void {
     const address = this.addresses.attach(request.socket.remoteAddress ?? 'unknown');
     const connection = new Connection(ws, {
       id: this.nextConnectionId++,
       address,
       remotePort: request.socket.remotePort,
       rateLimit: this.options.rateLimit,
+      role,
       onError: () => this.metrics.errorSent(),
       now: () => this.clock.now(),
       log: this.log,

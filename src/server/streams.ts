@@ -8,6 +8,7 @@ import { parkStream, releaseStream, resetEntry, setEntryLearning } from '../stre
 import type { FrameSource, LearningConfig, ServedModel, StreamEntry } from '../stream/types.js';
 import type { Clock } from './clock.js';
 import { Orphans } from './orphans.js';
+import { refuseChange, refuseOpen } from './roles.js';
 import { cannotLearn, defaultTarget, plainCannotLearn, streamEntry } from './stream-entry.js';
 import { listedModel, listedStream, openedMessage } from './stream-reports.js';
 
@@ -27,6 +28,8 @@ export interface StreamTableOptions {
   orphanTtlMs: number;
   /** Learning streams' defaults; `target` undefined: the model's metadata target, else 'delta'. */
   learning: { every: number; window: number; target: LearningConfig['target'] | undefined };
+  /** The most forecast rows the server computes per frame of all its streams: the sum of their horizons. */
+  maxForecastRows: number;
   scorer: ScorerOptions | undefined;
   clock: Clock;
   /** Steps the frames already received, so that a change (configure, reset, close) applies after them. */
@@ -40,6 +43,8 @@ export class StreamTable {
   readonly byName = new Map<string, StreamEntry>();
   private readonly byId = new Map<number, StreamEntry>();
   private readonly orphans = new Orphans();
+  /** The sum of every stream's horizon (kept at most maxForecastRows). */
+  private forecastRows = 0;
   /** Streams evicted this turn, by reason, for one log line each. */
   private readonly evicted = new Map<string, number>();
   private evictionLogScheduled = false;
@@ -61,12 +66,15 @@ export class StreamTable {
     this.byName.set(entry.name, entry);
     this.byId.set(entry.id, entry);
     if (entry.owner === undefined) this.orphans.add(entry);
+    this.forecastRows += entry.horizon;
     this.nextStreamId = Math.max(this.nextStreamId, entry.id + 1);
   }
 
   /** Opens (or takes over) a stream for `source`; the `opened` answer, or what is wrong. `owned` is the source's set of held streams. */
   open(source: FrameSource, request: OpenMessage, owned?: Set<StreamEntry>): OpenedMessage | ProtocolProblem {
     const problem = (code: string, message: string): ProtocolProblem => ({ code, message, stream: request.stream });
+    const refused = refuseOpen(source, request.stream, request.learn === true);
+    if (refused) return refused;
     const served = request.model === undefined ? undefined : this.models.get(request.model);
     if (request.model !== undefined && !served) {
       return problem(ErrorCode.unknownModel, `open "${request.stream}": no model "${request.model}"; this server holds ${[...this.models.keys()].map((n) => `"${n}"`).join(', ')}`);
@@ -97,6 +105,8 @@ export class StreamTable {
     }
     // everything checked: a full table makes room by closing the stream longest without a producer
     if (this.byName.size >= this.options.maxStreams) this.evict(this.orphans.oldest()!, 'the server is full');
+    const budget = this.forecastBudget(undefined, request.stream, request.horizon, what);
+    if (budget) return budget;
     const learn = request.learn === true;
     const online = !learn && !model.isTokenModel && !model.normalizer && request.normalize !== 'none';
     const entry = streamEntry({
@@ -138,6 +148,8 @@ export class StreamTable {
       const refused = plainCannotLearn(existing, what);
       if (refused) return refused;
     }
+    const budget = this.forecastBudget(existing, request.stream, request.horizon, what);
+    if (budget) return budget;
     if (existing.owner !== source && owned && owned.size >= this.options.maxStreamsPerConnection) {
       return problem(ErrorCode.tooManyStreams, `${what}: this connection already holds ${owned.size} streams, the most allowed`);
     }
@@ -148,7 +160,7 @@ export class StreamTable {
       this.orphans.delete(existing);
       owned?.add(existing);
     }
-    if (request.horizon !== undefined) existing.horizon = request.horizon;
+    if (request.horizon !== undefined) this.setHorizon(existing, request.horizon);
     if (request.learn !== undefined) setEntryLearning(existing, request.learn, learning);
     return openedMessage(existing, true);
   }
@@ -176,13 +188,16 @@ export class StreamTable {
   }
 
   /**
-   * Changes a stream's learning or horizon, after the frames already received; the `configured` answer, or what is wrong.
-   * Any connection may send it (a dashboard's controls), not only the producer holding the stream.
+   * Changes a stream's learning or horizon for `source`, after the frames already received; the `configured` answer,
+   * or what is wrong. The producer holding the stream may, and so may a connection with the control role (a
+   * dashboard's controls; roles.ts).
    */
-  configure(request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
+  configure(source: FrameSource, request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
     const entry = this.byName.get(request.stream);
     if (!entry || entry.closed) return { code: ErrorCode.unknownStream, message: `configure "${request.stream}": no such stream is open`, stream: request.stream };
     const what = `configure "${request.stream}"`;
+    const refused = refuseChange(source, entry, what, request.learn === true);
+    if (refused) return refused;
     const problem = (code: string, message: string): ProtocolProblem => ({ code, message, stream: request.stream });
     const model = entry.served.model;
     if (request.horizon !== undefined && request.horizon > 0 && !model.isTokenModel && model.outputSize !== model.inputSize) {
@@ -201,14 +216,16 @@ export class StreamTable {
         return problem(ErrorCode.badField, `${what}: learning options apply to a learning stream; give learn: true with them`);
       }
     }
+    const budget = this.forecastBudget(entry, request.stream, request.horizon, what);
+    if (budget) return budget;
     // everything checked: apply after the frames received before this message
     this.options.flush();
-    if (request.horizon !== undefined) entry.horizon = request.horizon;
+    if (request.horizon !== undefined) this.setHorizon(entry, request.horizon);
     if (request.learn !== undefined) setEntryLearning(entry, request.learn, learning);
     return { type: 'configured', stream: entry.name, horizon: entry.horizon, learn: entry.learn, learning: entry.learning ?? null, lastSeq: entry.lastSeq };
   }
 
-  /** Looks up a stream `source` holds, for reset and close. */
+  /** Looks up a stream `source` holds, for close. */
   private held(source: FrameSource, stream: string, op: string): StreamEntry | ProtocolProblem {
     const entry = this.byName.get(stream);
     if (!entry || entry.owner !== source) {
@@ -219,12 +236,15 @@ export class StreamTable {
   }
 
   /**
-   * Zeroes a stream's state, statistics and scores (its seq stays monotonic), after the frames already received.
-   * A learning stream's learner starts afresh (history, running statistics); what the model has learned stays.
+   * Zeroes a stream's state, statistics and scores (its seq stays monotonic) for `source`, after the frames already
+   * received: the producer holding it may, and a connection with the control role (roles.ts). A learning stream's
+   * learner starts afresh (history, running statistics); what the model has learned stays.
    */
   reset(source: FrameSource, stream: string): ResetMessage | ProtocolProblem {
-    const entry = this.held(source, stream, 'reset');
-    if ('code' in entry) return entry;
+    const entry = this.byName.get(stream);
+    if (!entry || entry.closed) return { code: ErrorCode.unknownStream, message: `reset "${stream}": no such stream is open`, stream };
+    const refused = refuseChange(source, entry, `reset "${stream}"`, false);
+    if (refused) return refused;
     this.options.flush();
     resetEntry(entry);
     return { type: 'reset', stream, lastSeq: entry.lastSeq };
@@ -243,6 +263,7 @@ export class StreamTable {
   /** Drops a stream from the table and frees its slot; frames still in flight for it are refused (closed). */
   private forget(entry: StreamEntry): void {
     this.orphans.delete(entry);
+    this.forecastRows -= entry.horizon;
     entry.closed = true;
     releaseStream(entry);
     this.byName.delete(entry.name);
@@ -272,6 +293,24 @@ export class StreamTable {
     while (this.orphans.countOf(address) > this.options.maxOrphansPerAddress) {
       this.evict(this.orphans.oldest(address)!, `the connections of ${address} left more than ${this.options.maxOrphansPerAddress} streams`);
     }
+  }
+
+  /** Why a horizon of `horizon` (for `entry`, or a new stream) would pass the server's forecast budget, or undefined. */
+  private forecastBudget(entry: StreamEntry | undefined, stream: string, horizon: number | undefined, what: string): ProtocolProblem | undefined {
+    if (horizon === undefined) return undefined;
+    const rows = this.forecastRows - (entry?.horizon ?? 0) + horizon;
+    if (rows <= this.options.maxForecastRows) return undefined;
+    return {
+      code: ErrorCode.forecastBudget,
+      message: `${what}: horizon ${horizon} would make the server forecast ${rows} rows per frame of all its streams, past its budget of ${this.options.maxForecastRows} (--max-forecast-rows); ask for a smaller horizon`,
+      stream,
+    };
+  }
+
+  /** Sets a stream's horizon (checked against the budget), keeping the sum. */
+  private setHorizon(entry: StreamEntry, horizon: number): void {
+    this.forecastRows += horizon - entry.horizon;
+    entry.horizon = horizon;
   }
 
   /** Closes an orphan (or a stream being orphaned) to keep within a bound; says so in the log, once per reason and turn. */
