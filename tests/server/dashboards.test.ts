@@ -23,9 +23,9 @@ async function producer(server: SeqcastServer): Promise<{ client: Client; round:
   const client = await Client.connect(server.url);
   const ids: number[] = [];
   for (let i = 0; i < STREAMS; i++) ids.push((await client.open(`wide-${i}`, { normalize: 'none' })).id);
-  const values = Array.from({ length: WIDTH }, (_, i) => Math.sin(i));
+  const values = Float32Array.from({ length: WIDTH }, (_, i) => Math.sin(i));
   const round = async (seq: number) => {
-    client.sendBytes(encodeFrames(ids.map((streamId) => ({ streamId, seq, values }))));
+    client.sendBytes(encodeFrames(ids.map((streamId) => ({ streamId, seq, t: undefined, values }))));
     await client.until(() => client.binary.length === STREAMS * (seq + 1), `round ${seq} answered`, 10_000);
   };
   return { client, round };
