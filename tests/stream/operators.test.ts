@@ -287,3 +287,24 @@ describe('conflateLatest (dashboard fan-out)', () => {
     });
   });
 });
+
+describe('conflateLatest with a budget (dashboard fan-out, by weight)', () => {
+  const budget = { weigh: (v: string) => Number(v.slice(2)), held: 10, batch: 5 };
+
+  it('past the held budget keeps only each key’s latest value', () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      // weights 3, 4, 2, 3: 12 > 10 once a-3 arrives, so a keeps only a-3 and b only b-2
+      const values = hot('-a-b-c-d---|', { a: 'a-3', b: 'a-4', c: 'b-2', d: 'a-3' });
+      const pulls = hot('---------p--');
+      expectObservable(values.pipe(conflateLatest((v) => v[0], 8, pulls, budget))).toBe('---------x-|', { x: ['a-3', 'b-2'] });
+    });
+  });
+
+  it('hands over about `batch` a pull, oldest keys first, at least one value, and the rest at the next pulls', () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      const values = hot('-(abcd)-------|', { a: 'a-2', b: 'a-2', c: 'b-7', d: 'c-1' });
+      const pulls = hot('---p-p-p------');
+      expectObservable(values.pipe(conflateLatest((v) => v[0], 8, pulls, { ...budget, held: 100 }))).toBe('---x-y-z------|', { x: ['a-2', 'a-2'], y: ['b-7'], z: ['c-1'] });
+    });
+  });
+});
