@@ -43,6 +43,8 @@ export interface StreamEntryFields {
   lastSeq: number;
   horizon: number;
   normalizer: OnlineNormalizer | undefined;
+  /** Opened with normalize "none" (default false). */
+  valuesAsSent?: boolean;
   scorer: ErrorScorer;
   owner: FrameSource | undefined;
   /** ms (the server's clock); undefined while held. */
@@ -70,6 +72,7 @@ export function streamEntry(fields: StreamEntryFields): StreamEntry {
     horizon: fields.horizon,
     learn: fields.learning !== undefined && fields.learn,
     normalizer: fields.normalizer,
+    valuesAsSent: fields.valuesAsSent ?? false,
     scorer: fields.scorer,
     owner: fields.owner,
     orphanedAt: fields.orphanedAt,
@@ -135,7 +138,8 @@ export class StreamTable {
       return problem(ErrorCode.tooManyStreams, `${what}: the server already holds ${this.byName.size} streams, the most allowed`);
     }
     const learn = request.learn === true;
-    const online = !learn && !model.isTokenModel && !model.normalizer && request.normalize !== 'none';
+    // "auto" is what the model was trained with: its own normalizer, else values as sent (a learning stream scales itself)
+    const online = !learn && request.normalize === 'online';
     const entry = streamEntry({
       name: request.stream,
       id: this.nextStreamId,
@@ -145,6 +149,7 @@ export class StreamTable {
       lastSeq: -1,
       horizon: request.horizon ?? 0,
       normalizer: online ? new OnlineNormalizer(model.inputSize) : undefined,
+      valuesAsSent: request.normalize === 'none',
       scorer: new ErrorScorer(this.options.scorer),
       owner: source,
       orphanedAt: undefined,
@@ -351,12 +356,13 @@ export class StreamTable {
 function defaultTarget(model: ServedModel['model'], serverDefault: LearningConfig['target'] | undefined): LearningConfig['target'] {
   const target = model.metadata.target;
   if (target === 'delta' || target === 'value') return target;
+  if (target === 'next') return 'value'; // seqcast train's name for a next-value model
   return serverDefault ?? 'delta';
 }
 
 /** Why a stream that is not a learning stream cannot become one (opened with normalize "none"), or undefined. */
 function plainCannotLearn(entry: StreamEntry, what: string): ProtocolProblem | undefined {
-  if (entry.served.model.normalizer || entry.normalizer !== undefined) return undefined;
+  if (!entry.valuesAsSent) return undefined;
   return {
     code: ErrorCode.badField,
     message: `${what}: the stream was opened with normalize "none", and a learning stream scales its inputs with its own running statistics; close it and open it again with learn: true`,
