@@ -29,7 +29,15 @@ export interface StreamTableOptions {
 /** Why a model cannot learn online on this server, or undefined when it can. */
 export function cannotLearn(model: ServedModel['model']): string | undefined {
   if (model.isTokenModel) return 'it is a token model, and online learning learns frame models';
+  if (model.target === 'label') return 'it is a label model, and online learning predicts the next frame';
   if (model.outputSize !== model.inputSize) return `it outputs ${model.outputSize} values for ${model.inputSize} inputs, and online learning predicts the next frame`;
+  return undefined;
+}
+
+/** Why a model's outputs cannot be fed back as its inputs (Stream.forecast), or undefined when they can. */
+function cannotForecast(model: ServedModel['model']): string | undefined {
+  if (model.target === 'label') return 'is a label model (its outputs are classes or a value, not a frame)';
+  if (!model.isTokenModel && model.outputSize !== model.inputSize) return `outputs ${model.outputSize} values for ${model.inputSize} inputs`;
   return undefined;
 }
 
@@ -117,8 +125,8 @@ export class StreamTable {
     const target = served ?? existing?.served ?? this.defaultModel;
     const model = target.model;
     const what = `open "${request.stream}"`;
-    if (request.horizon !== undefined && request.horizon > 0 && !model.isTokenModel && model.outputSize !== model.inputSize) {
-      return problem(ErrorCode.forecastUnavailable, `${what}: model "${target.name}" outputs ${model.outputSize} values for ${model.inputSize} inputs, so its outputs cannot be fed back for a horizon; open with horizon 0`);
+    if (request.horizon !== undefined && request.horizon > 0 && cannotForecast(model)) {
+      return problem(ErrorCode.forecastUnavailable, `${what}: model "${target.name}" ${cannotForecast(model)}, so its outputs cannot be fed back for a horizon; open with horizon 0`);
     }
     if (request.normalize === 'online' && model.normalizer) {
       return problem(ErrorCode.badField, `${what}: model "${target.name}" carries its own normalizer, which the library applies; online normalization on top would normalize twice`);
@@ -226,8 +234,8 @@ export class StreamTable {
     const what = `configure "${request.stream}"`;
     const problem = (code: string, message: string): ProtocolProblem => ({ code, message, stream: request.stream });
     const model = entry.served.model;
-    if (request.horizon !== undefined && request.horizon > 0 && !model.isTokenModel && model.outputSize !== model.inputSize) {
-      return problem(ErrorCode.forecastUnavailable, `${what}: model "${entry.served.name}" outputs ${model.outputSize} values for ${model.inputSize} inputs, so its outputs cannot be fed back for a horizon`);
+    if (request.horizon !== undefined && request.horizon > 0 && cannotForecast(model)) {
+      return problem(ErrorCode.forecastUnavailable, `${what}: model "${entry.served.name}" ${cannotForecast(model)}, so its outputs cannot be fed back for a horizon`);
     }
     let learning: LearningConfig | undefined;
     if (request.learn || request.learning) {
