@@ -9,7 +9,15 @@ import type { FrameSource, LearningConfig, ServedModel, StreamEntry } from '../s
 /** Why a model cannot learn online on this server, or undefined when it can. */
 export function cannotLearn(model: ServedModel['model']): string | undefined {
   if (model.isTokenModel) return 'it is a token model, and online learning learns frame models';
+  if (model.target === 'label') return 'it is a label model, and online learning predicts the next frame';
   if (model.outputSize !== model.inputSize) return `it outputs ${model.outputSize} values for ${model.inputSize} inputs, and online learning predicts the next frame`;
+  return undefined;
+}
+
+/** Why a model's outputs cannot be fed back as its inputs (Stream.forecast), or undefined when they can. */
+export function cannotForecast(model: ServedModel['model']): string | undefined {
+  if (model.target === 'label') return 'is a label model (its outputs are classes or a value, not a frame)';
+  if (!model.isTokenModel && model.outputSize !== model.inputSize) return `outputs ${model.outputSize} values for ${model.inputSize} inputs`;
   return undefined;
 }
 
@@ -23,6 +31,8 @@ export interface StreamEntryFields {
   lastSeq: number;
   horizon: number;
   normalizer: OnlineNormalizer | undefined;
+  /** Opened with normalize "none" (default false). */
+  valuesAsSent?: boolean;
   scorer: ErrorScorer;
   owner: FrameSource | undefined;
   /** ms (the server's clock); undefined while held. */
@@ -50,6 +60,7 @@ export function streamEntry(fields: StreamEntryFields): StreamEntry {
     horizon: fields.horizon,
     learn: fields.learning !== undefined && fields.learn,
     normalizer: fields.normalizer,
+    valuesAsSent: fields.valuesAsSent ?? false,
     scorer: fields.scorer,
     owner: fields.owner,
     orphanedAt: fields.orphanedAt,
@@ -62,12 +73,13 @@ export function streamEntry(fields: StreamEntryFields): StreamEntry {
 export function defaultTarget(model: ServedModel['model'], serverDefault: LearningConfig['target'] | undefined): LearningConfig['target'] {
   const target = model.metadata.target;
   if (target === 'delta' || target === 'value') return target;
+  if (target === 'next') return 'value'; // seqcast train's name for a next-value model
   return serverDefault ?? 'delta';
 }
 
 /** Why a stream that is not a learning stream cannot become one (opened with normalize "none"), or undefined. */
 export function plainCannotLearn(entry: StreamEntry, what: string): ProtocolProblem | undefined {
-  if (entry.served.model.normalizer || entry.normalizer !== undefined) return undefined;
+  if (!entry.valuesAsSent) return undefined;
   return {
     code: ErrorCode.badField,
     message: `${what}: the stream was opened with normalize "none", and a learning stream scales its inputs with its own running statistics; close it and open it again with learn: true`,

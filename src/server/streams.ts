@@ -9,7 +9,7 @@ import type { FrameSource, LearningConfig, ServedModel, StreamEntry } from '../s
 import type { Clock } from './clock.js';
 import { Orphans } from './orphans.js';
 import { refuseChange, refuseOpen } from './roles.js';
-import { cannotLearn, defaultTarget, plainCannotLearn, streamEntry } from './stream-entry.js';
+import { cannotForecast, cannotLearn, defaultTarget, plainCannotLearn, streamEntry } from './stream-entry.js';
 import { listedModel, listedStream, openedMessage } from './stream-reports.js';
 
 export { cannotLearn, streamEntry, type StreamEntryFields } from './stream-entry.js';
@@ -83,8 +83,8 @@ export class StreamTable {
     const target = served ?? existing?.served ?? this.defaultModel;
     const model = target.model;
     const what = `open "${request.stream}"`;
-    if (request.horizon !== undefined && request.horizon > 0 && !model.isTokenModel && model.outputSize !== model.inputSize) {
-      return problem(ErrorCode.forecastUnavailable, `${what}: model "${target.name}" outputs ${model.outputSize} values for ${model.inputSize} inputs, so its outputs cannot be fed back for a horizon; open with horizon 0`);
+    if (request.horizon !== undefined && request.horizon > 0 && cannotForecast(model)) {
+      return problem(ErrorCode.forecastUnavailable, `${what}: model "${target.name}" ${cannotForecast(model)}, so its outputs cannot be fed back for a horizon; open with horizon 0`);
     }
     if (request.normalize === 'online' && model.normalizer) {
       return problem(ErrorCode.badField, `${what}: model "${target.name}" carries its own normalizer, which the library applies; online normalization on top would normalize twice`);
@@ -108,7 +108,8 @@ export class StreamTable {
     const budget = this.forecastBudget(undefined, request.stream, request.horizon, what);
     if (budget) return budget;
     const learn = request.learn === true;
-    const online = !learn && !model.isTokenModel && !model.normalizer && request.normalize !== 'none';
+    // "auto" is what the model was trained with: its own normalizer, else values as sent (a learning stream scales itself)
+    const online = !learn && request.normalize === 'online';
     const entry = streamEntry({
       name: request.stream,
       id: this.nextStreamId,
@@ -118,6 +119,7 @@ export class StreamTable {
       lastSeq: -1,
       horizon: request.horizon ?? 0,
       normalizer: online ? new OnlineNormalizer(model.inputSize) : undefined,
+      valuesAsSent: request.normalize === 'none',
       scorer: new ErrorScorer(this.options.scorer),
       owner: source,
       orphanedAt: undefined,
@@ -200,8 +202,8 @@ export class StreamTable {
     if (refused) return refused;
     const problem = (code: string, message: string): ProtocolProblem => ({ code, message, stream: request.stream });
     const model = entry.served.model;
-    if (request.horizon !== undefined && request.horizon > 0 && !model.isTokenModel && model.outputSize !== model.inputSize) {
-      return problem(ErrorCode.forecastUnavailable, `${what}: model "${entry.served.name}" outputs ${model.outputSize} values for ${model.inputSize} inputs, so its outputs cannot be fed back for a horizon`);
+    if (request.horizon !== undefined && request.horizon > 0 && cannotForecast(model)) {
+      return problem(ErrorCode.forecastUnavailable, `${what}: model "${entry.served.name}" ${cannotForecast(model)}, so its outputs cannot be fed back for a horizon`);
     }
     let learning: LearningConfig | undefined;
     if (request.learn || request.learning) {
