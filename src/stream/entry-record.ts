@@ -70,22 +70,60 @@ function checkNormalizer(value: unknown): void {
   if (m2.length !== mean.length) throw new InputError(`normalizer.m2 has ${m2.length} values and normalizer.mean ${mean.length}; expected one of each per channel`);
 }
 
+/** Largest window a checkpointed scorer may ask for: its arrays are allocated at these sizes before they are filled. */
+const MAX_SCORER_WINDOW = 2 ** 20;
+
 function checkScorer(value: unknown): void {
   const state = object(value, 'scorer');
   const options = object(state.options, 'scorer.options');
-  // the scorer's windows size its arrays: the arrays in the file must be as long, so a corrupt window allocates nothing
-  for (const key of ['rmseWindow', 'shortWindow', 'longWindow']) integer(options[key], `scorer.options.${key}`, 1, Number.MAX_SAFE_INTEGER);
+  // the scorer's windows size its arrays: the arrays in the file must fit them, so a corrupt window allocates nothing
+  for (const key of ['rmseWindow', 'shortWindow', 'longWindow']) integer(options[key], `scorer.options.${key}`, 1, MAX_SCORER_WINDOW);
   integer(options.probation, 'scorer.options.probation', 0, Number.MAX_SAFE_INTEGER);
-  for (const [key, window] of [['squaredErrors', 'rmseWindow'], ['recentErrors', 'shortWindow']] as const) {
-    const values = finiteArray(state[key], `scorer.${key}`, 0);
-    if (values.length !== options[window]) throw new InputError(`scorer.${key} has ${values.length} values; scorer.options.${window} says ${options[window]}`);
+  for (const key of ['suppress', 'seasonDays', 'seasonNeighbours']) {
+    if (options[key] !== undefined) integer(options[key], `scorer.options.${key}`, 0, key === 'suppress' ? Number.MAX_SAFE_INTEGER : 366);
   }
+  if (options.rangeTolerance !== undefined) finite(options.rangeTolerance, 'scorer.options.rangeTolerance', 0);
+  const squared = finiteArray(state.squaredErrors, 'scorer.squaredErrors', 0);
+  if (squared.length !== options.rmseWindow) throw new InputError(`scorer.squaredErrors has ${squared.length} values; scorer.options.rmseWindow says ${options.rmseWindow}`);
   if (state.previous !== null) finiteArray(state.previous, 'scorer.previous');
   integer(state.scored, 'scorer.scored', 0, Number.MAX_SAFE_INTEGER);
-  integer(state.historyCount, 'scorer.historyCount', 0, Number.MAX_SAFE_INTEGER);
-  finite(state.historyMean, 'scorer.historyMean');
-  finite(state.historyVariance, 'scorer.historyVariance', 0);
   if (state.squaredSum !== undefined) finite(state.squaredSum, 'scorer.squaredSum', 0);
+  // checkpoints before the detector carried the older likelihood's fields, which are read no more; a detector's state is checked whole
+  if (state.detector !== undefined) checkDetector(object(state.detector, 'scorer.detector'), options);
+}
+
+function checkDetector(detector: Record<string, unknown>, options: Record<string, unknown>): void {
+  for (const key of ['prediction', 'seasonal']) checkLikelihood(object(detector[key], `scorer.detector.${key}`), `scorer.detector.${key}`, options);
+  if (detector.memory !== null) checkMemory(object(detector.memory, 'scorer.detector.memory'), Number(options.seasonDays ?? 0));
+  for (const key of ['low', 'high']) if (detector[key] !== null) finiteArray(detector[key], `scorer.detector.${key}`);
+  if (detector.previousZ !== null && typeof detector.previousZ !== 'number') fail('scorer.detector.previousZ', 'a number', detector.previousZ);
+  if (typeof detector.lastDetection !== 'number' || Number.isNaN(detector.lastDetection)) fail('scorer.detector.lastDetection', 'a number', detector.lastDetection);
+}
+
+function checkLikelihood(state: Record<string, unknown>, field: string, options: Record<string, unknown>): void {
+  const recent = finiteArray(state.recent, `${field}.recent`);
+  if (recent.length > Number(options.shortWindow)) throw new InputError(`${field}.recent has ${recent.length} values; scorer.options.shortWindow is ${options.shortWindow}`);
+  integer(state.recentPushed, `${field}.recentPushed`, recent.length, Number.MAX_SAFE_INTEGER);
+  finite(state.recentSum, `${field}.recentSum`);
+  const history = finiteArray(state.history, `${field}.history`);
+  if (history.length > Number(options.longWindow)) throw new InputError(`${field}.history has ${history.length} values; scorer.options.longWindow is ${options.longWindow}`);
+  finite(state.mean, `${field}.mean`);
+  finite(state.std, `${field}.std`, 0);
+  integer(state.sinceEstimate, `${field}.sinceEstimate`, 0, Number.MAX_SAFE_INTEGER);
+  if (typeof state.estimated !== 'boolean') fail(`${field}.estimated`, 'true or false', state.estimated);
+}
+
+function checkMemory(state: Record<string, unknown>, days: number): void {
+  const times = finiteArray(state.times, 'scorer.detector.memory.times');
+  if (times.length > MAX_SCORER_WINDOW) throw new InputError(`scorer.detector.memory.times has ${times.length} values; at most ${MAX_SCORER_WINDOW}`);
+  if (!Array.isArray(state.values)) fail('scorer.detector.memory.values', 'an array of channels', state.values);
+  state.values.forEach((channel, c) => {
+    const values = finiteArray(channel, `scorer.detector.memory.values[${c}]`);
+    if (values.length !== times.length) throw new InputError(`scorer.detector.memory.values[${c}] has ${values.length} values for ${times.length} times`);
+  });
+  integer(state.pushed, 'scorer.detector.memory.pushed', times.length, Number.MAX_SAFE_INTEGER);
+  const cursors = finiteArray(state.cursors, 'scorer.detector.memory.cursors', 0);
+  if (cursors.length > Math.max(days, 366)) throw new InputError(`scorer.detector.memory.cursors has ${cursors.length} values; scorer.options.seasonDays is ${days}`);
 }
 
 function fail(field: string, expected: string, got: unknown): never {
