@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-/** The kernel's numerical specifications, run a second time against its relaxed-SIMD build. */
+/**
+ * The kernel's numerical specifications (golden, finite differences, bit identity, activations, the token table),
+ * run a second time against its relaxed-SIMD build; the host-side API suites run once, in the main project.
+ */
 const KERNEL_SUITES = [
   'tests/kernel-variant.test.ts',
   'tests/activations.test.ts',
@@ -10,7 +13,7 @@ const KERNEL_SUITES = [
   'tests/attention-golden.test.ts',
   'tests/attention-gradients-fd.test.ts',
   'tests/token-shortcut.test.ts',
-  'tests/stream-api.test.ts',
+  'tests/kernel-bit-identity.test.ts',
 ];
 
 export default defineConfig({

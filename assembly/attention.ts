@@ -1,84 +1,9 @@
-// Attention building blocks: LayerNorm, GELU (tanh form), the sinusoidal
-// positional encoding, and one incremental causal self-attention position over
-// a stream's KV ring buffer. Formulas are PyTorch's (shared/golden/README.md).
+// Attention over a stream's KV ring buffer: the sinusoidal positional encoding, and one incremental causal
+// self-attention position (inference and training's forward both call it). Its backward, over a training window,
+// is attention-block.ts attentionCoreBackward. Formulas are PyTorch's (shared/golden/README.md).
 
-import { expLanes, horizontalSum4, tanhLanes } from "./simd";
-
-/** nn.LayerNorm's eps. */
-export const LAYER_NORM_EPS: f32 = 1e-5;
-
-/**
- * y = (x − mean) / sqrt(var + eps) · weight + bias over each row of width d
- * (biased variance, two passes for accuracy when var is of the order of eps).
- *   x (rows, stride)  y (rows, stride)  weight (d)  bias (d); stride ≥ d, y may be x
- */
-export function layerNormRows(x: usize, y: usize, rows: i32, d: i32, stride: i32, weight: usize, bias: usize): void {
-  const d4 = d & ~3;
-  for (let r = 0; r < rows; r++) {
-    const xr = x + (<usize>(r * stride) << 2), yr = y + (<usize>(r * stride) << 2);
-    const mean = rowMean(xr, d);
-    const variance = rowVariance(xr, d, mean);
-    const inv = <f32>(1.0 / Math.sqrt(<f64>variance + <f64>LAYER_NORM_EPS));
-    const vMean = f32x4.splat(mean), vInv = f32x4.splat(inv);
-    let j = 0;
-    for (; j < d4; j += 4) {
-      const o = <usize>j << 2;
-      const n = f32x4.mul(f32x4.sub(v128.load(xr + o), vMean), vInv);
-      v128.store(yr + o, f32x4.add(f32x4.mul(n, v128.load(weight + o)), v128.load(bias + o)));
-    }
-    for (; j < d; j++) {
-      const o = <usize>j << 2;
-      store<f32>(yr + o, (load<f32>(xr + o) - mean) * inv * load<f32>(weight + o) + load<f32>(bias + o));
-    }
-  }
-}
-
-/** Mean of d floats. */
-export function rowMean(x: usize, d: i32): f32 {
-  const d4 = d & ~3;
-  let acc = f32x4.splat(0);
-  let j = 0;
-  for (; j < d4; j += 4) acc = f32x4.add(acc, v128.load(x + (<usize>j << 2)));
-  let sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 2)) + (f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 3));
-  for (; j < d; j++) sum += load<f32>(x + (<usize>j << 2));
-  return sum / <f32>d;
-}
-
-/** Biased variance of d floats around `mean`. */
-export function rowVariance(x: usize, d: i32, mean: f32): f32 {
-  const d4 = d & ~3;
-  const vMean = f32x4.splat(mean);
-  let acc = f32x4.splat(0);
-  let j = 0;
-  for (; j < d4; j += 4) {
-    const dev = f32x4.sub(v128.load(x + (<usize>j << 2)), vMean);
-    acc = f32x4.add(acc, f32x4.mul(dev, dev));
-  }
-  let sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 2)) + (f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 3));
-  for (; j < d; j++) {
-    const dev = load<f32>(x + (<usize>j << 2)) - mean;
-    sum += dev * dev;
-  }
-  return sum / <f32>d;
-}
-
-// @ts-ignore: decorator
-@inline function geluLanes(x: v128): v128 {
-  // 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))
-  const inner = f32x4.mul(f32x4.splat(0.7978845608028654), f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), f32x4.mul(x, f32x4.mul(x, x)))));
-  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), tanhLanes(inner)));
-}
-
-/** GELU, tanh approximation, in place over n floats. */
-export function geluInPlace(x: usize, n: i32): void {
-  const n4 = n & ~3;
-  let j = 0;
-  for (; j < n4; j += 4) v128.store(x + (<usize>j << 2), geluLanes(v128.load(x + (<usize>j << 2))));
-  for (; j < n; j++) {
-    const o = x + (<usize>j << 2);
-    store<f32>(o, f32x4.extract_lane(geluLanes(f32x4.splat(load<f32>(o))), 0));
-  }
-}
+import { expLanes } from "./activations";
+import { horizontalSum4 } from "./simd";
 
 /**
  * Adds the sinusoidal positional encoding of absolute position p to d floats:

@@ -1,97 +1,29 @@
-// seqcast kernel: the WebAssembly module's exports. docs/abi.md documents each.
+// seqcast kernel: the production module's exports, its ABI. docs/abi.md documents each; tests/kernel-abi.test.ts
+// checks that this list and the page name the same exports. Diagnostics are a separate build (diagnostics.ts).
 
 export {
   OK, ERR_NOT_CONFIGURED, ERR_ALREADY_CONFIGURED, ERR_BAD_CONFIG, ERR_OUT_OF_MEMORY,
   ERR_BAD_SLOT, ERR_BAD_BATCH_SIZE, ERR_DUPLICATE_SLOT, ERR_BAD_TOKEN, ERR_NONFINITE_INPUT,
-  KIND_RECURRENT, KIND_TRANSFORMER, KIND_HYBRID,
-  abiVersion, isConfigured, configure, configureTransformer, configureHybrid, getKind,
+  ERR_NOT_TRAINABLE, ERR_NONFINITE_LOSS, ERR_NONFINITE_GRADIENT, ERR_NO_OPTIMIZER,
+  KIND_RECURRENT, KIND_TRANSFORMER, KIND_HYBRID, CELL_RNN_TANH, CELL_LSTM, CELL_GRU,
+  LOSS_MSE, LOSS_CROSS_ENTROPY, OPTIMIZER_ADAM, OPTIMIZER_SGD,
+} from "./codes";
+export {
+  abiVersion, configure, configureTransformer, configureHybrid, getKind,
   getParamCount, getParamPtr, getParamLength, getParamsPtr, getParamsLength,
-  getOutputSize, getInputSize, getBatchCapacity,
-  getIoSlotsPtr, getIoTokensPtr, getIoInputPtr, getIoOutputPtr, getErrorIndex,
+  getOutputSize, getInputSize, getBatchCapacity, commitParams,
+} from "./configure";
+export {
   slotOpen, slotClose, slotReset, slotCopy, slotIsOpen, slotStatePtr, slotStateLength, getSlotCapacity,
   slotPosition, slotSetPosition, slotAttentionPtr, slotAttentionCount,
-  stepBatch, commitParams, debugTokenShortcut,
-} from "./model";
-export { CELL_RNN_TANH, CELL_LSTM, CELL_GRU } from "./recurrent";
+} from "./slots";
+export { getIoSlotsPtr, getIoTokensPtr, getIoInputPtr, getIoOutputPtr, getErrorIndex, stepBatch } from "./step";
 export {
-  ERR_NOT_TRAINABLE, ERR_NONFINITE_LOSS, ERR_NONFINITE_GRADIENT, ERR_NO_OPTIMIZER,
-  LOSS_MSE, LOSS_CROSS_ENTROPY, OPTIMIZER_ADAM, OPTIMIZER_SGD,
   trainConfigure, trainCommitParams,
   trainInputPtr, trainTokensPtr, trainTargetPtr, trainTargetTokensPtr, trainMaskPtr,
   trainH0Ptr, trainC0Ptr, trainHNPtr, trainCNPtr, trainDH0Ptr, trainDC0Ptr, trainDXPtr, trainOutputPtr, gradsPtr,
-  trainLoss, trainTotalNorm, trainClipCoef, trainLossCount,
-  trainForwardBackward, optimizerConfigure, optimizerStep, trainStep, getOptimizerSteps, optimizerMomentPtr, optimizerSetSteps,
-} from "./train";
-export { arenaUsed } from "./arena";
-
-import { expScalar, sigmoidScalar, tanhScalar } from "./simd";
-import { arenaAlloc } from "./arena";
-import { addPositionalEncoding, attendPosition, geluInPlace, layerNormRows, rowMean, rowVariance } from "./attention";
-
-// ── diagnostics: single ops on host-provided memory, for tests against the golden vectors ──
-
-/** The kernel's tanh (0), sigmoid (1) or exp (2) of one value. */
-export function activation(kind: i32, x: f32): f32 {
-  return kind == 0 ? tanhScalar(x) : kind == 1 ? sigmoidScalar(x) : expScalar(x);
-}
-
-/** Zeroed scratch bytes for diagnostics (never freed). May grow memory. */
-export function debugAlloc(bytes: i32): usize {
-  return arenaAlloc(<usize>bytes);
-}
-
-/** LayerNorm of `rows` rows of width d at x into y; writes each row's mean and variance. */
-export function debugLayerNorm(x: usize, y: usize, rows: i32, d: i32, weight: usize, bias: usize, means: usize, variances: usize): void {
-  layerNormRows(x, y, rows, d, d, weight, bias);
-  for (let r = 0; r < rows; r++) {
-    const row = x + (<usize>(r * d) << 2);
-    const mean = rowMean(row, d);
-    store<f32>(means + (<usize>r << 2), mean);
-    store<f32>(variances + (<usize>r << 2), rowVariance(row, d, mean));
-  }
-}
-
-/** GELU (tanh form) in place over n floats. */
-export function debugGelu(x: usize, n: i32): void {
-  geluInPlace(x, n);
-}
-
-/** Writes the positional encoding of `position` (d floats) to x. */
-export function debugPositionalEncoding(x: usize, d: i32, position: f64): void {
-  memory.fill(x, 0, <usize>d << 2);
-  addPositionalEncoding(x, d, position);
-}
-
-/**
- * One incremental attention position on host-provided buffers (see attention.ts
- * attendPosition): appends k, v of qkv (3d) to the cache and writes the heads'
- * concatenated outputs and weights. Returns the number of keys attended.
- */
-export function debugAttend(
-  qkv: usize, keys: usize, values: usize, out: usize, weights: usize, scores: usize, rowOffsets: usize,
-  position: f64, d: i32, heads: i32, window: i32, sinks: i32,
-): i32 {
-  return attendPosition(qkv, keys, values, out, weights, scores, rowOffsets, position, d, heads, window, sinks);
-}
-
-/**
- * The machine's ceiling for this kernel's arithmetic: `iterations` rounds of
- * 12 independent f32x4 multiply-then-add chains (no memory traffic; no FMA in
- * fixed-width WebAssembly SIMD). 96 multiply-adds per round, 192 FLOPs.
- */
-export function debugPeak(iterations: i32): f32 {
-  const m = f32x4.splat(0.999), c = f32x4.splat(0.001);
-  let a0 = f32x4.splat(1), a1 = f32x4.splat(2), a2 = f32x4.splat(3), a3 = f32x4.splat(4);
-  let a4 = f32x4.splat(5), a5 = f32x4.splat(6), a6 = f32x4.splat(7), a7 = f32x4.splat(8);
-  let a8 = f32x4.splat(9), a9 = f32x4.splat(10), a10 = f32x4.splat(11), a11 = f32x4.splat(12);
-  for (let i = 0; i < iterations; i++) {
-    a0 = f32x4.add(f32x4.mul(a0, m), c); a1 = f32x4.add(f32x4.mul(a1, m), c);
-    a2 = f32x4.add(f32x4.mul(a2, m), c); a3 = f32x4.add(f32x4.mul(a3, m), c);
-    a4 = f32x4.add(f32x4.mul(a4, m), c); a5 = f32x4.add(f32x4.mul(a5, m), c);
-    a6 = f32x4.add(f32x4.mul(a6, m), c); a7 = f32x4.add(f32x4.mul(a7, m), c);
-    a8 = f32x4.add(f32x4.mul(a8, m), c); a9 = f32x4.add(f32x4.mul(a9, m), c);
-    a10 = f32x4.add(f32x4.mul(a10, m), c); a11 = f32x4.add(f32x4.mul(a11, m), c);
-  }
-  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
-  return f32x4.extract_lane(f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11))), 0);
-}
+} from "./train/buffers";
+export { trainForwardBackward, trainStep, trainLoss, trainLossCount } from "./train/pass";
+export {
+  optimizerConfigure, optimizerStep, getOptimizerSteps, optimizerMomentPtr, optimizerSetSteps, trainTotalNorm, trainClipCoef,
+} from "./train/optimizers";

@@ -15,7 +15,7 @@ import { runJobs } from './nab/pool.js';
 import { nabSection, type NabReport } from './nab/report.js';
 import { scoreCorpus, type FileResults } from './nab/scorer.js';
 import { probationaryLength, type CostMatrix } from './nab/sweeper.js';
-import { VARIANTS } from './nab/variants.js';
+import { DEFAULT_VARIANT, VARIANTS } from './nab/variants.js';
 import type { DetectJob } from './nab/worker.js';
 import { writeResultsFile, writeResultsSection } from './report.js';
 import { SMOKE } from './timing.js';
@@ -84,6 +84,9 @@ async function main(): Promise<void> {
   const variants = ablation
     ? VARIANTS.map((variant) => {
         const variantResults = results.map((r, i) => ({ ...r, scores: outcomes[i].variants![variant.name] }));
+        if (variant.name === DEFAULT_VARIANT && variantResults.some((r, i) => r.scores.some((s, row) => s !== results[i].scores[row]))) {
+          throw new Error(`variant "${variant.name}" should be seqcast detect's default, and its scores differ from detect's`);
+        }
         const variantScores = scoreCorpus(variantResults, windows, profiles);
         console.log(`  variant ${variant.name}: ${variantScores.map((s) => s.normalized.toFixed(2)).join(' / ')}`);
         return { name: variant.name, change: variant.change, scores: variantScores };

@@ -8,6 +8,7 @@ export { LearningStream } from './api/learning-stream.js';
 export type { LearningOptions, LearningReport, LearningStats } from './api/learning-stream.js';
 export type { BackwardOptions, BackwardResult, LossKind, OptimizerOptions, StepReport, TrainingWindow } from './api/train.js';
 export type { StreamOptions, StreamState } from './api/stream.js';
+export type { OutputTarget } from './api/outputs.js';
 export { SeqcastError, ModelFormatError, InputError, StateError, KernelError } from './errors.js';
 export type { ModelArch, TensorSpec } from './model/layout.js';
 export type { SeqcastMetadata, Normalizer } from './model/metadata.js';

@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-// the build the kernel-relaxed project asks for (vitest.config.ts), else the plain one
-const file = process.env.SEQCAST_KERNEL === 'relaxed' ? '../build/seqcast-relaxed.wasm' : '../build/seqcast.wasm';
+// the diagnostics build (it exports `activation`) of the variant the kernel-relaxed project asks for (vitest.config.ts), else the plain one
+const file = process.env.SEQCAST_KERNEL === 'relaxed' ? '../build/seqcast-diagnostics-relaxed.wasm' : '../build/seqcast-diagnostics.wasm';
 const wasm = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(file, import.meta.url))), {});
 const activation = wasm.exports.activation as (kind: number, x: number) => number;
 const TANH = 0, SIGMOID = 1, EXP = 2;

@@ -4,18 +4,18 @@
 
 import { describe, expect, it } from 'vitest';
 import { loadModel, writeSafetensors } from '../src/index.js';
-import { diagnosticKernel, type KernelExports } from '../src/kernel/kernel.js';
+import { diagnosticKernel, type DiagnosticExports } from '../src/kernel/diagnostics.js';
 import { expectClose, loadGolden, row, type GoldenCase } from './helpers/golden.js';
 import { attention, layerNorm, linear } from './helpers/reference.js';
 
 /** Writes floats into fresh kernel memory; returns the byte offset. */
-function put(k: KernelExports, values: ArrayLike<number>): number {
+function put(k: DiagnosticExports, values: ArrayLike<number>): number {
   const ptr = k.debugAlloc(Math.max(values.length, 1) * 4);
   new Float32Array(k.memory.buffer, ptr, values.length).set(values);
   return ptr;
 }
 
-function read(k: KernelExports, ptr: number, length: number): Float32Array {
+function read(k: DiagnosticExports, ptr: number, length: number): Float32Array {
   return new Float32Array(k.memory.buffer, ptr, length).slice();
 }
 

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { createModel, InputError, loadModel, ModelFormatError, readSafetensors, writeSafetensors, type Model, type ModelSpec, type Stream } from '../src/index.js';
-import { diagnosticKernel } from '../src/kernel/kernel.js';
+import { diagnosticKernel } from '../src/kernel/diagnostics.js';
 import { seededRandom } from '../src/model/init.js';
 import { expectClose } from './helpers/golden.js';
 import { positionalEncoding, referenceForward } from './helpers/reference.js';

@@ -48,7 +48,7 @@ const CASES: Case[] = [
   { name: '3-layer rnn H=3', spec: { cell: 'rnn', inputSize: 2, hiddenSize: 3, layers: 3, outputSize: 1 }, T: 7, B: 2, loss: 'mse' },
   { name: 'token lstm H=3, cross-entropy, masked', spec: { cell: 'lstm', vocabSize: 5, embedSize: 3, hiddenSize: 3 }, T: 6, B: 2, loss: 'ce', masked: true },
   { name: 'token gru H=37, cross-entropy', spec: { cell: 'gru', vocabSize: 7, embedSize: 5, hiddenSize: 37 }, T: 4, B: 2, loss: 'ce' },
-  // embedding widths that are multiples of 8 take layer 0's token-table shortcut (assembly/train.ts)
+  // embedding widths that are multiples of 8 take layer 0's token-table shortcut (assembly/token-table.ts)
   { name: 'token lstm E=8 H=3, 2 layers, token table, masked', spec: { cell: 'lstm', vocabSize: 5, embedSize: 8, hiddenSize: 3, layers: 2 }, T: 6, B: 3, loss: 'ce', masked: true },
   { name: 'token rnn E=16 H=37, token table', spec: { cell: 'rnn', vocabSize: 9, embedSize: 16, hiddenSize: 37 }, T: 4, B: 2, loss: 'ce' },
   { name: 'token gru E=8 H=3, 2 layers, token table', spec: { cell: 'gru', vocabSize: 6, embedSize: 8, hiddenSize: 3, layers: 2 }, T: 5, B: 2, loss: 'ce' },

@@ -22,7 +22,7 @@ function bits(values: Float32Array): number[] {
 /** One LSTM step of `batch` fresh slots with deterministic parameters and inputs; the outputs and new states. */
 async function stepOnce(wasm: Uint8Array<ArrayBuffer>, batch: number): Promise<{ outputs: Float32Array; states: Float32Array }> {
   const arch: KernelArch = { kind: 'recurrent', cell: 'lstm', layers: 2, inputSize: 5, vocabSize: 0, hiddenSize: 37, headSize: 3 };
-  const kernel = await Kernel.create(arch, { batchCapacity: batch, wasm });
+  const kernel = await Kernel.create(arch, { batchCapacity: batch, wasm: new Uint8Array(wasm) });
   const params = kernel.params();
   for (let i = 0; i < params.length; i++) params[i] = Math.sin(i * 12.9898 + 0.5) * 0.4;
   kernel.paramsChanged();

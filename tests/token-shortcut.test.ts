@@ -1,20 +1,26 @@
-// The token table (assembly/model.ts, used by steps and by training): for token models whose embedding width is a multiple of 8,
+// The token table (assembly/token-table.ts, used by steps and by training): for token models whose embedding width is a multiple of 8,
 // layer 0 adds a row of P = E·W_ihᵀ instead of multiplying its input by W_ih, and sums gate gradients per
 // token. It must give the plain products' loss and gradients (to float32 rounding), for every cell it serves.
 
 import { describe, expect, it } from 'vitest';
-import { createModel } from '../src/index.js';
+import { createModel, type ModelSpec } from '../src/index.js';
+import { diagnosticWasm, type DiagnosticExports } from '../src/kernel/diagnostics.js';
 import { seededRandom } from '../src/model/init.js';
 import { linear, recurrentTop } from './helpers/reference.js';
 
+/** A model on the diagnostics build, whose debugTokenShortcut turns the table off and on. */
+async function diagnosticModel(spec: ModelSpec) {
+  const model = await createModel(spec, { wasm: await diagnosticWasm() });
+  return { model, exports: model.kernel.exports as DiagnosticExports };
+}
+
 describe('the token-table shortcut in training', () => {
   it.each(['lstm', 'gru', 'rnn'] as const)('%s: same loss and gradients as the plain [x | h] products, and it is the path taken', async (cell) => {
-    const model = await createModel({ cell, vocabSize: 11, embedSize: 16, hiddenSize: 13, layers: 2, seed: 3 });
+    const { model, exports } = await diagnosticModel({ cell, vocabSize: 11, embedSize: 16, hiddenSize: 13, layers: 2, seed: 3 });
     const random = seededRandom(9);
     const T = 9;
     const inputs = Array.from({ length: T }, () => Math.floor(random() * 11));
     const targets = Array.from({ length: T }, () => Math.floor(random() * 11));
-    const exports = model.kernel.exports;
     exports.debugTokenShortcut(1);
     const on = model.backward(inputs, targets, { loss: 'ce' });
     exports.debugTokenShortcut(0);
@@ -37,10 +43,9 @@ describe('the token-table shortcut in training', () => {
 
 describe('the token table in steps', () => {
   it.each(['lstm', 'gru', 'rnn'] as const)('%s: matches a float64 forward and the plain products, batched equal to single bit for bit', async (cell) => {
-    const model = await createModel({ cell, vocabSize: 11, embedSize: 16, hiddenSize: 13, layers: 2, seed: 4 });
+    const { model, exports } = await diagnosticModel({ cell, vocabSize: 11, embedSize: 16, hiddenSize: 13, layers: 2, seed: 4 });
     const random = seededRandom(5);
     const tokens = Array.from({ length: 12 }, () => Math.floor(random() * 11));
-    const exports = model.kernel.exports;
     const run = (on: number) => {
       exports.debugTokenShortcut(on);
       const stream = model.openStream();

@@ -132,23 +132,30 @@ describe('seqcast train on CSV frames', () => {
     model.close();
   });
 
-  it('--delta predicts the change: the stream returns x[t+1] − x[t] in original units', async () => {
+  it('--delta predicts the change: the stream returns the next row, x[t] plus the change, in original units; a raw stream the change in model units', async () => {
     const out = join(outDir('delta'), 'delta.safetensors');
     const run = await train(['--data', files.sine, ...FAST, '--window', '16', '--stride', '4', '--epochs', '10', '--delta', '--out', out]);
     expect(run.status, run.stderr).toBe(0);
     const model = await loadModel(out);
     expect(model.metadata.target).toBe('delta');
+    expect(model.target).toBe('delta');
+    const { mean, std } = model.metadata.normalizer!;
     const rows = Array.from({ length: SINE_ROWS }, (_, i) => sineRow(i));
     const stream = model.openStream();
+    const raw = model.openStream({ raw: true });
     let error = 0, persistenceError = 0;
     for (let i = 0; i + 1 < SINE_ROWS; i++) {
-      const change = stream.step(rows[i]);
+      const next = stream.step(rows[i]);
+      const change = raw.step(rows[i]);
+      // the mapping of docs/model-format.md: next = x + change · std
+      for (let c = 0; c < 2; c++) expect(next[c]).toBeCloseTo(rows[i][c] + change[c] * std[c], 4);
       if (i < 1080) continue;
       for (let c = 0; c < 2; c++) {
-        error += (rows[i][c] + change[c] - rows[i + 1][c]) ** 2;
+        error += (next[c] - rows[i + 1][c]) ** 2;
         persistenceError += (rows[i][c] - rows[i + 1][c]) ** 2;
       }
     }
+    expect(mean.length).toBe(2);
     expect(error).toBeLessThan(persistenceError / 10);
     model.close();
   });
@@ -161,6 +168,8 @@ describe('seqcast train on CSV frames', () => {
     const model = await loadModel(out);
     expect(model.outputSize).toBe(2);
     expect(model.metadata.label).toMatchObject({ column: 'rising', type: 'class', classes: 2 });
+    expect(model.target).toBe('label');
+    expect(model.denormalizesOutput).toBe(false); // 2 classes for 2 inputs: the head's outputs are the logits as they are
     const data = readFileSync(files.labels, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
     let right = 0, windows = 0;
     for (let s = 1350; s + 10 <= 1500; s += 3, windows++) {

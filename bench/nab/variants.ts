@@ -14,17 +14,32 @@ export interface Variant {
 /** Per variant name, the anomaly score of every row of one file. */
 export type VariantScores = Record<string, Float64Array>;
 
-/** From the first detector to today's default, one change at a time (the last entry is seqcast detect's default). */
-export const VARIANTS: readonly Variant[] = [{ name: 'default', change: "seqcast detect's default", settings: {} }];
+/** From HTM's likelihood on the prediction error to today's default, one change at a time (the last is seqcast detect's default). */
+export const VARIANTS: readonly Variant[] = [
+  {
+    name: 'likelihood',
+    change: "HTM's anomaly likelihood of the prediction error (mean of 10 against a sliding 8640), red zone detects once, ¾ of probation as warm-up",
+    settings: { scorer: { seasonDays: 0, rangeTolerance: 0, suppress: 0 } },
+  },
+  { name: '+ range', change: 'a value 5% beyond the range seen so far scores 1', settings: { scorer: { seasonDays: 0, suppress: 0 } } },
+  { name: '+ season 1 day', change: "the seasonal deviation's likelihood: distance to yesterday's frames at the same time (±4)", settings: { scorer: { seasonDays: 1, suppress: 0 } } },
+  { name: '+ season 14 days', change: 'the same, the nearest of the last 14 days', settings: { scorer: { suppress: 0 } } },
+  { name: '+ suppression', change: 'no second detection within 300 frames (the default)', settings: {} },
+  { name: 'default, no warm-up', change: 'ablation: every error after the first joins the history', settings: { scorer: { warmup: 0 } } },
+  { name: 'default, ±0 neighbours', change: 'ablation: the seasonal memory compares the nearest frame only', settings: { scorer: { seasonNeighbours: 0 } } },
+];
+
+/** The variant that is seqcast detect's default. */
+export const DEFAULT_VARIANT = '+ suppression';
 
 /** Scores one file (a NAB data CSV) with every variant, each learning from scratch. */
 export async function runVariants(input: string): Promise<VariantScores> {
-  const { values } = await readDetectInput(input);
+  const { values, timestamps, dates } = await readDetectInput(input);
   const scores: VariantScores = {};
   for (const variant of VARIANTS) {
     const model = await createModel({ ...DETECT_MODEL, inputSize: values[0].length });
     try {
-      scores[variant.name] = detectAnomalies(model, values, variant.settings);
+      scores[variant.name] = detectAnomalies(model, values, dates ? timestamps : undefined, variant.settings);
     } finally {
       model.close();
     }

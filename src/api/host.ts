@@ -1,10 +1,12 @@
 // ModelHost: one model's kernel instance and the host-side work every class on it shares: checking and writing
-// inputs (through the model's normalizer), reading outputs, the forecast slot and the set of open streams.
+// inputs (through the model's normalizer), reading outputs and mapping them (normalizer, delta), the forecast slot
+// and the set of open streams.
 
 import { InputError, StateError } from '../errors.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { describeArch, parameterLayout, type ModelArch, type TensorSpec } from '../model/layout.js';
 import type { SeqcastMetadata } from '../model/metadata.js';
+import { outputTarget, type OutputTarget } from './outputs.js';
 
 /** One input: a frame of floats for frame models, a token id for token models. */
 export type StepInput = ArrayLike<number> | number;
@@ -24,8 +26,12 @@ export class ModelHost {
   readonly layout: TensorSpec[];
   /** Normalizer arrays as float32 (inputs) when the metadata carries one. */
   readonly normalizer?: { mean: Float32Array; std: Float32Array };
-  /** Whether outputs are mapped back through the normalizer (frame model, output size = input size). */
+  /** What the head predicts: the next frame, its change, or a label (docs/model-format.md, "What the outputs are"). */
+  readonly target: OutputTarget;
+  /** Whether outputs are mapped back through the normalizer (frame model, output size = input size, not a label model). */
   readonly denormalizesOutput: boolean;
+  /** A delta model: the next frame is the input just fed plus the output, in model units. */
+  readonly predictsChange: boolean;
   /** Open streams of the model, closed with it. */
   readonly streams = new Set<Closable>();
   private forkSlot = -1;
@@ -42,7 +48,9 @@ export class ModelHost {
     if (metadata.normalizer) {
       this.normalizer = { mean: Float32Array.from(metadata.normalizer.mean), std: Float32Array.from(metadata.normalizer.std) };
     }
-    this.denormalizesOutput = this.normalizer !== undefined && this.outputSize === this.inputSize;
+    this.target = outputTarget(metadata);
+    this.denormalizesOutput = this.normalizer !== undefined && this.outputSize === this.inputSize && this.target !== 'label';
+    this.predictsChange = this.target === 'delta';
   }
 
   /** True for models fed token ids through an embedding. */
@@ -153,13 +161,34 @@ export class ModelHost {
     return this.kernel.f32.slice(at, at + this.outputSize);
   }
 
-  /** Maps a raw output to original units (in place) when the model has a normalizer; returns it. */
+  /** A copy of batch entry b's input frame as the kernel holds it (model units), [inputSize]; frame models. */
+  readInput(b: number): Float32Array {
+    const at = this.kernel.inputOffset(b);
+    return this.kernel.f32.slice(at, at + this.inputSize);
+  }
+
+  /**
+   * The next frame in model units from a raw output and the input it followed (model units), in place in `raw`:
+   * input + raw for a delta model, raw itself otherwise. This is what forecast feeds back.
+   */
+  nextInModelUnits(raw: Float32Array, input: ArrayLike<number> | undefined): Float32Array {
+    if (this.predictsChange) for (let i = 0; i < raw.length; i++) raw[i] += input![i];
+    return raw;
+  }
+
+  /** Maps an output in model units (a next frame) to original units (in place) when the model has a normalizer; returns it. */
   denormalize(raw: Float32Array): Float32Array {
     const norm = this.normalizer;
     if (norm && this.denormalizesOutput) {
       for (let i = 0; i < raw.length; i++) raw[i] = raw[i] * norm.std[i] + norm.mean[i];
     }
     return raw;
+  }
+
+  /** A label model's outputs in words, for messages: "3 class logits" or "label values". */
+  describeLabel(): string {
+    const label = this.metadata.label as { type?: unknown } | undefined;
+    return label?.type === 'value' ? 'label values' : `${this.outputSize} class logits`;
   }
 
   /** A spare slot for forecasts, kept open so forecasting allocates nothing after the first time. */

@@ -8,6 +8,7 @@ import type { ModelArch, TensorSpec } from '../model/layout.js';
 import { METADATA_FORMAT, type SeqcastMetadata } from '../model/metadata.js';
 import { writeSafetensors } from '../model/safetensors.js';
 import { ModelHost, type StepInput } from './host.js';
+import { markedAsTrained, unfoldedLegacyHead, type OutputTarget } from './outputs.js';
 import { LearningStream, type LearningOptions } from './learning-stream.js';
 import { partsFromSafetensors, partsFromSpec, readModelBytes, type ModelParts, type ModelSpec } from './load.js';
 import { openStream, stepStreams, Stream, type StreamOptions } from './stream.js';
@@ -24,6 +25,8 @@ export interface ModelOptions {
    * with SIMD), or `auto`, the default: SEQCAST_KERNEL if set, else relaxed where the runtime has it.
    */
   kernel?: KernelVariant | 'auto';
+  /** @internal A kernel build's bytes instead of build/'s (tests load the diagnostics build: src/kernel/diagnostics.ts). */
+  wasm?: BufferSource;
 }
 
 /** Loads a safetensors model (a path or the file's bytes). Nothing is half-loaded: any fault throws before the kernel exists. */
@@ -66,7 +69,14 @@ export class Model {
   static async fromParts({ arch, metadata, tensors }: ModelParts, options: ModelOptions): Promise<Model> {
     const batchCapacity = options.batchCapacity ?? 64;
     if (!Number.isInteger(batchCapacity) || batchCapacity < 1) throw new InputError(`batchCapacity must be a positive integer, got ${batchCapacity}`);
-    const kernel = await Kernel.create(arch, { batchCapacity, variant: options.kernel });
+    // a file of an earlier seqcast train had its output mapping folded into the head: unfold it once, here
+    const weight = tensors.get('head.weight'), bias = tensors.get('head.bias');
+    const unfolded = weight && bias ? unfoldedLegacyHead(metadata, arch, { weight, bias }) : undefined;
+    if (unfolded) {
+      tensors = new Map(tensors).set('head.weight', unfolded.weight).set('head.bias', unfolded.bias);
+      metadata = markedAsTrained(metadata);
+    }
+    const kernel = await Kernel.create(arch, { batchCapacity, variant: options.kernel, wasm: options.wasm });
     const model = new Model(arch, metadata, kernel);
     for (const { name } of model.layout) model.setParameter(name, tensors.get(name)!);
     return model;
@@ -108,9 +118,17 @@ export class Model {
     return this.host.outputSize;
   }
 
-  /** Whether outputs are mapped back through the normalizer (frame model, output size = input size). */
+  /** Whether outputs are mapped back through the normalizer (frame model, output size = input size, not a label model). */
   get denormalizesOutput(): boolean {
     return this.host.denormalizesOutput;
+  }
+
+  /**
+   * What the head predicts (metadata `target`): `next` frames, a `delta` (the change, which Stream.step adds to
+   * the frame just fed), or a `label` (class logits or a value, returned as they are). docs/model-format.md.
+   */
+  get target(): OutputTarget {
+    return this.host.target;
   }
 
   /** Names of every parameter, in state_dict order. */

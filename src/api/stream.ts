@@ -11,6 +11,12 @@ export interface StreamOptions {
   h0?: ArrayLike<number>;
   /** Initial cell state for LSTM, (layers, H) row-major; default zeros. */
   c0?: ArrayLike<number>;
+  /**
+   * true: step and forecast return the head's raw outputs (kernel units: no normalizer mapping, a delta model's
+   * change not added to the input). Default false: outputs as the model's metadata says (docs/model-format.md,
+   * "What the outputs are"): next frames in original units, a delta model's input + change, logits or label values.
+   */
+  raw?: boolean;
 }
 
 /** The recurrent state of a stream, copied out. */
@@ -30,10 +36,19 @@ export interface AttentionWeights {
 }
 
 export class Stream {
-  /** The last step's raw output (kernel units), [O]: a buffer of this stream's, rewritten by every step. */
+  /**
+   * After the last step, the next frame in model units (a delta model's input + change), or the raw output (token
+   * and label models), [O]: what forecast feeds back and snapshots keep. A buffer of this stream's, rewritten by every step.
+   */
   private readonly lastOutput: Float32Array;
+  /** Raw streams of delta models: the last step's raw output (the change), which lastOutput no longer shows. */
+  private readonly lastChange?: Float32Array;
   /** Whether lastOutput holds a step's output (false after open and reset). */
   private stepped = false;
+  /** Whether lastChange is the last step's (false after a restore, which does not carry it). */
+  private changeKnown = false;
+  /** Outputs as the head gives them (StreamOptions.raw). */
+  readonly raw: boolean;
   private closed = false;
   /** @internal The stamp of the last public stepBatch call this stream was in (ModelHost.nextBatchStamp). */
   batchStamp = 0;
@@ -48,6 +63,8 @@ export class Stream {
   ) {
     this.label = options.name !== undefined ? `stream "${options.name}"` : `stream ${slot}`;
     this.lastOutput = new Float32Array(host.outputSize);
+    this.raw = options.raw === true;
+    if (this.raw && host.predictsChange) this.lastChange = new Float32Array(host.outputSize);
     if (options.h0 !== undefined || options.c0 !== undefined) {
       try {
         this.setState(options.h0, options.c0);
@@ -65,17 +82,19 @@ export class Stream {
   }
 
   /**
-   * Steps one position: a frame (numbers) or a token id in, the head's output out
-   * (original units when the model carries a normalizer; logits for token models).
-   * A bad input throws InputError and leaves the state untouched.
+   * Steps one position: a frame (numbers) or a token id in, the model's prediction out: the next frame (in
+   * original units when the model carries a normalizer; for a delta model, the frame just fed plus the predicted
+   * change), logits for token models, class logits or the label value for label models; the raw head output for
+   * a stream opened with `raw`. A bad input throws InputError and leaves the state untouched.
    */
   step(input: StepInput): Float32Array {
     this.assertOpen();
     const host = this.host;
     host.writeCheckedInput(0, input, this.label);
+    const modelInput = host.predictsChange ? host.readInput(0) : undefined;
     host.kernel.setSlot(0, this.slot);
     host.kernel.step(1);
-    return this.afterStep(0);
+    return this.afterStep(0, modelInput);
   }
 
   /**
@@ -102,58 +121,75 @@ export class Stream {
     kernel.f32.set(frame, kernel.inputOffset(0));
     kernel.setSlot(0, this.slot);
     kernel.step(1);
-    return this.afterStepModelUnits(0);
+    return this.afterStepModelUnits(0, frame);
   }
 
-  /** @internal afterStep for a frame stepped in model units: the raw output (kernel units), read once into a new array. */
-  afterStepModelUnits(b: number): Float32Array {
+  /**
+   * @internal afterStep for a frame stepped in model units: the raw output (kernel units), read once into a new
+   * array. `input` is the frame it stepped (model units; read for delta models only).
+   */
+  afterStepModelUnits(b: number, input: ArrayLike<number> | undefined): Float32Array {
     const raw = this.host.readOutput(b);
-    this.lastOutput.set(raw);
-    this.stepped = true;
+    this.keep(raw, input);
     return raw;
   }
 
   /**
-   * @internal After a kernel step of this stream as batch entry b: reads its output once into a new array,
-   * keeps the raw values for forecast, and returns the array in original units.
+   * @internal After a kernel step of this stream as batch entry b: reads its output once into a new array, keeps
+   * the next frame in model units for forecast, and returns the prediction step() documents. `input` is the frame
+   * it stepped, as the kernel held it (model units; needed by delta models only).
    */
-  afterStep(b: number): Float32Array {
-    const out = this.host.readOutput(b);
-    this.lastOutput.set(out);
+  afterStep(b: number, input: ArrayLike<number> | undefined): Float32Array {
+    const host = this.host;
+    const out = host.readOutput(b);
+    this.keep(out, input);
+    if (this.raw) return out;
+    if (host.predictsChange) out.set(this.lastOutput);
+    return host.denormalize(out);
+  }
+
+  /** Keeps a step's raw output: lastOutput becomes the next frame in model units (and lastChange the change). */
+  private keep(raw: Float32Array, input: ArrayLike<number> | undefined): void {
+    this.lastOutput.set(raw);
+    if (this.host.predictsChange) {
+      this.host.nextInModelUnits(this.lastOutput, input);
+      if (this.lastChange) this.lastChange.set(raw);
+      this.changeKnown = true;
+    }
     this.stepped = true;
-    return this.host.denormalize(out);
   }
 
   /**
-   * The next k outputs, feeding each back as the next input, from a copy of the
-   * state: row 0 is the last step's output, row i the output after feeding row
-   * i−1 back. Frame models need output size = input size; token models feed back
+   * The next k predictions, feeding each predicted frame back as the next input, from a copy of the state: row 0
+   * is the last step's prediction (what step returned), row i the prediction after feeding row i−1's frame back
+   * (a delta model's frames are built up change by change). Rows are in step()'s units (raw outputs for a `raw`
+   * stream). Frame models need output size = input size and a next-frame or delta target; token models feed back
    * the most likely token. The stream's own state does not move.
    */
   forecast(k: number): Float32Array[] {
     this.assertOpen();
     const host = this.host;
     if (!Number.isInteger(k) || k < 1) throw new InputError(`forecast horizon must be a positive integer, got ${k}`);
+    if (host.target === 'label') throw new StateError(`forecast feeds outputs back as inputs, but a label model's outputs are ${host.describeLabel()}, not a frame`);
     if (!host.isTokenModel && host.outputSize !== host.inputSize) {
       throw new StateError(`forecast feeds outputs back as inputs, but this model outputs ${host.outputSize} values for ${host.inputSize} inputs`);
     }
     if (!this.stepped) throw new StateError(`${this.label} has not been stepped yet; forecast starts from its last output`);
+    if (this.lastChange && !this.changeKnown) throw new StateError(`${this.label} was restored from a snapshot, which keeps its next frame but not the raw change; step it once before a raw forecast`);
     const kernel = host.kernel;
     const fork = host.acquireForkSlot();
     kernel.copySlot(fork, this.slot);
-    const rows: Float32Array[] = [host.denormalize(this.lastOutput.slice())];
-    let raw = this.lastOutput;
+    let next: Float32Array = this.lastOutput.slice(); // the frame to feed, in model units (logits for token models)
+    const rows: Float32Array[] = [this.raw ? (this.lastChange ?? next).slice() : host.denormalize(next.slice())];
     for (let i = 1; i < k; i++) {
       kernel.setSlot(0, fork);
-      if (host.isTokenModel) {
-        kernel.setToken(0, argmax(raw));
-      } else {
-        kernel.f32.set(raw, kernel.inputOffset(0)); // raw output is already in the model's (normalized) units
-      }
+      if (host.isTokenModel) kernel.setToken(0, argmax(next));
+      else kernel.f32.set(next, kernel.inputOffset(0));
       kernel.step(1);
-      raw = host.readOutput(0);
-      // the row is raw itself unless it is mapped back (raw is only read until the next row replaces it)
-      rows.push(host.denormalizesOutput ? host.denormalize(raw.slice()) : raw);
+      const out = host.readOutput(0);
+      if (this.raw) rows.push(out.slice());
+      next = host.nextInModelUnits(out, next);
+      if (!this.raw) rows.push(host.denormalize(next.slice()));
     }
     return rows;
   }
@@ -163,6 +199,7 @@ export class Stream {
     this.assertOpen();
     this.host.kernel.resetSlot(this.slot);
     this.stepped = false;
+    this.changeKnown = false;
   }
 
   /**
@@ -219,6 +256,7 @@ export class Stream {
     this.assertOpen();
     const { position, lastOutput, state } = decodeSnapshot(this.host, bytes);
     this.stepped = lastOutput !== undefined;
+    this.changeKnown = false;
     if (lastOutput) this.lastOutput.set(lastOutput);
     this.host.kernel.setSlotPosition(this.slot, position);
     this.host.kernel.slotState(this.slot).set(state);
@@ -261,8 +299,8 @@ export interface StepStreamsOptions {
 
 /**
  * Steps `streams` (all of one model, each open and at most once, each input already checked) by one position,
- * batchCapacity streams per kernel call, and returns each one's output (original units, or raw for modelUnits
- * entries). No check here: Model.stepBatch checks its arguments first, and the pipeline's validateFrames checked
+ * batchCapacity streams per kernel call, and returns each one's output (what Stream.step returns, or raw for
+ * modelUnits entries). No check here: Model.stepBatch checks its arguments first, and the pipeline's validateFrames checked
  * its frames; the kernel's check is the last guard. Touches the streams' kernel slots.
  */
 export function stepStreams(streams: Stream[], inputs: StepInput[], options: StepStreamsOptions = {}): Float32Array[] {
@@ -281,10 +319,12 @@ export function stepStreams(streams: Stream[], inputs: StepInput[], options: Ste
       if (modelUnits?.[start + b]) kernel.f32.set(input as ArrayLike<number>, kernel.inputOffset(b));
       else host.writeInput(b, input);
     }
+    // a delta model adds its output to the input it followed, as the kernel holds it (model units)
+    const stepped = host.predictsChange ? Array.from({ length: count }, (_, b) => host.readInput(b)) : undefined;
     kernel.step(count);
     for (let b = 0; b < count; b++) {
       const stream = streams[start + b];
-      outputs[start + b] = modelUnits?.[start + b] ? stream.afterStepModelUnits(b) : stream.afterStep(b);
+      outputs[start + b] = modelUnits?.[start + b] ? stream.afterStepModelUnits(b, stepped?.[b]) : stream.afterStep(b, stepped?.[b]);
     }
   }
   return outputs;

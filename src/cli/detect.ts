@@ -8,7 +8,12 @@ import { InputError } from '../errors.js';
 import { csvField, isHeaderRow, parseNumberCell, readCsvRows } from '../io/csv.js';
 import { AtomicFileSink, StreamSink, type TextSink } from '../io/files.js';
 import { ErrorScorer, nabProbation, type ScorerOptions } from '../stream/error-scorer.js';
-import type { CliIo } from './io.js';
+
+/** Where `seqcast detect` writes: the scores (without --output) and the progress bar (on a terminal). */
+export interface DetectIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
 
 export interface DetectOptions {
   /** Path of the input CSV: a header naming a `timestamp` column and one or more value columns. */
@@ -17,7 +22,7 @@ export interface DetectOptions {
   output?: string;
   /** A .safetensors model to start from (it must predict its own input); without it a fresh LSTM. */
   model?: string;
-  io: CliIo;
+  io: DetectIo;
 }
 
 /** The model detect learns from scratch: the online-learning recipe's LSTM (H = 32, as the demo's streams). */
@@ -39,12 +44,14 @@ export interface DetectInput {
   cells: string[][];
   /** (rows) ms since the epoch (date-times) or the number as written. */
   timestamps: Float64Array;
+  /** The timestamps are date-times (so ms since the epoch), not plain numbers of an unknown unit. */
+  dates: boolean;
   /** (rows × values) the value columns of every row. */
   values: Float64Array[];
 }
 
 /** Adds the `detect` command to `program`; its action hands its exit code to `finish`. */
-export function addDetectCommand(program: Command, finish: (exitCode: number) => void, io: CliIo): Command {
+export function addDetectCommand(program: Command, finish: (exitCode: number) => void, io: DetectIo): Command {
   return program
     .command('detect')
     .summary('score every row of a CSV time series for anomalies, learning online as it reads')
@@ -86,7 +93,7 @@ export async function runDetect(options: DetectOptions): Promise<number> {
     const progress = new DetectProgress(options.io.stderr, input.values.length);
     let scores: Float64Array;
     try {
-      scores = detectAnomalies(model, input.values, { onRow: (row) => progress.update(row) });
+      scores = detectAnomalies(model, input.values, input.dates ? input.timestamps : undefined, { onRow: (row) => progress.update(row) });
     } finally {
       progress.stop();
     }
@@ -118,10 +125,12 @@ export interface DetectorSettings {
  * The anomaly score of every row: one learning stream predicts each next row
  * and trains the model as it goes, and the stream layer's ErrorScorer (what
  * `serve` reports as each stream's `anomaly`) turns its errors into a score.
- * Row t's score depends on rows 0 … t only. The first nabProbation(rows) rows
- * are learnt from and scored 0.5. It trains `model`'s weights.
+ * `timestamps` (ms since the epoch, or undefined) let it compare each row with
+ * the same time on past days. Row t's score depends on rows 0 … t only. The
+ * first nabProbation(rows) rows are learnt from and scored 0.5. It trains
+ * `model`'s weights.
  */
-export function detectAnomalies(model: Model, values: readonly Float64Array[], settings: DetectorSettings = {}): Float64Array {
+export function detectAnomalies(model: Model, values: readonly Float64Array[], timestamps: Float64Array | undefined, settings: DetectorSettings = {}): Float64Array {
   const learner = model.openLearningStream({ name: 'detect', ...settings.learning });
   const scorer = new ErrorScorer({ probation: nabProbation(values.length), ...settings.scorer });
   const scores = new Float64Array(values.length);
@@ -129,7 +138,7 @@ export function detectAnomalies(model: Model, values: readonly Float64Array[], s
   try {
     for (let row = 0; row < values.length; row++) {
       const report = learner.observe(values[row]);
-      scores[row] = scorer.score(values[row], report.predicted).anomaly;
+      scores[row] = scorer.score(values[row], report.predicted, timestamps?.[row]).anomaly;
       if (onRow && (row & 255) === 0) onRow(row);
     }
   } finally {
@@ -185,7 +194,7 @@ export async function readDetectInput(file: string): Promise<DetectInput> {
   }
   if (!header) throw new InputError(`${file} is empty; detect needs a header naming a timestamp column, then rows`);
   if (values.length === 0) throw new InputError(`${file} has a header and no rows`);
-  return { header, timeColumn, cells, timestamps: Float64Array.from(timestamps), values };
+  return { header, timeColumn, cells, timestamps: Float64Array.from(timestamps), dates: dates ?? false, values };
 }
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
@@ -232,7 +241,7 @@ async function writeScores(sink: TextSink, input: DetectInput, scores: Float64Ar
 class DetectProgress {
   private readonly bar?: SingleBar;
 
-  constructor(stderr: CliIo['stderr'], total: number) {
+  constructor(stderr: DetectIo['stderr'], total: number) {
     if (!stderr.isTTY) return;
     this.bar = new SingleBar({ format: 'detect |{bar}| {value}/{total} rows | ETA {eta_formatted}', stream: stderr, hideCursor: true, barsize: 24, fps: 5 });
     this.bar.start(total, 0);

@@ -1,7 +1,8 @@
-// `seqcast predict`: steps one stream through a CSV of frames (or token ids) and writes the head's output for every row as CSV.
+// `seqcast predict`: steps one stream through a CSV of frames (or token ids) and writes the model's prediction for
+// every row as CSV, in the producer's units (a delta model's next frame, a label model's logits and label).
 
 import type { Command } from 'commander';
-import { loadModel, type Model, type StepInput } from '../api/model.js';
+import { argmax, loadModel, type Model, type StepInput } from '../api/model.js';
 import type { Stream } from '../api/stream.js';
 import { InputError } from '../errors.js';
 import { formatNumberRow, formatTextRow, isHeaderRow, parseNumberCell, readCsvRows, type CsvRow } from '../io/csv.js';
@@ -34,7 +35,10 @@ export function addPredictCommand(program: Command, finish: (exitCode: number) =
         'token model, one token id per row). A first row that is not all numbers is a',
         'header and is skipped.',
         'Output: a header (y0,y1,… or the model\'s channel names), then one row per',
-        'input row with the model\'s outputs (logits for token models) as float32.',
+        'input row with the model\'s prediction as float32: the next frame in the',
+        'input\'s units (for a --delta model, the row plus the predicted change),',
+        'logits for token models; for a class label model the class logits, then the',
+        'most likely class (docs/model-format.md, "What the outputs are").',
         '',
         'Example:',
         '  seqcast predict --model pump.safetensors --input readings.csv --output forecast.csv',
@@ -82,13 +86,26 @@ async function predictRows(model: Model, input: string, sink: TextSink): Promise
       }
     }
     const output = stepRow(stream, inputFromRow(row, model, input), row, input);
-    await sink.write(formatNumberRow(output));
+    await sink.write(classCount(model) > 0 ? `${formatNumberRow(output).slice(0, -1)},${argmax(output)}\n` : formatNumberRow(output));
     if (sink.readerGone) break;
   }
 }
 
-/** Column names of the output: the model's channel names when they describe its outputs, else y0, y1, … */
+/** Classes of a class label model (its logits are written, then the most likely class), else 0. */
+function classCount(model: Model): number {
+  const label = model.metadata.label as { type?: unknown } | undefined;
+  return model.target === 'label' && label?.type !== 'value' ? model.outputSize : 0;
+}
+
+/**
+ * Column names of the output: for a label model, logit0… and the label column's name (or one column of the label
+ * value); otherwise the model's channel names when they describe its outputs, else y0, y1, …
+ */
 export function outputNames(model: Model): string[] {
+  const label = model.metadata.label as { column?: unknown } | undefined;
+  const labelName = typeof label?.column === 'string' ? label.column : 'label';
+  if (classCount(model) > 0) return [...Array.from({ length: model.outputSize }, (_, i) => `logit${i}`), labelName];
+  if (model.target === 'label' && model.outputSize === 1) return [labelName];
   const channels = model.metadata.channels;
   if (!model.isTokenModel && channels && channels.length === model.outputSize) return channels;
   return Array.from({ length: model.outputSize }, (_, i) => `y${i}`);

@@ -16,6 +16,9 @@ export interface ServeCommandOptions {
   port: number;
   host: string;
   token?: string;
+  producerToken?: string;
+  readToken?: string;
+  maxForecastRows?: number;
   stateDir?: string;
   demo?: boolean;
   demoRate: number;
@@ -25,6 +28,7 @@ export interface ServeCommandOptions {
   rateLimit: number;
   addressRateLimit?: number;
   maxStreamsPerConnection: number;
+  maxOrphansPerAddress?: number;
   idle: number;
   orphanTtl: number;
   checkpointInterval: number;
@@ -43,7 +47,9 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--demo-rate <hz>', 'frames per second of each demo stream').default(DEMO_RATE).argParser(positiveNumber))
     .addOption(new Option('-p, --port <n>', 'port; 0 picks a free one').default(8080).argParser(port))
     .option('--host <address>', 'address to bind; anything but loopback needs a token', '127.0.0.1')
-    .addOption(new Option('--token <token>', 'access token every connection must present').env('SEQCAST_TOKEN'))
+    .addOption(new Option('--token <token>', 'access token every connection must present; it gives the control role (reset, learning, horizon of any stream)').env('SEQCAST_TOKEN'))
+    .addOption(new Option('--producer-token <token>', "a token for producers: their own streams only, no online learning (needs --token)").env('SEQCAST_PRODUCER_TOKEN'))
+    .addOption(new Option('--read-token <token>', 'a token for viewers: list and subscribe only (needs --token)').env('SEQCAST_READ_TOKEN'))
     .option('--state-dir <dir>', 'checkpoint weights and stream states here (periodically and on SIGINT/SIGTERM) and restore them at start')
     .addOption(new Option('--checkpoint-interval <seconds>', 'seconds between checkpoints').default(30).argParser(positiveInteger))
     .option('--origin <origin>', 'a web origin allowed to connect besides the server itself, e.g. https://example.com (repeatable, "*" for any)', collect)
@@ -52,7 +58,9 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--rate-limit <n>', 'messages (frames, and every other message, bad ones too) per second per connection').default(100_000).argParser(positiveInteger))
     .addOption(new Option('--address-rate-limit <n>', 'the same for all connections from one client address together (default: --rate-limit)').argParser(positiveInteger))
     .addOption(new Option('--max-streams-per-connection <n>', 'streams one connection may hold').default(1024).argParser(positiveInteger))
+    .addOption(new Option('--max-orphans-per-address <n>', 'streams the connections of one client address may leave unheld in all; beyond it the oldest are closed').default(4096).argParser(positiveInteger))
     .addOption(new Option('--idle <seconds>', 'seconds without frames before a stream is snapshotted out of the kernel').default(60).argParser(positiveInteger))
+    .addOption(new Option('--max-forecast-rows <n>', 'forecast rows the server computes per frame over all streams (the sum of their horizons); horizons past it are refused').default(4096).argParser(positiveInteger))
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
     .addHelpText(
       'after',
@@ -80,6 +88,9 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     host: options.host,
     port: options.port,
     token: options.token || undefined,
+    producerToken: options.producerToken || undefined,
+    readToken: options.readToken || undefined,
+    maxForecastRows: options.maxForecastRows,
     stateDir: options.stateDir,
     checkpointIntervalMs: options.checkpointInterval * 1000,
     allowedOrigins: options.origin,
@@ -88,6 +99,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     rateLimit: options.rateLimit,
     addressRateLimit: options.addressRateLimit,
     maxStreamsPerConnection: options.maxStreamsPerConnection,
+    maxOrphansPerAddress: options.maxOrphansPerAddress,
     idleMs: options.idle * 1000,
     orphanTtlMs: options.orphanTtl * 1000,
     log,

@@ -7,6 +7,7 @@ import { open, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createModel, type Model } from '../api/model.js';
+import { HEAD_AS_TRAINED } from '../api/outputs.js';
 import { InputError } from '../errors.js';
 import type { CellKind } from '../kernel/kernel.js';
 import { readCsvData, readTextData, type NanPolicy } from '../train/data.js';
@@ -297,6 +298,7 @@ export async function runTrain(options: TrainOptions, io: TrainIo): Promise<numb
     clip: settings.clip,
     seed: settings.seed,
     loss: task.loss,
+    head: HEAD_AS_TRAINED,
   };
   const attention = settings.kind === 'recurrent' ? {} : {
     kind: settings.kind,

@@ -1,7 +1,10 @@
 // Host side of the kernel ABI (docs/abi.md): loads build/seqcast.wasm (or its relaxed-SIMD build), makes one
 // instance per model, and keeps typed views over its memory fresh.
 
-import { InputError, KernelError } from '../errors.js';
+import { KernelError } from '../errors.js';
+import { compileBuild, KERNEL_FILES, resolveVariant, type KernelVariant } from './variant.js';
+
+export { KERNEL_FILES, kernelVariant, supportsRelaxedSimd, type KernelVariant } from './variant.js';
 
 /** Cell kinds as the ABI numbers them. */
 export const CELL_CODES = { rnn: 0, lstm: 1, gru: 2 } as const;
@@ -11,7 +14,7 @@ export type CellKind = keyof typeof CELL_CODES;
 export const KIND_CODES = { recurrent: 0, transformer: 1, hybrid: 2 } as const;
 export type ModelKind = keyof typeof KIND_CODES;
 
-/** The kernel's exports (docs/abi.md). Pointers are byte offsets into `memory`. */
+/** The production kernel's exports (docs/abi.md). Pointers are byte offsets into `memory`. */
 export interface KernelExports {
   memory: WebAssembly.Memory;
   abiVersion(): number;
@@ -40,15 +43,6 @@ export interface KernelExports {
   getOptimizerSteps(): number;
   optimizerMomentPtr(which: number): number;
   optimizerSetSteps(steps: number): number;
-  debugAlloc(bytes: number): number;
-  debugPeak(iterations: number): number;
-  /** 0 turns training's token-table shortcut off (the plain [x | h] products), 1 back on; for tests. */
-  debugTokenShortcut(on: number): void;
-  debugLayerNorm(x: number, y: number, rows: number, d: number, weight: number, bias: number, means: number, variances: number): void;
-  debugGelu(x: number, n: number): void;
-  debugPositionalEncoding(x: number, d: number, position: number): void;
-  debugAttend(qkv: number, keys: number, values: number, out: number, weights: number, scores: number, rowOffsets: number,
-    position: number, d: number, heads: number, window: number, sinks: number): number;
   getParamCount(): number;
   getParamPtr(index: number): number;
   getParamLength(index: number): number;
@@ -72,14 +66,12 @@ export interface KernelExports {
   getSlotCapacity(): number;
   stepBatch(count: number): number;
   commitParams(): number;
-  arenaUsed(): number;
-  activation(kind: number, x: number): number;
 }
 
 /** ABI version this host speaks. */
 export const ABI_VERSION = 1;
 
-/** Kernel error codes (assembly/model.ts), by value. */
+/** Kernel error codes (assembly/codes.ts), by value. */
 export const KERNEL_ERRORS: Record<number, string> = {
   [-1]: 'kernel not configured',
   [-2]: 'kernel already configured',
@@ -97,90 +89,12 @@ export const KERNEL_ERRORS: Record<number, string> = {
 };
 
 /**
- * The kernel's two builds, from the same source: `relaxed` (build/seqcast-relaxed.wasm) uses relaxed SIMD's fused
- * multiply-add in the matrix products; `baseline` (build/seqcast.wasm) multiplies, then adds, and runs on any
- * WebAssembly runtime with SIMD. Node 22+ and current browsers run relaxed SIMD; Node 20 only with
- * --experimental-wasm-relaxed-simd.
- */
-export type KernelVariant = 'baseline' | 'relaxed';
-
-/** Each build's file in build/. */
-export const KERNEL_FILES: Record<KernelVariant, string> = { baseline: 'seqcast.wasm', relaxed: 'seqcast-relaxed.wasm' };
-
-/** The smallest module that uses a relaxed SIMD instruction (f32x4.relaxed_madd): whether this runtime has them. */
-const RELAXED_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () → v128
-  0x03, 0x02, 0x01, 0x00, // one function of that type
-  0x0a, 0x3d, 0x01, 0x3b, 0x00, // code: one body of 59 bytes, no locals
-  ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array<number>(16).fill(0)]), // three v128.const 0
-  0xfd, 0x85, 0x02, // f32x4.relaxed_madd
-  0x0b, // end
-]);
-
-/** Whether this runtime validates relaxed SIMD. */
-export function supportsRelaxedSimd(): boolean {
-  return WebAssembly.validate(RELAXED_PROBE);
-}
-
-/** SEQCAST_KERNEL (Node): `baseline`, `relaxed` or `auto` (the default: relaxed where the runtime has it). */
-function requestedVariant(): KernelVariant | 'auto' {
-  const value = typeof process === 'undefined' ? undefined : process.env?.SEQCAST_KERNEL;
-  if (value === undefined || value === '' || value === 'auto') return 'auto';
-  if (value === 'baseline' || value === 'relaxed') return value;
-  throw new KernelError(0, `SEQCAST_KERNEL must be "baseline", "relaxed" or "auto", got "${value}"`);
-}
-
-/** The build to load for a request: `auto` means SEQCAST_KERNEL, then relaxed where this runtime validates it. */
-function resolveVariant(wanted: KernelVariant | 'auto' = 'auto'): KernelVariant {
-  if (wanted !== 'auto' && wanted !== 'baseline' && wanted !== 'relaxed') {
-    throw new InputError(`kernel must be "auto", "baseline" or "relaxed", got ${JSON.stringify(wanted)}`);
-  }
-  const request = wanted === 'auto' ? requestedVariant() : wanted;
-  const relaxed = supportsRelaxedSimd();
-  if (request === 'relaxed' && !relaxed) {
-    throw new KernelError(0, 'the relaxed-SIMD kernel was asked for (SEQCAST_KERNEL=relaxed or kernel: "relaxed"), but this runtime does not run relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Node 22+ and current browsers have it)');
-  }
-  return request === 'baseline' || !relaxed ? 'baseline' : 'relaxed';
-}
-
-async function readKernel(variant: KernelVariant): Promise<BufferSource> {
-  const url = new URL(`../../build/${KERNEL_FILES[variant]}`, import.meta.url);
-  if (url.protocol !== 'file:') return (await fetch(url)).arrayBuffer();
-  const { readFile } = await import('node:fs/promises');
-  try {
-    return await readFile(url);
-  } catch (err) {
-    throw new KernelError(0, `cannot read the kernel ${url.pathname}: run \`npm run build\` first (${(err as Error).message})`);
-  }
-}
-
-/** Each build, compiled once per process. */
-const compiled = new Map<KernelVariant, Promise<WebAssembly.Module>>();
-
-function compileVariant(variant: KernelVariant): Promise<WebAssembly.Module> {
-  let module = compiled.get(variant);
-  if (!module) {
-    module = readKernel(variant).then((bytes) => WebAssembly.compile(bytes));
-    compiled.set(variant, module);
-    // a failure (no build yet) is not remembered: the next call tries again
-    module.catch(() => compiled.delete(variant));
-  }
-  return module;
-}
-
-/**
  * The compiled kernel: the given bytes, or a build (default `auto`: SEQCAST_KERNEL, then
  * build/seqcast-relaxed.wasm where relaxed SIMD runs, else build/seqcast.wasm), compiled once per process.
  */
 export async function kernelModule(bytes?: BufferSource, variant: KernelVariant | 'auto' = 'auto'): Promise<WebAssembly.Module> {
   if (bytes) return WebAssembly.compile(bytes);
-  return compileVariant(resolveVariant(variant));
-}
-
-/** Which build of the kernel a model gets by default in this process (see KernelVariant). */
-export async function kernelVariant(): Promise<KernelVariant> {
-  return resolveVariant();
+  return compileBuild(KERNEL_FILES[resolveVariant(variant)]);
 }
 
 /** Attention blocks of a transformer or hybrid model. */
@@ -195,12 +109,6 @@ export interface AttentionArch {
   window: number;
   /** ...and to the stream's first S positions, which are never evicted. */
   sinks: number;
-}
-
-/** A bare kernel instance, for the diagnostic exports (tests of single ops). */
-export async function diagnosticKernel(): Promise<KernelExports> {
-  const instance = await WebAssembly.instantiate(await kernelModule(), {});
-  return instance.exports as unknown as KernelExports;
 }
 
 /** Shape of one model as the kernel sees it. */

@@ -60,6 +60,7 @@ export function validateMetadata(meta: SeqcastMetadata, arch: ModelArch, source:
     throw new ModelFormatError(`${source}: seqcast metadata kind is ${JSON.stringify(meta.kind)}, but the model is a ${arch.kind} model`);
   }
   validateAttentionHints(meta, source);
+  validateTarget(meta, arch, source);
   if (meta.normalizer !== undefined) {
     if (arch.vocabSize > 0) throw new ModelFormatError(`${source}: a token model cannot carry a normalizer`);
     if (typeof meta.normalizer !== 'object' || meta.normalizer === null || Array.isArray(meta.normalizer)) {
@@ -96,6 +97,19 @@ export function validateMetadata(meta: SeqcastMetadata, arch: ModelArch, source:
     if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((n) => Number.isInteger(n) && (n as number) > 0) || shape[0] * shape[1] !== arch.inputSize) {
       throw new ModelFormatError(`${source}: shape is ${JSON.stringify(shape)}; expected [rows, cols], two positive integers whose product is the input size ${arch.inputSize}`);
     }
+  }
+}
+
+/** `target`, which the library acts on (docs/model-format.md, "What the outputs are"): a delta model's outputs are changes of its inputs. */
+function validateTarget(meta: SeqcastMetadata, arch: ModelArch, source: string): void {
+  const target = meta.target;
+  if (target === undefined) return;
+  if (target !== 'next' && target !== 'value' && target !== 'delta' && target !== 'label') {
+    throw new ModelFormatError(`${source}: seqcast metadata "target" is ${JSON.stringify(target)}; expected "next", "value", "delta" or "label"`);
+  }
+  const outputs = arch.headSize > 0 ? arch.headSize : (arch.attention?.width ?? arch.hiddenSize);
+  if (target === 'delta' && (arch.vocabSize > 0 || outputs !== arch.inputSize)) {
+    throw new ModelFormatError(`${source}: target "delta" predicts the change of each input, so it needs a frame model with as many outputs as inputs; this one ${arch.vocabSize > 0 ? 'takes token ids' : `outputs ${outputs} values for ${arch.inputSize} inputs`}`);
   }
 }
 

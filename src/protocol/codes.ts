@@ -38,6 +38,10 @@ export const ErrorCode = {
   forecastUnavailable: 'forecast_unavailable',
   /** The server failed; the message says how. Nothing was stepped. */
   internal: 'internal',
+  /** The connection's role does not allow it: a read-only token, learning without the control token, another producer's stream. */
+  forbidden: 'forbidden',
+  /** A horizon past what the server's forecasts may cost in all (the sum of every stream's horizon). */
+  forecastBudget: 'forecast_budget',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

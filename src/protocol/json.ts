@@ -138,6 +138,19 @@ export function predictionJson(frame: PredictionSource): string {
   return s + '}';
 }
 
+/** Characters a number takes at most in predictionJson (a float32 read as a double: sign, 17 digits, point, exponent), with its comma. */
+const MAX_NUMBER_CHARS = 25;
+
+/** An upper bound on predictionJson(frame).length, without writing it: what a dashboard's queue weighs a frame by. */
+export function predictionJsonBound(frame: PredictionSource): number {
+  const actual = typeof frame.actual === 'number' ? 1 : frame.actual.length;
+  let numbers = actual + frame.predicted.length;
+  if (frame.forecast) for (const row of frame.forecast) numbers += row.length;
+  if (frame.attention) for (const row of frame.attention) numbers += row.length;
+  // the keys, the stream's name (escaped, at most 6 characters per character) and the fixed fields
+  return 300 + 6 * frame.entry.name.length + MAX_NUMBER_CHARS * numbers;
+}
+
 /** Stream names as JSON strings, made once per stream. */
 const jsonNames = new WeakMap<object, string>();
 

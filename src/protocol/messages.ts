@@ -16,7 +16,7 @@ export const MAX_SUBSCRIBED = 1024;
 
 /** How `open` asks for a stream's inputs to be scaled before they reach the model. */
 export type NormalizeMode =
-  /** The model's own statistics (metadata.normalizer; Stream.step applies them) when it has some, else online statistics. */
+  /** What the model was trained with: its own statistics (metadata.normalizer; Stream.step applies them), else values as sent (a learning stream scales itself). */
   | 'auto'
   /** Online per-channel mean and variance of this stream (Welford), even if the model carries statistics. Not allowed then: it would normalize twice. */
   | 'online'

@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WS_PATH } from '../protocol/messages.js';
+import type { Role } from './roles.js';
 import { boundHostNames, hostAllowed, originAllowed, presentedToken, tokenMatches } from './security.js';
 
 /** Why a request is refused: its HTTP status, reason phrase and a plain-text body that says what to do. */
@@ -19,8 +20,11 @@ export interface AdmissionOptions {
   allowedHosts: readonly string[];
   /** Origins besides the server's own whose pages may connect (--origin; "*" for any). */
   allowedOrigins: readonly string[];
-  /** The access token, if the server has one. */
+  /** The access token (the control role), if the server has one. */
   token: string | undefined;
+  /** The producer's and the viewer's tokens (roles produce and read), if it has them. */
+  producerToken: string | undefined;
+  readToken: string | undefined;
 }
 
 /** The checks of requests and upgrades, made once from the server's options. */
@@ -36,8 +40,8 @@ export class Admission {
     return this.checkHost(request);
   }
 
-  /** Why a WebSocket upgrade is refused, or undefined: the path, then Host, Origin and the token. */
-  checkUpgrade(request: IncomingMessage): Refusal | undefined {
+  /** The role of an upgrade, or why it is refused: the path, then Host, Origin and the token (roles.ts). */
+  checkUpgrade(request: IncomingMessage): { role: Role } | Refusal {
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (pathname !== WS_PATH) return { status: 404, reason: 'Not Found', body: `the WebSocket endpoint is ${WS_PATH}\n` };
     const host = this.checkHost(request);
@@ -45,10 +49,15 @@ export class Admission {
     if (!originAllowed(request, this.options.allowedOrigins)) {
       return { status: 403, reason: 'Forbidden', body: `origin ${bounded(request.headers.origin)} is not allowed; the server's own pages are, and origins given with --origin\n` };
     }
-    if (this.options.token !== undefined && !tokenMatches(presentedToken(request), this.options.token)) {
-      return { status: 401, reason: 'Unauthorized', body: 'a valid access token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)\n' };
-    }
-    return undefined;
+    const { token, producerToken, readToken } = this.options;
+    if (token === undefined) return { role: 'local' };
+    const presented = presentedToken(request);
+    // each compared in constant time, all of them whatever matched
+    const matches = [tokenMatches(presented, token), producerToken !== undefined && tokenMatches(presented, producerToken), readToken !== undefined && tokenMatches(presented, readToken)];
+    if (matches[0]) return { role: 'control' };
+    if (matches[1]) return { role: 'produce' };
+    if (matches[2]) return { role: 'read' };
+    return { status: 401, reason: 'Unauthorized', body: 'a valid access token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)\n' };
   }
 
   private checkHost(request: IncomingMessage): Refusal | undefined {

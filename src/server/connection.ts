@@ -7,6 +7,7 @@ import { encodePredictions, MAX_BINARY_RECORDS, predictionRecordBytes } from '..
 import type { ErrorMessage, ProtocolProblem } from '../protocol/messages.js';
 import { echoed } from '../protocol/codes.js';
 import { RateLimiter, takeFromAll, type ClientAddress } from './limits.js';
+import type { HasRole, Role } from './roles.js';
 
 /** Above this many bytes waiting in the socket, the connection stops being read until it drains below LOW_WATER. */
 const HIGH_WATER = 8 * 1024 * 1024;
@@ -29,6 +30,8 @@ export interface ConnectionOptions {
   remotePort: number | undefined;
   /** Messages per second this connection may send. */
   rateLimit: number;
+  /** What its token lets it do (roles.ts). */
+  role: Role;
   /** Called for every error message sent (metrics). */
   onError: () => void;
   /** The server's clock, ms: the rate limits' budgets refill by it. */
@@ -37,7 +40,7 @@ export interface ConnectionOptions {
 }
 
 /** A connected client, producer or dashboard or both: the streams it holds, what it watches, and its queued answers. */
-export class Connection implements FrameSource {
+export class Connection implements FrameSource, HasRole {
   readonly label: string;
   /** Streams this connection produces. */
   readonly owned = new Set<StreamEntry>();
@@ -61,6 +64,8 @@ export class Connection implements FrameSource {
 
   readonly id: number;
   readonly address: ClientAddress;
+  /** What its token lets it do (roles.ts). */
+  readonly role: Role;
   private readonly onError: () => void;
   private readonly log: (line: string) => void;
   /** Characters queued in `outgoing` and bytes in `outgoingBinary` (as encoded), not yet handed to the socket. */
@@ -71,6 +76,7 @@ export class Connection implements FrameSource {
     options: ConnectionOptions,
   ) {
     this.id = options.id;
+    this.role = options.role;
     this.address = options.address;
     this.onError = options.onError;
     this.log = options.log;

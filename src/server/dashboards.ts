@@ -1,8 +1,8 @@
 // Dashboards: what a connection watches (subscribe, unsubscribe), the predictions fanned out to it, and the metrics messages.
 
-import { filter, interval, Subject } from 'rxjs';
+import { filter, interval, Subject, type Observable } from 'rxjs';
 import { ErrorCode } from '../protocol/codes.js';
-import { predictionJson } from '../protocol/json.js';
+import { predictionJson, predictionJsonBound } from '../protocol/json.js';
 import { MAX_SUBSCRIBED, type StreamCounts, type SubscribedMessage, type SubscribeMessage } from '../protocol/messages.js';
 import { conflateLatest } from '../stream/fan-out.js';
 import type { ScoredFrame } from '../stream/types.js';
@@ -14,11 +14,30 @@ const DASHBOARD_DEPTH = 256;
 /** ms between deliveries to a dashboard. */
 const DASHBOARD_PULL_MS = 50;
 /** A dashboard with more than this many bytes unsent gets nothing new until it drains (its values are conflated meanwhile). */
-const DASHBOARD_BUFFER_LIMIT = 1024 * 1024;
+export const DASHBOARD_BUFFER_LIMIT = 1024 * 1024;
+/** Characters of predictions a dashboard may have waiting (as JSON, bounded above); past it each stream keeps only its latest. */
+export const DASHBOARD_HELD_CHARS = 4 * 1024 * 1024;
+/** Characters of predictions one delivery to a dashboard holds at most (a larger prediction goes alone). */
+export const DASHBOARD_BATCH_CHARS = 512 * 1024;
+/** A dashboard over DASHBOARD_BUFFER_LIMIT unsent for this long (ms, the server's clock) is dropped: it does not read. */
+export const DASHBOARD_STALL_MS = 60_000;
 
-/** The fan-out of scored frames to the connections watching them. */
+/**
+ * The fan-out of scored frames to the connections watching them. A dashboard gets them at its own pace: while its
+ * socket holds more than DASHBOARD_BUFFER_LIMIT unsent it gets nothing new, and what waits for it is conflated
+ * (at most DASHBOARD_DEPTH per stream and DASHBOARD_HELD_CHARS in all, the latest kept), so a paused or slow
+ * dashboard costs a bounded amount of memory and each delivery a bounded amount of work.
+ */
 export class Dashboards {
   private readonly scored$ = new Subject<ScoredFrame>();
+  /** Each frame's JSON, written once for every dashboard that gets it. */
+  private readonly texts = new WeakMap<ScoredFrame, string>();
+
+  constructor(
+    /** The server's clock, ms: how long a dashboard has not read is measured by it. */
+    private readonly now: () => number,
+    private readonly log: (line: string) => void,
+  ) {}
 
   /** Whether any connection watches anything (else publish need not be called). */
   get watched(): boolean {
@@ -61,16 +80,12 @@ export class Dashboards {
     }
     const watching = connection.subscribed === '*' || connection.subscribed.size > 0;
     if (watching && !connection.dashboard) {
-      const ws = connection.ws;
-      const pulls = interval(DASHBOARD_PULL_MS).pipe(filter(() => ws.bufferedAmount < DASHBOARD_BUFFER_LIMIT));
       connection.dashboard = this.scored$
         .pipe(
           filter((frame) => connection.watches(frame.entry.name)),
-          conflateLatest((frame) => frame.entry.name, DASHBOARD_DEPTH, pulls),
+          conflateLatest<ScoredFrame>((frame) => frame.entry.name, DASHBOARD_DEPTH, this.pulls(connection), { weigh: predictionJsonBound, held: DASHBOARD_HELD_CHARS, batch: DASHBOARD_BATCH_CHARS }),
         )
-        .subscribe((frames) => {
-          if (ws.readyState === ws.OPEN) ws.send(`[${frames.map(predictionJson).join(',')}]`);
-        });
+        .subscribe((frames) => this.deliver(connection, frames));
     } else if (!watching && connection.dashboard) {
       connection.dashboard.unsubscribe();
       connection.dashboard = undefined;
@@ -81,6 +96,50 @@ export class Dashboards {
       metrics: connection.wantsMetrics,
     };
     connection.send(answer);
+  }
+
+  /**
+   * When `connection`'s dashboard may take more: every DASHBOARD_PULL_MS while its socket's unsent bytes are under
+   * DASHBOARD_BUFFER_LIMIT. One over it for DASHBOARD_STALL_MS on the server's clock is dropped.
+   */
+  private pulls(connection: Connection): Observable<unknown> {
+    const ws = connection.ws;
+    let overSince: number | undefined;
+    return interval(DASHBOARD_PULL_MS).pipe(
+      filter(() => {
+        if (ws.bufferedAmount < DASHBOARD_BUFFER_LIMIT) {
+          overSince = undefined;
+          return true;
+        }
+        const now = this.now();
+        overSince ??= now;
+        if (now - overSince >= DASHBOARD_STALL_MS && !connection.closing) {
+          // it reads nothing, so a close frame would wait behind what it has not read: drop it
+          this.log(`${connection.label}: a dashboard that has not read its predictions for ${DASHBOARD_STALL_MS / 1000} s; dropping it`);
+          connection.closing = true;
+          ws.terminate();
+        }
+        return false;
+      }),
+    );
+  }
+
+  /** Sends a delivery to a dashboard; a failure (a bug) closes that connection and nothing else. */
+  private deliver(connection: Connection, frames: ScoredFrame[]): void {
+    const ws = connection.ws;
+    try {
+      if (ws.readyState !== ws.OPEN || connection.closing) return;
+      let text = '[';
+      for (let i = 0; i < frames.length; i++) {
+        let json = this.texts.get(frames[i]);
+        if (json === undefined) this.texts.set(frames[i], (json = predictionJson(frames[i])));
+        text += (i > 0 ? ',' : '') + json;
+      }
+      ws.send(text + ']');
+    } catch (err) {
+      this.log(`${connection.label}: delivering predictions to it failed, closing it: ${(err as Error).stack ?? err}`);
+      ws.terminate();
+    }
   }
 
   /** Sends the metrics message of the interval just ended to every connection that wants metrics (and starts a new interval). */

@@ -6,6 +6,20 @@ import { systemClock, type Clock } from './clock.js';
 /** Latencies kept per interval for the quantiles; beyond it the most recent ones are kept. */
 const LATENCY_SAMPLES = 8192;
 
+/** The last memory figures read, for when reading fails. */
+let lastMemory = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+
+/** process.memoryUsage(), or the last figures read when it fails (it reads a file: at the descriptor limit it throws EMFILE). */
+function memoryUsage(): typeof lastMemory {
+  try {
+    const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
+    lastMemory = { rss, heapUsed, external, arrayBuffers };
+  } catch {
+    // keep the last figures: a metrics message must not fail for them
+  }
+  return lastMemory;
+}
+
 /** Quantiles of a sample, by nearest rank. */
 export function quantiles(sample: Float64Array, count: number, qs: number[]): number[] {
   if (count === 0) return qs.map(() => NaN);
@@ -82,7 +96,7 @@ export class Metrics {
     const seconds = Math.max(1e-3, (now - this.since) / 1000);
     const [p50, p90, p99, max] = quantiles(this.latencies, Math.min(this.latencyCount, LATENCY_SAMPLES), [0.5, 0.9, 0.99, 1]);
     const [s50, s99] = quantiles(this.stepMicros, Math.min(this.stepCount, LATENCY_SAMPLES), [0.5, 0.99]);
-    const memory = process.memoryUsage();
+    const memory = memoryUsage();
     const round = (v: number, digits = 3) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : null);
     const message: MetricsMessage = {
       type: 'metrics',

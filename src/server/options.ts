@@ -11,8 +11,12 @@ export interface ServerOptions {
   host?: string;
   /** Port; 0 picks a free one. Default 8080. */
   port?: number;
-  /** Access token every connection must present (Authorization: Bearer, or ?token=). */
+  /** Access token every connection must present (Authorization: Bearer, or ?token=); it gives the control role (roles.ts). */
   token?: string;
+  /** A second token, for producers: it gives the produce role (their own streams; no learning, no other producer's streams). Needs `token`. */
+  producerToken?: string;
+  /** A third token, for viewers: it gives the read role (list and subscribe). Needs `token`. */
+  readToken?: string;
   /** Origins (e.g. "https://example.com") whose pages may connect, besides the server's own; "*" for any. */
   allowedOrigins?: string[];
   /**
@@ -24,8 +28,12 @@ export interface ServerOptions {
   maxPayload?: number;
   /** Streams one connection may hold. Default 1024. */
   maxStreamsPerConnection?: number;
-  /** Streams the server holds in all. Default 100,000. */
+  /** Streams the server holds in all. Default 100,000. When it is full, opening a stream closes the one longest without a producer, if any. */
   maxStreams?: number;
+  /** Streams a connection leaves orphaned when it goes (its most recently active ones; the others are closed). Default 1024. */
+  maxOrphansPerConnection?: number;
+  /** Orphaned streams the connections of one client address may leave in all (the oldest are closed first). Default 4096. */
+  maxOrphansPerAddress?: number;
   /** Frames (and other messages, bad ones included) one connection may send per second; bursts up to one second's worth. Default 100,000. */
   rateLimit?: number;
   /** The same for all connections from one client address together. Default: rateLimit. */
@@ -34,6 +42,8 @@ export interface ServerOptions {
   idleMs?: number;
   /** A stream nobody holds (its producer disconnected, or it came back from a checkpoint) is closed after this long (ms), freeing its slot and name. Default 600,000 (10 minutes). */
   orphanTtlMs?: number;
+  /** The most forecast rows the server computes per frame, over all its streams (the sum of their horizons): what horizons may cost. Default 4096. */
+  maxForecastRows?: number;
   /** Defaults for learning streams (open may override them per stream): train every 8 frames on the last 32; target 'delta' unless the model's metadata says 'value'. */
   learning?: Partial<LearningConfig>;
   /** Folder for checkpoints; restored from at start. */
@@ -42,6 +52,12 @@ export interface ServerOptions {
   checkpointIntervalMs?: number;
   /** ms between metrics messages. Default 1,000. */
   metricsIntervalMs?: number;
+  /** ms a client has, from connecting (or from its last response), to send a complete request head; then it is dropped. Default 10,000. */
+  headersTimeoutMs?: number;
+  /** ms a request has from its head to its response. Default 30,000. */
+  requestTimeoutMs?: number;
+  /** ms between pings of every WebSocket; one silent (no pong, no message) from one ping to the next is dropped. Default 30,000. */
+  pingIntervalMs?: number;
   /** Folder of the built dashboard; undefined = look for dist-web/ or web/dist/; null = none. */
   webRoot?: string | null;
   /** Scoring windows for new streams. */
@@ -53,8 +69,8 @@ export interface ServerOptions {
 }
 
 /** The options with their defaults filled in. */
-export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock'>> &
-  Pick<ServerOptions, 'token' | 'stateDir'> & {
+export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock'>> &
+  Pick<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir'> & {
     /** Learning streams' defaults; `target` undefined: the model's metadata target, else 'delta'. */
     learning: { every: number; window: number; target: LearningConfig['target'] | undefined };
   };
@@ -66,18 +82,26 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 8080,
     token: options.token,
+    producerToken: options.producerToken,
+    readToken: options.readToken,
     allowedOrigins: options.allowedOrigins ?? [],
     allowedHosts: options.allowedHosts ?? [],
     maxPayload: options.maxPayload ?? 1024 * 1024,
     maxStreamsPerConnection: options.maxStreamsPerConnection ?? 1024,
     maxStreams: options.maxStreams ?? 100_000,
+    maxOrphansPerConnection: options.maxOrphansPerConnection ?? 1024,
+    maxOrphansPerAddress: options.maxOrphansPerAddress ?? 4096,
     rateLimit: options.rateLimit ?? 100_000,
     addressRateLimit: options.addressRateLimit ?? options.rateLimit ?? 100_000,
     idleMs: options.idleMs ?? 60_000,
     orphanTtlMs: options.orphanTtlMs ?? 600_000,
+    maxForecastRows: options.maxForecastRows ?? 4096,
     learning: { every: options.learning?.every ?? 8, window: options.learning?.window ?? 32, target: options.learning?.target },
     stateDir: options.stateDir,
     checkpointIntervalMs: options.checkpointIntervalMs ?? 30_000,
     metricsIntervalMs: options.metricsIntervalMs ?? 1000,
+    headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    pingIntervalMs: options.pingIntervalMs ?? 30_000,
   };
 }

@@ -1,15 +1,15 @@
 // The seqcast server: one HTTP server for the dashboard's files and one WebSocket endpoint (/ws) for producers and dashboards.
-// This file holds its lifecycle, connections and dispatch; the stream table is streams.ts, dashboards dashboards.ts, persistence checkpoint.ts.
+// This file holds its lifecycle and connections; what their messages do is dispatch.ts, who gets in admission.ts, the stream table
+// streams.ts, dashboards dashboards.ts, persistence checkpoint.ts.
 
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Subject, type Subscription } from 'rxjs';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { InputError } from '../errors.js';
-import { checkFramesMessage, frameSeq, frameStreamId, frameTime, frameValues } from '../protocol/binary.js';
 import { ErrorCode } from '../protocol/codes.js';
-import { checkMessage, parseText, predictionJson } from '../protocol/json.js';
+import { predictionJson } from '../protocol/json.js';
 import { WS_PATH, type ClosedMessage, type ConfigureMessage, type ConfiguredMessage, type OpenedMessage, type OpenMessage, type ProtocolProblem, type ResetMessage, type StreamsMessage } from '../protocol/messages.js';
 import { streamPipeline } from '../stream/pipeline.js';
 import type { FrameSource, IncomingFrame, Rejection, ScoredBatch, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
@@ -18,11 +18,14 @@ import { recordCheckpoint, restoreCheckpoint } from './checkpoint.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Connection } from './connection.js';
 import { Dashboards } from './dashboards.js';
-import { ClientAddresses, rateLimited } from './limits.js';
+import { Dispatch } from './dispatch.js';
+import { ClientAddresses } from './limits.js';
 import { Metrics } from './metrics.js';
+import type { Role } from './roles.js';
 import { isLoopback } from './security.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { findWebRoot, serveStatic } from './static-files.js';
+import { Heartbeat, HttpDeadlines } from './timeouts.js';
 import { StreamTable } from './streams.js';
 
 export type { Clock } from './clock.js';
@@ -43,7 +46,7 @@ export class SeqcastServer {
   readonly models: Map<string, ServedModel>;
   readonly defaultModel: ServedModel;
   private readonly table: StreamTable;
-  private readonly dashboards = new Dashboards();
+  private readonly dashboards: Dashboards;
   private readonly connections = new Set<Connection>();
   private readonly addresses: ClientAddresses;
   private readonly metrics: Metrics;
@@ -55,6 +58,9 @@ export class SeqcastServer {
   private readonly http: HttpServer;
   private readonly wss: WebSocketServer;
   private readonly admission: Admission;
+  private readonly dispatch: Dispatch;
+  private readonly deadlines: HttpDeadlines;
+  private readonly heartbeat = new Heartbeat();
   private webRoot: string | undefined;
   private nextConnectionId = 1;
   private checkpointing: Promise<void> | undefined;
@@ -76,6 +82,7 @@ export class SeqcastServer {
     this.log = options.log ?? (() => undefined);
     this.clock = options.clock ?? systemClock;
     this.metrics = new Metrics(this.clock);
+    this.dashboards = new Dashboards(() => this.clock.now(), this.log);
     this.addresses = new ClientAddresses({ messagesPerSecond: this.options.addressRateLimit }, () => this.clock.now());
     if (!isLoopback(this.options.host) && !this.options.token) {
       throw new InputError(`binding to ${this.options.host} exposes the server beyond this machine; give it an access token (--token or SEQCAST_TOKEN)`);
@@ -83,6 +90,9 @@ export class SeqcastServer {
     this.table = new StreamTable(this.models, this.defaultModel, {
       maxStreamsPerConnection: this.options.maxStreamsPerConnection,
       maxStreams: this.options.maxStreams,
+      maxOrphansPerConnection: this.options.maxOrphansPerConnection,
+      maxOrphansPerAddress: this.options.maxOrphansPerAddress,
+      maxForecastRows: this.options.maxForecastRows,
       idleMs: this.options.idleMs,
       orphanTtlMs: this.options.orphanTtlMs,
       learning: this.options.learning,
@@ -91,7 +101,12 @@ export class SeqcastServer {
       flush: () => this.flushes$.next(),
       log: this.log,
     });
-    this.admission = new Admission({ host: this.options.host, allowedHosts: this.options.allowedHosts, allowedOrigins: this.options.allowedOrigins, token: this.options.token });
+    this.dispatch = new Dispatch({ table: this.table, dashboards: this.dashboards, frames: (frame) => this.frames$.next(frame), limits: this.options });
+    const { host, allowedHosts, allowedOrigins, token, producerToken, readToken } = this.options;
+    if ((producerToken !== undefined || readToken !== undefined) && token === undefined) {
+      throw new InputError('a producer or read-only token needs the control token too (--token or SEQCAST_TOKEN)');
+    }
+    this.admission = new Admission({ host, allowedHosts, allowedOrigins, token, producerToken, readToken });
     this.http = createServer((request, response) => {
       const refusal = this.admission.checkRequest(request);
       if (refusal) {
@@ -106,6 +121,10 @@ export class SeqcastServer {
     });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, perMessageDeflate: false });
     this.http.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
+    this.deadlines = new HttpDeadlines(this.http, this.options, this.clock);
+    // node's own limits too (on the wall clock), for the requests it parses
+    this.http.headersTimeout = this.options.headersTimeoutMs;
+    this.http.requestTimeout = this.options.requestTimeoutMs;
     this.startPipeline();
   }
 
@@ -127,6 +146,8 @@ export class SeqcastServer {
         resolve();
       });
     });
+    // from now on a failure to accept (EMFILE at the descriptor limit) is reported, not thrown
+    server.http.on('error', (err) => server.log(`accepting connections failed: ${err.message}`));
     const address = server.http.address() as AddressInfo;
     server.port = address.port;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -196,9 +217,9 @@ export class SeqcastServer {
     return this.table.open(source, request, owned);
   }
 
-  /** Changes a stream's learning or horizon after the frames already received (any connection may); the `configured` answer, or what is wrong. */
-  configureStream(request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
-    return this.table.configure(request);
+  /** Changes a stream's learning or horizon for `source` after the frames already received (roles.ts says who may); the `configured` answer, or what is wrong. */
+  configureStream(source: FrameSource, request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
+    return this.table.configure(source, request);
   }
 
   /** Zeroes a stream's state, statistics and scores (its seq stays monotonic), after the frames already received. */
@@ -236,18 +257,19 @@ export class SeqcastServer {
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
-    const refusal = this.admission.checkUpgrade(request);
-    if (refusal) return refuseSocket(socket, refusal);
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.connected(ws, request));
+    const admitted = this.admission.checkUpgrade(request);
+    if ('status' in admitted) return refuseSocket(socket, admitted);
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.connected(ws, request, admitted.role));
   }
 
-  private connected(ws: WebSocket, request: IncomingMessage): void {
+  private connected(ws: WebSocket, request: IncomingMessage, role: Role): void {
     const address = this.addresses.attach(request.socket.remoteAddress ?? 'unknown');
     const connection = new Connection(ws, {
       id: this.nextConnectionId++,
       address,
       remotePort: request.socket.remotePort,
       rateLimit: this.options.rateLimit,
+      role,
       onError: () => this.metrics.errorSent(),
       now: () => this.clock.now(),
       log: this.log,
@@ -255,7 +277,7 @@ export class SeqcastServer {
     this.connections.add(connection);
     ws.on('message', (data, isBinary) => {
       try {
-        this.received(connection, data, isBinary);
+        this.dispatch.received(connection, data, isBinary);
       } catch (err) {
         this.log(`${connection.label}: ${(err as Error).stack ?? err}`);
         connection.sendError({ code: ErrorCode.internal, message: `the server failed on this message: ${(err as Error).message}` });
@@ -264,107 +286,32 @@ export class SeqcastServer {
     // ws reports protocol faults (oversized message → 1009, bad UTF-8 → 1007) here, then closes the socket itself
     ws.on('error', (err) => this.log(`${connection.label}: ${err.message}`));
     ws.on('close', () => this.disconnected(connection));
+    this.heartbeat.watch(ws);
   }
 
   private disconnected(connection: Connection): void {
-    this.table.orphan(connection, connection.owned);
+    this.table.orphan(connection, connection.owned, connection.address.address);
     connection.dispose();
     if (this.connections.delete(connection)) this.addresses.detach(connection.address);
-  }
-
-  private received(connection: Connection, data: RawData, isBinary: boolean): void {
-    if (connection.closing) return;
-    const receivedAt = performance.now();
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    if (isBinary) return this.receivedBinary(connection, bytes, receivedAt);
-    const parsed = parseText(bytes.toString('utf8'));
-    // every message counts against the rate limits, a bad one (or an empty batch) as one
-    const messages = Array.isArray(parsed) ? parsed : [];
-    const granted = connection.admit(Math.max(1, messages.length));
-    if (!Array.isArray(parsed)) return connection.sendError(granted === 1 ? parsed : rateLimited(this.options, 1, undefined, undefined));
-    // a connection closed for what it asked (answers it does not read) is not served the rest of its batch
-    for (let i = 0; i < granted && i < messages.length && !connection.closing; i++) this.handle(connection, messages[i], receivedAt);
-    if (granted < messages.length) {
-      const first = messages[granted] as { stream?: unknown; seq?: unknown } | null;
-      connection.sendError(rateLimited(this.options, messages.length - granted, first?.stream, first?.seq));
-    }
-  }
-
-  private handle(connection: Connection, value: unknown, receivedAt: number): void {
-    const message = checkMessage(value);
-    if ('code' in message) return connection.sendError(message);
-    switch (message.type) {
-      case 'frame':
-        // the same keys as binary frames, so the pipeline sees objects of one shape
-        this.frames$.next({
-          source: connection,
-          streamLabel: message.stream,
-          entry: this.table.byName.get(message.stream),
-          seq: message.seq,
-          t: message.t,
-          values: message.values,
-          token: message.token,
-          receivedAt,
-          binary: false,
-          ownedValues: false,
-        });
-        return;
-      case 'open':
-        return this.answer(connection, this.table.open(connection, message, connection.owned));
-      case 'configure':
-        return this.answer(connection, this.table.configure(message));
-      case 'reset':
-        return this.answer(connection, this.table.reset(connection, message.stream));
-      case 'close':
-        return this.answer(connection, this.table.close(connection, message.stream, connection.owned));
-      case 'list':
-        return connection.send(this.table.list(message.offset));
-      case 'subscribe':
-      case 'unsubscribe':
-        return this.dashboards.subscribe(connection, message);
-    }
-  }
-
-  private answer(connection: Connection, reply: { type: string } | ProtocolProblem): void {
-    if ('code' in reply) connection.sendError(reply);
-    else connection.send(reply);
-  }
-
-  private receivedBinary(connection: Connection, bytes: Buffer, receivedAt: number): void {
-    const message = checkFramesMessage(bytes);
-    if ('code' in message) return connection.sendError(connection.admit(1) === 1 ? message : rateLimited(this.options, 1, undefined, undefined));
-    const { count, width } = message;
-    const granted = connection.admit(count);
-    // each record goes straight into the pipeline: its values decoded once, into the array that becomes the frame's actual
-    for (let i = 0; i < granted; i++) {
-      const streamId = frameStreamId(message, i);
-      const entry = this.table.withId(streamId);
-      const token = width === 1 && entry !== undefined && entry.served.model.isTokenModel;
-      const values = frameValues(message, i);
-      this.frames$.next({
-        source: connection,
-        streamLabel: entry?.name ?? `#${streamId}`,
-        entry,
-        seq: frameSeq(message, i),
-        t: frameTime(message, i),
-        values: token ? undefined : values,
-        token: token ? values[0] : undefined,
-        receivedAt,
-        binary: true,
-        ownedValues: true,
-      });
-    }
-    if (granted < count) {
-      const streamId = frameStreamId(message, granted);
-      connection.sendError(rateLimited(this.options, count - granted, this.table.withId(streamId)?.name ?? `#${streamId}`, frameSeq(message, granted)));
-    }
   }
 
   // ---- timers: metrics, idle and orphaned streams, checkpoints ----------------------------------------------------
 
   private startTimers(): void {
-    const every = (ms: number, work: () => void) => this.timers.push(this.clock.every(ms, work));
+    // a timer's callback must never throw (at the descriptor limit even process.memoryUsage() does): that would end the process
+    const every = (ms: number, work: () => void) =>
+      this.timers.push(
+        this.clock.every(ms, () => {
+          try {
+            work();
+          } catch (err) {
+            this.log(`timer failed, the server goes on: ${(err as Error).stack ?? err}`);
+          }
+        }),
+      );
     every(this.options.metricsIntervalMs, () => this.dashboards.sendMetrics(this.metrics, this.table.counts(), this.connections));
+    every(Math.min(1000, this.options.headersTimeoutMs / 2), () => this.deadlines.sweep());
+    every(this.options.pingIntervalMs, () => this.heartbeat.beat());
     every(Math.max(10, Math.min(this.options.idleMs / 2, this.options.orphanTtlMs / 2, 5000)), () => {
       this.parkIdle();
       this.expireOrphans();

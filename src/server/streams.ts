@@ -7,18 +7,29 @@ import { ErrorScorer, type ScorerOptions } from '../stream/error-scorer.js';
 import { parkStream, releaseStream, resetEntry, setEntryLearning } from '../stream/slots.js';
 import type { FrameSource, LearningConfig, ServedModel, StreamEntry } from '../stream/types.js';
 import type { Clock } from './clock.js';
+import { Orphans } from './orphans.js';
+import { refuseChange, refuseOpen } from './roles.js';
+import { cannotForecast, cannotLearn, defaultTarget, plainCannotLearn, streamEntry } from './stream-entry.js';
 import { listedModel, listedStream, openedMessage } from './stream-reports.js';
+
+export { cannotLearn, streamEntry, type StreamEntryFields } from './stream-entry.js';
 
 /** The limits and defaults the table applies (the server's options, resolved). */
 export interface StreamTableOptions {
   maxStreamsPerConnection: number;
   maxStreams: number;
+  /** Streams one connection leaves orphaned when it goes (the most recently active are kept). */
+  maxOrphansPerConnection: number;
+  /** Orphaned streams the connections of one client address may leave in all (the oldest are closed first). */
+  maxOrphansPerAddress: number;
   /** A stream idle this long (ms) is parked. */
   idleMs: number;
   /** A stream nobody holds is closed after this long (ms). */
   orphanTtlMs: number;
   /** Learning streams' defaults; `target` undefined: the model's metadata target, else 'delta'. */
   learning: { every: number; window: number; target: LearningConfig['target'] | undefined };
+  /** The most forecast rows the server computes per frame of all its streams: the sum of their horizons. */
+  maxForecastRows: number;
   scorer: ScorerOptions | undefined;
   clock: Clock;
   /** Steps the frames already received, so that a change (configure, reset, close) applies after them. */
@@ -26,63 +37,17 @@ export interface StreamTableOptions {
   log: (line: string) => void;
 }
 
-/** Why a model cannot learn online on this server, or undefined when it can. */
-export function cannotLearn(model: ServedModel['model']): string | undefined {
-  if (model.isTokenModel) return 'it is a token model, and online learning learns frame models';
-  if (model.outputSize !== model.inputSize) return `it outputs ${model.outputSize} values for ${model.inputSize} inputs, and online learning predicts the next frame`;
-  return undefined;
-}
-
-/** What a stream entry starts with; everything else starts empty (no slot, not closed). */
-export interface StreamEntryFields {
-  name: string;
-  id: number;
-  served: ServedModel;
-  learning: LearningConfig | undefined;
-  learn: boolean;
-  lastSeq: number;
-  horizon: number;
-  normalizer: OnlineNormalizer | undefined;
-  scorer: ErrorScorer;
-  owner: FrameSource | undefined;
-  /** ms (the server's clock); undefined while held. */
-  orphanedAt: number | undefined;
-  /** ms (the server's clock). */
-  lastActive: number;
-  /** Stream.snapshot() bytes to start from (a restored stream). */
-  parked?: Uint8Array;
-  /** LearningStream.exportState() bytes to start from (a restored learning stream). */
-  parkedLearner?: Uint8Array;
-}
-
-/** Builds a stream entry: the one place its fields are written out (open and restore both come here). */
-export function streamEntry(fields: StreamEntryFields): StreamEntry {
-  return {
-    name: fields.name,
-    id: fields.id,
-    served: fields.served,
-    stream: undefined,
-    parked: fields.parked,
-    learning: fields.learning,
-    learner: undefined,
-    parkedLearner: fields.parkedLearner,
-    lastSeq: fields.lastSeq,
-    horizon: fields.horizon,
-    learn: fields.learning !== undefined && fields.learn,
-    normalizer: fields.normalizer,
-    scorer: fields.scorer,
-    owner: fields.owner,
-    orphanedAt: fields.orphanedAt,
-    lastActive: fields.lastActive,
-    closed: false,
-  };
-}
-
 /** Every stream the server holds. Its methods touch the entries and, through stream/slots.ts, their kernel slots. */
 export class StreamTable {
   /** Open streams by name. */
   readonly byName = new Map<string, StreamEntry>();
   private readonly byId = new Map<number, StreamEntry>();
+  private readonly orphans = new Orphans();
+  /** The sum of every stream's horizon (kept at most maxForecastRows). */
+  private forecastRows = 0;
+  /** Streams evicted this turn, by reason, for one log line each. */
+  private readonly evicted = new Map<string, number>();
+  private evictionLogScheduled = false;
   private nextStreamId = 1;
 
   constructor(
@@ -100,12 +65,16 @@ export class StreamTable {
   add(entry: StreamEntry): void {
     this.byName.set(entry.name, entry);
     this.byId.set(entry.id, entry);
+    if (entry.owner === undefined) this.orphans.add(entry);
+    this.forecastRows += entry.horizon;
     this.nextStreamId = Math.max(this.nextStreamId, entry.id + 1);
   }
 
   /** Opens (or takes over) a stream for `source`; the `opened` answer, or what is wrong. `owned` is the source's set of held streams. */
   open(source: FrameSource, request: OpenMessage, owned?: Set<StreamEntry>): OpenedMessage | ProtocolProblem {
     const problem = (code: string, message: string): ProtocolProblem => ({ code, message, stream: request.stream });
+    const refused = refuseOpen(source, request.stream, request.learn === true);
+    if (refused) return refused;
     const served = request.model === undefined ? undefined : this.models.get(request.model);
     if (request.model !== undefined && !served) {
       return problem(ErrorCode.unknownModel, `open "${request.stream}": no model "${request.model}"; this server holds ${[...this.models.keys()].map((n) => `"${n}"`).join(', ')}`);
@@ -114,8 +83,8 @@ export class StreamTable {
     const target = served ?? existing?.served ?? this.defaultModel;
     const model = target.model;
     const what = `open "${request.stream}"`;
-    if (request.horizon !== undefined && request.horizon > 0 && !model.isTokenModel && model.outputSize !== model.inputSize) {
-      return problem(ErrorCode.forecastUnavailable, `${what}: model "${target.name}" outputs ${model.outputSize} values for ${model.inputSize} inputs, so its outputs cannot be fed back for a horizon; open with horizon 0`);
+    if (request.horizon !== undefined && request.horizon > 0 && cannotForecast(model)) {
+      return problem(ErrorCode.forecastUnavailable, `${what}: model "${target.name}" ${cannotForecast(model)}, so its outputs cannot be fed back for a horizon; open with horizon 0`);
     }
     if (request.normalize === 'online' && model.normalizer) {
       return problem(ErrorCode.badField, `${what}: model "${target.name}" carries its own normalizer, which the library applies; online normalization on top would normalize twice`);
@@ -131,11 +100,16 @@ export class StreamTable {
     if (owned && owned.size >= this.options.maxStreamsPerConnection) {
       return problem(ErrorCode.tooManyStreams, `${what}: this connection already holds ${owned.size} streams, the most allowed`);
     }
-    if (this.byName.size >= this.options.maxStreams) {
+    if (this.byName.size >= this.options.maxStreams && this.orphans.size === 0) {
       return problem(ErrorCode.tooManyStreams, `${what}: the server already holds ${this.byName.size} streams, the most allowed`);
     }
+    // everything checked: a full table makes room by closing the stream longest without a producer
+    if (this.byName.size >= this.options.maxStreams) this.evict(this.orphans.oldest()!, 'the server is full');
+    const budget = this.forecastBudget(undefined, request.stream, request.horizon, what);
+    if (budget) return budget;
     const learn = request.learn === true;
-    const online = !learn && !model.isTokenModel && !model.normalizer && request.normalize !== 'none';
+    // "auto" is what the model was trained with: its own normalizer, else values as sent (a learning stream scales itself)
+    const online = !learn && request.normalize === 'online';
     const entry = streamEntry({
       name: request.stream,
       id: this.nextStreamId,
@@ -145,6 +119,7 @@ export class StreamTable {
       lastSeq: -1,
       horizon: request.horizon ?? 0,
       normalizer: online ? new OnlineNormalizer(model.inputSize) : undefined,
+      valuesAsSent: request.normalize === 'none',
       scorer: new ErrorScorer(this.options.scorer),
       owner: source,
       orphanedAt: undefined,
@@ -175,6 +150,8 @@ export class StreamTable {
       const refused = plainCannotLearn(existing, what);
       if (refused) return refused;
     }
+    const budget = this.forecastBudget(existing, request.stream, request.horizon, what);
+    if (budget) return budget;
     if (existing.owner !== source && owned && owned.size >= this.options.maxStreamsPerConnection) {
       return problem(ErrorCode.tooManyStreams, `${what}: this connection already holds ${owned.size} streams, the most allowed`);
     }
@@ -182,9 +159,10 @@ export class StreamTable {
     if (existing.owner !== source) {
       existing.owner = source;
       existing.orphanedAt = undefined;
+      this.orphans.delete(existing);
       owned?.add(existing);
     }
-    if (request.horizon !== undefined) existing.horizon = request.horizon;
+    if (request.horizon !== undefined) this.setHorizon(existing, request.horizon);
     if (request.learn !== undefined) setEntryLearning(existing, request.learn, learning);
     return openedMessage(existing, true);
   }
@@ -212,17 +190,20 @@ export class StreamTable {
   }
 
   /**
-   * Changes a stream's learning or horizon, after the frames already received; the `configured` answer, or what is wrong.
-   * Any connection may send it (a dashboard's controls), not only the producer holding the stream.
+   * Changes a stream's learning or horizon for `source`, after the frames already received; the `configured` answer,
+   * or what is wrong. The producer holding the stream may, and so may a connection with the control role (a
+   * dashboard's controls; roles.ts).
    */
-  configure(request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
+  configure(source: FrameSource, request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
     const entry = this.byName.get(request.stream);
     if (!entry || entry.closed) return { code: ErrorCode.unknownStream, message: `configure "${request.stream}": no such stream is open`, stream: request.stream };
     const what = `configure "${request.stream}"`;
+    const refused = refuseChange(source, entry, what, request.learn === true);
+    if (refused) return refused;
     const problem = (code: string, message: string): ProtocolProblem => ({ code, message, stream: request.stream });
     const model = entry.served.model;
-    if (request.horizon !== undefined && request.horizon > 0 && !model.isTokenModel && model.outputSize !== model.inputSize) {
-      return problem(ErrorCode.forecastUnavailable, `${what}: model "${entry.served.name}" outputs ${model.outputSize} values for ${model.inputSize} inputs, so its outputs cannot be fed back for a horizon`);
+    if (request.horizon !== undefined && request.horizon > 0 && cannotForecast(model)) {
+      return problem(ErrorCode.forecastUnavailable, `${what}: model "${entry.served.name}" ${cannotForecast(model)}, so its outputs cannot be fed back for a horizon`);
     }
     let learning: LearningConfig | undefined;
     if (request.learn || request.learning) {
@@ -237,14 +218,16 @@ export class StreamTable {
         return problem(ErrorCode.badField, `${what}: learning options apply to a learning stream; give learn: true with them`);
       }
     }
+    const budget = this.forecastBudget(entry, request.stream, request.horizon, what);
+    if (budget) return budget;
     // everything checked: apply after the frames received before this message
     this.options.flush();
-    if (request.horizon !== undefined) entry.horizon = request.horizon;
+    if (request.horizon !== undefined) this.setHorizon(entry, request.horizon);
     if (request.learn !== undefined) setEntryLearning(entry, request.learn, learning);
     return { type: 'configured', stream: entry.name, horizon: entry.horizon, learn: entry.learn, learning: entry.learning ?? null, lastSeq: entry.lastSeq };
   }
 
-  /** Looks up a stream `source` holds, for reset and close. */
+  /** Looks up a stream `source` holds, for close. */
   private held(source: FrameSource, stream: string, op: string): StreamEntry | ProtocolProblem {
     const entry = this.byName.get(stream);
     if (!entry || entry.owner !== source) {
@@ -255,12 +238,15 @@ export class StreamTable {
   }
 
   /**
-   * Zeroes a stream's state, statistics and scores (its seq stays monotonic), after the frames already received.
-   * A learning stream's learner starts afresh (history, running statistics); what the model has learned stays.
+   * Zeroes a stream's state, statistics and scores (its seq stays monotonic) for `source`, after the frames already
+   * received: the producer holding it may, and a connection with the control role (roles.ts). A learning stream's
+   * learner starts afresh (history, running statistics); what the model has learned stays.
    */
   reset(source: FrameSource, stream: string): ResetMessage | ProtocolProblem {
-    const entry = this.held(source, stream, 'reset');
-    if ('code' in entry) return entry;
+    const entry = this.byName.get(stream);
+    if (!entry || entry.closed) return { code: ErrorCode.unknownStream, message: `reset "${stream}": no such stream is open`, stream };
+    const refused = refuseChange(source, entry, `reset "${stream}"`, false);
+    if (refused) return refused;
     this.options.flush();
     resetEntry(entry);
     return { type: 'reset', stream, lastSeq: entry.lastSeq };
@@ -278,21 +264,69 @@ export class StreamTable {
 
   /** Drops a stream from the table and frees its slot; frames still in flight for it are refused (closed). */
   private forget(entry: StreamEntry): void {
+    this.orphans.delete(entry);
+    this.forecastRows -= entry.horizon;
     entry.closed = true;
     releaseStream(entry);
     this.byName.delete(entry.name);
     this.byId.delete(entry.id);
   }
 
-  /** A producer left: the streams it held stay, unheld, so it can take them over again where they stopped (until orphanTtlMs). */
-  orphan(source: FrameSource, owned: Set<StreamEntry>): void {
+  /**
+   * A producer (from client `address`) left: the streams it held stay, unheld, so it can take them over again where
+   * they stopped (until orphanTtlMs). It leaves at most maxOrphansPerConnection (its most recently active ones), and
+   * its address at most maxOrphansPerAddress in all: beyond those the oldest orphans are closed first.
+   */
+  orphan(source: FrameSource, owned: Set<StreamEntry>, address?: string): void {
     const now = this.options.clock.now();
-    for (const entry of owned) {
-      if (entry.owner !== source) continue;
+    const left = [...owned].filter((entry) => entry.owner === source).sort((a, b) => a.lastActive - b.lastActive);
+    owned.clear();
+    const excess = left.length - this.options.maxOrphansPerConnection;
+    for (const [i, entry] of left.entries()) {
+      if (i < excess) {
+        this.evict(entry, `its connection left more than ${this.options.maxOrphansPerConnection} streams`);
+        continue;
+      }
       entry.owner = undefined;
       entry.orphanedAt = now;
+      this.orphans.add(entry, address);
     }
-    owned.clear();
+    if (address === undefined) return;
+    while (this.orphans.countOf(address) > this.options.maxOrphansPerAddress) {
+      this.evict(this.orphans.oldest(address)!, `the connections of ${address} left more than ${this.options.maxOrphansPerAddress} streams`);
+    }
+  }
+
+  /** Why a horizon of `horizon` (for `entry`, or a new stream) would pass the server's forecast budget, or undefined. */
+  private forecastBudget(entry: StreamEntry | undefined, stream: string, horizon: number | undefined, what: string): ProtocolProblem | undefined {
+    if (horizon === undefined) return undefined;
+    const rows = this.forecastRows - (entry?.horizon ?? 0) + horizon;
+    if (rows <= this.options.maxForecastRows) return undefined;
+    return {
+      code: ErrorCode.forecastBudget,
+      message: `${what}: horizon ${horizon} would make the server forecast ${rows} rows per frame of all its streams, past its budget of ${this.options.maxForecastRows} (--max-forecast-rows); ask for a smaller horizon`,
+      stream,
+    };
+  }
+
+  /** Sets a stream's horizon (checked against the budget), keeping the sum. */
+  private setHorizon(entry: StreamEntry, horizon: number): void {
+    this.forecastRows += horizon - entry.horizon;
+    entry.horizon = horizon;
+  }
+
+  /** Closes an orphan (or a stream being orphaned) to keep within a bound; says so in the log, once per reason and turn. */
+  private evict(entry: StreamEntry, why: string): void {
+    this.forget(entry);
+    this.evicted.set(why, (this.evicted.get(why) ?? 0) + 1);
+    if (this.evicted.size === 1 && !this.evictionLogScheduled) {
+      this.evictionLogScheduled = true;
+      queueMicrotask(() => {
+        for (const [reason, count] of this.evicted) this.options.log(`closed ${count} stream${count === 1 ? '' : 's'} nobody held (the oldest first): ${reason}`);
+        this.evicted.clear();
+        this.evictionLogScheduled = false;
+      });
+    }
   }
 
   /** Snapshots streams idle longer than idleMs (at `now`, ms on the server's clock) out of the kernel, freeing their slots; how many. */
@@ -346,22 +380,3 @@ export class StreamTable {
     return { type: 'streams', streams, models: [...this.models.values()].map(listedModel), total: this.byName.size, ...(next < this.byName.size ? { next } : {}) };
   }
 }
-
-/** The target a learning stream on `model` gets by default: the model's metadata target when it names one, else the server's, else 'delta'. */
-function defaultTarget(model: ServedModel['model'], serverDefault: LearningConfig['target'] | undefined): LearningConfig['target'] {
-  const target = model.metadata.target;
-  if (target === 'delta' || target === 'value') return target;
-  return serverDefault ?? 'delta';
-}
-
-/** Why a stream that is not a learning stream cannot become one (opened with normalize "none"), or undefined. */
-function plainCannotLearn(entry: StreamEntry, what: string): ProtocolProblem | undefined {
-  if (entry.served.model.normalizer || entry.normalizer !== undefined) return undefined;
-  return {
-    code: ErrorCode.badField,
-    message: `${what}: the stream was opened with normalize "none", and a learning stream scales its inputs with its own running statistics; close it and open it again with learn: true`,
-    stream: entry.name,
-  };
-}
-
-// ---- slot transitions the stream layer is to own (stream/slots.ts); kept here, in one place each, until it does ----

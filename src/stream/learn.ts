@@ -3,6 +3,7 @@
 import { map, type OperatorFunction } from 'rxjs';
 import { ErrorCode } from '../protocol/codes.js';
 import type { SteppedBatch } from './predict.js';
+import type { SharedModelGuard } from './learn-guard.js';
 import { activeLearner } from './slots.js';
 import type { Mutable, Rejection, SteppedFrame } from './types.js';
 
@@ -23,12 +24,14 @@ import type { Mutable, Rejection, SteppedFrame } from './types.js';
  * the model, and their values are not checked again (the kernel's own check is
  * the last guard). Should the learner still throw (a bug), the frame goes to
  * `reject` with code `internal` and leaves the batch. It touches the learners'
- * kernel slots and the model's weights.
+ * kernel slots and the model's weights. With a `guard`, a learning stream trains a model shared with other
+ * learning streams only when the guard lets it (SharedModelGuard: one stream may not push the others above
+ * persistence).
  *
  * @example
  * stepped$.pipe(learnOnline(reject)) // learning stream "a", every 2: a0 → {predicted}, a1 → {predicted, loss: 0.31, learnEvent: 'trained'}
  */
-export function learnOnline(reject: (rejection: Rejection) => void): OperatorFunction<SteppedBatch, SteppedBatch> {
+export function learnOnline(reject: (rejection: Rejection) => void, guard?: SharedModelGuard): OperatorFunction<SteppedBatch, SteppedBatch> {
   return map((batch) => {
     let failed: Set<SteppedFrame> | undefined;
     for (const frame of batch.frames) {
@@ -39,7 +42,16 @@ export function learnOnline(reject: (rejection: Rejection) => void): OperatorFun
       try {
         const learner = activeLearner(entry);
         const stepped = learner.hasPreparedStep;
-        const report = stepped ? learner.finishStep(frame.predicted) : learner.observeChecked(frame.actual as Float64Array);
+        // the guard may hold this frame's training back (a shared model; learn-guard.ts): learning pauses for it alone
+        const held = entry.learn && guard !== undefined && !guard.mayTrain(entry);
+        if (held) learner.setLearning(false);
+        let report;
+        try {
+          report = stepped ? learner.finishStep(frame.predicted) : learner.observeChecked(frame.actual as Float64Array);
+        } finally {
+          if (held) learner.setLearning(true);
+        }
+        guard?.observe(entry, report.error, report.persistenceError);
         out.predicted = report.predicted;
         out.loss = report.loss;
         out.learnEvent = report.event;

@@ -3,6 +3,7 @@
 import { type Observable, type OperatorFunction, pipe, type SchedulerLike } from 'rxjs';
 import { ErrorCode } from '../protocol/codes.js';
 import { isolate } from './isolate.js';
+import { SharedModelGuard } from './learn-guard.js';
 import { learnOnline } from './learn.js';
 import { microBatch } from './micro-batch.js';
 import { denormalize, normalize } from './normalize.js';
@@ -40,10 +41,12 @@ export interface PipelineOptions {
  */
 export function streamPipeline(options: PipelineOptions): OperatorFunction<IncomingFrame, ScoredBatch> {
   const reject = guardedReject(options.reject);
+  // one per pipeline: it follows every learning stream of the server's models
+  const guard = new SharedModelGuard();
   return pipe(
     isolate(pipe(validateFrames(reject), normalize()), (frame, error) => reject(failure(frame, frame.streamLabel, error))),
     microBatch(options.scheduler, options.flushes),
-    isolate(pipe(predict(reject), learnOnline(reject), forecast(), denormalize(), scoreErrors()), (batch, error) => {
+    isolate(pipe(predict(reject), learnOnline(reject, guard), forecast(), denormalize(), scoreErrors()), (batch, error) => {
       for (const frame of batch.frames) reject(failure(frame, frame.entry.name, error));
     }),
   );

@@ -5,7 +5,9 @@ import type { Mutable, ScoredBatch, ScoredFrame, SteppedFrame } from './types.js
 
 /**
  * Scores every frame with its stream's ErrorScorer (error, rolling RMSE, anomaly
- * likelihood), in original units: it runs after denormalize.
+ * score), in original units: it runs after denormalize. The frame's t goes with
+ * it, for the scorer's seasonal memory (t in ms since the epoch: the server's
+ * receive time, or a producer's own).
  *
  * @example
  * denormalized$.pipe(scoreErrors()) // actual 5, previous prediction 4 → error 1
@@ -14,7 +16,7 @@ export function scoreErrors(): OperatorFunction<{ served: ScoredBatch['served'];
   return map(({ served, frames }) => {
     for (const frame of frames) {
       const out = frame as Mutable<ScoredFrame>;
-      const { error, rmse, anomaly } = frame.entry.scorer.score(frame.actual, frame.predicted);
+      const { error, rmse, anomaly } = frame.entry.scorer.score(frame.actual, frame.predicted, frame.t);
       out.error = error;
       out.rmse = rmse;
       out.anomaly = anomaly;

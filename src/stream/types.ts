@@ -57,6 +57,8 @@ export interface StreamEntry {
   learn: boolean;
   /** Online input statistics, or undefined when the model's own (or none) apply. */
   normalizer: OnlineNormalizer | undefined;
+  /** Opened with normalize "none": its values go to the model as sent, and it cannot become a learning stream. */
+  readonly valuesAsSent?: boolean;
   readonly scorer: ErrorScorer;
   /** The producer allowed to send frames; undefined while nobody holds the stream (after a disconnect or a restart). */
   owner: FrameSource | undefined;

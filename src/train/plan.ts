@@ -31,9 +31,8 @@ export interface TrainingPlan {
   /** Lines describing the data and the split, for the log. */
   notes: string[];
   /**
-   * How the saved head maps the trained output: the file's head computes
-   * scale·y + shift per output, so that what Stream.step returns (after its own
-   * denormalization when output size = input size) is in the units docs/training.md names.
+   * How the saved head maps the trained output: the file's head computes scale·y + shift per output (a value
+   * label's standardization undone, so the head returns the label in its own units).
    */
   outputMap?: { scale: number[]; shift: number[] };
   /** Validation loss of a trivial forecaster (persistence, or the mean), for scale; undefined when it does not apply. */
@@ -93,9 +92,8 @@ export function planCsv(data: CsvData, options: PlanOptions): TrainingPlan {
     if (options.delta) {
       deltas = new Float32Array(N * X);
       for (let r = 0; r + 1 < N; r++) for (let c = 0; c < X; c++) deltas[r * X + c] = (data.values[(r + 1) * X + c] - data.values[r * X + c]) / stats.std[c];
+      // trained on (x[t+1] − x[t]) / std, the change in model units: the stream adds it to the frame and maps the sum back
       metadata.target = 'delta';
-      // trained on (x[t+1] − x[t]) / std; the stream returns y·std + mean, so shift by −mean/std: it returns the change in original units
-      outputMap = { scale: stats.mean.map(() => 1), shift: stats.mean.map((m, c) => -m / stats.std[c]) };
     } else {
       metadata.target = 'next';
     }
@@ -132,18 +130,15 @@ export function planCsv(data: CsvData, options: PlanOptions): TrainingPlan {
       const count = largest + 1;
       outputSize = count;
       metadata.target = 'label';
+      // the head's outputs are the logits, as they are (a label model's outputs are never mapped through the normalizer)
       metadata.label = { column: data.labelName, type: 'class', classes: count };
-      // Stream.step maps an output as wide as the input through the normalizer; pre-invert it so the stream returns the logits
-      if (count === X) outputMap = { scale: stats.std.map((s) => 1 / s), shift: stats.mean.map((m, c) => -m / stats.std[c]) };
       positions = (from, to) => ({ count: to - from, input: (t) => rowOf(from + t), target: (t) => labels[from + t] });
       if (nVal > 0) baseline = { name: 'class frequencies', loss: frequencyBaseline(labels, nTrain, count, valStartsLast(nTrain, N, T, shape)) };
     } else {
       outputSize = 1;
       // trained on the label standardized with its own training statistics; the saved head returns original units
-      // (with one input channel the stream denormalizes the output with the input's statistics: pre-invert them)
       const labelStats = channelStats(labels, 1, 0, nTrain);
-      const [lm, ls] = [labelStats.mean[0], labelStats.std[0]];
-      outputMap = X === 1 ? { scale: [ls / stats.std[0]], shift: [(lm - stats.mean[0]) / stats.std[0]] } : { scale: [ls], shift: [lm] };
+      outputMap = { scale: [labelStats.std[0]], shift: [labelStats.mean[0]] };
       metadata.target = 'label';
       metadata.label = { column: data.labelName, type: 'value', mean: labelStats.mean[0], std: labelStats.std[0] };
       const scaled = Float32Array.from(labels, (v) => (v - labelStats.mean[0]) / labelStats.std[0]);

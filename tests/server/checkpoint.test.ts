@@ -65,7 +65,7 @@ async function sendFrames(client: Client, from: number, to: number): Promise<Mes
 
 /** Opens the three streams (taking them over after a restart). */
 async function openAll(client: Client): Promise<Message[]> {
-  return [await client.open('pump', { horizon: 3 }), await client.open('fan'), await client.open('learner', { learn: true, horizon: 2, learning: { every: 4, window: 8 } })];
+  return [await client.open('pump', { horizon: 3, normalize: 'online' }), await client.open('fan'), await client.open('learner', { learn: true, horizon: 2, learning: { every: 4, window: 8 } })];
 }
 
 /** What a prediction says, all of it (t excepted): predicted, forecast, error, rmse, anomaly, and the training step's loss and event. */

@@ -19,17 +19,17 @@ let clock = new ManualClock();
 const clients: Client[] = [];
 const models: Model[] = [];
 
-async function start(extra: { name: string; spec: ModelSpec }[] = []): Promise<SeqcastServer> {
+async function start(extra: { name: string; spec: ModelSpec }[] = [], token?: string): Promise<SeqcastServer> {
   const specs = [{ name: 'learner', spec: LEARNER }, { name: 'plain', spec: PLAIN }, ...extra];
   const served = await Promise.all(specs.map(async ({ name, spec }) => ({ name, model: await createModel(spec) })));
   models.push(...served.map((s) => s.model));
   clock = new ManualClock();
-  server = await SeqcastServer.start({ models: served, port: 0, webRoot: null, metricsIntervalMs: 100, clock });
+  server = await SeqcastServer.start({ models: served, port: 0, webRoot: null, metricsIntervalMs: 100, clock, token });
   return server;
 }
 
-async function connect(): Promise<Client> {
-  const client = await Client.connect(server!.url);
+async function connect(token?: string): Promise<Client> {
+  const client = await Client.connect(server!.url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   clients.push(client);
   return client;
 }
@@ -112,10 +112,10 @@ describe('learning streams', () => {
     for (const name of reference.parameterNames) expect(Array.from(models[0].getParameter(name))).toEqual(Array.from(reference.getParameter(name)));
   });
 
-  it('turns learning off and on and changes the horizon with configure, from the producer or a dashboard', async () => {
-    await start();
-    const producer = await connect();
-    const dashboard = await connect();
+  it('turns learning off and on and changes the horizon with configure, from the producer or a dashboard with the control token', async () => {
+    await start([], 'control');
+    const producer = await connect('control');
+    const dashboard = await connect('control');
     await producer.open('pump', { model: 'learner', learn: true, learning: { every: 2, window: 4 } });
     await send(producer, 'pump', 0, 10);
     producer.send({ type: 'configure', stream: 'pump', learn: false, horizon: 2 });
@@ -124,7 +124,7 @@ describe('learning streams', () => {
     const paused = await send(producer, 'pump', 10, 30);
     expect(paused.every((m) => m.learnEvent === undefined && m.forecast.length === 2)).toBe(true);
     expect(Array.from(models[0].getParameter('lstm.weight_hh_l0'))).toEqual(Array.from(frozen));
-    // a dashboard (not the stream's producer) turns it back on
+    // a dashboard (not the stream's producer) with the control role turns it back on (tests/server/roles.test.ts: who else may)
     dashboard.send({ type: 'configure', stream: 'pump', learn: true });
     expect(await dashboard.next((m) => m.type === 'configured')).toMatchObject({ learn: true, horizon: 2 });
     const resumed = await send(producer, 'pump', 30, 40);

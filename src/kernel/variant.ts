@@ -1,0 +1,84 @@
+// Which build of the kernel a process runs (docs/abi.md): the relaxed-SIMD build where the runtime has relaxed SIMD,
+// else the baseline one, or what SEQCAST_KERNEL asks for; and reading and compiling a build from build/.
+
+import { InputError, KernelError } from '../errors.js';
+
+/**
+ * The kernel's two builds, from the same source: `relaxed` (build/seqcast-relaxed.wasm) uses relaxed SIMD's fused
+ * multiply-add in the matrix products; `baseline` (build/seqcast.wasm) multiplies, then adds, and runs on any
+ * WebAssembly runtime with SIMD. Node 22+ and current browsers run relaxed SIMD; Node 20 only with
+ * --experimental-wasm-relaxed-simd.
+ */
+export type KernelVariant = 'baseline' | 'relaxed';
+
+/** Each build's file in build/. */
+export const KERNEL_FILES: Record<KernelVariant, string> = { baseline: 'seqcast.wasm', relaxed: 'seqcast-relaxed.wasm' };
+
+/** The smallest module that uses a relaxed SIMD instruction (f32x4.relaxed_madd): whether this runtime has them. */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () → v128
+  0x03, 0x02, 0x01, 0x00, // one function of that type
+  0x0a, 0x3d, 0x01, 0x3b, 0x00, // code: one body of 59 bytes, no locals
+  ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array<number>(16).fill(0)]), // three v128.const 0
+  0xfd, 0x85, 0x02, // f32x4.relaxed_madd
+  0x0b, // end
+]);
+
+/** Whether this runtime validates relaxed SIMD. */
+export function supportsRelaxedSimd(): boolean {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+/** SEQCAST_KERNEL (Node): `baseline`, `relaxed` or `auto` (the default: relaxed where the runtime has it). */
+function requestedVariant(): KernelVariant | 'auto' {
+  const value = typeof process === 'undefined' ? undefined : process.env?.SEQCAST_KERNEL;
+  if (value === undefined || value === '' || value === 'auto') return 'auto';
+  if (value === 'baseline' || value === 'relaxed') return value;
+  throw new KernelError(0, `SEQCAST_KERNEL must be "baseline", "relaxed" or "auto", got "${value}"`);
+}
+
+/** The build to load for a request: `auto` means SEQCAST_KERNEL, then relaxed where this runtime validates it. */
+export function resolveVariant(wanted: KernelVariant | 'auto' = 'auto'): KernelVariant {
+  if (wanted !== 'auto' && wanted !== 'baseline' && wanted !== 'relaxed') {
+    throw new InputError(`kernel must be "auto", "baseline" or "relaxed", got ${JSON.stringify(wanted)}`);
+  }
+  const request = wanted === 'auto' ? requestedVariant() : wanted;
+  const relaxed = supportsRelaxedSimd();
+  if (request === 'relaxed' && !relaxed) {
+    throw new KernelError(0, 'the relaxed-SIMD kernel was asked for (SEQCAST_KERNEL=relaxed or kernel: "relaxed"), but this runtime does not run relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Node 22+ and current browsers have it)');
+  }
+  return request === 'baseline' || !relaxed ? 'baseline' : 'relaxed';
+}
+
+/** The bytes of build/`file`: read from disk under Node, fetched in a browser. */
+export async function readBuild(file: string): Promise<BufferSource> {
+  const url = new URL(`../../build/${file}`, import.meta.url);
+  if (url.protocol !== 'file:') return (await fetch(url)).arrayBuffer();
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(url);
+  } catch (err) {
+    throw new KernelError(0, `cannot read the kernel ${url.pathname}: run \`npm run build\` first (${(err as Error).message})`);
+  }
+}
+
+/** Each build file, compiled once per process. */
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
+
+/** build/`file`, compiled once per process. */
+export function compileBuild(file: string): Promise<WebAssembly.Module> {
+  let module = compiled.get(file);
+  if (!module) {
+    module = readBuild(file).then((bytes) => WebAssembly.compile(bytes));
+    compiled.set(file, module);
+    // a failure (no build yet) is not remembered: the next call tries again
+    module.catch(() => compiled.delete(file));
+  }
+  return module;
+}
+
+/** Which build of the kernel a model gets by default in this process (see KernelVariant). */
+export async function kernelVariant(): Promise<KernelVariant> {
+  return resolveVariant();
+}
