@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   await writeResultsJson(new URL('./results-fuzz.json', import.meta.url), {
     machine,
-    targets: rows.map(({ target, count, tally, seconds }) => ({ name: target.name, seed: target.seed, cases: count, ...tally.counts, seconds, crashes: tally.crashes, refusals: Object.fromEntries(tally.refusals) })),
+    targets: rows.map(({ target, count, tally, seconds }) => ({ name: target.name, seed: target.seed, cases: count, ...tally.counts, seconds, crashes: tally.crashes, refusals: Object.fromEntries([...tally.refusals].sort((a, b) => b[1] - a[1]).slice(0, 30)) })),
   });
   await writeResultsSection(
     new URL('./RESULTS.md', import.meta.url),
