@@ -85,7 +85,15 @@ export class Dashboards {
           filter((frame) => connection.watches(frame.entry.name)),
           conflateLatest<ScoredFrame>((frame) => frame.entry.name, DASHBOARD_DEPTH, this.pulls(connection), { weigh: predictionJsonBound, held: DASHBOARD_HELD_CHARS, batch: DASHBOARD_BATCH_CHARS }),
         )
-        .subscribe((frames) => this.deliver(connection, frames));
+        .subscribe({
+          next: (frames) => this.deliver(connection, frames),
+          // a failure in the fan-out (a bug) would otherwise be thrown where nothing catches it: it ends this dashboard only
+          error: (err) => {
+            this.log(`${connection.label}: its dashboard fan-out failed, closing it: ${(err as Error).stack ?? err}`);
+            connection.dashboard = undefined;
+            connection.ws.terminate();
+          },
+        });
     } else if (!watching && connection.dashboard) {
       connection.dashboard.unsubscribe();
       connection.dashboard = undefined;
