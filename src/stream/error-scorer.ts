@@ -9,7 +9,7 @@ export interface ScorerOptions {
   rmseWindow?: number;
   /** Values averaged into the recent mean each likelihood judges. Default 10. */
   shortWindow?: number;
-  /** Recent means that make up each likelihood's history (a sliding window). Default 8640. */
+  /** Recent means that make up each likelihood's history (a sliding window). Default 4000. */
   longWindow?: number;
   /** Frames scored 0.5 before the score says anything: too little history to judge. Default 750 (NAB's longest probationary period). */
   probation?: number;
@@ -28,7 +28,7 @@ export interface ScorerOptions {
 const DEFAULTS: Required<Omit<ScorerOptions, 'warmup'>> = {
   rmseWindow: 100,
   shortWindow: 10,
-  longWindow: 8640,
+  longWindow: 4000,
   probation: 750,
   suppress: 300,
   seasonDays: SEASONAL_DEFAULTS.days,
