@@ -26,7 +26,8 @@ export const VARIANTS: readonly Variant[] = [
   { name: '+ range', change: 'a value 5% beyond the range seen so far scores 1', settings: { scorer: { seasonDays: 0, suppress: 0 } } },
   { name: '+ season 1 day', change: "the seasonal deviation's likelihood: distance to yesterday's frames at the same time (±4)", settings: { scorer: { seasonDays: 1, suppress: 0 } } },
   { name: '+ season 14 days', change: 'the same, the nearest of the last 14 days', settings: { scorer: { suppress: 0 } } },
-  { name: '+ suppression', change: 'no second detection within 300 frames (the default)', settings: {} },
+  { name: '+ suppression', change: 'no second detection within 300 frames', settings: { scorer: { strongerBy: 0 } } },
+  { name: '+ unless stronger', change: 'unless 1.5 times as strong as the last (the default)', settings: {} },
   { name: 'default, no warm-up', change: 'ablation: every error after the first joins the history', settings: { scorer: { warmup: 0 } } },
   { name: 'default, ±0 neighbours', change: 'ablation: the seasonal memory compares the nearest frame only', settings: { scorer: { seasonNeighbours: 0 } } },
   { name: 'default, history 8640', change: "ablation: HTM's history length (8640) instead of 4000", settings: { scorer: { longWindow: 8640 } } },
@@ -35,7 +36,7 @@ export const VARIANTS: readonly Variant[] = [
 ];
 
 /** The variant that is seqcast detect's default. */
-export const DEFAULT_VARIANT = '+ suppression';
+export const DEFAULT_VARIANT = '+ unless stronger';
 
 /** Scores one file (a NAB data CSV) with every variant, each learning from scratch. */
 export async function runVariants(input: string): Promise<VariantScores> {
