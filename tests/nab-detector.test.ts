@@ -73,6 +73,16 @@ describe('the anomaly detector (ErrorScorer)', () => {
     expect(short.slice(300).filter((s) => s >= 0.5)).toHaveLength(2);
   });
 
+  it('detects again inside the suppression when the new event is 1.5 times as strong as the last detection', () => {
+    const values = Array.from({ length: 700 }, (_, i) => 10 + 0.1 * noise(i));
+    for (let i = 400; i < 420; i++) values[i] += 1 * noise(i + 7);
+    values[500] += 300; // far stronger (its first frame is judged at once), 100 frames later
+    const detections = (strongerBy: number) =>
+      scoreSeries(values, { rangeTolerance: 0, seasonDays: 0, suppress: 300, strongerBy }).filter((s, i) => i >= 300 && s >= 0.5).length;
+    expect(detections(1.5)).toBe(2);
+    expect(detections(0)).toBe(1);
+  });
+
   it('continues exactly after its state goes through JSON, seasonal memory included', () => {
     const values = Array.from({ length: 900 }, (_, i) => 50 + 30 * Math.sin((2 * Math.PI * i) / 144) + noise(i));
     const t = (i: number) => Date.UTC(2020, 0, 1) + i * 10 * MINUTE;

@@ -87,7 +87,7 @@ export function plotPanels(panels: readonly PlotPanel[]): string {
     parts.push(`<rect x="${x0}" y="${y0}" width="${w}" height="${h}" fill="none" stroke="#999" stroke-width="0.5"/>`);
     parts.push(`<text x="${x0 - 4}" y="${y0 + 9}" text-anchor="end" fill="#1f5fa8">${escape(high.toPrecision(3))}</text>`);
     parts.push(`<text x="${x0 - 4}" y="${y0 + h * 0.75}" text-anchor="end" fill="#1f5fa8">${escape(low.toPrecision(3))}</text>`);
-    parts.push(`<text x="${x0 - 4}" y="${(+thresholdY + 4).toFixed(1)}" text-anchor="end" fill="#e08a00">${panel.threshold.toFixed(3)}</text>`);
+    parts.push(`<text x="${x0 + w - 3}" y="${(+thresholdY - 3).toFixed(1)}" text-anchor="end" fill="#e08a00">threshold ${panel.threshold.toFixed(3)}</text>`);
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

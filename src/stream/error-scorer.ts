@@ -9,7 +9,7 @@ export interface ScorerOptions {
   rmseWindow?: number;
   /** Values averaged into the recent mean each likelihood judges. Default 10. */
   shortWindow?: number;
-  /** Recent means that make up each likelihood's history (a sliding window). Default 8640. */
+  /** Recent means that make up each likelihood's history (a sliding window). Default 4000. */
   longWindow?: number;
   /** Frames scored 0.5 before the score says anything: too little history to judge. Default 750 (NAB's longest probationary period). */
   probation?: number;
@@ -17,6 +17,8 @@ export interface ScorerOptions {
   warmup?: number;
   /** Frames after a detection during which the likelihoods cannot raise another. Default 300. */
   suppress?: number;
+  /** …unless the new one is this many times stronger (its z against the last detection's); 0: never. Default 1.5. */
+  strongerBy?: number;
   /** Days the seasonal memory looks back (frames with timestamps in ms only); 0 turns it off. Default 14. */
   seasonDays?: number;
   /** Frames either side of the nearest one each day back that the seasonal memory compares too. Default 4. */
@@ -28,9 +30,10 @@ export interface ScorerOptions {
 const DEFAULTS: Required<Omit<ScorerOptions, 'warmup'>> = {
   rmseWindow: 100,
   shortWindow: 10,
-  longWindow: 8640,
+  longWindow: 4000,
   probation: 750,
   suppress: 300,
+  strongerBy: 1.5,
   seasonDays: SEASONAL_DEFAULTS.days,
   seasonNeighbours: SEASONAL_DEFAULTS.neighbours,
   rangeTolerance: 0.05,
@@ -70,6 +73,7 @@ interface DetectorState {
   high: number[] | null;
   previousZ: number;
   lastDetection: number;
+  lastDetectionZ?: number;
 }
 
 /**
@@ -89,8 +93,9 @@ interface DetectorState {
  *      it is;
  *   3. a frame outside the range seen so far (by 5% of it) scores 1.
  *   A likelihood detects when it first crosses DETECTION_Z; it cannot detect
- *   again until it has fallen below and `suppress` frames have passed (it
- *   scores HELD_Z meanwhile): one detection per event, as NAB rewards.
+ *   again until it has fallen below and `suppress` frames have passed, unless
+ *   it is `strongerBy` times the last detection's z (it scores HELD_Z
+ *   meanwhile): one detection per event, as NAB rewards.
  */
 export class ErrorScorer {
   readonly options: Required<ScorerOptions>;
@@ -109,8 +114,9 @@ export class ErrorScorer {
   private high: Float64Array | undefined;
   /** The larger likelihood z of the previous frame (−∞ before any). */
   private previousZ = 0;
-  /** Row of the last detection by a likelihood. */
+  /** Row of the last detection by a likelihood, and its z. */
   private lastDetection = -Infinity;
+  private lastDetectionZ = 0;
 
   constructor(options: ScorerOptions = {}) {
     const merged = { ...DEFAULTS, ...options };
@@ -156,7 +162,7 @@ export class ErrorScorer {
 
   /** The anomaly score of the frame at row `this.scored` (see the class comment). */
   private detect(error: number, actual: ArrayLike<number> | number, t: number | undefined): number {
-    const { probation, warmup, suppress } = this.options;
+    const { probation, warmup, suppress, strongerBy } = this.options;
     const row = this.scored;
     const judge = row >= probation;
     const record = row > warmup;
@@ -170,8 +176,12 @@ export class ErrorScorer {
     if (Number.isNaN(z)) z = 0;
     let level = z;
     if (z >= DETECTION_Z) {
-      if (this.previousZ >= DETECTION_Z || row - this.lastDetection <= suppress) level = HELD_Z;
-      else this.lastDetection = row;
+      const held = row - this.lastDetection <= suppress && !(strongerBy > 0 && z > strongerBy * this.lastDetectionZ);
+      if (this.previousZ >= DETECTION_Z || held) level = HELD_Z;
+      else {
+        this.lastDetection = row;
+        this.lastDetectionZ = z;
+      }
     }
     this.previousZ = z;
     if (!judge) return 0.5;
@@ -217,6 +227,7 @@ export class ErrorScorer {
     this.high = undefined;
     this.previousZ = 0;
     this.lastDetection = -Infinity;
+    this.lastDetectionZ = 0;
   }
 
   reset(): void {
@@ -242,14 +253,15 @@ export class ErrorScorer {
         high: this.high ? Array.from(this.high) : null,
         previousZ: this.previousZ,
         lastDetection: Number.isFinite(this.lastDetection) ? this.lastDetection : -1e300,
+        lastDetectionZ: this.lastDetectionZ,
       },
     };
   }
 
   static fromJSON(state: ErrorScorerState): ErrorScorer {
     // checkpoints before the detector carried the older likelihood's options: only those still meant keep
-    const { rmseWindow, shortWindow, longWindow, probation, warmup, suppress, seasonDays, seasonNeighbours, rangeTolerance } = state.options;
-    const scorer = new ErrorScorer(state.detector ? { rmseWindow, shortWindow, longWindow, probation, warmup, suppress, seasonDays, seasonNeighbours, rangeTolerance } : { rmseWindow });
+    const { rmseWindow, shortWindow, longWindow, probation, warmup, suppress, strongerBy, seasonDays, seasonNeighbours, rangeTolerance } = state.options;
+    const scorer = new ErrorScorer(state.detector ? { rmseWindow, shortWindow, longWindow, probation, warmup, suppress, strongerBy, seasonDays, seasonNeighbours, rangeTolerance } : { rmseWindow });
     scorer.previous = state.previous ? Float64Array.from(state.previous) : undefined;
     scorer.scored = state.scored;
     scorer.squaredErrors.set(state.squaredErrors);
@@ -264,6 +276,7 @@ export class ErrorScorer {
       scorer.high = detector.high ? Float64Array.from(detector.high) : undefined;
       scorer.previousZ = detector.previousZ;
       scorer.lastDetection = detector.lastDetection;
+      scorer.lastDetectionZ = detector.lastDetectionZ ?? 0;
     }
     return scorer;
   }
