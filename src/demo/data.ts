@@ -6,7 +6,7 @@ import { InputError } from '../errors.js';
 import { readCsvRows } from '../io/csv.js';
 
 // Resolved against this module so the same paths work from src/demo (vitest, tsx) and dist/demo (npm start).
-/** The bundled demo model (made by scripts/make-demo-model.ts). */
+/** The bundled demo model (made by scripts/make-demo-model.ts with seqcast train). */
 export const DEMO_MODEL_URL = new URL('../../demo/machine-temperature.safetensors', import.meta.url);
 /** The bundled stream: NAB realKnownCause/machine_temperature_system_failure.csv. */
 export const DEMO_CSV_URL = new URL('../../demo/machine_temperature_system_failure.csv', import.meta.url);
@@ -17,13 +17,10 @@ export const DEMO_WINDOWS_URL = new URL('../../demo/machine_temperature_windows.
 export const NAB_FILE = 'realKnownCause/machine_temperature_system_failure.csv';
 
 /**
- * The share of the file, from its start, that fitted the demo model (normalizer
- * and head); everything after it is held out and only ever used for the reported test error.
+ * The share of the file, from its start, that made the demo model (trained on and validated on); everything after
+ * it is held out and only ever used for the reported test error.
  */
 export const TRAIN_FRACTION = 0.5;
-
-/** Steps while the zero initial state fades; the head was not fitted on them and they are left out of the reported errors. */
-export const WARMUP = 100;
 
 /** The bundled stream: one timestamp and one temperature reading per row, plus NAB's anomaly windows. */
 export interface DemoData {

@@ -33,7 +33,7 @@ export interface DemoModel {
  * online as they play (the recipe: every 8 frames, truncated BPTT over the last
  * 32, Adam 3e-3, clip 1, predicting the change from the last frame), so their
  * errors fall as the minutes go by. (`seqcast demo`, offline, uses the bundled
- * echo-state model instead.)
+ * model, trained offline by seqcast train, instead.)
  */
 export async function demoModels(): Promise<DemoModel[]> {
   return [

@@ -7,7 +7,7 @@ import type { LossKind } from '../api/train.js';
 import { InputError } from '../errors.js';
 import type { SeqcastMetadata } from '../model/metadata.js';
 import { channelStats, type CsvData, type TextData } from './data.js';
-import { TbpttTextTask, validationStarts, WindowTask, type Positions, type TaskShape, type TrainTask } from './tasks.js';
+import { streamsValidation, TbpttTextTask, validationStarts, WindowTask, type Positions, type TaskShape, type TrainTask } from './tasks.js';
 
 export interface PlanOptions {
   shape: TaskShape;
@@ -102,15 +102,11 @@ export function planCsv(data: CsvData, options: PlanOptions): TrainingPlan {
     if (nVal > 0) {
       // persistence (x̂[t+1] = x[t], i.e. a predicted change of 0), over the targets validation counts
       let sum = 0, n = 0;
-      const firstCounted = shape === 'many-to-many' ? 0 : T - 1;
-      for (const start of validationStarts(nVal - 1, T, shape)) {
-        for (let t = firstCounted; t < T; t++) {
-          const r = nTrain + start + t;
-          for (let c = 0; c < X; c++) {
-            const d = z[(r + 1) * X + c] - z[r * X + c];
-            sum += d * d;
-            n++;
-          }
+      for (const r of validationRows(nTrain, N - 1, T, shape)) {
+        for (let c = 0; c < X; c++) {
+          const d = z[(r + 1) * X + c] - z[r * X + c];
+          sum += d * d;
+          n++;
         }
       }
       baseline = { name: 'persistence', loss: sum / n };
@@ -133,7 +129,7 @@ export function planCsv(data: CsvData, options: PlanOptions): TrainingPlan {
       // the head's outputs are the logits, as they are (a label model's outputs are never mapped through the normalizer)
       metadata.label = { column: data.labelName, type: 'class', classes: count };
       positions = (from, to) => ({ count: to - from, input: (t) => rowOf(from + t), target: (t) => labels[from + t] });
-      if (nVal > 0) baseline = { name: 'class frequencies', loss: frequencyBaseline(labels, nTrain, count, valStartsLast(nTrain, N, T, shape)) };
+      if (nVal > 0) baseline = { name: 'class frequencies', loss: frequencyBaseline(labels, nTrain, count, validationRows(nTrain, N, T, shape)) };
     } else {
       outputSize = 1;
       // trained on the label standardized with its own training statistics; the saved head returns original units
@@ -146,7 +142,7 @@ export function planCsv(data: CsvData, options: PlanOptions): TrainingPlan {
       if (nVal > 0) {
         const mean = scaled.subarray(0, nTrain).reduce((a, v) => a + v, 0) / nTrain;
         let sum = 0;
-        const lasts = valStartsLast(nTrain, N, T, shape);
+        const lasts = validationRows(nTrain, N, T, shape);
         for (const r of lasts) sum += (scaled[r] - mean) ** 2;
         baseline = { name: 'training mean', loss: sum / lasts.length };
       }
@@ -164,12 +160,24 @@ export function planCsv(data: CsvData, options: PlanOptions): TrainingPlan {
   );
   if (data.skipped) notes.push(`skipped ${rowsWord(data.skipped, 'row')} with missing values (lines ${data.skippedLines.join(', ')}${data.skipped > data.skippedLines.length ? ', …' : ''})`);
   notes.push(`split: ${rowsWord(nTrain, 'row')} for training, ${rowsWord(nVal, 'row')} for validation; normalizer from the training rows`);
+  if (nVal > 0) notes.push(validationNote(shape, T));
   return { task, spec: { inputSize: X, outputSize }, metadata, notes, baseline, outputMap };
 }
 
-/** Rows whose label validation counts (each validation window's last row). */
-function valStartsLast(nTrain: number, N: number, T: number, shape: TaskShape): number[] {
-  return validationStarts(N - nTrain, T, shape).map((s) => nTrain + s + T - 1);
+/**
+ * The rows of [nTrain, end) whose target validation counts: every one when validation streams the part, else each
+ * many-to-one window's last row. Baselines are measured on exactly these.
+ */
+function validationRows(nTrain: number, end: number, T: number, shape: TaskShape): number[] {
+  if (streamsValidation(shape)) return Array.from({ length: end - nTrain }, (_, i) => nTrain + i);
+  return validationStarts(end - nTrain, T, shape).map((s) => nTrain + s + T - 1);
+}
+
+/** How validation runs, for the log. */
+function validationNote(shape: TaskShape, T: number): string {
+  return streamsValidation(shape)
+    ? 'validation: one stream over the validation part from zero state, its state carried, every prediction counted (as serve and predict run the model); the baseline on the same rows'
+    : `validation: windows of ${T} from zero state, the last step of each counted (the task); the baseline on the same rows`;
 }
 
 /** Cross-entropy of predicting the training class frequencies (add-one smoothed) on the given rows. */

@@ -1,7 +1,7 @@
-// What one training step feeds the kernel: windows of T steps, in batches of B.
-// WindowTask cuts independent windows (zero initial state) and shuffles their
-// order each epoch (seeded); TbpttTextTask carries the state across
-// consecutive chunks of each batch row (truncated BPTT), as char-rnn does.
+// What one training step feeds the kernel: windows of T steps, in batches of B, and how validation measures the
+// model the way it will run. WindowTask cuts independent windows (zero initial state) and shuffles their order each
+// epoch (seeded); TbpttTextTask carries the state across consecutive chunks of each batch row (truncated BPTT), as
+// char-rnn does.
 
 import type { Model } from '../api/model.js';
 import type { LossKind, TrainingWindow } from '../api/train.js';
@@ -38,12 +38,20 @@ export interface TrainTask {
   validate(model: Model): number;
 }
 
-/** Most windows a validation pass runs; more are thinned out evenly. */
+/** Most windows a many-to-one validation pass runs; more are thinned out evenly. */
 export const MAX_VALIDATION_WINDOWS = 8192;
 
 /**
- * Starts of the validation windows over `count` positions: back to back for
- * many-to-many, every position otherwise, thinned evenly to at most
+ * Whether validation streams the validation part (one stream from zero state, its state carried from position to
+ * position, as serve and predict run a model): every shape but many-to-one, whose task is one answer per window
+ * from zero state.
+ */
+export function streamsValidation(shape: TaskShape): boolean {
+  return shape !== 'many-to-one';
+}
+
+/**
+ * Starts of the many-to-one validation windows over `count` positions: every position, thinned evenly to at most
  * MAX_VALIDATION_WINDOWS.
  */
 export function validationStarts(count: number, window: number, shape: TaskShape): number[] {
@@ -98,7 +106,7 @@ export class WindowTask implements TrainTask {
       this.mask[window - 1] = 1;
     }
     this.blankTarget = loss === 'ce' ? 0 : new Float32Array(outputSize);
-    this.validationStarts = validation ? validationStarts(validation.count, window, shape) : [];
+    this.validationStarts = validation && !streamsValidation(shape) ? validationStarts(validation.count, window, shape) : [];
   }
 
   startEpoch(random: () => number): void {
@@ -133,9 +141,11 @@ export class WindowTask implements TrainTask {
     return { inputs, targets, mask: this.mask };
   }
 
+  /** Streamed (streamsValidation) or, for many-to-one, the mean over windows from zero state. */
   validate(model: Model): number {
     const validation = this.validation;
     if (!validation) return NaN;
+    if (streamsValidation(this.shape)) return streamedLoss(model, validation, this.loss);
     let sum = 0;
     const starts = this.validationStarts;
     for (let i = 0; i < starts.length; i += this.batch) {
@@ -145,6 +155,34 @@ export class WindowTask implements TrainTask {
     }
     return sum / starts.length;
   }
+}
+
+/**
+ * Mean loss of one stream run over every position of `positions` from zero state, its state carried (how serve,
+ * predict and replay run a model), forward only, in model units: MSE over every output of every position, or the
+ * mean cross-entropy.
+ */
+export function streamedLoss(model: Model, positions: Positions, loss: LossKind): number {
+  const stream = model.openStream({ raw: true });
+  let sum = 0;
+  let width = 1;
+  try {
+    for (let t = 0; t < positions.count; t++) {
+      const input = positions.input(t);
+      const output = typeof input === 'number' ? stream.step(input) : stream.stepModelUnits(input);
+      const target = positions.target(t);
+      if (loss === 'ce') {
+        sum += crossEntropy(output, target as number);
+        continue;
+      }
+      const values = target as Float32Array;
+      width = values.length;
+      for (let j = 0; j < width; j++) sum += (output[j] - values[j]) ** 2;
+    }
+  } finally {
+    stream.close();
+  }
+  return sum / (positions.count * width);
 }
 
 /**
