@@ -3,7 +3,7 @@
 //
 // Messages from the parent: { type: 'setup', url, streams, connections, mode }, then { type: 'run', rate, seconds, warmup }
 // (rate 0 = as fast as the server answers, a window of frames in flight), and { type: 'exit' }.
-// Answers: { type: 'ready' }, { type: 'result', framesPerSecond, p50, p99, frames, allFrames, errors }.
+// Answers: { type: 'ready' }, { type: 'result', framesPerSecond, p50, p99, frames, allFrames, errors, unanswered }.
 
 import WebSocket from 'ws';
 
@@ -112,8 +112,9 @@ class Producer {
         this.inFlight--;
         answer(Number(m.stream.slice(1)), m.seq);
       } else if (m.type === 'error') {
-        errors++;
-        this.inFlight--;
+        // a rate_limited error answers `count` frames
+        errors += m.count ?? 1;
+        this.inFlight -= m.count ?? 1;
         if (errors < 5) process.stderr.write(`load generator: server error ${m.code}: ${m.message}\n`);
       } else if (m.type === 'opened') {
         const local = Number(m.stream.slice(1)) - this.first;
@@ -205,8 +206,10 @@ async function run({ rate, seconds, warmup }) {
   const drainUntil = performance.now() + 3000;
   while (producers.some((p) => p.inFlight > 0) && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 10));
   const sorted = Float64Array.from(latencies).sort();
-  // allFrames: every frame answered in this run, warm-up and drain included (the parent divides its server CPU time by it)
-  return { framesPerSecond: measuredFrames / seconds, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), frames: measuredFrames, allFrames: answered - answeredBefore, errors };
+  // allFrames: every frame answered in this run, warm-up and drain included (the parent divides its server CPU time by it);
+  // unanswered: frames still in flight after the drain (bench/soak.ts checks every frame was answered)
+  const unanswered = producers.reduce((sum, p) => sum + p.inFlight, 0);
+  return { framesPerSecond: measuredFrames / seconds, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), frames: measuredFrames, allFrames: answered - answeredBefore, errors, unanswered };
 }
 
 process.on('message', async (message) => {

@@ -6,7 +6,7 @@ import type { FrameSource, ScoredFrame, StreamEntry } from '../stream/types.js';
 import { encodePredictions, MAX_BINARY_RECORDS, predictionRecordBytes } from '../protocol/binary.js';
 import type { ErrorMessage, ProtocolProblem } from '../protocol/messages.js';
 import { echoed } from '../protocol/codes.js';
-import { RateLimiter, takeFromAll, type ClientAddress } from './limits.js';
+import { LIST_PAGES_PER_SECOND, RateLimiter, takeFromAll, type ClientAddress } from './limits.js';
 import type { HasRole, Role } from './roles.js';
 
 /** Above this many bytes waiting in the socket, the connection stops being read until it drains below LOW_WATER. */
@@ -52,6 +52,8 @@ export class Connection implements FrameSource, HasRole {
   dashboard: Subscription | undefined;
   /** Messages per second this connection may send (its own budget; `address` holds the one it shares). */
   readonly limiter: RateLimiter;
+  /** `list` pages this connection may ask for (LIST_PAGES_PER_SECOND a second; its address's budget is `address.lists`). */
+  readonly lists: RateLimiter;
   /** Messages refused by the rate limits may go on for a second's worth of the limit; beyond that the connection is closed. */
   private readonly refusals: RateLimiter;
   /** JSON texts of the messages queued, each serialized when queued. */
@@ -83,6 +85,7 @@ export class Connection implements FrameSource, HasRole {
     this.label = `connection ${options.id} (${options.address.address}:${options.remotePort})`;
     this.limiter = new RateLimiter(options.rateLimit, options.now);
     this.refusals = new RateLimiter(options.rateLimit, options.now);
+    this.lists = new RateLimiter(LIST_PAGES_PER_SECOND, options.now);
   }
 
   /**

@@ -16,9 +16,9 @@ const DASHBOARD_PULL_MS = 50;
 /** A dashboard with more than this many bytes unsent gets nothing new until it drains (its values are conflated meanwhile). */
 export const DASHBOARD_BUFFER_LIMIT = 1024 * 1024;
 /** Characters of predictions a dashboard may have waiting (as JSON, bounded above); past it each stream keeps only its latest. */
-export const DASHBOARD_HELD_CHARS = 4 * 1024 * 1024;
+export const DASHBOARD_HELD_CHARS = 1024 * 1024;
 /** Characters of predictions one delivery to a dashboard holds at most (a larger prediction goes alone). */
-export const DASHBOARD_BATCH_CHARS = 512 * 1024;
+export const DASHBOARD_BATCH_CHARS = 256 * 1024;
 /** A dashboard over DASHBOARD_BUFFER_LIMIT unsent for this long (ms, the server's clock) is dropped: it does not read. */
 export const DASHBOARD_STALL_MS = 60_000;
 

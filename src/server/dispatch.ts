@@ -3,12 +3,13 @@
 
 import type { RawData } from 'ws';
 import { checkFramesMessage, frameSeq, frameStreamId, frameTime, frameValues } from '../protocol/binary.js';
+import { ErrorCode } from '../protocol/codes.js';
 import { checkMessage, parseText } from '../protocol/json.js';
 import type { ProtocolProblem } from '../protocol/messages.js';
 import type { IncomingFrame } from '../stream/types.js';
 import type { Connection } from './connection.js';
 import type { Dashboards } from './dashboards.js';
-import { rateLimited } from './limits.js';
+import { LIST_PAGES_PER_ADDRESS, LIST_PAGES_PER_SECOND, rateLimited, takeFromAll } from './limits.js';
 import type { StreamTable } from './streams.js';
 
 /** What dispatch reaches: the server's parts it hands messages to. */
@@ -71,6 +72,13 @@ export class Dispatch {
       case 'close':
         return this.answer(connection, this.deps.table.close(connection, message.stream, connection.owned));
       case 'list':
+        if (takeFromAll([connection.lists, connection.address.lists], 1) === 0) {
+          return connection.sendError({
+            code: ErrorCode.rateLimited,
+            message: `list: at most ${LIST_PAGES_PER_SECOND} pages a second per connection and ${LIST_PAGES_PER_ADDRESS} per client address (each lists up to 1,000 streams); nothing answered`,
+            count: 1,
+          });
+        }
         return connection.send(this.deps.table.list(message.offset));
       case 'subscribe':
       case 'unsubscribe':

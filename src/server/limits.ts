@@ -47,6 +47,15 @@ export class RateLimiter {
   }
 }
 
+/**
+ * `list` pages a connection may ask for per second (bursts up to one second's worth), and all connections of one
+ * address together: a page costs the server about a thousand frames' work (up to 1,000 streams written out), so it
+ * has a budget of its own besides the message rate. The dashboard lists every 2 s; paging through 100,000 streams
+ * takes 10 s.
+ */
+export const LIST_PAGES_PER_SECOND = 10;
+export const LIST_PAGES_PER_ADDRESS = 40;
+
 /** The rates one client address may send at, over all its connections. */
 export interface AddressRates {
   /** Messages per second (frames, and every other message) of all the address's connections together. */
@@ -58,6 +67,8 @@ export interface ClientAddress {
   readonly address: string;
   connections: number;
   readonly limiter: RateLimiter;
+  /** `list` pages of all its connections (LIST_PAGES_PER_ADDRESS a second). */
+  readonly lists: RateLimiter;
 }
 
 /**
@@ -75,7 +86,7 @@ export class ClientAddresses {
   /** A connection from `address` opened: its record (made if it is the address's first). */
   attach(address: string): ClientAddress {
     let record = this.byAddress.get(address);
-    if (!record) this.byAddress.set(address, (record = { address, connections: 0, limiter: new RateLimiter(this.rates.messagesPerSecond, this.now) }));
+    if (!record) this.byAddress.set(address, (record = { address, connections: 0, limiter: new RateLimiter(this.rates.messagesPerSecond, this.now), lists: new RateLimiter(LIST_PAGES_PER_ADDRESS, this.now) }));
     record.connections++;
     return record;
   }
@@ -89,7 +100,7 @@ export class ClientAddresses {
   sweep(): number {
     let forgotten = 0;
     for (const [address, record] of this.byAddress) {
-      if (record.connections <= 0 && record.limiter.idle) {
+      if (record.connections <= 0 && record.limiter.idle && record.lists.idle) {
         this.byAddress.delete(address);
         forgotten++;
       }

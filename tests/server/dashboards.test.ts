@@ -31,11 +31,11 @@ async function producer(server: SeqcastServer): Promise<{ client: Client; round:
   return { client, round };
 }
 
-/** Records the length of every text message `client` receives. */
-function textSizes(client: Client): number[] {
+/** Records the length of every text message `client` receives that holds more than one prediction. */
+function joinedSizes(client: Client): number[] {
   const sizes: number[] = [];
   client.ws.on('message', (data, isBinary) => {
-    if (!isBinary) sizes.push((data as Buffer).length);
+    if (!isBinary && data.toString().split('"type":"prediction"').length > 2) sizes.push((data as Buffer).length);
   });
   return sizes;
 }
@@ -46,7 +46,7 @@ describe('slow and paused dashboards', () => {
     try {
       const { client, round } = await producer(server);
       const dashboard = await Client.connect(server.url);
-      const sizes = textSizes(dashboard);
+      const sizes = joinedSizes(dashboard);
       dashboard.send({ type: 'subscribe', streams: '*', metrics: false });
       await dashboard.next((m) => m.type === 'subscribed');
       dashboard.ws.pause();
@@ -63,7 +63,8 @@ describe('slow and paused dashboards', () => {
         const seqs = dashboard.predictions(`wide-${i}`).map((m) => m.seq);
         expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       }
-      expect(Math.max(...sizes)).toBeLessThanOrEqual(DASHBOARD_BATCH_CHARS);
+      // a prediction larger than a delivery's cap (8,192 values: about 320 K characters) goes alone; joined ones stay under it
+      expect(Math.max(0, ...sizes)).toBeLessThanOrEqual(DASHBOARD_BATCH_CHARS);
       await Promise.all([client.close(), dashboard.close()]);
     } finally {
       await server.close();

@@ -57,11 +57,30 @@ describe('rate limits', () => {
     const clock = new ManualClock();
     await start({ rateLimit: 20, clock });
     const client = await connect();
-    for (let i = 0; i < 60; i++) client.send({ type: 'list' });
+    for (let i = 0; i < 60; i++) client.send({ type: 'subscribe', streams: [] });
     await client.until(() => client.closeCode !== undefined, 'the connection closed');
     expect(client.closeCode).toBe(1008);
-    expect(client.messages.filter((m) => m.type === 'streams')).toHaveLength(20);
+    expect(client.messages.filter((m) => m.type === 'subscribed')).toHaveLength(20);
     expect(client.errors().length).toBeLessThanOrEqual(21);
+  });
+
+  it('give list a budget of its own, 10 pages a second per connection and 40 per address: each page costs up to 1,000 streams written out', async () => {
+    const clock = new ManualClock();
+    await start({ clock });
+    const client = await connect();
+    client.send(Array.from({ length: 15 }, () => ({ type: 'list' })));
+    await client.until(() => client.messages.length === 15, '15 answers');
+    expect(client.messages.filter((m) => m.type === 'streams')).toHaveLength(10);
+    expect(client.errors().map((e) => e.code)).toEqual(Array(5).fill('rate_limited'));
+    // other connections of the address share its 40, of which this one has used 10 (the clock stands still)
+    const others = [await connect(), await connect(), await connect(), await connect()];
+    for (const other of others) other.send(Array.from({ length: 10 }, () => ({ type: 'list' })));
+    await Promise.all(others.map((o) => o.until(() => o.messages.length === 10, '10 answers')));
+    expect(others.map((o) => o.messages.filter((m) => m.type === 'streams').length).reduce((a, b) => a + b)).toBe(30);
+    clock.advance(1000); // a second later each connection has its 10 again
+    client.messages.length = 0;
+    client.send({ type: 'list' });
+    expect(await client.next((m) => m.type === 'streams' || m.type === 'error')).toMatchObject({ type: 'streams' });
   });
 
   it('hold for all connections from one address together, and each address has its own', async () => {

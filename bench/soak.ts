@@ -1,0 +1,155 @@
+// A soak of the server: good producers at 50% of its flat-out rate, beside slow and paused dashboards, stalled sockets and
+// a hostile client (bench/soak-adversaries.ts), for 10 minutes: RSS over time, the good producers' p99 per segment, and
+// whether every good frame was answered. Writes its section of bench/RESULTS.md (<!-- soak:start --> … <!-- soak:end -->).
+//
+// Run: npx tsx bench/soak.ts [--seconds 600] [--segment 30] [--mode binary|json]
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createModel } from '../src/index.js';
+import { SeqcastServer } from '../src/server/server.js';
+import { writeResultsSection } from './report.js';
+import { startAdversaries } from './soak-adversaries.js';
+
+const HIDDEN = 64;
+const STREAMS = 1000;
+const CONNECTIONS = 4;
+const MAX_SECONDS = 4;
+const LOAD = 0.5;
+/** ms between RSS samples. */
+const SAMPLE_MS = 5000;
+
+const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
+const GENERATOR = fileURLToPath(new URL('./server-load.mjs', import.meta.url));
+
+interface Run {
+  framesPerSecond: number;
+  p50: number;
+  p99: number;
+  frames: number;
+  allFrames: number;
+  errors: number;
+  unanswered: number;
+}
+
+function ask(child: ChildProcess, message: object): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (reply: Record<string, unknown>) => {
+      child.off('exit', onExit);
+      if (reply.type === 'failed') reject(new Error(`load generator failed: ${reply.message}`));
+      else resolve(reply);
+    };
+    const onExit = (code: number) => reject(new Error(`load generator exited with ${code}`));
+    child.once('message', onMessage);
+    child.once('exit', onExit);
+    child.send(message);
+  });
+}
+
+const mib = (bytes: number) => bytes / 2 ** 20;
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '600' }, segment: { type: 'string', default: '30' }, mode: { type: 'string', default: 'binary' } } });
+  const seconds = Number(values.seconds);
+  const segment = Number(values.segment);
+  const mode = values.mode === 'json' ? 'json' : 'binary';
+  const model = await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: HIDDEN, outputSize: 1, seed: 1 }, { batchCapacity: 256 });
+  // the server's default limits, but for the rates: one address's 100,000 messages/s would cap the good producers' flat
+  // out (bench/server.ts lifts them the same way); the hostile client comes from another address, with its own budget
+  const log: string[] = [];
+  const server = await SeqcastServer.start({ models: [{ name: 'bench', model }], port: 0, webRoot: null, rateLimit: 10_000_000, log: (line) => log.push(line) });
+  const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const load = loadavg();
+  try {
+    await ask(child, { type: 'setup', url: `${server.url.replace('http', 'ws')}ws`, streams: STREAMS, connections: CONNECTIONS, mode });
+    const max = (await ask(child, { type: 'run', rate: 0, seconds: MAX_SECONDS, warmup: 1 })) as unknown as Run;
+    const rate = Math.round(max.framesPerSecond * LOAD);
+    process.stdout.write(`${mode}: max ${fmt(max.framesPerSecond)} frames/s; soaking at ${fmt(rate)} frames/s for ${seconds} s\n`);
+
+    // the same load alone first: what the adversaries cost the good producers
+    const alone = (await ask(child, { type: 'run', rate, seconds: segment, warmup: 1 })) as unknown as Run;
+    process.stdout.write(`  alone: ${fmt(alone.framesPerSecond)} frames/s, p50 ${alone.p50.toFixed(2)} ms, p99 ${alone.p99.toFixed(2)} ms\n`);
+    const started = performance.now();
+    const samples: { t: number; rss: number; heap: number }[] = [];
+    const sample = () => {
+      const { rss, heapUsed } = process.memoryUsage();
+      samples.push({ t: (performance.now() - started) / 1000, rss, heap: heapUsed });
+    };
+    sample();
+    const sampler = setInterval(sample, SAMPLE_MS);
+    const adversaries = startAdversaries(server.url, STREAMS);
+    const segments: (Run & { t: number; rss: number })[] = [];
+    try {
+      while ((performance.now() - started) / 1000 < seconds) {
+        const run = (await ask(child, { type: 'run', rate, seconds: segment, warmup: 0 })) as unknown as Run;
+        const t = (performance.now() - started) / 1000;
+        const rss = process.memoryUsage().rss;
+        segments.push({ ...run, t, rss });
+        process.stdout.write(`  ${t.toFixed(0)} s: ${fmt(run.framesPerSecond)} frames/s, p50 ${run.p50.toFixed(2)} ms, p99 ${run.p99.toFixed(2)} ms, errors ${run.errors}, unanswered ${run.unanswered}, RSS ${mib(rss).toFixed(0)} MiB\n`);
+      }
+    } finally {
+      clearInterval(sampler);
+      adversaries.stop();
+    }
+    sample();
+    const counts = adversaries.counts;
+    process.stdout.write(`adversaries: ${JSON.stringify(counts)}\n`);
+    await writeResultsSection(RESULTS_MD, '<!-- soak:start -->', '<!-- soak:end -->', section({ mode, max, alone, rate, seconds, segment, segments, samples, counts, load, failures: log.filter((l) => /failed/.test(l)) }));
+  } finally {
+    child.send({ type: 'exit' });
+    await server.close();
+    model.close();
+  }
+}
+
+function section(r: {
+  mode: string;
+  max: Run;
+  alone: Run;
+  rate: number;
+  seconds: number;
+  segment: number;
+  segments: (Run & { t: number; rss: number })[];
+  samples: { t: number; rss: number; heap: number }[];
+  counts: ReturnType<typeof startAdversaries>['counts'];
+  load: number[];
+  failures: string[];
+}): string {
+  const { segments, samples, counts } = r;
+  const after = samples.filter((s) => s.t >= 60);
+  const steady = after.length > 0 ? after : samples;
+  const rssMin = Math.min(...steady.map((s) => s.rss));
+  const rssMax = Math.max(...steady.map((s) => s.rss));
+  const first = steady[0];
+  const last = steady[steady.length - 1];
+  const frames = segments.reduce((sum, s) => sum + s.allFrames, 0);
+  const errors = segments.reduce((sum, s) => sum + s.errors, 0);
+  const unanswered = segments.reduce((sum, s) => sum + s.unanswered, 0);
+  const p99s = segments.map((s) => s.p99);
+  const rows = segments.map((s) => `| ${s.t.toFixed(0)} | ${fmt(s.framesPerSecond)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.errors} | ${s.unanswered} | ${mib(s.rss).toFixed(0)} |`);
+  const codes = Object.entries(counts.hostileCodes).sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${fmt(n)}`).join(', ');
+  return `<!-- soak:start -->
+## Soak: 50% load beside slow and paused dashboards, stalled sockets and a hostile client
+
+Written by \`npx tsx bench/soak.ts\` (bench/soak.ts, adversaries bench/soak-adversaries.ts in the server's process, good producers bench/server-load.mjs in a separate process).
+Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}, ${new Date().toISOString()} (load average at start ${r.load.map((l) => l.toFixed(2)).join(' / ')}).
+
+- Server: the default limits (but the rate limits, lifted to 10,000,000 messages/s as bench/server.ts does, so that one address's producers are not capped; the hostile client has its own address); LSTM H=${HIDDEN}, X=1; ${fmt(STREAMS)} streams over ${CONNECTIONS} loopback connections, ${r.mode} frames, at ${LOAD * 100}% of the flat-out ${fmt(r.max.framesPerSecond)} frames/s = **${fmt(r.rate)} frames/s**, for ${fmt(r.seconds)} s in segments of ${r.segment} s.
+- Beside them: a dashboard reading 20 streams; two dashboards on every stream that read 0.3 s of every 3.3 s; a dashboard on every stream that never reads (replaced when dropped); every 2 s ten HTTP requests stalled half-way through their head and two WebSockets holding half a frame; and from 127.0.0.2 a hostile client that every 500 ms sends 50 \`list\`s in a batch, 20 frames with a seq nested 20,000 deep, 50 \`configure\`s of others' streams to horizon 256 with learning, a \`reset\`, a \`subscribe\` of 2,000 names, 50 messages that are not JSON and 20 bad binary headers, and every 5 s opens 300 streams and leaves.
+
+The same load alone, before the adversaries start (one segment): p50 ${r.alone.p50.toFixed(2)} ms, p99 ${r.alone.p99.toFixed(2)} ms.
+
+**Good producers beside the adversaries: ${fmt(frames)} frames, ${errors} errors, ${unanswered} unanswered${errors === 0 && unanswered === 0 ? ' (every good frame answered)' : ''}; p99 per segment ${Math.min(...p99s).toFixed(2)}–${Math.max(...p99s).toFixed(2)} ms. RSS from the first minute on: ${mib(rssMin).toFixed(0)}–${mib(rssMax).toFixed(0)} MiB (${mib(first.rss).toFixed(0)} MiB at ${first.t.toFixed(0)} s, ${mib(last.rss).toFixed(0)} MiB at the end; heap ${mib(first.heap).toFixed(0)} → ${mib(last.heap).toFixed(0)} MiB).**
+
+| t (s) | frames/s | p50 ms | p99 ms | errors | unanswered | RSS MiB |
+|---:|---:|---:|---:|---:|---:|---:|
+${rows.join('\n')}
+
+Adversaries: the reading dashboard got ${fmt(counts.readingPredictions)} predictions, the slow ones ${fmt(counts.slowPredictions)}; ${counts.pausedDropped} paused dashboards were dropped; of ${fmt(counts.stalledOpened)} stalled sockets the server closed ${fmt(counts.stalledClosed)} (the rest were opened in the last seconds); the hostile client sent ${fmt(counts.hostileSent)} messages, got ${fmt(counts.hostileErrors)} errors (${codes}) and was closed ${counts.hostileClosed} times (by itself every 5 s, and by the server). Failures logged by the server: ${r.failures.length}.
+<!-- soak:end -->`;
+}
+
+await main();
