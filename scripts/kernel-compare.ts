@@ -3,7 +3,7 @@
 // both builds, in alternating order, so the machine's noise (other tenants, frequency) falls on both alike; the
 // report gives each build's median and spread (p10–p90) per call, and the median of the per-round ratios new/old.
 //
-//   npx tsx scripts/kernel-compare.ts [--old DIR] [--new DIR] [--rounds N] [--relaxed]
+//   npx tsx scripts/kernel-compare.ts [--old DIR] [--new DIR] [--rounds N] [--relaxed] [--only NAME-PREFIX]
 //   npx tsx scripts/kernel-compare.ts --callgrind [--old DIR] [--new DIR]   instructions per call, under valgrind
 //   npx tsx scripts/kernel-compare.ts --count NAME --build DIR --calls N   (one kernel, N calls: what --callgrind runs)
 //
@@ -89,7 +89,7 @@ function compare(): void {
   console.log(`${FILE}: old ${OLD}, new ${NEW}; ${ROUNDS} rounds, interleaved (order alternating per round)\n`);
   console.log('| kernel | old median µs (p10–p90) | new median µs (p10–p90) | new/old, median of round ratios (p10–p90) |');
   console.log('|---|---:|---:|---:|');
-  for (const w of WORKLOADS) {
+  for (const w of WORKLOADS.filter((x) => x.name.startsWith(option('--only', '')))) {
     const runs = { old: w.setup(new Abi(builds.old)), new: w.setup(new Abi(builds.new)) };
     for (let i = 0; i < 3; i++) { sample(runs.old, w.calls); sample(runs.new, w.calls); } // warm up: tier up both
     const times = { old: [] as number[], new: [] as number[] }, ratios: number[] = [];
