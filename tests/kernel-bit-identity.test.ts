@@ -40,4 +40,13 @@ describe.each(variants)('the %s build', (variant) => {
       expect(digestOf(builds, c)).toBe(digests![c.name]);
     });
   });
+
+  describe.runIf(digests !== undefined)('has a diagnostics twin that computes the same, so the tests that need its probes test production numerics', () => {
+    const builds = loadBuilds(BUILD, variant);
+    const twin = { production: builds.diagnostics, diagnostics: builds.diagnostics };
+    const production = [...GOLDEN_CASES, ...SYNTHETIC_CASES].filter((c) => c.build === 'production');
+    it.each(production.map((c) => [c.name, c] as const))('%s', (_, c) => {
+      expect(digestOf(twin, c)).toBe(digests![c.name]);
+    });
+  });
 });
