@@ -4,11 +4,11 @@
 //
 // Run: npm run bench:server (or all of npm run bench)
 
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { createModel } from '../src/index.js';
 import { SeqcastServer } from '../src/server/server.js';
+import { ask, startGenerator } from './load-generator.js';
 import { writeResultsSection } from './report.js';
 import { calibrateWork, measureSteadiness, startEchoServer, type Steadiness } from './echo-server.js';
 
@@ -27,7 +27,6 @@ const STEADINESS_SECONDS = 5;
 const DEADLINE_MS = 300_000;
 
 const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
-const GENERATOR = fileURLToPath(new URL('./server-load.mjs', import.meta.url));
 
 interface LevelResult {
   framesPerSecond: number;
@@ -47,20 +46,6 @@ async function runLevel(child: ChildProcess, rate: number, seconds: number): Pro
   const result = (await ask(child, { type: 'run', rate, seconds, warmup: WARMUP_SECONDS })) as unknown as LevelResult;
   const used = process.cpuUsage(before);
   return { ...result, cpuMicrosPerFrame: (used.user + used.system) / Math.max(1, result.allFrames) };
-}
-
-function ask(child: ChildProcess, message: object): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (reply: Record<string, unknown>) => {
-      child.off('exit', onExit);
-      if (reply.type === 'failed') reject(new Error(`load generator failed: ${reply.message}`));
-      else resolve(reply);
-    };
-    const onExit = (code: number) => reject(new Error(`load generator exited with ${code}`));
-    child.once('message', onMessage);
-    child.once('exit', onExit);
-    child.send(message);
-  });
 }
 
 interface FloorResult {
@@ -87,8 +72,7 @@ interface Target {
 }
 
 async function withGenerator(url: string, mode: 'json' | 'binary', close: () => Promise<void>): Promise<Target> {
-  const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await ask(child, { type: 'setup', url: `${url.replace('http', 'ws')}ws`, streams: STREAMS, connections: CONNECTIONS, mode });
+  const child = await startGenerator(url, mode, STREAMS, CONNECTIONS);
   return {
     child,
     close: async () => {

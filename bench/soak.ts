@@ -4,13 +4,12 @@
 //
 // Run: npx tsx bench/soak.ts [--seconds 600] [--segment 30] [--mode binary|json]
 
-import { fork, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createModel } from '../src/index.js';
 import { SeqcastServer } from '../src/server/server.js';
 import { writeResultsSection } from './report.js';
+import { type GeneratorRun, runGenerator, startGenerator } from './load-generator.js';
 import { startAdversaries } from './soak-adversaries.js';
 
 const HIDDEN = 64;
@@ -22,31 +21,8 @@ const LOAD = 0.5;
 const SAMPLE_MS = 5000;
 
 const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
-const GENERATOR = fileURLToPath(new URL('./server-load.mjs', import.meta.url));
 
-interface Run {
-  framesPerSecond: number;
-  p50: number;
-  p99: number;
-  frames: number;
-  allFrames: number;
-  errors: number;
-  unanswered: number;
-}
-
-function ask(child: ChildProcess, message: object): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (reply: Record<string, unknown>) => {
-      child.off('exit', onExit);
-      if (reply.type === 'failed') reject(new Error(`load generator failed: ${reply.message}`));
-      else resolve(reply);
-    };
-    const onExit = (code: number) => reject(new Error(`load generator exited with ${code}`));
-    child.once('message', onMessage);
-    child.once('exit', onExit);
-    child.send(message);
-  });
-}
+type Run = GeneratorRun;
 
 const mib = (bytes: number) => bytes / 2 ** 20;
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -61,16 +37,16 @@ async function main(): Promise<void> {
   // out (bench/server.ts lifts them the same way); the hostile client comes from another address, with its own budget
   const log: string[] = [];
   const server = await SeqcastServer.start({ models: [{ name: 'bench', model }], port: 0, webRoot: null, rateLimit: 10_000_000, log: (line) => log.push(line) });
-  const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const load = loadavg();
+  let child: Awaited<ReturnType<typeof startGenerator>> | undefined;
   try {
-    await ask(child, { type: 'setup', url: `${server.url.replace('http', 'ws')}ws`, streams: STREAMS, connections: CONNECTIONS, mode });
-    const max = (await ask(child, { type: 'run', rate: 0, seconds: MAX_SECONDS, warmup: 1 })) as unknown as Run;
+    child = await startGenerator(server.url, mode, STREAMS, CONNECTIONS);
+    const max = await runGenerator(child, 0, MAX_SECONDS, 1);
     const rate = Math.round(max.framesPerSecond * LOAD);
     process.stdout.write(`${mode}: max ${fmt(max.framesPerSecond)} frames/s; soaking at ${fmt(rate)} frames/s for ${seconds} s\n`);
 
     // the same load alone first: what the adversaries cost the good producers
-    const alone = (await ask(child, { type: 'run', rate, seconds: segment, warmup: 1 })) as unknown as Run;
+    const alone = await runGenerator(child, rate, segment, 1);
     process.stdout.write(`  alone: ${fmt(alone.framesPerSecond)} frames/s, p50 ${alone.p50.toFixed(2)} ms, p99 ${alone.p99.toFixed(2)} ms\n`);
     const started = performance.now();
     const samples: { t: number; rss: number; heap: number }[] = [];
@@ -84,7 +60,7 @@ async function main(): Promise<void> {
     const segments: (Run & { t: number; rss: number })[] = [];
     try {
       while ((performance.now() - started) / 1000 < seconds) {
-        const run = (await ask(child, { type: 'run', rate, seconds: segment, warmup: 0 })) as unknown as Run;
+        const run = await runGenerator(child, rate, segment, 0);
         const t = (performance.now() - started) / 1000;
         const rss = process.memoryUsage().rss;
         segments.push({ ...run, t, rss });
@@ -99,7 +75,7 @@ async function main(): Promise<void> {
     process.stdout.write(`adversaries: ${JSON.stringify(counts)}\n`);
     await writeResultsSection(RESULTS_MD, '<!-- soak:start -->', '<!-- soak:end -->', section({ mode, max, alone, rate, seconds, segment, segments, samples, counts, load, failures: log.filter((l) => /failed/.test(l)) }));
   } finally {
-    child.send({ type: 'exit' });
+    child?.send({ type: 'exit' });
     await server.close();
     model.close();
   }

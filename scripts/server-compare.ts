@@ -5,15 +5,14 @@
 // Run: npm run build && (cd OTHER && npm ci && npm run build) && npx tsx scripts/server-compare.ts OTHER [rounds] [seconds]
 //   e.g. git worktree add --detach /tmp/before <commit>; then OTHER = /tmp/before
 
-import { fork, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runGenerator, startGenerator } from '../bench/load-generator.js';
 
 const STREAMS = 1000;
 const CONNECTIONS = 4;
 const HIDDEN = 64;
-const GENERATOR = fileURLToPath(new URL('../bench/server-load.mjs', import.meta.url));
 
 interface Build {
   label: string;
@@ -25,20 +24,6 @@ async function loadBuild(label: string, root: string): Promise<Build> {
   const library = await import(pathToFileURL(resolve(root, 'dist/index.js')).href);
   const server = await import(pathToFileURL(resolve(root, 'dist/server/server.js')).href);
   return { label, createModel: library.createModel, start: (options) => server.SeqcastServer.start(options) };
-}
-
-function ask(child: ChildProcess, message: object): Promise<Record<string, unknown>> {
-  return new Promise((done, fail) => {
-    const onMessage = (reply: Record<string, unknown>) => {
-      child.off('exit', onExit);
-      if (reply.type === 'failed') fail(new Error(`load generator failed: ${reply.message}`));
-      else done(reply);
-    };
-    const onExit = (code: number) => fail(new Error(`load generator exited with ${code}`));
-    child.once('message', onMessage);
-    child.once('exit', onExit);
-    child.send(message);
-  });
 }
 
 interface Sample {
@@ -57,15 +42,15 @@ async function runOnce(build: Build, mode: 'binary' | 'json', seconds: number): 
     maxStreamsPerConnection: STREAMS,
     maxPayload: 16 * 1024 * 1024,
   });
-  const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let child: Awaited<ReturnType<typeof startGenerator>> | undefined;
   try {
-    await ask(child, { type: 'setup', url: `${server.url.replace('http', 'ws')}ws`, streams: STREAMS, connections: CONNECTIONS, mode });
+    child = await startGenerator(server.url, mode, STREAMS, CONNECTIONS);
     const before = process.cpuUsage();
-    const result = (await ask(child, { type: 'run', rate: 0, seconds, warmup: 1 })) as unknown as { framesPerSecond: number; allFrames: number };
+    const result = await runGenerator(child, 0, seconds, 1);
     const used = process.cpuUsage(before);
     return { framesPerSecond: result.framesPerSecond, cpuMicrosPerFrame: (used.user + used.system) / Math.max(1, result.allFrames) };
   } finally {
-    child.send({ type: 'exit' });
+    child?.send({ type: 'exit' });
     await server.close();
     model.close();
   }

@@ -6,7 +6,7 @@ import type { LearningOptions } from '../api/learning-options.js';
 import { createModel, loadModel, type Model } from '../api/model.js';
 import { InputError } from '../errors.js';
 import { csvField, isHeaderRow, parseNumberCell, readCsvRows } from '../io/csv.js';
-import { AtomicFileSink, StreamSink, type TextSink } from '../io/files.js';
+import { type TextSink, writeTextOutput } from '../io/files.js';
 import { ErrorScorer, nabProbation, type ScorerOptions } from '../stream/error-scorer.js';
 
 /** Where `seqcast detect` writes: the scores (without --output) and the progress bar (on a terminal). */
@@ -97,14 +97,7 @@ export async function runDetect(options: DetectOptions): Promise<number> {
     } finally {
       progress.stop();
     }
-    const sink: TextSink = options.output === undefined ? new StreamSink(options.io.stdout) : await AtomicFileSink.create(options.output);
-    try {
-      await writeScores(sink, input, scores);
-      await sink.commit();
-    } catch (err) {
-      await sink.abort();
-      throw err;
-    }
+    await writeTextOutput(options.output, options.io.stdout, (sink) => writeScores(sink, input, scores));
     return 0;
   } finally {
     model.close();

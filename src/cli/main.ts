@@ -87,8 +87,11 @@ function report(err: unknown, stderr: CliOutput): number {
   return 1;
 }
 
+let version: string | undefined;
+
+/** seqcast's version, from its package.json (read once per process). */
 function readVersion(): string {
   // dist/cli/main.js and src/cli/main.ts both sit two levels below package.json
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
+  version ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return version;
 }

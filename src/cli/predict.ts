@@ -6,7 +6,7 @@ import { argmax, loadModel, type Model, type StepInput } from '../api/model.js';
 import type { Stream } from '../api/stream.js';
 import { InputError } from '../errors.js';
 import { formatNumberRow, formatTextRow, isHeaderRow, parseNumberCell, readCsvRows, type CsvRow } from '../io/csv.js';
-import { AtomicFileSink, StreamSink, type TextSink } from '../io/files.js';
+import { type TextSink, writeTextOutput } from '../io/files.js';
 
 export interface PredictOptions {
   /** Path of the .safetensors model. */
@@ -59,14 +59,7 @@ export function addPredictCommand(program: Command, finish: (exitCode: number) =
 export async function runPredict(options: PredictOptions): Promise<number> {
   const model = await loadModel(options.model);
   try {
-    const sink: TextSink = options.output === undefined ? new StreamSink(options.stdout) : await AtomicFileSink.create(options.output);
-    try {
-      await predictRows(model, options.input, sink);
-      await sink.commit();
-    } catch (err) {
-      await sink.abort();
-      throw err;
-    }
+    await writeTextOutput(options.output, options.stdout, (sink) => predictRows(model, options.input, sink));
     return 0;
   } finally {
     model.close();

@@ -147,6 +147,21 @@ export class AtomicFileSink extends TextSink {
   }
 }
 
+/**
+ * A command's text output, start to end: to the file `path` (replaced atomically, untouched on failure) or, without
+ * one, to `stdout`. `write` fills the sink; it is committed when `write` returns and aborted when it throws.
+ */
+export async function writeTextOutput(path: string | undefined, stdout: NodeJS.WritableStream, write: (sink: TextSink) => Promise<void>): Promise<void> {
+  const sink: TextSink = path === undefined ? new StreamSink(stdout) : await AtomicFileSink.create(path);
+  try {
+    await write(sink);
+    await sink.commit();
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
+}
+
 /** True for errors from the file system (they carry a syscall). */
 export function isFileError(err: unknown): err is NodeJS.ErrnoException {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';

@@ -4,59 +4,20 @@
 // rest start; corrupt model weights are refused naming the file and what to do. Real servers on loopback ports,
 // real directories.
 
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createModel, type Model } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { createModel } from '../../src/index.js';
 import { CheckpointError } from '../../src/server/checkpoint.js';
 import { SeqcastServer } from '../../src/server/server.js';
-import { Client } from './client.js';
+import { runCli } from '../helpers/cli.js';
+import { useStateDirServers } from './state-dir-servers.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SPEC = { cell: 'gru' as const, inputSize: 2, hiddenSize: 4, seed: 8 };
 
-let dir: string;
-let stateDir: string;
-let logs: string[] = [];
-let server: SeqcastServer | undefined;
-const models: Model[] = [];
-const clients: Client[] = [];
+const h = useStateDirServers(SPEC, 'faults');
+const { start, connect, stop } = h;
 
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'seqcast-faults-'));
-  stateDir = join(dir, 'state');
-  logs = [];
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server?.close();
-  server = undefined;
-  for (const model of models.splice(0)) model.close();
-  chmodSync(dir, 0o700);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function start(): Promise<SeqcastServer> {
-  const model = await createModel(SPEC);
-  models.push(model);
-  server = await SeqcastServer.start({ models: [{ name: 'm', model }], port: 0, webRoot: null, stateDir, log: (line) => logs.push(line) });
-  return server;
-}
-
-async function connect(): Promise<Client> {
-  const client = await Client.connect(server!.url);
-  clients.push(client);
-  return client;
-}
-
-async function stop(): Promise<void> {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server!.close();
-  server = undefined;
-}
 
 /** A checkpoint of streams s0..s{n-1}, each fed 3 frames (s0 a learning stream), written by a real server's stop. */
 async function checkpointOf(names: string[]): Promise<void> {
@@ -68,7 +29,7 @@ async function checkpointOf(names: string[]): Promise<void> {
   await stop();
 }
 
-const streamsFile = () => join(stateDir, 'streams.json');
+const streamsFile = () => join(h.stateDir, 'streams.json');
 type Saved = { streams: Record<string, unknown>[]; models: { name: string; weights: string }[] };
 const readSaved = (): Saved => JSON.parse(readFileSync(streamsFile(), 'utf8'));
 const writeSaved = (saved: unknown) => writeFileSync(streamsFile(), JSON.stringify(saved));
@@ -76,33 +37,43 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('a state directory the server cannot write', () => {
   it('makes `seqcast serve` refuse to start, saying which directory and why (a read-only directory, as another user)', async () => {
-    await (await createModel(SPEC)).save(join(dir, 'pump.safetensors'));
-    // root writes through permissions: run the server as nobody when the tests run as root
+    await (await createModel(SPEC)).save(join(h.dir, 'pump.safetensors'));
+    // root writes through permissions: run the command as nobody (effective ids, in this process: the kernel is already
+    // compiled, so nothing of the checkout, which nobody may not be able to read, is opened) when the tests run as root
     const asRoot = process.getuid?.() === 0;
-    chmodSync(dir, 0o755);
-    const readOnly = join(dir, 'read-only');
+    chmodSync(h.dir, 0o755);
+    const readOnly = join(h.dir, 'read-only');
     mkdirSync(readOnly);
     chmodSync(readOnly, 0o555);
-    const args = ['--import', 'tsx', 'tests/server/seqcast-cli.mts', 'serve', '--model', join(dir, 'pump.safetensors'), '--port', '0', '--state-dir', readOnly];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const args = ['serve', '--model', join(h.dir, 'pump.safetensors'), '--port', '0', '--state-dir', readOnly];
+    if (asRoot) {
+      await runCli(['--version']); // the command reads its package.json once per process: here, as root
+      process.setegid!(65534);
+      process.seteuid!(65534);
+    }
+    let run: Awaited<ReturnType<typeof runCli>>;
+    try {
+      run = await runCli(args);
+    } finally {
+      if (asRoot) {
+        process.seteuid!(0);
+        process.setegid!(0);
+      }
+    }
+    const { status: code, stdout, stderr } = run;
     expect(code).toBe(1);
     expect(stdout).not.toMatch(/serving on/);
     expect(stderr).toMatch(new RegExp(`^seqcast: cannot write to the state directory ${escape(readOnly)}: permission denied \\(EACCES\\); checkpoints would fail`, 'm'));
     expect(stderr).not.toMatch(/a bug in seqcast|at .*\.ts:\d+/);
-  }, 20_000);
+  });
 
   it('refuses a --state-dir that is a file, before listening', async () => {
-    writeFileSync(stateDir, 'not a directory');
+    writeFileSync(h.stateDir, 'not a directory');
     const model = await createModel(SPEC);
-    models.push(model);
-    const refused = await SeqcastServer.start({ models: [{ name: 'm', model }], port: 0, webRoot: null, stateDir }).then(() => undefined, (err: unknown) => err);
+    h.models.push(model);
+    const refused = await SeqcastServer.start({ models: [{ name: 'm', model }], port: 0, webRoot: null, stateDir: h.stateDir }).then(() => undefined, (err: unknown) => err);
     expect(refused).toBeInstanceOf(CheckpointError);
-    expect((refused as Error).message).toMatch(new RegExp(`cannot write to the state directory ${escape(stateDir)}: .*(EEXIST|ENOTDIR)`));
+    expect((refused as Error).message).toMatch(new RegExp(`cannot write to the state directory ${escape(h.stateDir)}: .*(EEXIST|ENOTDIR)`));
   });
 });
 
@@ -122,14 +93,14 @@ describe('a corrupt streams.json entry or snapshot', () => {
 
     await start();
     const path = escape(streamsFile());
-    expect(logs).toContainEqual(expect.stringMatching(new RegExp(`stream "s1" in ${path} is corrupt \\(scorer is null; expected an object\\); left out, the other streams start`)));
-    expect(logs).toContainEqual(expect.stringMatching(new RegExp(`stream "s2" in ${path} is corrupt \\(horizon is "3"; expected an integer from 0 to 256\\)`)));
-    expect(logs).toContainEqual(expect.stringMatching(new RegExp(`stream "s3" in ${path} cannot be restored \\(snapshot is 30 bytes, shorter than its 40-byte header\\)`)));
-    expect(logs).toContainEqual(expect.stringMatching(new RegExp(`stream "s4" in ${path} is corrupt \\(lastSeq is 1e\\+300; expected an integer`)));
-    expect(logs).toContainEqual(expect.stringMatching(new RegExp(`stream "s5" in ${path} repeats the name of an earlier stream`)));
-    expect(logs).toContainEqual(expect.stringMatching(new RegExp(`stream number 9 in ${path} is corrupt \\(the record is 42; expected an object\\)`)));
-    expect(logs).toContainEqual(expect.stringMatching(new RegExp(`stream "twin" in ${path} repeats the id \\d+ of an earlier stream`)));
-    expect(logs).toContainEqual(expect.stringMatching(/restored 3 streams/));
+    expect(h.logs).toContainEqual(expect.stringMatching(new RegExp(`stream "s1" in ${path} is corrupt \\(scorer is null; expected an object\\); left out, the other streams start`)));
+    expect(h.logs).toContainEqual(expect.stringMatching(new RegExp(`stream "s2" in ${path} is corrupt \\(horizon is "3"; expected an integer from 0 to 256\\)`)));
+    expect(h.logs).toContainEqual(expect.stringMatching(new RegExp(`stream "s3" in ${path} cannot be restored \\(snapshot is 30 bytes, shorter than its 40-byte header\\)`)));
+    expect(h.logs).toContainEqual(expect.stringMatching(new RegExp(`stream "s4" in ${path} is corrupt \\(lastSeq is 1e\\+300; expected an integer`)));
+    expect(h.logs).toContainEqual(expect.stringMatching(new RegExp(`stream "s5" in ${path} repeats the name of an earlier stream`)));
+    expect(h.logs).toContainEqual(expect.stringMatching(new RegExp(`stream number 9 in ${path} is corrupt \\(the record is 42; expected an object\\)`)));
+    expect(h.logs).toContainEqual(expect.stringMatching(new RegExp(`stream "twin" in ${path} repeats the id \\d+ of an earlier stream`)));
+    expect(h.logs).toContainEqual(expect.stringMatching(/restored 3 streams/));
     expect(learner.byteLength).toBeGreaterThan(0);
 
     const client = await connect();
@@ -153,7 +124,7 @@ describe('a corrupt streams.json entry or snapshot', () => {
 describe('corrupt checkpointed model weights', () => {
   it('are refused naming the model, the file and what to do; moved away, the model starts from its own file with its streams', async () => {
     await checkpointOf(['s0', 's1']);
-    const weights = join(stateDir, readSaved().models[0].weights);
+    const weights = join(h.stateDir, readSaved().models[0].weights);
     const bytes = readFileSync(weights);
     writeFileSync(weights, bytes.subarray(0, bytes.byteLength - 4));
     const refused = await start().then(() => undefined, (err: unknown) => err);
@@ -162,8 +133,8 @@ describe('corrupt checkpointed model weights', () => {
 
     renameSync(weights, `${weights}.corrupt`);
     await start();
-    expect(logs).toContainEqual(`the checkpointed weights of model "m", ${weights}, are missing; it starts from its model file`);
-    expect(logs).toContainEqual(expect.stringMatching(/restored 2 streams/));
+    expect(h.logs).toContainEqual(`the checkpointed weights of model "m", ${weights}, are missing; it starts from its model file`);
+    expect(h.logs).toContainEqual(expect.stringMatching(/restored 2 streams/));
     const client = await connect();
     expect(await client.open('s1')).toMatchObject({ resumed: true, lastSeq: 2 });
   });

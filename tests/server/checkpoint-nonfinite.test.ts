@@ -4,55 +4,18 @@
 // non-finite learner (as versions before this fix wrote) restarts too: that one stream is left out and named.
 // Real servers on loopback ports, real state directories.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createModel, readSafetensors, type Model } from '../../src/index.js';
-import { SeqcastServer } from '../../src/server/server.js';
-import { Client } from './client.js';
+import { describe, expect, it } from 'vitest';
+import { readSafetensors } from '../../src/index.js';
+import { useStateDirServers } from './state-dir-servers.js';
 
 const SPEC = { cell: 'lstm' as const, inputSize: 1, hiddenSize: 8, seed: 1 };
 const HOSTILE = [-3.4e38, 3.4e38, -3.4e38, 3.4e38, -3.4e38, 3.4e38, -3.4e38, 3.4e38];
 
-let stateDir: string;
-let server: SeqcastServer | undefined;
-let logs: string[] = [];
-const models: Model[] = [];
-const clients: Client[] = [];
+const h = useStateDirServers(SPEC, 'nonfinite');
+const { start, connect, stop } = h;
 
-beforeEach(() => {
-  stateDir = mkdtempSync(join(tmpdir(), 'seqcast-nonfinite-'));
-  logs = [];
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server?.close();
-  server = undefined;
-  for (const model of models.splice(0)) model.close();
-  rmSync(stateDir, { recursive: true, force: true });
-});
-
-/** A server on a fresh model of SPEC (as `seqcast serve --model` gives one), checkpointing to stateDir. */
-async function start(): Promise<SeqcastServer> {
-  const model = await createModel(SPEC);
-  models.push(model);
-  server = await SeqcastServer.start({ models: [{ name: 'm', model }], port: 0, webRoot: null, stateDir, log: (line) => logs.push(line) });
-  return server;
-}
-
-async function connect(): Promise<Client> {
-  const client = await Client.connect(server!.url);
-  clients.push(client);
-  return client;
-}
-
-/** Stops the server (it checkpoints on the way out), as SIGTERM does. */
-async function stop(): Promise<void> {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server!.close();
-  server = undefined;
-}
 
 /** Every number in a JSON value, with its path; JSON writes Infinity and NaN as null, so a null where a number belongs is one too. */
 function numbersIn(value: unknown, path = ''): { path: string; value: unknown }[] {
@@ -85,14 +48,14 @@ describe('non-finite learner statistics', () => {
     }
     await stop();
 
-    const saved = JSON.parse(readFileSync(join(stateDir, 'streams.json'), 'utf8'));
+    const saved = JSON.parse(readFileSync(join(h.stateDir, 'streams.json'), 'utf8'));
     const hostile = saved.streams.find((s: { name: string }) => s.name === 'hostile');
     const nonNumbers = numbersIn({ scorer: hostile.scorer, normalizer: hostile.normalizer }).filter(({ path, value }) => typeof value !== 'number' && path !== '.scorer.previous');
     expect(nonNumbers).toEqual([]);
     expect(hostile.learner).toBeDefined();
 
     await start();
-    expect(logs).toContainEqual(expect.stringMatching(/restored 2 streams/));
+    expect(h.logs).toContainEqual(expect.stringMatching(/restored 2 streams/));
     const again = await connect();
     expect(await again.open('hostile', { learn: true })).toMatchObject({ type: 'opened', resumed: true, lastSeq: HOSTILE.length - 1 });
     expect(await again.open('calm', { learn: true })).toMatchObject({ type: 'opened', resumed: true, lastSeq: HOSTILE.length - 1 });
@@ -104,16 +67,16 @@ describe('non-finite learner statistics', () => {
     await client.open('s', { learn: true });
     client.send({ type: 'frame', stream: 's', seq: 0, values: [1] });
     await client.until(() => client.predictions('s').length === 1, 'a prediction');
-    await server!.checkpoint();
-    const before = readFileSync(join(stateDir, 'streams.json'), 'utf8');
+    await h.server!.checkpoint();
+    const before = readFileSync(join(h.stateDir, 'streams.json'), 'utf8');
     // as a bug in training might leave them: written into the kernel behind the library's checks
-    models[0].kernel.params()[3] = NaN;
-    await expect(server!.checkpoint()).rejects.toThrow(/model "m": the weights of .* are not finite \(tensor \S+ element \d+ is NaN\); they are not checkpointed; this checkpoint is not written, the previous one stays/);
-    expect(readFileSync(join(stateDir, 'streams.json'), 'utf8')).toBe(before);
+    h.models[0].kernel.params()[3] = NaN;
+    await expect(h.server!.checkpoint()).rejects.toThrow(/model "m": the weights of .* are not finite \(tensor \S+ element \d+ is NaN\); they are not checkpointed; this checkpoint is not written, the previous one stays/);
+    expect(readFileSync(join(h.stateDir, 'streams.json'), 'utf8')).toBe(before);
     const saved = JSON.parse(before);
-    const weights = readSafetensors(readFileSync(join(stateDir, saved.models[0].weights)), 'weights');
+    const weights = readSafetensors(readFileSync(join(h.stateDir, saved.models[0].weights)), 'weights');
     expect([...weights.tensors.values()].every(({ data }) => data.every(Number.isFinite))).toBe(true);
-    models[0].kernel.params()[3] = 0; // so that the server's own stop can checkpoint
+    h.models[0].kernel.params()[3] = 0; // so that the server's own stop can checkpoint
   });
 
   it('in a checkpoint written before this fix block no restart: that stream is left out and named with its file, the others start', async () => {
@@ -127,14 +90,14 @@ describe('non-finite learner statistics', () => {
 
     // the learner's mse (u32 header of 11 words, then f64 errorCount, spikeFactor, rollbackFactor, bestLoss, frames,
     // updates, skipped, rollbacks, mse) as the old server wrote it: "learner state: statistics value 7 is Infinity"
-    const path = join(stateDir, 'streams.json');
+    const path = join(h.stateDir, 'streams.json');
     const file = JSON.parse(readFileSync(path, 'utf8'));
     poisonLearner(file, 'poisoned', 11 * 4 + 8 * 8, Infinity);
     writeFileSync(path, JSON.stringify(file));
 
     await start();
-    expect(logs).toContainEqual(expect.stringMatching(new RegExp(`stream "poisoned" in ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be restored \\(learner state: statistics value 7 is Infinity`)));
-    expect(logs).toContainEqual(expect.stringMatching(/restored 1 stream /));
+    expect(h.logs).toContainEqual(expect.stringMatching(new RegExp(`stream "poisoned" in ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be restored \\(learner state: statistics value 7 is Infinity`)));
+    expect(h.logs).toContainEqual(expect.stringMatching(/restored 1 stream /));
     const again = await connect();
     expect(await again.open('healthy', { learn: true })).toMatchObject({ resumed: true, lastSeq: 4 });
     // the stream that could not be restored opens afresh under its name
