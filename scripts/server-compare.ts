@@ -2,13 +2,17 @@
 // commit, built), each serving the same load from bench/server-load.mjs in turn, round after round, so that both
 // meet the same spells of a noisy machine. Prints the medians and spreads of server CPU µs per frame and of frames/s.
 //
+// Writes its table to stdout and to its section of bench/RESULTS.md (between <!-- compare:start --> and <!-- compare:end -->).
+//
 // Run: npm run build && (cd OTHER && npm ci && npm run build) && npx tsx scripts/server-compare.ts OTHER [rounds] [seconds]
 //   e.g. git worktree add --detach /tmp/before <commit>; then OTHER = /tmp/before
 
+import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runGenerator, startGenerator } from '../bench/load-generator.js';
+import { writeResultsSection } from '../bench/report.js';
 
 const STREAMS = 1000;
 const CONNECTIONS = 4;
@@ -56,6 +60,11 @@ async function runOnce(build: Build, mode: 'binary' | 'json', seconds: number): 
   }
 }
 
+/** The short commit a checkout is at (its build is assumed current). */
+function commitOf(dir: string): string {
+  return execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -70,7 +79,7 @@ async function main(): Promise<void> {
   const [other, roundsArg, secondsArg] = process.argv.slice(2);
   if (!other) throw new Error('usage: tsx scripts/server-compare.ts OTHER_CHECKOUT [rounds=5] [seconds=3]');
   const rounds = Number(roundsArg ?? 5), seconds = Number(secondsArg ?? 3);
-  const builds = [await loadBuild(`other (${other})`, other), await loadBuild('this checkout', fileURLToPath(new URL('..', import.meta.url)))];
+  const builds = [await loadBuild(`other (${commitOf(other)})`, other), await loadBuild('this checkout', fileURLToPath(new URL('..', import.meta.url)))];
   const load = loadavg();
   const samples = new Map<string, Sample[]>();
   for (const mode of ['binary', 'json'] as const) {
@@ -85,12 +94,22 @@ async function main(): Promise<void> {
       }
     }
   }
-  process.stdout.write(`\n${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; load average at start ${load.map((l) => l.toFixed(2)).join(' / ')}, at end ${loadavg().map((l) => l.toFixed(2)).join(' / ')}\n`);
-  process.stdout.write(`| frames | build | server CPU µs / frame, median (min–max) | frames/s flat out, median (min–max) |\n|---|---|---:|---:|\n`);
-  for (const [key, list] of samples) {
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; load average at start ${load.map((l) => l.toFixed(2)).join(' / ')}, at end ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`;
+  const rows = [...samples].map(([key, list]) => {
     const [mode, label] = key.split('\t');
-    process.stdout.write(`| ${mode} | ${label} | ${summary(list.map((s) => s.cpuMicrosPerFrame), 2)} | ${summary(list.map((s) => s.framesPerSecond), 0)} |\n`);
-  }
+    return `| ${mode} | ${label} | ${summary(list.map((s) => s.cpuMicrosPerFrame), 2)} | ${summary(list.map((s) => s.framesPerSecond), 0)} |`;
+  });
+  const table = ['| frames | build | server CPU µs / frame, median (min–max) | frames/s flat out, median (min–max) |', '|---|---|---:|---:|', ...rows].join('\n');
+  process.stdout.write(`\n${machine}\n${table}\n`);
+  const section = `<!-- compare:start -->
+## Server CPU per frame: this build beside an earlier one
+
+\`npx tsx scripts/server-compare.ts OTHER ${rounds} ${seconds}\`: LSTM H=64, ${STREAMS} streams over ${CONNECTIONS} connections, the load generator of bench:server flat out; each round runs both builds back to back (alternating which goes first), ${rounds} rounds of ${seconds} s per build and frame kind. Server CPU is this process's user + system time over the run ÷ the frames answered.
+OTHER here: commit ${commitOf(other)}; this build: commit ${commitOf('.')}. ${machine}.
+
+${table}
+<!-- compare:end -->`;
+  await writeResultsSection(new URL('../bench/RESULTS.md', import.meta.url), '<!-- compare:start -->', '<!-- compare:end -->', section);
 }
 
 main().then(
