@@ -169,7 +169,7 @@ export class SeqcastServer {
   // ---- the pipeline ---------------------------------------------------------------------------------------------
 
   private startPipeline(): void {
-    this.pipeline = this.frames$.pipe(streamPipeline({ reject: (r) => this.rejected(r), flushes: this.flushes$ })).subscribe({
+    this.pipeline = this.frames$.pipe(streamPipeline({ reject: (r) => this.rejected(r), flushes: this.flushes$, now: () => this.clock.now() })).subscribe({
       next: (batch) => this.deliver(batch),
       error: (err) => {
         // a bug, not bad input (bad input is refused as values): report it and keep serving
