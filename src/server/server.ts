@@ -11,6 +11,7 @@ import { InputError } from '../errors.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { predictionJson } from '../protocol/json.js';
 import { WS_PATH, type ClosedMessage, type ConfigureMessage, type ConfiguredMessage, type OpenedMessage, type OpenMessage, type ProtocolProblem, type ResetMessage, type StreamsMessage } from '../protocol/messages.js';
+import { detectionThreshold } from '../stream/detection-thresholds.js';
 import { streamPipeline } from '../stream/pipeline.js';
 import type { FrameSource, IncomingFrame, Rejection, ScoredBatch, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
 import { Admission, refuseSocket } from './admission.js';
@@ -97,6 +98,7 @@ export class SeqcastServer {
       orphanTtlMs: this.options.orphanTtlMs,
       learning: this.options.learning,
       scorer: options.scorer,
+      detection: { profile: this.options.detectionProfile, threshold: detectionThreshold(this.options.detectionProfile) },
       clock: this.clock,
       flush: () => this.flushes$.next(),
       log: this.log,
