@@ -282,7 +282,7 @@ def check_seqcast():
     worst = float((got - expected).abs().max())
     scale = float(expected.abs().max())
     print(f'seqcast-trained 2-layer relu rnn (hidden 7) in PyTorch nn.RNN(nonlinearity="relu"): {got.shape[0]} steps, '
-          f'max |seqcast predict − PyTorch| = {worst:.3g} (outputs up to {scale:.3g}; predict writes 6 significant digits)')
+          f'max |seqcast predict − PyTorch| = {worst:.3g} (outputs up to {scale:.3g}; predict writes float32 values exactly)')
     tanh = nn.RNN(2, 7, num_layers=2, batch_first=True)
     tanh.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith('rnn.')})
     with torch.no_grad():
