@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createModel, loadModel, ModelFormatError, readSafetensors, writeSafetensors, type Model } from '../src/index.js';
+import { createModel, loadModel, ModelFormatError, modelFromSafetensors, readSafetensors, writeSafetensors, type Model } from '../src/index.js';
 import { expectClose, row, type GoldenCase } from './helpers/golden.js';
 import { recurrentTop, referenceForward } from './helpers/reference.js';
 
@@ -127,7 +127,6 @@ describe('the nonlinearity key is checked once, on the way in', () => {
   ])('refuses %j, naming the key and what it may hold', async (seqcast, message) => {
     const bytes = fileOf(golden, seqcast);
     await expect(loadModel(bytes.slice())).rejects.toThrow(ModelFormatError);
-    const { modelFromSafetensors } = await import('../src/api/model.js');
     await expect(modelFromSafetensors(bytes, 'rnn.safetensors')).rejects.toThrow(message);
   });
 
@@ -135,7 +134,6 @@ describe('the nonlinearity key is checked once, on the way in', () => {
     const lstm = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 3, seed: 1 });
     const file = readSafetensors(lstm.toSafetensors(), 'lstm');
     const tensors = [...file.tensors].map(([name, t]) => ({ name, shape: t.shape, data: Float32Array.from(t.data) }));
-    const { modelFromSafetensors } = await import('../src/api/model.js');
     await expect(modelFromSafetensors(writeSafetensors(tensors, { format: 'pt', seqcast: JSON.stringify(RELU) }), 'lstm.safetensors'))
       .rejects.toThrow('lstm.safetensors: seqcast metadata "nonlinearity" is "relu", which applies to an rnn cell (nn.RNN) only; this model\'s cell is lstm');
   });
