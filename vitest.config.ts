@@ -14,6 +14,7 @@ const KERNEL_SUITES = [
   'tests/attention-gradients-fd.test.ts',
   'tests/token-shortcut.test.ts',
   'tests/kernel-bit-identity.test.ts',
+  'tests/rnn-relu.test.ts',
 ];
 
 export default defineConfig({
