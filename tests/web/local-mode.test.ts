@@ -1,17 +1,20 @@
 // The dashboard with no server: served by a plain static file server (no WebSocket endpoint), the page runs a dropped CSV
 // in a Web Worker with seqcast's kernel and `seqcast detect`'s detector, and asks the network for nothing but its own files.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIfMissing, launchChromium, ROOT } from '../../scripts/dashboard-browser';
 import { startStaticServer, WEB_DIST, type StaticServer } from '../../scripts/static-server';
-import { createModel } from '../../src/api/model';
+import { createModel, loadModel } from '../../src/api/model';
 import { DETECT_MODEL, detectAnomalies, readDetectInput } from '../../src/cli/detect';
 
 /** The NAB file the repository bundles (demo/README.md): 22,695 rows of a machine's temperature, 5 minutes apart. */
 const NAB_FILE = join(ROOT, 'demo/machine_temperature_system_failure.csv');
+/** The model the repository bundles for that file (an LSTM trained offline by seqcast train). */
+const MODEL_FILE = join(ROOT, 'demo/machine-temperature.safetensors');
 
 interface LocalSnapshot {
   status: string;
@@ -22,6 +25,7 @@ interface LocalSnapshot {
 }
 
 let server: StaticServer;
+const dir = mkdtempSync(join(tmpdir(), 'seqcast-local-'));
 let browser: Awaited<ReturnType<typeof launchChromium>>;
 const pageErrors: string[] = [];
 
@@ -39,10 +43,11 @@ async function until(page: Page, check: (s: LocalSnapshot) => boolean, what: str
   return last;
 }
 
-/** Drops `files` (name and text) on the page, as a user dragging them from a file manager would. */
-async function drop(page: Page, files: { name: string; text: string }[]): Promise<void> {
+/** Drops `files` (name and text, or bytes) on the page, as a user dragging them from a file manager would. */
+async function drop(page: Page, files: { name: string; text?: string; bytes?: Uint8Array }[]): Promise<void> {
+  const described = files.map((f) => ({ name: f.name, text: f.text, bytes: f.bytes ? Array.from(f.bytes) : undefined }));
   const transfer = await page.evaluateHandle(
-    `(() => { const t = new DataTransfer(); for (const f of ${JSON.stringify(files)}) t.items.add(new File([f.text], f.name, { type: 'text/csv' })); return t; })()`,
+    `(() => { const t = new DataTransfer(); for (const f of ${JSON.stringify(described)}) t.items.add(new File([f.bytes ? new Uint8Array(f.bytes) : f.text], f.name)); return t; })()`,
   );
   await page.dispatchEvent('body', 'drop', { dataTransfer: transfer });
 }
@@ -68,6 +73,7 @@ describe('the dashboard alone in chromium, with no server', () => {
   afterAll(async () => {
     await browser?.close();
     await server?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('runs the dropped NAB file in a worker: predictions, forecasts and anomaly scores drawn, the scores `seqcast detect` gives, and no request beyond the page’s own files', async () => {
@@ -110,6 +116,32 @@ describe('the dashboard alone in chromium, with no server', () => {
     expect(sockets.every((url) => url === `${origin.replace('http', 'ws')}/ws`)).toBe(true);
     await settle(2500); // longer than the socket's retry interval
     expect(sockets.length).toBe(socketsWhenLocal);
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
+  it('runs a dropped model file on a dropped CSV: the scores are detect --model’s', async () => {
+    const { page } = await recordedTab();
+    await page.goto(`${server.url}#local&kernel=baseline`);
+    await page.waitForSelector('#local-dialog[open]', { timeout: 10_000 });
+    const head = readFileSync(NAB_FILE, 'utf8').split('\n').slice(0, 2001).join('\n');
+    const csvPath = join(dir, 'first-2000.csv');
+    writeFileSync(csvPath, head);
+    await drop(page, [
+      { name: 'first-2000.csv', text: head },
+      { name: 'machine-temperature.safetensors', bytes: readFileSync(MODEL_FILE) },
+    ]);
+    expect(await page.isChecked('input[name="local-model-choice"][value="file"]')).toBe(true);
+    await page.selectOption('#local-rate', '0');
+    await page.click('#local-form button[type="submit"]');
+    const done = await until(page, (s) => s.local?.state === 'done' || s.local?.state === 'failed', 'the page has scored every row', 60_000);
+    expect(done.local).toMatchObject({ state: 'done', rows: 2000, predicted: 2000 });
+    expect(await page.innerText('#view-body')).toContain('model machine-temperature');
+    const input = await readDetectInput(csvPath);
+    const model = await loadModel(MODEL_FILE, { kernel: 'baseline' });
+    const expected = Array.from(detectAnomalies(model, input.values, input.timestamps));
+    model.close();
+    expect(done.local!.scores).toEqual(expected);
     await page.close();
     expect(pageErrors).toEqual([]);
   }, 120_000);
