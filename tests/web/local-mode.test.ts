@@ -146,6 +146,35 @@ describe('the dashboard alone in chromium, with no server', () => {
     expect(pageErrors).toEqual([]);
   }, 120_000);
 
+  it('takes the view’s controls on a local run: a new horizon, learning off, and pause stops the replay until resumed', async () => {
+    const { page } = await recordedTab();
+    await page.goto(`${server.url}#local`);
+    await page.waitForSelector('#local-dialog[open]', { timeout: 10_000 });
+    await page.setInputFiles('#local-csv', NAB_FILE);
+    await page.selectOption('#local-rate', '100');
+    await page.click('#local-form button[type="submit"]');
+    const stream = 'machine_temperature_system_failure';
+    await until(page, (s) => s.forecastRows[stream] === 10, 'predictions with the dialog’s 10 forecast rows');
+    await page.fill('form.horizon input[type="number"]', '3');
+    await page.click('form.horizon button[type="submit"]');
+    await until(page, (s) => s.forecastRows[stream] === 3, 'predictions with 3 forecast rows');
+    expect(await page.innerText('.control-status')).toBe('Applied by the local run: horizon 3, learning on.');
+    await page.click('label.learn input');
+    await page.waitForFunction('document.querySelector(".control-status").textContent === "Applied by the local run: horizon 3, learning off."', undefined, { timeout: 5000 });
+
+    await page.click('button.pause');
+    await settle(500); // rows already posted may still land
+    const paused = (await snapshot(page)).local!.predicted;
+    await settle(1000);
+    expect((await snapshot(page)).local!.predicted).toBe(paused);
+    await page.click('button.pause');
+    await until(page, (s) => s.local!.predicted > paused + 20, 'the replay goes on after resume');
+    await page.click('button.reset');
+    await page.waitForFunction('/Reset refused by the local run \\(not_supported\\)/.test(document.querySelector(".control-status").textContent)', undefined, { timeout: 5000 });
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
   it('opens with #local straight into local mode, with no WebSocket at all', async () => {
     const { page, sockets } = await recordedTab();
     await page.goto(`${server.url}#local`);

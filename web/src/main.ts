@@ -65,6 +65,7 @@ const context: ViewContext = {
   clock,
   theme,
   windowSeconds: WINDOWS[0],
+  peer: 'the server',
   // until the server says which profile it detects with (servers before it never do)
   detection: detectionFrom(undefined),
   learningAvailable: undefined,
@@ -233,6 +234,7 @@ function runLocally(run: LocalRun): void {
   local?.stop();
   local = new LocalSession({ messages: received, progress: (state, detail) => showNotice(state === 'failed' ? `Could not run the file: ${detail}` : detail) });
   link = local;
+  context.peer = 'the local run';
   view?.destroy();
   view = undefined;
   selected = undefined;
@@ -298,9 +300,9 @@ function redrawList(): void {
       rate: series.rate(now),
       rmse: series.latest?.rmse ?? null,
       anomaly: series.latest?.anomaly ?? null,
-      detectedLately: (threshold) => {
+      lastDetection: (threshold) => {
         const recent = series.recent(ANOMALY, now - DETECTED_LATELY_SECONDS);
-        return thresholdCrossings(recent.x, recent.y, threshold).length > 0;
+        return thresholdCrossings(recent.x, recent.y, threshold).at(-1);
       },
       note: paused.has(entry.name) ? 'paused' : listed && !listed.held ? 'no producer' : listed?.parked ? 'idle' : '',
       spark: () => ({ ...series.recent(entry.kind === 'values' ? actualColumn(0) : ERROR, now - SPARK_SECONDS), xMin: now - SPARK_SECONDS, xMax: now, color: theme.actual }),

@@ -46,6 +46,8 @@ export interface ViewContext {
   windowSeconds: number;
   /** The threshold detections are marked at, and its profile (from the server's `list`). */
   detection: Detection;
+  /** Who answers the page's requests, in words: "the server", or "the local run" (a file run in this page). */
+  peer: string;
   /** From metrics: whether the server can learn online (undefined until the first metrics). */
   learningAvailable: boolean | undefined;
   send(message: object): boolean;
@@ -180,11 +182,11 @@ export class StreamView {
           : message.code === 'stream_busy'
             ? ' Protocol v1 lets only the stream’s producer do this.'
             : '';
-      this.say(`${words} refused by the server (${message.code}): ${message.message}.${hint}`, true);
+      this.say(`${words} refused by ${this.context.peer} (${message.code}): ${message.message}.${hint}`, true);
     } else if (message.type === 'reset') {
-      this.say(`Stream reset by the server after seq ${String(message.lastSeq)}.`);
+      this.say(`Stream reset by ${this.context.peer} after seq ${String(message.lastSeq)}.`);
     } else if (message.type === 'configured') {
-      this.say(`Server applied: horizon ${String(message.horizon ?? '–')}, learning ${message.learn ? 'on' : 'off'}.`);
+      this.say(`Applied by ${this.context.peer}: horizon ${String(message.horizon ?? '–')}, learning ${message.learn ? 'on' : 'off'}.`);
       if (this.entry.listed) {
         if (typeof message.horizon === 'number') this.entry.listed.horizon = message.horizon;
         if (typeof message.learn === 'boolean') this.entry.listed.learn = message.learn;
@@ -377,14 +379,14 @@ export class StreamView {
   private togglePause(): void {
     const paused = !this.context.isPaused(this.entry.name);
     this.context.setPaused(this.entry.name, paused);
-    this.say(paused ? 'View paused: the server stops sending this stream to the page.' : 'View resumed.');
+    this.say(paused ? `View paused: ${this.context.peer} stops sending this stream to the page.` : 'View resumed.');
     this.updateInfo();
   }
 
   private request(what: 'reset' | 'horizon' | 'learn', message: object): void {
     this.pending = what;
     if (!this.context.send(message)) this.say('Not connected to the server; try again once the connection is back.', true);
-    else this.say(`Sent to the server: ${JSON.stringify(message)}`);
+    else this.say(`Sent to ${this.context.peer}: ${JSON.stringify(message)}`);
   }
 
   private say(text: string, problem = false): void {
