@@ -10,6 +10,7 @@ import { WS_PATH } from '../protocol/messages.js';
 import { SeqcastServer } from '../server/server.js';
 import type { ServedModel } from '../stream/types.js';
 import { positiveInteger } from './demo-command.js';
+import { UsageError } from './usage.js';
 
 export interface ServeCommandOptions {
   model?: string[];
@@ -80,7 +81,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     served.push({ name, model: await loadModel(path) });
   }
   if (options.demo) served.push(...(await demoModels()).filter((demo) => !served.some((m) => m.name === demo.name)));
-  if (served.length === 0) throw new InputError('nothing to serve: give --model FILE.safetensors, or --demo for the built-in demo');
+  if (served.length === 0) throw new UsageError('serve', 'nothing to serve: give --model FILE.safetensors, or --demo for the built-in demo');
 
   const log = (line: string) => process.stderr.write(`seqcast: ${line}\n`);
   const server = await SeqcastServer.start({

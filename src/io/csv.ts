@@ -66,10 +66,13 @@ export async function* csvRows(input: NodeJS.ReadableStream, source: string): As
     // Every record, blank ones included, ends at one line break, so lines are counted here
     // (csv-parse's `info` option would do it too, at a quarter of the run time).
     let line = 1;
+    let first = true;
     for await (const cells of parser as AsyncIterable<string[]>) {
       const start = line;
       line += 1 + countLineBreaks(cells); // quoted cells may span lines
       if (cells.length === 1 && cells[0] === '') continue; // a blank line
+      if (first) checkSeparator(cells, start, source);
+      first = false;
       yield { line: start, cells };
     }
   } catch (err) {
@@ -78,6 +81,18 @@ export async function* csvRows(input: NodeJS.ReadableStream, source: string): As
     throw err;
   } finally {
     parser.destroy();
+  }
+}
+
+/**
+ * Refuses a file whose first row is one cell holding semicolons or tabs: it was written with another separator
+ * (a spreadsheet's "CSV" in a locale with decimal commas), and read as commas it would be one column of text.
+ */
+function checkSeparator(cells: string[], line: number, source: string): void {
+  if (cells.length !== 1) return;
+  const separator = cells[0].includes(';') ? 'semicolons' : cells[0].includes('\t') ? 'tabs' : undefined;
+  if (separator) {
+    throw new InputError(`${source} line ${line}: ${quote(cells[0])} is separated by ${separator}, not commas; seqcast reads comma-separated files (with . as the decimal point)`);
   }
 }
 
