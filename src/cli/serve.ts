@@ -8,9 +8,10 @@ import { InputError } from '../errors.js';
 import { DEMO_ATTENTION, DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../demo/streams.js';
 import { WS_PATH } from '../protocol/messages.js';
 import { SeqcastServer } from '../server/server.js';
+import { parseSinkTarget } from '../server/sinks.js';
 import type { ServedModel } from '../stream/types.js';
 import { positiveInteger } from './demo-command.js';
-import { UsageError } from './usage.js';
+import { checkUsage, UsageError } from './usage.js';
 
 export interface ServeCommandOptions {
   model?: string[];
@@ -33,6 +34,8 @@ export interface ServeCommandOptions {
   idle: number;
   orphanTtl: number;
   checkpointInterval: number;
+  /** Prediction sinks: file paths, or webhook:URL. */
+  sink?: string[];
 }
 
 /** Adds the `serve` command to `program`; its action runs until SIGINT or SIGTERM, then hands 0 to `finish`. */
@@ -53,6 +56,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--read-token <token>', 'a token for viewers: list and subscribe only (needs --token)').env('SEQCAST_READ_TOKEN'))
     .option('--state-dir <dir>', 'checkpoint weights and stream states here (periodically and on SIGINT/SIGTERM) and restore them at start')
     .addOption(new Option('--checkpoint-interval <seconds>', 'seconds between checkpoints').default(30).argParser(positiveInteger))
+    .option('--sink <target>', 'also send every prediction (one JSON line each, the protocol\'s prediction message) to a file (appended to, fsync\'d at each checkpoint) or to webhook:http://HOST/PATH (POSTed in batches, retried; drops counted in /metrics); repeatable', collect)
     .option('--origin <origin>', 'a web origin allowed to connect besides the server itself, e.g. https://example.com (repeatable, "*" for any)', collect)
     .option('--allowed-host <name>', 'a host name requests may carry in their Host header besides the address bound, localhost, 127.0.0.1 and [::1], e.g. the name a proxy gives the server (repeatable)', collect)
     .addOption(new Option('--max-payload <bytes>', 'largest message; larger ones close the connection with 1009').default(1024 * 1024).argParser(positiveInteger))
@@ -74,6 +78,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
 
 /** Starts the server and resolves with exit code 0 once a signal has stopped it (after the last checkpoint). */
 export async function runServe(options: ServeCommandOptions, out: NodeJS.WritableStream): Promise<number> {
+  const sinks = checkUsage('serve', () => (options.sink ?? []).map(parseSinkTarget));
   const served: ServedModel[] = [];
   for (const path of options.model ?? []) {
     const name = basename(path, extname(path));
@@ -103,6 +108,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     maxOrphansPerAddress: options.maxOrphansPerAddress,
     idleMs: options.idle * 1000,
     orphanTtlMs: options.orphanTtl * 1000,
+    sinks,
     log,
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new InputError(`port ${options.port} on ${options.host} is in use (another seqcast serve?); pick another with --port N, or --port 0 for a free one`);
@@ -114,6 +120,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   const wsUrl = `${server.url.replace(/^http/, 'ws')}${WS_PATH.slice(1)}`;
   out.write(`seqcast serving on ${server.url} (WebSocket ${wsUrl}${options.token ? ', token required' : ''})\n`);
   for (const { name, model } of served) out.write(`  model "${name}": ${model.describe()}\n`);
+  for (const target of options.sink ?? []) out.write(`  sink: ${target.startsWith('webhook:') ? new URL(target.slice(8)).origin : target}\n`);
   out.write(
     (await kernelVariant()) === 'relaxed'
       ? '  kernel: build/seqcast-relaxed.wasm (relaxed SIMD: fused multiply-adds)\n'

@@ -24,6 +24,7 @@ import { ClientAddresses } from './limits.js';
 import { Metrics } from './metrics.js';
 import type { Role } from './roles.js';
 import { isLoopback } from './security.js';
+import { Sinks } from './sinks.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { findWebRoot, serveStatic } from './static-files.js';
 import { Heartbeat, HttpDeadlines } from './timeouts.js';
@@ -62,6 +63,8 @@ export class SeqcastServer {
   private readonly dispatch: Dispatch;
   private readonly deadlines: HttpDeadlines;
   private readonly heartbeat = new Heartbeat();
+  /** Where predictions also go (--sink); opened by start. */
+  private sinks: Sinks | undefined;
   private webRoot: string | undefined;
   private nextConnectionId = 1;
   private checkpointing: Promise<void> | undefined;
@@ -147,10 +150,13 @@ export class SeqcastServer {
         server.restored = { generation: restored.generation, streams: restored.streams.length };
       }
     }
+    const { clock, log, metrics } = server;
+    server.sinks = await Sinks.open(options.sinks ?? [], { registry: metrics.prometheus.registry, clock, syncIntervalMs: server.options.checkpointIntervalMs, log });
     await new Promise<void>((resolve, reject) => {
-      server.http.once('error', reject);
+      const failed = (err: Error) => void server.sinks?.close().finally(() => reject(err));
+      server.http.once('error', failed);
       server.http.listen(server.options.port, server.options.host, () => {
-        server.http.off('error', reject);
+        server.http.off('error', failed);
         resolve();
       });
     });
@@ -217,6 +223,7 @@ export class SeqcastServer {
         this.metrics.frameAnswered(now - frame.receivedAt, frame.entry.served.name);
         if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss, frame.entry.served.name);
         if (watched) this.dashboards.publish(frame);
+        this.sinks?.publish(frame);
       } catch (err) {
         this.log(`delivering the prediction of stream "${frame.entry.name}" seq ${frame.seq} failed: ${(err as Error).stack ?? err}`);
       }
@@ -353,6 +360,7 @@ export class SeqcastServer {
       this.checkpointing = undefined;
     });
     await this.checkpointing;
+    await this.sinks?.sync();
   }
 
   /** Stops: checkpoints (with a state directory), closes every connection (1001), stops listening. Models stay open; they are the caller's. */
@@ -377,6 +385,7 @@ export class SeqcastServer {
         this.http.close(() => resolve());
         this.http.closeAllConnections();
       });
+      await this.sinks?.close();
       this.pipeline?.unsubscribe();
       this.frames$.complete();
       this.dashboards.complete();
