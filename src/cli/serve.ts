@@ -11,6 +11,7 @@ import { SeqcastServer } from '../server/server.js';
 import { parseSinkTarget } from '../server/sinks.js';
 import type { ServedModel } from '../stream/types.js';
 import { positiveInteger } from './demo-command.js';
+import { applyServeConfig } from './serve-config.js';
 import { checkUsage, UsageError } from './usage.js';
 
 export interface ServeCommandOptions {
@@ -46,6 +47,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .description(
       'Runs the streaming server: producers open streams and send frames over a WebSocket (ws://HOST:PORT/ws, docs/protocol.md) and get predictions, forecasts, errors and anomaly scores back; dashboards subscribe to streams. Prints its http://HOST:PORT/ address when ready.',
     )
+    .option('--config <file>', 'read settings from a JSON file: {"model": ["pump.safetensors"], "port": 8080, "stateDir": "state", "sink": ["p.jsonl"], …}; every flag below, in camelCase; flags given here win')
     .option('-m, --model <file>', 'a .safetensors model to serve, named after its file (repeat for several; the first is the default)', collect)
     .option('--demo', 'serve the built-in demo: NAB machine temperature, a synthetic sensor and a bouncing ball video, replayed live and learned online')
     .addOption(new Option('--demo-rate <hz>', 'frames per second of each demo stream').default(DEMO_RATE).argParser(positiveNumber))
@@ -69,10 +71,21 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
     .addHelpText(
       'after',
-      ['', 'Examples:', '  seqcast serve --demo', '  seqcast serve --model pump.safetensors --port 0 --state-dir ./state', '  SEQCAST_TOKEN=s3cret seqcast serve --model pump.safetensors --host 0.0.0.0'].join('\n'),
+      [
+        '',
+        'A --config file holds any of the flags above, keyed by their long name in camelCase, with',
+        'paths relative to the file; flags on the command line and environment variables win over it.',
+        '',
+        'Examples:',
+        '  seqcast serve --demo',
+        '  seqcast serve --model pump.safetensors --port 0 --state-dir ./state',
+        '  seqcast serve --config seqcast.json --port 9000',
+        '  SEQCAST_TOKEN=s3cret seqcast serve --model pump.safetensors --host 0.0.0.0',
+      ].join('\n'),
     )
-    .action(async (options: ServeCommandOptions) => {
-      finish(await runServe(options, process.stdout));
+    .action(async (options: ServeCommandOptions & { config?: string }, command: Command) => {
+      if (options.config !== undefined) applyServeConfig(command, options.config);
+      finish(await runServe(command.opts<ServeCommandOptions>(), process.stdout));
     });
 }
 
