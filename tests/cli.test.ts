@@ -187,6 +187,7 @@ describe('seqcast usage errors', () => {
       ['replay', 'x.csv', '--url', 'ws://127.0.0.1:9/ws', '--horizon', '0'],
       ['serve', '--port', '70000'],
       ['demo', '--rows', '0'],
+      ['predict', '--model', 'm.safetensors', '--input', 'x.csv', '--columns', 'a,,b'],
       ['train', '--data', 'x.csv', '--out', join(dir, 'never.safetensors'), '--lr', '-1'],
       ['train', '--data', 'x.csv', '--out', join(dir, 'never.safetensors'), '--kind', 'lstmm'],
     ];

@@ -9,6 +9,7 @@ import { parseColumnList } from '../io/columns.js';
 import { csvField, formatNumberRow, formatTextRow } from '../io/csv.js';
 import { type TextSink, writeTextOutput } from '../io/files.js';
 import { type FrameFile, MAX_REPORTED_ROWS, readFrameFile } from '../io/frames.js';
+import { checkUsage } from './usage.js';
 
 export interface PredictOptions {
   /** Path of the .safetensors model. */
@@ -67,7 +68,7 @@ export function addPredictCommand(program: Command, finish: (exitCode: number) =
  * Returns the exit code.
  */
 export async function runPredict(options: PredictOptions): Promise<number> {
-  const columns = parseColumnList(options.columns);
+  const columns = checkUsage('predict', () => parseColumnList(options.columns));
   const model = await loadModel(options.model);
   try {
     const input = await readFrameFile(options.input, {

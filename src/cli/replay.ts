@@ -9,6 +9,7 @@ import { type FrameFile, readFrameFile } from '../io/frames.js';
 import { BINARY_HEADER_BYTES, decodePredictions, encodeFrames, frameRecordBytes, MAX_BINARY_RECORDS } from '../protocol/binary.js';
 import { MAX_HORIZON, type OpenedMessage } from '../protocol/messages.js';
 import { describe, ProducerSocket, ReplayError } from './replay-client.js';
+import { checkUsage } from './usage.js';
 import { noAnswers, summarize, type ReplayAnswers, type ReplaySummary, writeReplayCsv, writeSummary } from './replay-report.js';
 
 export interface ReplayOptions {
@@ -90,7 +91,7 @@ export function addReplayCommand(program: Command, finish: (exitCode: number) =>
  * then). Never leaves the connection open: it has ended when this returns or throws.
  */
 export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> {
-  const input = await readFrameFile(options.file, { columns: parseColumnList(options.columns), limit: options.rows, purpose: 'to replay' });
+  const input = await readFrameFile(options.file, { columns: checkUsage('replay', () => parseColumnList(options.columns)), limit: options.rows, purpose: 'to replay' });
   const streamName = options.stream ?? basename(options.file, extname(options.file));
   const output = options.output === undefined ? undefined : await AtomicFileSink.create(options.output);
   try {
