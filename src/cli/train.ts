@@ -14,8 +14,10 @@ import { readCsvData, readTextData, type NanPolicy } from '../train/data.js';
 import { runTraining } from '../train/loop.js';
 import { planCsv, planText, saveCheckpoint, type TrainingPlan } from '../train/plan.js';
 import type { TaskShape } from '../train/tasks.js';
+import { parseColumnList } from '../io/columns.js';
 import { describeFileError, OutputError } from '../io/files.js';
 import { fmtLoss, Progress, type TrainIo } from './train-progress.js';
+import { checkUsage } from './usage.js';
 
 export type { TrainIo } from './train-progress.js';
 
@@ -209,8 +211,7 @@ export function settingsFrom(options: TrainOptions): Settings {
   if (!['auto', 'class', 'value'].includes(labelType)) throw new InputError(`--label-type must be auto, class or value, got ${JSON.stringify(options.labelType)}`);
   const nan = (options.nan ?? 'refuse') as NanPolicy;
   if (nan !== 'skip' && nan !== 'refuse') throw new InputError(`--nan must be skip or refuse, got ${JSON.stringify(options.nan)}`);
-  const columns = options.columns?.split(',').map((c) => c.trim());
-  if (columns?.some((c) => c === '')) throw new InputError(`--columns has an empty name: ${JSON.stringify(options.columns)}`);
+  const columns = parseColumnList(options.columns);
   if (text) {
     for (const [flag, given] of [['--columns', options.columns], ['--label', options.label], ['--label-type', options.labelType], ['--nan', options.nan], ['--delta', options.delta]] as const) {
       if (given !== undefined) throw new InputError(`${flag} applies to CSV data; ${options.data} is read as text`);
@@ -287,7 +288,7 @@ export async function checkWritable(path: string): Promise<void> {
 export async function runTrain(options: TrainOptions, io: TrainIo): Promise<number> {
   // a reader that goes away (`seqcast train … | head`) must not end the training
   io.stdout.on('error', () => {});
-  const settings = settingsFrom(options);
+  const settings = checkUsage('train', () => settingsFrom(options));
   await checkWritable(options.out);
   const planOptions = { shape: settings.shape, window: settings.window, batch: settings.batch, valSplit: settings.valSplit, stride: settings.stride, delta: settings.delta, labelType: settings.labelType };
   let plan: TrainingPlan;

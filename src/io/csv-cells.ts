@@ -50,6 +50,18 @@ export class RecordLines {
   }
 }
 
+/**
+ * Refuses a file whose first row is one cell holding semicolons or tabs: it was written with another separator
+ * (a spreadsheet's "CSV" in a locale with decimal commas), and read as commas it would be one column of text.
+ */
+export function checkSeparator(cells: string[], line: number, source: string): void {
+  if (cells.length !== 1) return;
+  const separator = cells[0].includes(';') ? 'semicolons' : cells[0].includes('\t') ? 'tabs' : undefined;
+  if (separator) {
+    throw new InputError(`${source} line ${line}: ${quote(cells[0])} is separated by ${separator}, not commas; seqcast reads comma-separated files (with . as the decimal point)`);
+  }
+}
+
 function countLineBreaks(cells: string[]): number {
   let count = 0;
   for (const cell of cells) count += cell.match(/\r\n|\r|\n/g)?.length ?? 0;

@@ -3,7 +3,7 @@
 
 import { CsvError, parse } from 'csv-parse/browser/esm/sync';
 import { InputError } from '../errors.js';
-import { CSV_OPTIONS, RecordLines, type CsvRow } from './csv-cells.js';
+import { checkSeparator, CSV_OPTIONS, RecordLines, type CsvRow } from './csv-cells.js';
 
 /**
  * Every record of `text` with the line it starts on, blank lines skipped, as
@@ -22,7 +22,9 @@ export function csvTextRows(text: string, source: string): CsvRow[] {
   const rows: CsvRow[] = [];
   for (const cells of records) {
     const line = lines.next(cells);
-    if (line !== undefined) rows.push({ line, cells });
+    if (line === undefined) continue;
+    if (rows.length === 0) checkSeparator(cells, line, source);
+    rows.push({ line, cells });
   }
   return rows;
 }

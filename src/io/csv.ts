@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import { InputError } from '../errors.js';
-import { CSV_OPTIONS, RecordLines, type CsvRow } from './csv-cells.js';
+import { checkSeparator, CSV_OPTIONS, RecordLines, type CsvRow } from './csv-cells.js';
 import { describeFileError, isFileError } from './files.js';
 
 export * from './csv-cells.js';
@@ -40,9 +40,13 @@ export async function* csvRows(input: NodeJS.ReadableStream, source: string): As
   pipeline(input, parser, () => {});
   try {
     const lines = new RecordLines();
+    let first = true;
     for await (const cells of parser as AsyncIterable<string[]>) {
       const line = lines.next(cells);
-      if (line !== undefined) yield { line, cells };
+      if (line === undefined) continue;
+      if (first) checkSeparator(cells, line, source);
+      first = false;
+      yield { line, cells };
     }
   } catch (err) {
     if (err instanceof CsvError) throw new InputError(`${source}: ${err.message}`);
