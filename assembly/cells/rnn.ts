@@ -1,7 +1,7 @@
 // The Elman RNN cell (nn.RNN, tanh): one step's pointwise half, forward and backward, after the product
 // z = W_ih x + b_ih + W_hh h + b_hh (simd.ts affinePacked). One batch row at a time.
 
-import { tanhLanes } from "../activations";
+import { tanhLanes, tanhScalar } from "../activations";
 import { loadPart, storePart } from "./lanes";
 
 /**
@@ -9,6 +9,10 @@ import { loadPart, storePart } from "./lanes";
  *   z (H)   h (H) written
  */
 export function rnnTanhPointwise(z: usize, h: usize, hidden: i32): void {
+  if (!ASC_FEATURE_SIMD) { // the scalar build
+    for (let j = 0; j < hidden; j++) store<f32>(h + (<usize>j << 2), tanhScalar(load<f32>(z + (<usize>j << 2))));
+    return;
+  }
   const h4 = hidden & ~3;
   let j = 0;
   for (; j < h4; j += 4) {
