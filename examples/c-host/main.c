@@ -2,6 +2,7 @@
  * through the ABI of docs/abi.md, with no JavaScript anywhere. docs/embedding.md walks through this file.
  *
  *   seqcast-host MODEL.safetensors FRAMES.csv
+ *   seqcast-host --time CALLS BATCH MODEL.safetensors FRAMES.csv   (bench/edge.ts: µs per stepBatch of BATCH slots)
  *
  * Reads a seqcast model, configures the kernel, writes its parameters, opens two stream slots A and B, and steps
  * both with one stepBatch call per CSV row: A reads the rows in order, B in reverse. After the first half of the
@@ -16,6 +17,7 @@
  * outputs are the head's raw outputs, in model units (Stream.step's `raw: true`). */
 #include <errno.h>
 #include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,9 +258,35 @@ static void step(const architecture *a, const csv_rows *csv, const int32_t *slot
   check(code, "stepBatch");
 }
 
+/* Times `calls` stepBatch calls of `batch` slots (after a tenth as many to warm up); prints µs per call. */
+static void time_steps(const architecture *a, const csv_rows *csv, int calls, int batch) {
+  int32_t *slots = malloc(sizeof(int32_t) * (size_t)batch);
+  int *rows = malloc(sizeof(int) * (size_t)batch);
+  for (int b = 0; b < batch; b++) slots[b] = check(Z_seqcastZ_slotOpen(&kernel), "slotOpen");
+  struct timespec start = { 0 }, end;
+  for (int call = -calls / 10 - 1; call < calls; call++) {
+    if (call == 0) clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int b = 0; b < batch; b++) rows[b] = (call + calls + b) % csv->rows;
+    step(a, csv, slots, rows, batch);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  double us = ((double)(end.tv_sec - start.tv_sec) * 1e9 + (double)(end.tv_nsec - start.tv_nsec)) / 1e3 / calls;
+  printf("stepBatch(%d): %.3f us per call over %d calls\n", batch, us, calls);
+  free(slots);
+  free(rows);
+}
+
 int main(int argc, char **argv) {
+  int calls = 0, batch = 2;
+  if (argc == 6 && strcmp(argv[1], "--time") == 0) {
+    calls = atoi(argv[2]);
+    batch = atoi(argv[3]);
+    argv += 3;
+    argc -= 3;
+    if (calls < 1 || batch < 1) die("%s", "--time takes a number of calls and a batch size, both at least 1");
+  }
   if (argc != 3) {
-    fprintf(stderr, "usage: seqcast-host MODEL.safetensors FRAMES.csv\n");
+    fprintf(stderr, "usage: seqcast-host MODEL.safetensors FRAMES.csv\n       seqcast-host --time CALLS BATCH MODEL.safetensors FRAMES.csv\n");
     return 2;
   }
   model_file file;
@@ -275,8 +303,12 @@ int main(int argc, char **argv) {
   if (trap != WASM_RT_TRAP_NONE) die("the kernel trapped: %s", wasm_rt_strerror(trap));
   if (Z_seqcastZ_abiVersion(&kernel) != 1) die("%s", "the kernel's ABI version is not 1, the one this host speaks");
 
-  configure(&a, 2);
+  configure(&a, (uint32_t)batch);
   write_params(&file, &a);
+  if (calls > 0) {
+    time_steps(&a, &csv, calls, batch);
+    return 0;
+  }
   const uint32_t outputs = Z_seqcastZ_getOutputSize(&kernel);
   const int32_t A = check(Z_seqcastZ_slotOpen(&kernel), "slotOpen"), B = check(Z_seqcastZ_slotOpen(&kernel), "slotOpen");
   printf("# %s model: cell %d, %d layers, input %d, vocab %d, hidden %d, width %d, heads %d, blocks %d, window %d, sinks %d, outputs %u\n",
