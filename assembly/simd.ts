@@ -253,7 +253,8 @@ export function affinePacked(
  * affinePacked of the scalar build: the same panel and the same sums, lane by lane. Output (b, r) sums its four
  * lanes s_j = Σ_g panel[r, 4g + j] · input[b, 4g + j] in order of g, folds them as horizontalSum4 does,
  * (s0 + s2) + (s1 + s3), and adds the bias as biasAt / biasTail form it (rows of a partial group of four get
- * bias1 + (bias2 or 0)): bit for bit the SIMD build's result.
+ * bias1 + (bias2 or 0)): bit for bit the SIMD build's result. Two panel rows at a time share the input's loads
+ * (8 independent sums; a tile's rows past `rows` are zero in the panel, so the pair never reads past it).
  */
 function affinePackedLanes(
   out: usize, batch: i32, rows: i32, input: usize, width: i32, panel: usize, bias1: usize, bias2: usize,
@@ -267,24 +268,31 @@ function affinePackedLanes(
     const x = input + <usize>b * inputBytes;
     const outRow = out + (<usize>(b * outStride) << 2);
     for (let t = 0; t < tiles; t++) {
-      for (let i = 0; i < TILE_ROWS; i++) {
+      for (let i = 0; i < TILE_ROWS; i += 2) {
         const r = t * TILE_ROWS + i;
         if (r >= rows) break;
-        let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+        let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+        let c0: f32 = 0, c1: f32 = 0, c2: f32 = 0, c3: f32 = 0;
         let w = panel + <usize>t * tileBytes + (<usize>i << 4);
         let p = x;
         for (let g = 0; g < groups; g++) {
-          s0 += load<f32>(w) * load<f32>(p);
-          s1 += load<f32>(w, 4) * load<f32>(p, 4);
-          s2 += load<f32>(w, 8) * load<f32>(p, 8);
-          s3 += load<f32>(w, 12) * load<f32>(p, 12);
+          const x0 = load<f32>(p), x1 = load<f32>(p, 4), x2 = load<f32>(p, 8), x3 = load<f32>(p, 12);
+          a0 += load<f32>(w) * x0; a1 += load<f32>(w, 4) * x1; a2 += load<f32>(w, 8) * x2; a3 += load<f32>(w, 12) * x3;
+          c0 += load<f32>(w, 16) * x0; c1 += load<f32>(w, 20) * x1; c2 += load<f32>(w, 24) * x2; c3 += load<f32>(w, 28) * x3;
           w += 128; p += 16;
         }
-        const fullGroup = rows - (r & ~3) >= 4;
-        const b1 = load<f32>(bias1 + (<usize>r << 2));
-        const bias = bias2 ? b1 + load<f32>(bias2 + (<usize>r << 2)) : fullGroup ? b1 : b1 + <f32>0;
-        store<f32>(outRow + (<usize>r << 2), bias + ((s0 + s2) + (s1 + s3)));
+        storeRowLanes(outRow, r, rows, bias1, bias2, (a0 + a2) + (a1 + a3));
+        if (r + 1 < rows) storeRowLanes(outRow, r + 1, rows, bias1, bias2, (c0 + c2) + (c1 + c3));
       }
     }
   }
+}
+
+/** out[r] = bias + sum, the bias formed as biasAt / biasTail form it (see affinePackedLanes). */
+// @ts-ignore: decorator
+@inline function storeRowLanes(out: usize, r: i32, rows: i32, bias1: usize, bias2: usize, sum: f32): void {
+  const fullGroup = rows - (r & ~3) >= 4;
+  const b1 = load<f32>(bias1 + (<usize>r << 2));
+  const bias = bias2 ? b1 + load<f32>(bias2 + (<usize>r << 2)) : fullGroup ? b1 : b1 + <f32>0;
+  store<f32>(out + (<usize>r << 2), bias + sum);
 }

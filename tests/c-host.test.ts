@@ -62,7 +62,7 @@ async function nodeRun(modelPath: string, csvText: string, kernel: KernelVariant
   const a = model.openStream({ raw: true }), b = model.openStream({ raw: true });
   const half = Math.floor(rows.length / 2);
   const lines: string[] = [];
-  let snapshot = new Uint8Array();
+  let snapshot: Uint8Array = new Uint8Array();
   for (let t = 0; t < rows.length; t++) {
     if (t === half) snapshot = a.snapshot();
     const [outA, outB] = model.stepBatch([a, b], [rows[t], rows[rows.length - 1 - t]]);
