@@ -113,10 +113,13 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   const wsUrl = `${server.url.replace(/^http/, 'ws')}${WS_PATH.slice(1)}`;
   out.write(`seqcast serving on ${server.url} (WebSocket ${wsUrl}${options.token ? ', token required' : ''})\n`);
   for (const { name, model } of served) out.write(`  model "${name}": ${model.describe()}\n`);
+  const variant = await kernelVariant();
   out.write(
-    (await kernelVariant()) === 'relaxed'
+    variant === 'relaxed'
       ? '  kernel: build/seqcast-relaxed.wasm (relaxed SIMD: fused multiply-adds)\n'
-      : `  kernel: build/seqcast.wasm (plain SIMD${supportsRelaxedSimd() ? '' : '; the faster relaxed-SIMD build needs Node 22+ or a browser'})\n`,
+      : variant === 'scalar'
+        ? '  kernel: build/seqcast-scalar.wasm (no SIMD: the plain SIMD build\'s results, slower)\n'
+        : `  kernel: build/seqcast.wasm (plain SIMD${supportsRelaxedSimd() ? '' : '; the faster relaxed-SIMD build needs Node 22+ or a browser'})\n`,
   );
   if (demo) {
     out.write(`  demo: streams machine-temperature (NAB, replayed), sensors (4 channels), sensors-attention (the same frames) and ball (16×16 video) at ${options.demoRate} frames/s each,\n`);
