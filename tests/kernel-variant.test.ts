@@ -109,6 +109,26 @@ catch (err) { console.log(err.name + ': ' + err.message); }`;
     expect(stdout).toMatch(/KernelError: SEQCAST_KERNEL must be "baseline", "relaxed", "scalar" or "auto", got "fast"/);
   });
 
+  it('by default a runtime that does not validate SIMD gets the scalar build, and a model on it steps as on the SIMD build', async () => {
+    // a runtime without SIMD, as Node 20 cannot be made one: WebAssembly.validate refuses every module (the probes)
+    const script = `const { createModel, kernelVariant } = await import(${JSON.stringify(DIST)});
+const spec = { cell: 'lstm', inputSize: 2, hiddenSize: 9, outputSize: 2, seed: 1 };
+const simd = Array.from((await createModel(spec, { kernel: 'baseline' })).openStream().step([0.5, -1]));
+WebAssembly.validate = () => false;
+const variant = await kernelVariant();
+const scalar = Array.from((await createModel(spec)).openStream().step([0.5, -1]));
+let refused = '';
+try { await createModel(spec, { kernel: 'baseline' }); } catch (err) { refused = err.name + ': ' + err.message; }
+console.log(JSON.stringify({ variant, same: JSON.stringify(scalar) === JSON.stringify(simd), refused }));`;
+    const env = { ...process.env };
+    delete env.SEQCAST_KERNEL;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env });
+    const result = JSON.parse(stdout) as { variant: string; same: boolean; refused: string };
+    expect(result.variant).toBe('scalar');
+    expect(result.same).toBe(true);
+    expect(result.refused).toMatch(/KernelError: the SIMD kernel was asked for .* does not run WebAssembly SIMD; ask for "scalar"/);
+  });
+
   it('the scalar build steps a batched LSTM exactly as the SIMD build does, bit for bit', async () => {
     for (const batch of [1, 2, 37]) {
       const simd = await stepOnce(BASELINE, batch);
