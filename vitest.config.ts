@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The kernel's numerical specifications (golden, finite differences, bit identity, activations, the token table),
- * run a second time against its relaxed-SIMD build; the host-side API suites run once, in the main project.
+ * run a second time against its relaxed-SIMD build and a third against its scalar build (no SIMD); the host-side
+ * API suites run once, in the main project.
  */
 const KERNEL_SUITES = [
   'tests/kernel-variant.test.ts',
@@ -30,6 +31,7 @@ export default defineConfig({
         extends: true,
         test: { name: 'kernel-relaxed', include: KERNEL_SUITES, execArgv: RELAXED_SIMD_FLAG, env: { SEQCAST_KERNEL: 'relaxed' } },
       },
+      { extends: true, test: { name: 'kernel-scalar', include: KERNEL_SUITES, env: { SEQCAST_KERNEL: 'scalar' } } },
     ],
   },
 });

@@ -1,7 +1,7 @@
 // The Elman RNN cell (nn.RNN, nonlinearity "tanh" or "relu"): one step's pointwise half, forward and backward, after
 // the product z = W_ih x + b_ih + W_hh h + b_hh (simd.ts affinePacked). One batch row at a time.
 
-import { tanhLanes } from "../activations";
+import { tanhLanes, tanhScalar } from "../activations";
 import { loadPart, storePart } from "./lanes";
 
 /**
@@ -10,6 +10,13 @@ import { loadPart, storePart } from "./lanes";
  *   z (H)   h (H) written
  */
 export function rnnPointwise(z: usize, h: usize, hidden: i32, relu: bool): void {
+  if (!ASC_FEATURE_SIMD) { // the scalar build
+    for (let j = 0; j < hidden; j++) {
+      const zj = load<f32>(z + (<usize>j << 2));
+      store<f32>(h + (<usize>j << 2), relu ? max<f32>(zj, 0) : tanhScalar(zj));
+    }
+    return;
+  }
   const h4 = hidden & ~3;
   let j = 0;
   for (; j < h4; j += 4) {

@@ -142,10 +142,13 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   out.write(`seqcast serving on ${server.url} (WebSocket ${wsUrl}${options.token ? ', token required' : ''})\n`);
   for (const { name, model } of served) out.write(`  model "${name}": ${model.describe()}\n`);
   for (const target of options.sink ?? []) out.write(`  sink: ${target.startsWith('webhook:') ? new URL(target.slice(8)).origin : target}\n`);
+  const variant = await kernelVariant();
   out.write(
-    (await kernelVariant()) === 'relaxed'
+    variant === 'relaxed'
       ? '  kernel: build/seqcast-relaxed.wasm (relaxed SIMD: fused multiply-adds)\n'
-      : `  kernel: build/seqcast.wasm (plain SIMD${supportsRelaxedSimd() ? '' : '; the faster relaxed-SIMD build needs Node 22+ or a browser'})\n`,
+      : variant === 'scalar'
+        ? '  kernel: build/seqcast-scalar.wasm (no SIMD: slower; results within the golden tolerances of the SIMD build\'s)\n'
+        : `  kernel: build/seqcast.wasm (plain SIMD${supportsRelaxedSimd() ? '' : '; the faster relaxed-SIMD build needs Node 22+ or a browser'})\n`,
   );
   out.write(`  detections: anomaly score >= ${detectionThreshold(options.detectionProfile)} (NAB's ${options.detectionProfile} profile, bench/RESULTS.md)\n`);
   if (demo) {

@@ -1,10 +1,10 @@
-// Host side of the kernel ABI (docs/abi.md): loads build/seqcast.wasm (or its relaxed-SIMD build), makes one
+// Host side of the kernel ABI (docs/abi.md): loads build/seqcast.wasm (or its relaxed-SIMD or scalar build), makes one
 // instance per model, and keeps typed views over its memory fresh.
 
 import { KernelError } from '../errors.js';
 import { compileBuild, KERNEL_FILES, resolveVariant, type KernelVariant } from './variant.js';
 
-export { KERNEL_FILES, kernelVariant, supportsRelaxedSimd, type KernelVariant } from './variant.js';
+export { KERNEL_FILES, kernelVariant, supportsRelaxedSimd, supportsSimd, type KernelVariant } from './variant.js';
 
 /** Cell kinds as the ABI numbers them. */
 export const CELL_CODES = { rnn: 0, lstm: 1, gru: 2 } as const;
@@ -94,7 +94,8 @@ export const KERNEL_ERRORS: Record<number, string> = {
 
 /**
  * The compiled kernel: the given bytes, or a build (default `auto`: SEQCAST_KERNEL, then
- * build/seqcast-relaxed.wasm where relaxed SIMD runs, else build/seqcast.wasm), compiled once per process.
+ * build/seqcast-relaxed.wasm where relaxed SIMD runs, else build/seqcast.wasm, else build/seqcast-scalar.wasm on a
+ * runtime without SIMD), compiled once per process.
  */
 export async function kernelModule(bytes?: BufferSource, variant: KernelVariant | 'auto' = 'auto'): Promise<WebAssembly.Module> {
   if (bytes) return WebAssembly.compile(bytes);
