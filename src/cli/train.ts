@@ -9,7 +9,8 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createModel, type Model } from '../api/model.js';
 import { HEAD_AS_TRAINED } from '../api/outputs.js';
 import { InputError } from '../errors.js';
-import type { CellKind } from '../kernel/kernel.js';
+import type { CellKind, PositionalScheme } from '../kernel/kernel.js';
+import { DEFAULT_POSITIONAL, POSITIONAL_SCHEMES } from '../model/layout.js';
 import { readCsvData, readTextData, type NanPolicy } from '../train/data.js';
 import { runTraining } from '../train/loop.js';
 import { planCsv, planText, saveCheckpoint, type TrainingPlan } from '../train/plan.js';
@@ -51,6 +52,8 @@ export interface TrainOptions {
   mlp?: number;
   attentionWindow?: number;
   sinks?: number;
+  /** Attention models: how attention knows order, alibi (default), sinusoidal (transformer) or none. */
+  positional?: string;
   /** No progress bar or progress lines; the summary still prints. */
   quiet?: boolean;
 }
@@ -97,6 +100,7 @@ export function addTrainCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--mlp <n>', 'transformer/hybrid: MLP width (default: 4 × --hidden)').argParser(integer))
     .addOption(new Option('--attention-window <n>', 'transformer/hybrid: positions each step attends to, itself included (default: --window)').argParser(integer))
     .addOption(new Option('--sinks <n>', 'transformer/hybrid: the stream\'s first positions, attended forever (default: 0)').argParser(integer))
+    .option('--positional <scheme>', 'transformer/hybrid: alibi (a bias by offset inside the window: any stream position works as the trained ones), sinusoidal (transformer: absolute positions, as before) or none (default: alibi)')
     .option('-q, --quiet', 'no progress bar or progress lines')
     .addHelpText(
       'after',
@@ -109,7 +113,9 @@ export function addTrainCommand(program: Command, finish: (exitCode: number) => 
         '',
         '  seqcast train --data input.txt --kind transformer --hidden 64 --heads 4 --blocks 2 --window 64 --out tiny-gpt.safetensors',
         '',
-        'transformer: --hidden is the model width D; positions in training windows count from 0.',
+        'transformer: --hidden is the model width D. Attention knows order by ALiBi offsets inside its window, so a',
+        '  stream far past the training windows sees what training saw (--positional sinusoidal: absolute positions,',
+        '  counted from 0 in each training window, which a long stream outgrows).',
         'hybrid: a --cell stack of --layers, whose top h feeds the attention blocks. See docs/training.md.',
       ].join('\n'),
     )
@@ -138,6 +144,7 @@ interface Settings {
   mlp: number;
   attentionWindow: number;
   sinks: number;
+  positional: PositionalScheme;
   hidden: number;
   layers: number;
   embed: number;
@@ -169,10 +176,15 @@ export function settingsFrom(options: TrainOptions): Settings {
   const cell = kind === 'hybrid' ? (options.cell ?? 'lstm').toLowerCase() : kind;
   if (kind === 'hybrid' && !(TRAINABLE as string[]).includes(cell)) throw new InputError(`--cell must be lstm, gru or rnn, got ${JSON.stringify(options.cell)}`);
   if (!attention) {
-    for (const [flag, given] of [['--cell', options.cell], ['--heads', options.heads], ['--blocks', options.blocks], ['--mlp', options.mlp], ['--attention-window', options.attentionWindow], ['--sinks', options.sinks]] as const) {
+    for (const [flag, given] of [['--cell', options.cell], ['--heads', options.heads], ['--blocks', options.blocks], ['--mlp', options.mlp], ['--attention-window', options.attentionWindow], ['--sinks', options.sinks], ['--positional', options.positional]] as const) {
       if (given !== undefined) throw new InputError(`${flag} applies to --kind transformer or hybrid, not ${kind}`);
     }
   }
+  const positional = (options.positional ?? DEFAULT_POSITIONAL).toLowerCase();
+  if (attention && !(POSITIONAL_SCHEMES as readonly string[]).includes(positional)) {
+    throw new InputError(`--positional must be ${POSITIONAL_SCHEMES.join(', ')}, got ${JSON.stringify(options.positional)}`);
+  }
+  if (kind === 'hybrid' && positional === 'sinusoidal') throw new InputError('--positional sinusoidal applies to --kind transformer; a hybrid takes alibi or none');
   const text = options.text === true || extname(options.data).toLowerCase() === '.txt';
   const shape = (options.task ?? 'many-to-many') as TaskShape;
   if (options.task === 'one-to-many') {
@@ -225,6 +237,7 @@ export function settingsFrom(options: TrainOptions): Settings {
     mlp: positive('--mlp', options.mlp, 4 * hidden),
     attentionWindow: positive('--attention-window', options.attentionWindow, window),
     sinks: positive('--sinks', options.sinks, 0, 0),
+    positional: positional as PositionalScheme,
     hidden,
     layers: positive('--layers', options.layers, DEFAULTS.layers),
     embed: positive('--embed', options.embed, DEFAULTS.embed),
@@ -308,6 +321,7 @@ export async function runTrain(options: TrainOptions, io: TrainIo): Promise<numb
     mlpSize: settings.mlp,
     window: settings.attentionWindow,
     sinks: settings.sinks,
+    positional: settings.positional,
   };
   const model = await createModel({
     cell: settings.kind === 'transformer' ? undefined : settings.cell,
