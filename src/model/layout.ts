@@ -340,6 +340,10 @@ export function checkTensorsMatch(arch: ModelArch, shapes: Map<string, number[]>
   }
 }
 
+/**
+ * The scheme in a description, unless it is the kind's legacy one: a description (which snapshots hash, to refuse
+ * another model's state) of a model files before format 2 could hold reads as it always did.
+ */
 const POSITIONAL_WORDS: Record<PositionalScheme, string> = { alibi: 'ALiBi positions', sinusoidal: 'sinusoidal positions', none: 'no positional encoding' };
 
 /** "a 2-layer lstm, input 4, hidden 8, head 3" — used in messages. */
@@ -347,7 +351,7 @@ export function describeArch(arch: KernelArch): string {
   const input = arch.vocabSize > 0 ? `vocabulary ${arch.vocabSize}, embedding ${arch.inputSize}` : `input ${arch.inputSize}`;
   const head = arch.headSize > 0 ? `, head ${arch.headSize}` : ', no head';
   const a = arch.attention;
-  const blocks = a ? `${a.blocks} attention block${a.blocks > 1 ? 's' : ''} (D ${a.width}, ${a.heads} heads, MLP ${a.mlpSize}, window ${a.window}, sinks ${a.sinks}, ${POSITIONAL_WORDS[a.positional]})` : '';
+  const blocks = a ? `${a.blocks} attention block${a.blocks > 1 ? 's' : ''} (D ${a.width}, ${a.heads} heads, MLP ${a.mlpSize}, window ${a.window}, sinks ${a.sinks}${a.positional === legacyPositional(arch.kind) ? '' : `, ${POSITIONAL_WORDS[a.positional]}`})` : '';
   if (arch.kind === 'transformer') return `a transformer with ${input}, ${blocks}${head}`;
   const stack = `a ${arch.layers}-layer ${arch.cell} with ${input}, hidden ${arch.hiddenSize}`;
   return arch.kind === 'hybrid' ? `a hybrid: ${stack}, then ${blocks}${head}` : `${stack}${head}`;
