@@ -1,10 +1,12 @@
 // Attention that holds at any stream position (issue 13 item 1): ALiBi by in-cache offset is the new models'
 // default, recorded in the file's metadata with its format version; files without it load as before; a stream
-// far past its training window computes what it computed near it, and keeps its loss.
+// far past its training window computes what it computed near it, and keeps its loss; training windows show the
+// model its sinks as far from the positions attending them as a stream's are.
 
 import { describe, expect, it } from 'vitest';
 import { createModel, loadModel, ModelFormatError, readSafetensors, writeSafetensors, type Model, type ModelSpec } from '../src/index.js';
 import { seededRandom } from '../src/model/init.js';
+import { TbpttTextTask, WindowTask } from '../src/train/tasks.js';
 
 const FRAMES: ModelSpec = { kind: 'transformer', inputSize: 2, width: 8, heads: 2, mlpSize: 6, blocks: 2, window: 4, sinks: 1, outputSize: 2, seed: 3 };
 const HYBRID: ModelSpec = { kind: 'hybrid', cell: 'gru', inputSize: 2, hiddenSize: 6, heads: 3, mlpSize: 4, window: 3, outputSize: 2, seed: 4 };
@@ -139,5 +141,39 @@ describe('an ALiBi stream far past its training window', () => {
     // the same training with absolute positions: the stream has left the positions it was trained on
     const sinusoidal = await lossOf('sinusoidal');
     expect(sinusoidal.late).toBeGreaterThan(3 * sinusoidal.early);
+  });
+});
+
+describe('training windows show an attention model its sinks as a stream does', () => {
+  // positions whose input is their own index, so a window shows where each row came from
+  const positions = (count: number) => ({ count, input: (t: number) => Float32Array.of(t), target: (t: number) => Float32Array.of(t + 1) });
+
+  it('a many-to-many window with S sinks begins with S rows from elsewhere, then T − S contiguous rows; without sinks it is contiguous', () => {
+    for (const sinks of [0, 2]) {
+      const task = new WindowTask('many-to-many', 'mse', 'frames', positions(500), undefined, 8, 4, 8, 1, sinks);
+      task.startEpoch(seededRandom(1));
+      let far = 0;
+      for (const window of task.windows(0)) {
+        const at = (window.inputs as Float32Array[]).map((x) => x[0]);
+        const targets = (window.targets as Float32Array[]).map((y) => y[0]);
+        at.forEach((x, t) => expect(targets[t]).toBe(x + 1)); // every row keeps its own target
+        for (let t = sinks + 1; t < 8; t++) expect(at[t]).toBe(at[t - 1] + 1); // the rows after the sinks
+        if (sinks > 0) {
+          expect(at[1]).toBe(at[0] + 1); // the sinks are contiguous among themselves...
+          if (at[sinks] !== at[sinks - 1] + 1) far++; // ...and elsewhere than the rows after them
+        }
+      }
+      if (sinks > 0) expect(far).toBeGreaterThan(2);
+    }
+  });
+
+  it('a transformer\'s text chunks after the first begin with their row\'s first S characters', () => {
+    const ids = Int32Array.from({ length: 401 }, (_, i) => i);
+    const task = new TbpttTextTask(ids, undefined, 10, 4, 3);
+    task.startEpoch();
+    const [first] = task.windows(0), [later] = task.windows(2);
+    expect(Array.from(first.inputs as Int32Array)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(Array.from(later.inputs as Int32Array)).toEqual([0, 1, 2, 23, 24, 25, 26, 27, 28, 29]);
+    expect(Array.from(later.targets as Int32Array)).toEqual([1, 2, 3, 24, 25, 26, 27, 28, 29, 30]);
   });
 });

@@ -293,7 +293,10 @@ export async function runTrain(options: TrainOptions, io: TrainIo): Promise<numb
   io.stdout.on('error', () => {});
   const settings = settingsFrom(options);
   await checkWritable(options.out);
-  const planOptions = { shape: settings.shape, window: settings.window, batch: settings.batch, valSplit: settings.valSplit, stride: settings.stride, delta: settings.delta, labelType: settings.labelType };
+  const planOptions = {
+    shape: settings.shape, window: settings.window, batch: settings.batch, valSplit: settings.valSplit, stride: settings.stride, delta: settings.delta, labelType: settings.labelType,
+    sinks: settings.kind === 'recurrent' ? 0 : settings.sinks, carriesState: settings.kind !== 'transformer',
+  };
   let plan: TrainingPlan;
   if (settings.text) {
     plan = planText(await readTextData(options.data), planOptions);
