@@ -5,6 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { createModel, loadModel, ModelFormatError, readSafetensors, writeSafetensors, type Model, type ModelSpec } from '../src/index.js';
+import { diagnosticKernel } from '../src/kernel/diagnostics.js';
 import { seededRandom } from '../src/model/init.js';
 import { TbpttTextTask, WindowTask } from '../src/train/tasks.js';
 
@@ -175,5 +176,25 @@ describe('training windows show an attention model its sinks as a stream does', 
     expect(Array.from(first.inputs as Int32Array)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(Array.from(later.inputs as Int32Array)).toEqual([0, 1, 2, 23, 24, 25, 26, 27, 28, 29]);
     expect(Array.from(later.targets as Int32Array)).toEqual([1, 2, 3, 24, 25, 26, 27, 28, 29, 30]);
+  });
+});
+
+describe('configurePositional at the ABI edge', () => {
+  it('takes a scheme the model can have, refuses any other with ERR_BAD_CONFIG and changes nothing', async () => {
+    const hybrid = await diagnosticKernel();
+    expect(hybrid.configurePositional(2)).toBe(-1); // ERR_NOT_CONFIGURED
+    expect(hybrid.configureHybrid(1, 1, 2, 0, 6, 3, 4, 1, 3, 0, 2, 1, 1)).toBe(0);
+    expect(hybrid.getPositional()).toBe(1); // POSITIONAL_NONE, a hybrid's default
+    for (const bad of [0, 3, -1]) expect(hybrid.configurePositional(bad)).toBe(-3); // sinusoidal on a hybrid, unknown
+    expect(hybrid.getPositional()).toBe(1);
+    expect(hybrid.configurePositional(2)).toBe(0);
+    expect(hybrid.getPositional()).toBe(2);
+    const transformer = await diagnosticKernel();
+    expect(transformer.configureTransformer(2, 0, 8, 2, 6, 1, 4, 1, 2, 1, 1)).toBe(0);
+    expect(transformer.getPositional()).toBe(0); // POSITIONAL_SINUSOIDAL, as every host before it got
+    for (const scheme of [1, 2, 0]) expect(transformer.configurePositional(scheme)).toBe(0);
+    const recurrent = await diagnosticKernel();
+    expect(recurrent.configure(1, 1, 2, 0, 4, 2, 1, 1)).toBe(0);
+    expect(recurrent.configurePositional(2)).toBe(-3);
   });
 });
