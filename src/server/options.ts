@@ -3,6 +3,7 @@
 import type { ScorerOptions } from '../stream/error-scorer.js';
 import type { LearningConfig, ServedModel } from '../stream/types.js';
 import type { Clock } from './clock.js';
+import type { EngineFactory } from './engine.js';
 
 export interface ServerOptions {
   /** The models streams can be opened on; the first is the default of `open`. */
@@ -66,10 +67,12 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** The time the rate limits, idle and orphan timers, checkpoint timer and metrics go by; default the system's. Tests pass one they advance. */
   clock?: Clock;
+  /** Where the streams live, when not in this thread's table and pipeline: src/cluster/'s worker threads (`--workers N`). */
+  engine?: EngineFactory;
 }
 
 /** The options with their defaults filled in. */
-export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock'>> &
+export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock' | 'engine'>> &
   Pick<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir'> & {
     /** Learning streams' defaults; `target` undefined: the model's metadata target, else 'delta'. */
     learning: { every: number; window: number; target: LearningConfig['target'] | undefined };

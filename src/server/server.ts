@@ -19,6 +19,7 @@ import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Connection } from './connection.js';
 import { Dashboards } from './dashboards.js';
 import { Dispatch } from './dispatch.js';
+import { answeredLater, type StreamDirectory, type StreamEngine } from './engine.js';
 import { ClientAddresses } from './limits.js';
 import { Metrics } from './metrics.js';
 import type { Role } from './roles.js';
@@ -45,7 +46,9 @@ export interface LocalProducer extends FrameSource {
 export class SeqcastServer {
   readonly models: Map<string, ServedModel>;
   readonly defaultModel: ServedModel;
-  private readonly table: StreamTable;
+  private readonly table: StreamDirectory;
+  /** The engine the streams live in when it is not this thread's table and pipeline (ServerOptions.engine: worker threads). */
+  private readonly engine: StreamEngine | undefined;
   private readonly dashboards: Dashboards;
   private readonly connections = new Set<Connection>();
   private readonly addresses: ClientAddresses;
@@ -87,7 +90,7 @@ export class SeqcastServer {
     if (!isLoopback(this.options.host) && !this.options.token) {
       throw new InputError(`binding to ${this.options.host} exposes the server beyond this machine; give it an access token (--token or SEQCAST_TOKEN)`);
     }
-    this.table = new StreamTable(this.models, this.defaultModel, {
+    const tableOptions = {
       maxStreamsPerConnection: this.options.maxStreamsPerConnection,
       maxStreams: this.options.maxStreams,
       maxOrphansPerConnection: this.options.maxOrphansPerConnection,
@@ -96,11 +99,10 @@ export class SeqcastServer {
       idleMs: this.options.idleMs,
       orphanTtlMs: this.options.orphanTtlMs,
       learning: this.options.learning,
-      scorer: options.scorer,
-      clock: this.clock,
-      flush: () => this.flushes$.next(),
-      log: this.log,
-    });
+    };
+    const engineParts = { models: options.models, table: tableOptions, scorer: options.scorer, stateDir: this.options.stateDir, now: () => this.clock.now(), log: this.log };
+    this.engine = options.engine?.({ ...engineParts, deliver: (batch) => this.deliver(batch), rejected: (rejection) => this.rejected(rejection) });
+    this.table = this.engine ?? new StreamTable(this.models, this.defaultModel, { ...tableOptions, scorer: options.scorer, clock: this.clock, flush: () => this.flushes$.next(), log: this.log });
     this.dispatch = new Dispatch({ table: this.table, dashboards: this.dashboards, frames: (frame) => this.frames$.next(frame), limits: this.options });
     const { host, allowedHosts, allowedOrigins, token, producerToken, readToken } = this.options;
     if ((producerToken !== undefined || readToken !== undefined) && token === undefined) {
@@ -132,11 +134,12 @@ export class SeqcastServer {
   static async start(options: ServerOptions): Promise<SeqcastServer> {
     const server = new SeqcastServer(options);
     server.webRoot = options.webRoot === null ? undefined : (options.webRoot ?? (await findWebRoot()));
-    if (server.options.stateDir) {
+    if (server.engine) server.checkpointGeneration = (await server.engine.start()) ?? 0;
+    else if (server.options.stateDir) {
       const restored = await restoreCheckpoint(server.options.stateDir, server.models, server.clock.now(), server.log);
       if (restored) {
         server.checkpointGeneration = restored.generation;
-        for (const entry of restored.streams) server.table.add(entry);
+        if (server.table instanceof StreamTable) for (const entry of restored.streams) server.table.add(entry);
       }
     }
     await new Promise<void>((resolve, reject) => {
@@ -169,6 +172,8 @@ export class SeqcastServer {
   // ---- the pipeline ---------------------------------------------------------------------------------------------
 
   private startPipeline(): void {
+    const engine = this.engine;
+    if (engine) return void (this.pipeline = this.frames$.subscribe((frame) => engine.frame(frame)));
     this.pipeline = this.frames$.pipe(streamPipeline({ reject: (r) => this.rejected(r), flushes: this.flushes$, now: () => this.clock.now() })).subscribe({
       next: (batch) => this.deliver(batch),
       error: (err) => {
@@ -214,22 +219,22 @@ export class SeqcastServer {
 
   /** Opens (or takes over) a stream for `source`; the `opened` answer, or what is wrong. */
   openStream(source: FrameSource, request: OpenMessage, owned?: Set<StreamEntry>): OpenedMessage | ProtocolProblem {
-    return this.table.open(source, request, owned);
+    return this.table.open(source, request, owned) ?? answeredLater(request.stream);
   }
 
   /** Changes a stream's learning or horizon for `source` after the frames already received (roles.ts says who may); the `configured` answer, or what is wrong. */
   configureStream(source: FrameSource, request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
-    return this.table.configure(source, request);
+    return this.table.configure(source, request) ?? answeredLater(request.stream);
   }
 
   /** Zeroes a stream's state, statistics and scores (its seq stays monotonic), after the frames already received. */
   resetStream(source: FrameSource, stream: string): ResetMessage | ProtocolProblem {
-    return this.table.reset(source, stream);
+    return this.table.reset(source, stream) ?? answeredLater(stream);
   }
 
   /** Closes a stream for good: its slot is freed and its name can be opened afresh. */
   closeStream(source: FrameSource, stream: string, owned?: Set<StreamEntry>): ClosedMessage | ProtocolProblem {
-    return this.table.close(source, stream, owned);
+    return this.table.close(source, stream, owned) ?? answeredLater(stream);
   }
 
   /** Hands a frame to the pipeline (for local producers; connections do the same with what they receive). */
@@ -239,7 +244,7 @@ export class SeqcastServer {
   }
 
   /** The `streams` answer to `list` (a page of at most MAX_LISTED streams from `offset` on). */
-  list(offset = 0): StreamsMessage {
+  list(offset = 0): StreamsMessage | undefined {
     return this.table.list(offset);
   }
 
@@ -330,7 +335,8 @@ export class SeqcastServer {
     if (!stateDir) throw new InputError('this server has no state directory to checkpoint to');
     while (this.checkpointing) await this.checkpointing;
     const generation = ++this.checkpointGeneration;
-    this.checkpointing = recordCheckpoint(stateDir, generation, this.models.values(), this.table.byName.values(), this.log).finally(() => {
+    const written = this.engine ? this.engine.checkpoint(generation) : recordCheckpoint(stateDir, generation, this.models.values(), this.table.byName.values(), this.log);
+    this.checkpointing = written.finally(() => {
       this.checkpointing = undefined;
     });
     await this.checkpointing;
@@ -359,6 +365,7 @@ export class SeqcastServer {
         this.http.closeAllConnections();
       });
       this.pipeline?.unsubscribe();
+      await this.engine?.stop();
       this.frames$.complete();
       this.dashboards.complete();
       if (failure) throw failure;
