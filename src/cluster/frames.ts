@@ -200,8 +200,14 @@ export interface CrossingPrediction {
   learnEvent: LearnEvent | undefined;
 }
 
-/** Packs scored frames into one Float64Array (float32 outputs are held exactly). */
-export function packPredictions(frames: readonly CrossingPrediction[]): Float64Array {
+/** What packPredictions reads of a scored frame (a ScoredFrame is one), besides its source's and stream's ids. */
+export type PredictionFields = Omit<CrossingPrediction, 'sourceId' | 'streamId' | 'binary'> & { readonly binary?: boolean };
+
+/**
+ * Packs scored frames into one Float64Array (float32 outputs are held exactly); `ids` gives a frame's source id and
+ * stream id (read, not copied into a new object: this runs for every frame).
+ */
+export function packPredictions<F extends PredictionFields>(frames: readonly F[], sourceIdOf: (frame: F) => number, streamIdOf: (frame: F) => number): Float64Array {
   let slots = 0;
   for (const f of frames) {
     const actual = typeof f.actual === 'number' ? 1 : f.actual.length;
@@ -212,8 +218,8 @@ export function packPredictions(frames: readonly CrossingPrediction[]): Float64A
   for (const f of frames) {
     const heads = f.attention?.length ?? 0;
     const attended = heads > 0 ? f.attention![0].length : 0;
-    b[at + P_SOURCE] = f.sourceId;
-    b[at + P_STREAM] = f.streamId;
+    b[at + P_SOURCE] = sourceIdOf(f);
+    b[at + P_STREAM] = streamIdOf(f);
     b[at + P_SEQ] = f.seq;
     b[at + P_T] = f.t;
     b[at + P_RECEIVED] = f.receivedAt;

@@ -16,7 +16,7 @@ import { Directory, type DirectoryEntry } from './directory.js';
 import { FrameBatcher, unpackPredictions } from './frames.js';
 import type { FromWorker, SourceRef, StreamCounts, StreamRequest, ToWorker, WorkerSetup } from './messages.js';
 import { listRows } from './shard.js';
-import { allNumbers, isAnswerable, localRefused, type Answerable } from './sources.js';
+import { allNumbers, isAnswerable, localRefused, scoredFrame, type Answerable } from './sources.js';
 
 /** How the pool is made. */
 export interface PoolOptions {
@@ -234,7 +234,7 @@ export class WorkerPool implements StreamEngine {
       const entry = this.directory.withId(p.streamId);
       // its producer disconnected meanwhile, or the stream was closed: nobody to answer
       if (!source || !entry) continue;
-      frames.push({ ...p, source, entry: entry as unknown as StreamEntry, input: 0, scale: undefined } as ScoredFrame);
+      frames.push(scoredFrame(p, source, entry as unknown as StreamEntry));
     }
     if (frames.length > 0) this.parts.deliver({ served: frames[0].entry.served, frames });
   }

@@ -162,7 +162,7 @@ export class Shard {
   }
 
   private deliver(batch: ScoredBatch): void {
-    const packed = packPredictions(batch.frames.map((f) => ({ ...f, sourceId: (f.source as ShardSource).id, streamId: f.entry.id, binary: f.binary === true })));
+    const packed = packPredictions(batch.frames, (f) => (f.source as ShardSource).id, (f) => f.entry.id);
     this.post({ type: 'predictions', buffer: packed.buffer as ArrayBuffer }, [packed.buffer as ArrayBuffer]);
   }
 

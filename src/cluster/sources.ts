@@ -1,8 +1,9 @@
-// Frame sources as the pool sees them: connections it answers, and what of a frame's values packs.
+// Frame sources as the pool sees them: connections it answers, what of a frame's values packs, and a prediction back as a ScoredFrame.
 
 import { ErrorCode } from '../protocol/codes.js';
 import type { ProtocolProblem } from '../protocol/messages.js';
-import type { FrameSource } from '../stream/types.js';
+import type { FrameSource, ScoredFrame, StreamEntry } from '../stream/types.js';
+import type { CrossingPrediction } from './frames.js';
 
 /** What answers go to: a connection (src/server/connection.ts). */
 export interface Answerable extends FrameSource {
@@ -26,4 +27,29 @@ export function allNumbers(values: unknown): values is ArrayLike<number> {
 /** Producers inside the server's process (the demo) are answered at once, which worker threads cannot do. */
 export function localRefused(stream: string): ProtocolProblem {
   return { code: ErrorCode.internal, message: `"${stream}": this server's streams live on worker threads, which serve producers inside its process only with --workers 1`, stream };
+}
+
+/** A prediction from a worker as the ScoredFrame the server delivers: every field written out, in validateFrames' order (one shape for every frame; a spread would not keep it). */
+export function scoredFrame(p: CrossingPrediction, source: FrameSource, entry: StreamEntry): ScoredFrame {
+  return {
+    source,
+    entry,
+    seq: p.seq,
+    t: p.t,
+    actual: p.actual,
+    receivedAt: p.receivedAt,
+    binary: p.binary,
+    input: 0,
+    scale: undefined,
+    predicted: p.predicted,
+    forecast: p.forecast,
+    attention: p.attention,
+    stepMicros: p.stepMicros,
+    batchSize: p.batchSize,
+    loss: p.loss,
+    learnEvent: p.learnEvent,
+    error: p.error,
+    rmse: p.rmse,
+    anomaly: p.anomaly,
+  };
 }
