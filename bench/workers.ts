@@ -22,6 +22,8 @@ const LEVEL_SECONDS = Number(process.env.BENCH_LEVEL_SECONDS ?? 3);
 const WARMUP_SECONDS = 1;
 const LEVELS = [0.25, 0.5, 0.9];
 const WORKERS = [1, 2];
+/** Rounds of the whole comparison, interleaved (1, 2, 1, 2, …): the table gives medians and the spread over them. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 
 interface Level {
@@ -78,17 +80,38 @@ const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFracti
 
 const loadBefore = loadavg();
 const started = performance.now();
+const rounds = new Map<string, Level[][]>();
+// interleaved and back to back per kind of frames, so 1 and 2 workers meet the same spells of the machine
+for (let round = 0; round < ROUNDS; round++) {
+  for (const mode of ['binary', 'json'] as const) {
+    for (const workers of WORKERS) {
+      const key = `${workers} ${mode}`;
+      rounds.set(key, [...(rounds.get(key) ?? []), await measure(workers, mode)]);
+    }
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs: number[], digits = 0) => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`;
+/** Each level's median over the rounds, field by field. */
 const results = new Map<string, Level[]>();
-// back to back per kind of frames, so 1 and 2 workers meet the same spell of the machine
-for (const mode of ['binary', 'json'] as const) for (const workers of WORKERS) results.set(`${workers} ${mode}`, await measure(workers, mode));
+for (const [key, runs] of rounds) {
+  results.set(key, runs[0].map((first, i) => {
+    const field = (name: keyof Level) => median(runs.map((r) => r[i][name]));
+    return { share: first.share, target: field('target'), framesPerSecond: field('framesPerSecond'), p50: field('p50'), p99: field('p99'), errors: Math.max(...runs.map((r) => r[i].errors)), cpuMicros: field('cpuMicros'), socketMicros: field('socketMicros') };
+  }));
+}
+const spreadOf = (key: string, i: number, name: keyof Level, digits = 0) => spread(rounds.get(key)!.map((r) => r[i][name]), digits);
 const loadAfter = loadavg();
 
 const rows: string[] = [];
 for (const mode of ['binary', 'json'] as const) {
   for (const workers of WORKERS) {
-    for (const l of results.get(`${workers} ${mode}`)!) {
+    const key = `${workers} ${mode}`;
+    for (const [i, l] of results.get(key)!.entries()) {
       const load = l.share === 1 ? 'max (flat out)' : `${l.share * 100}%`;
-      rows.push(`| ${workers} | ${mode} | ${load} | ${l.share === 1 ? '—' : fmt(l.target)} | ${l.share === 1 ? `**${fmt(l.framesPerSecond)}**` : fmt(l.framesPerSecond)} | ${l.p50.toFixed(2)} | ${l.share === 0.5 ? `**${l.p99.toFixed(2)}**` : l.p99.toFixed(2)} | ${l.cpuMicros.toFixed(2)} | ${l.socketMicros.toFixed(2)} | ${l.errors} |`);
+      const rate = l.share === 1 ? `**${fmt(l.framesPerSecond)}** (${spreadOf(key, i, 'framesPerSecond')})` : fmt(l.framesPerSecond);
+      const p99 = `${l.share === 0.5 ? `**${l.p99.toFixed(2)}**` : l.p99.toFixed(2)} (${spreadOf(key, i, 'p99', 2)})`;
+      rows.push(`| ${workers} | ${mode} | ${load} | ${l.share === 1 ? '—' : fmt(l.target)} | ${rate} | ${l.p50.toFixed(2)} | ${p99} | ${l.cpuMicros.toFixed(2)} | ${l.socketMicros.toFixed(2)} (${spreadOf(key, i, 'socketMicros', 2)}) | ${l.errors} |`);
     }
   }
 }
@@ -108,9 +131,10 @@ Written by \`npm run bench:workers\` (bench/workers.ts; the workload of bench/se
 
 Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}, ${new Date().toISOString()}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start and ${loadAfter.map((l) => l.toFixed(2)).join(' / ')} at the end (other work shared this machine: read the ratios, not the digits). The load generator shares the same ${cpus().length} cores.
 
+- ${ROUNDS} rounds, interleaved (1 worker then 2, binary then JSON, round after round): each cell is the median over the rounds, (min–max) beside it.
 - **max**: closed loop, ${MAX_SECONDS} s after ${WARMUP_SECONDS} s of warm-up; **25/50/90%**: open loop at that share of *each one's own* max, ${LEVEL_SECONDS} s; latency is client-observed.
 - **CPU µs / frame**: this process's CPU time, every thread (socket thread and workers), over the level ÷ frames answered.
-- **socket thread µs / frame**: the main thread's busy time (\`performance.eventLoopUtilization().active\`) ÷ frames answered: with workers, what parsing, routing, crossing and answering cost the one thread every frame passes through.
+- **socket thread µs / frame**: the main thread's busy time (\`performance.eventLoopUtilization().active\`) ÷ frames answered: with workers, what parsing, routing, crossing and answering cost the one thread every frame passes through. Busy time counts the time the thread was ready but had no core, so on a loaded machine it is an upper bound on its CPU (compare the one-thread rows: busy µs well above the whole process's CPU µs).
 
 | workers | frames | load | target frames/s | sustained frames/s | p50 ms | p99 ms | CPU µs / frame | socket thread µs / frame | errors |
 |---:|---|---|---:|---:|---:|---:|---:|---:|---:|
@@ -121,7 +145,7 @@ ${rows.join('\n')}
 | 2 workers ≥ 1.8× one thread, flat out | binary ${(max(2, 'binary') / max(1, 'binary')).toFixed(2)}×, JSON ${(max(2, 'json') / max(1, 'json')).toFixed(2)}× | ${max(2, 'binary') >= 1.8 * max(1, 'binary') && max(2, 'json') >= 1.8 * max(1, 'json') ? 'met' : '**not met**'} |
 | p99 at 50% no worse than one thread at its own 50% | binary ${p99At50(2, 'binary').toFixed(2)} vs ${p99At50(1, 'binary').toFixed(2)} ms, JSON ${p99At50(2, 'json').toFixed(2)} vs ${p99At50(1, 'json').toFixed(2)} ms | ${p99At50(2, 'binary') <= p99At50(1, 'binary') && p99At50(2, 'json') <= p99At50(1, 'json') ? 'met' : '**not met**'} |
 
-**16 cores, projected (not measured).** With N workers the socket thread is the serial part: every frame costs it the socket-thread µs above, so it caps the rate at 1,000,000 ÷ that, whatever the workers do; below the cap each worker adds about one thread's rate. Projected for 16 cores (15 workers and the socket thread), as min(cap, 15 × the one-thread max of this run): binary ${fmt(projected('binary', 16))} frames/s (cap ${fmt(1e6 / socketAtMax(2, 'binary'))}), JSON ${fmt(projected('json', 16))} frames/s (cap ${fmt(1e6 / socketAtMax(2, 'json'))}). Past the cap, more than one socket thread (SO_REUSEPORT processes, or the NATS engine of DESIGN.md) is the way on.
+**16 cores, projected (not measured).** With N workers the socket thread is the serial part: every frame costs it the socket-thread µs above, so it caps the rate at 1,000,000 ÷ that, whatever the workers do; below the cap each worker adds about one thread's rate. Projected for 16 cores (15 workers and the socket thread), as min(cap, 15 × the one-thread max of this run): binary ${fmt(projected('binary', 16))} frames/s (cap ${fmt(1e6 / socketAtMax(2, 'binary'))}), JSON ${fmt(projected('json', 16))} frames/s (cap ${fmt(1e6 / socketAtMax(2, 'json'))}). The cap here is taken from busy time on a loaded machine (above), so it is low; bench/workers-crossing.ts measures the crossing alone (docs/workers.md). Past the cap, more than one socket thread (SO_REUSEPORT processes, or the NATS engine of DESIGN.md) is the way on.
 
 Whole run: ${((performance.now() - started) / 1000).toFixed(1)} s.
 <!-- workers:end -->`;
