@@ -6,7 +6,7 @@
  * one, never a higher one. Folders on one floor may import each other.
  * Move a folder, or add a floor, here and only here.
  */
-const FLOORS = [['cli'], ['server'], ['stream'], ['api'], ['model', 'kernel']];
+const FLOORS = [['cli'], ['cluster'], ['server'], ['stream'], ['api'], ['model', 'kernel']];
 
 /**
  * Folders beside the spine: which folders may import each (`'*'`: any), and
@@ -18,7 +18,7 @@ const HELPERS = {
   demo: { importedBy: ['cli', 'server'], imports: ['api', 'model', 'io'] },
   io: { importedBy: '*', imports: [] },
   // the wire's types, codes and codecs: what the server speaks and the pipeline's errors carry; it imports nothing of the house
-  protocol: { importedBy: ['cli', 'server', 'stream'], imports: [] },
+  protocol: { importedBy: ['cli', 'cluster', 'server', 'stream'], imports: [] },
 };
 
 /** Files at the top of src/: errors.ts is the floor under everything; index.ts is the library's entry, which nothing imports. */

@@ -1,5 +1,6 @@
 // `seqcast serve`: the streaming server (src/server/) with its models, its demo streams, its state directory and its signals.
 
+import { availableParallelism } from 'node:os';
 import { basename, extname } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadModel } from '../api/model.js';
@@ -7,6 +8,7 @@ import { kernelVariant, supportsRelaxedSimd } from '../kernel/kernel.js';
 import { InputError } from '../errors.js';
 import { DEMO_ATTENTION, DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../demo/streams.js';
 import { WS_PATH } from '../protocol/messages.js';
+import { workerPool } from '../cluster/pool.js';
 import { SeqcastServer } from '../server/server.js';
 import { DEFAULT_DETECTION_PROFILE, DETECTION_PROFILES, detectionThreshold, type DetectionProfile } from '../stream/detection-thresholds.js';
 import { parseSinkTarget } from '../server/sinks.js';
@@ -39,6 +41,8 @@ export interface ServeCommandOptions {
   detectionProfile: DetectionProfile;
   /** Prediction sinks: file paths, or webhook:URL. */
   sink?: string[];
+  /** Worker threads the streams are spread over: a count, or 'auto' (one per core); undefined: 1. */
+  workers?: number | 'auto';
 }
 
 /** Adds the `serve` command to `program`; its action runs until SIGINT or SIGTERM, then hands 0 to `finish`. */
@@ -75,6 +79,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
         .choices(DETECTION_PROFILES.map((p) => p.profile))
         .default(DEFAULT_DETECTION_PROFILE),
     )
+    .addOption(new Option('--workers <n>', 'worker threads to spread the streams over, each with its own kernel and its own copy of the weights (docs/workers.md), or "auto" for one per core; 1 serves on one thread').default(1).argParser(workerCount))
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
     .addHelpText(
       'after',
@@ -130,6 +135,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     orphanTtlMs: options.orphanTtl * 1000,
     detectionProfile: options.detectionProfile,
     sinks,
+    engine: workersFor(options),
     log,
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new InputError(`port ${options.port} on ${options.host} is in use (another seqcast serve?); pick another with --port N, or --port 0 for a free one`);
@@ -175,6 +181,17 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   });
   for (const { model } of served) model.close();
   return 0;
+}
+
+/** The engine of `--workers N` (none for 1: the server's own thread, as before). */
+function workersFor(options: ServeCommandOptions): ReturnType<typeof workerPool> | undefined {
+  const workers = options.workers === 'auto' ? availableParallelism() : (options.workers ?? 1);
+  if (workers > 1 && options.demo) throw new InputError('--demo produces its streams inside the server, which --workers N (N > 1) does not serve; leave --workers out with --demo');
+  return workers > 1 ? workerPool({ workers }) : undefined;
+}
+
+function workerCount(text: string): number | 'auto' {
+  return text === 'auto' ? 'auto' : positiveInteger(text);
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

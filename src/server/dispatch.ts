@@ -10,11 +10,11 @@ import type { IncomingFrame } from '../stream/types.js';
 import type { Connection } from './connection.js';
 import type { Dashboards } from './dashboards.js';
 import { LIST_PAGES_PER_ADDRESS, LIST_PAGES_PER_SECOND, rateLimited, takeFromAll } from './limits.js';
-import type { StreamTable } from './streams.js';
+import type { StreamDirectory } from './engine.js';
 
 /** What dispatch reaches: the server's parts it hands messages to. */
 export interface DispatchParts {
-  table: StreamTable;
+  table: StreamDirectory;
   dashboards: Dashboards;
   /** Hands a frame to the stream pipeline. */
   frames: (frame: IncomingFrame) => void;
@@ -79,14 +79,16 @@ export class Dispatch {
             count: 1,
           });
         }
-        return connection.send(this.deps.table.list(message.offset));
+        return this.answer(connection, this.deps.table.list(message.offset, connection));
       case 'subscribe':
       case 'unsubscribe':
         return this.deps.dashboards.subscribe(connection, message);
     }
   }
 
-  private answer(connection: Connection, reply: { type: string } | ProtocolProblem): void {
+  /** Sends an answer; undefined: the engine answers later (src/server/engine.ts). */
+  private answer(connection: Connection, reply: { type: string } | ProtocolProblem | undefined): void {
+    if (reply === undefined) return;
     if ('code' in reply) connection.sendError(reply);
     else connection.send(reply);
   }

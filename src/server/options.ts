@@ -4,6 +4,7 @@ import { DEFAULT_DETECTION_PROFILE, type DetectionProfile } from '../stream/dete
 import type { ScorerOptions } from '../stream/error-scorer.js';
 import type { LearningConfig, ServedModel } from '../stream/types.js';
 import type { Clock } from './clock.js';
+import type { EngineFactory } from './engine.js';
 import type { SinkConfig } from './sinks.js';
 
 export interface ServerOptions {
@@ -72,10 +73,12 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** The time the rate limits, idle and orphan timers, checkpoint timer and metrics go by; default the system's. Tests pass one they advance. */
   clock?: Clock;
+  /** Where the streams live, when not in this thread's table and pipeline: src/cluster/'s worker threads (`--workers N`). */
+  engine?: EngineFactory;
 }
 
 /** The options with their defaults filled in. */
-export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock' | 'sinks'>> &
+export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock' | 'sinks' | 'engine'>> &
   Pick<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir'> & {
     /** Learning streams' defaults; `target` undefined: the model's metadata target, else 'delta'. */
     learning: { every: number; window: number; target: LearningConfig['target'] | undefined };

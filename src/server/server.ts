@@ -15,16 +15,18 @@ import { detectionThreshold } from '../stream/detection-thresholds.js';
 import { streamPipeline } from '../stream/pipeline.js';
 import type { FrameSource, IncomingFrame, Rejection, ScoredBatch, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
 import { Admission, refuseSocket } from './admission.js';
-import { recordCheckpoint, restoreCheckpoint } from './checkpoint.js';
+import { recordCheckpoint } from './checkpoint.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Connection } from './connection.js';
 import { Dashboards } from './dashboards.js';
 import { Dispatch } from './dispatch.js';
 import { serveOperations, type Readiness } from './health.js';
+import { answeredLater, type StreamDirectory, type StreamEngine } from './engine.js';
 import { ClientAddresses } from './limits.js';
 import { Metrics } from './metrics.js';
 import type { Role } from './roles.js';
 import { isLoopback } from './security.js';
+import { restoreStreams } from './restore.js';
 import { Sinks } from './sinks.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { findWebRoot, serveStatic } from './static-files.js';
@@ -48,7 +50,9 @@ export interface LocalProducer extends FrameSource {
 export class SeqcastServer {
   readonly models: Map<string, ServedModel>;
   readonly defaultModel: ServedModel;
-  private readonly table: StreamTable;
+  private readonly table: StreamDirectory;
+  /** The engine the streams live in when it is not this thread's table and pipeline (ServerOptions.engine: worker threads). */
+  private readonly engine: StreamEngine | undefined;
   private readonly dashboards: Dashboards;
   private readonly connections = new Set<Connection>();
   private readonly addresses: ClientAddresses;
@@ -94,7 +98,7 @@ export class SeqcastServer {
     if (!isLoopback(this.options.host) && !this.options.token) {
       throw new InputError(`binding to ${this.options.host} exposes the server beyond this machine; give it an access token (--token or SEQCAST_TOKEN)`);
     }
-    this.table = new StreamTable(this.models, this.defaultModel, {
+    const tableOptions = {
       maxStreamsPerConnection: this.options.maxStreamsPerConnection,
       maxStreams: this.options.maxStreams,
       maxOrphansPerConnection: this.options.maxOrphansPerConnection,
@@ -103,12 +107,11 @@ export class SeqcastServer {
       idleMs: this.options.idleMs,
       orphanTtlMs: this.options.orphanTtlMs,
       learning: this.options.learning,
-      scorer: options.scorer,
       detection: { profile: this.options.detectionProfile, threshold: detectionThreshold(this.options.detectionProfile) },
-      clock: this.clock,
-      flush: () => this.flushes$.next(),
-      log: this.log,
-    });
+    };
+    const engineParts = { models: options.models, table: tableOptions, scorer: options.scorer, stateDir: this.options.stateDir, now: () => this.clock.now(), log: this.log };
+    this.engine = options.engine?.({ ...engineParts, deliver: (batch) => this.deliver(batch), rejected: (rejection) => this.rejected(rejection) });
+    this.table = this.engine ?? new StreamTable(this.models, this.defaultModel, { ...tableOptions, scorer: options.scorer, clock: this.clock, flush: () => this.flushes$.next(), log: this.log });
     this.dispatch = new Dispatch({ table: this.table, dashboards: this.dashboards, frames: (frame) => this.receive(frame), limits: this.options });
     this.metrics.prometheus.declareModels(this.models.keys());
     this.metrics.prometheus.readGaugesFrom(() => ({ streams: this.table.counts(), connections: this.connections.size }));
@@ -143,15 +146,10 @@ export class SeqcastServer {
   static async start(options: ServerOptions): Promise<SeqcastServer> {
     const server = new SeqcastServer(options);
     server.webRoot = options.webRoot === null ? undefined : (options.webRoot ?? (await findWebRoot()));
-    if (server.options.stateDir) {
-      const restored = await restoreCheckpoint(server.options.stateDir, server.models, server.clock.now(), server.log);
-      server.restored = 'empty';
-      if (restored) {
-        server.checkpointGeneration = restored.generation;
-        for (const entry of restored.streams) server.table.add(entry);
-        server.restored = { generation: restored.generation, streams: restored.streams.length };
-      }
-    }
+    const { table, engine } = server;
+    const restored = await restoreStreams({ engine, stateDir: server.options.stateDir, models: server.models, now: server.clock.now(), log: server.log, add: (entry) => table instanceof StreamTable && table.add(entry) });
+    server.checkpointGeneration = restored.generation;
+    server.restored = restored.state;
     const { clock, log, metrics } = server;
     server.sinks = await Sinks.open(options.sinks ?? [], { registry: metrics.prometheus.registry, clock, syncIntervalMs: server.options.checkpointIntervalMs, log });
     await new Promise<void>((resolve, reject) => {
@@ -190,6 +188,8 @@ export class SeqcastServer {
   // ---- the pipeline ---------------------------------------------------------------------------------------------
 
   private startPipeline(): void {
+    const engine = this.engine;
+    if (engine) return void (this.pipeline = this.frames$.subscribe((frame) => engine.frame(frame)));
     this.pipeline = this.frames$.pipe(streamPipeline({ reject: (r) => this.rejected(r), flushes: this.flushes$, now: () => this.clock.now() })).subscribe({
       next: (batch) => this.deliver(batch),
       error: (err) => {
@@ -236,22 +236,22 @@ export class SeqcastServer {
 
   /** Opens (or takes over) a stream for `source`; the `opened` answer, or what is wrong. */
   openStream(source: FrameSource, request: OpenMessage, owned?: Set<StreamEntry>): OpenedMessage | ProtocolProblem {
-    return this.table.open(source, request, owned);
+    return this.table.open(source, request, owned) ?? answeredLater(request.stream);
   }
 
   /** Changes a stream's learning or horizon for `source` after the frames already received (roles.ts says who may); the `configured` answer, or what is wrong. */
   configureStream(source: FrameSource, request: ConfigureMessage): ConfiguredMessage | ProtocolProblem {
-    return this.table.configure(source, request);
+    return this.table.configure(source, request) ?? answeredLater(request.stream);
   }
 
   /** Zeroes a stream's state, statistics and scores (its seq stays monotonic), after the frames already received. */
   resetStream(source: FrameSource, stream: string): ResetMessage | ProtocolProblem {
-    return this.table.reset(source, stream);
+    return this.table.reset(source, stream) ?? answeredLater(stream);
   }
 
   /** Closes a stream for good: its slot is freed and its name can be opened afresh. */
   closeStream(source: FrameSource, stream: string, owned?: Set<StreamEntry>): ClosedMessage | ProtocolProblem {
-    return this.table.close(source, stream, owned);
+    return this.table.close(source, stream, owned) ?? answeredLater(stream);
   }
 
   /** Hands a frame to the pipeline (for local producers; connections do the same with what they receive). */
@@ -267,7 +267,7 @@ export class SeqcastServer {
   }
 
   /** The `streams` answer to `list` (a page of at most MAX_LISTED streams from `offset` on). */
-  list(offset = 0): StreamsMessage {
+  list(offset = 0): StreamsMessage | undefined {
     return this.table.list(offset);
   }
 
@@ -358,7 +358,8 @@ export class SeqcastServer {
     if (!stateDir) throw new InputError('this server has no state directory to checkpoint to');
     while (this.checkpointing) await this.checkpointing;
     const generation = ++this.checkpointGeneration;
-    this.checkpointing = recordCheckpoint(stateDir, generation, this.models.values(), this.table.byName.values(), this.log).finally(() => {
+    const written = this.engine ? this.engine.checkpoint(generation) : recordCheckpoint(stateDir, generation, this.models.values(), this.table.byName.values(), this.log);
+    this.checkpointing = written.finally(() => {
       this.checkpointing = undefined;
     });
     await this.checkpointing;
@@ -389,6 +390,7 @@ export class SeqcastServer {
       });
       await this.sinks?.close();
       this.pipeline?.unsubscribe();
+      await this.engine?.stop();
       this.frames$.complete();
       this.dashboards.complete();
       if (failure) throw failure;

@@ -37,6 +37,8 @@ export interface StreamTableOptions {
   /** Steps the frames already received, so that a change (configure, reset, close) applies after them. */
   flush: () => void;
   log: (line: string) => void;
+  /** Binary ids handed out: first, first + step, …; default 1, 2, … (worker k of N hands out k+1, k+1+N, …: src/cluster/). */
+  streamIds?: { first: number; step: number };
 }
 
 /** Every stream the server holds. Its methods touch the entries and, through stream/slots.ts, their kernel slots. */
@@ -50,13 +52,17 @@ export class StreamTable {
   /** Streams evicted this turn, by reason, for one log line each. */
   private readonly evicted = new Map<string, number>();
   private evictionLogScheduled = false;
-  private nextStreamId = 1;
+  private nextStreamId: number;
+  private readonly streamIdStep: number;
 
   constructor(
     readonly models: ReadonlyMap<string, ServedModel>,
     readonly defaultModel: ServedModel,
     private readonly options: StreamTableOptions,
-  ) {}
+  ) {
+    this.nextStreamId = options.streamIds?.first ?? 1;
+    this.streamIdStep = options.streamIds?.step ?? 1;
+  }
 
   /** The stream a binary frame's id names, if it is open. */
   withId(id: number): StreamEntry | undefined {
@@ -69,7 +75,7 @@ export class StreamTable {
     this.byId.set(entry.id, entry);
     if (entry.owner === undefined) this.orphans.add(entry);
     this.forecastRows += entry.horizon;
-    this.nextStreamId = Math.max(this.nextStreamId, entry.id + 1);
+    if (entry.id >= this.nextStreamId) this.nextStreamId += (Math.floor((entry.id - this.nextStreamId) / this.streamIdStep) + 1) * this.streamIdStep;
   }
 
   /** Opens (or takes over) a stream for `source`; the `opened` answer, or what is wrong. `owned` is the source's set of held streams. */

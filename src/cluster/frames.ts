@@ -1,0 +1,313 @@
+// Frames and predictions as they cross between the socket thread and a worker: packed into one Float64Array per
+// worker per turn (its buffer transferred, not copied), with what does not pack (values that are not numbers) beside it.
+
+import type { LearnEvent } from '../stream/types.js';
+
+// ---- frames: socket thread → worker -------------------------------------------------------------------------------
+
+/** f64 slots of a frame record's head; its `count` values follow. */
+export const FRAME_HEAD = 7;
+const F_SOURCE = 0; // the socket thread's id of the frame's source (pool.ts)
+const F_STREAM = 1; // binary frames: the stream's u32 id; JSON frames: the index of its name in `labels`
+const F_SEQ = 2;
+const F_T = 3; // the producer's t, or (it gave none) the socket thread's receive time in ms since the epoch
+const F_RECEIVED = 4; // performance.now() on the socket thread when its message arrived, ms
+const F_FLAGS = 5;
+const F_COUNT = 6;
+
+const FLAG_BINARY = 1;
+const FLAG_TOKEN = 2;
+
+/** A frame as the socket thread has it, already routed to a worker; values unchecked but numbers. */
+export interface PackableFrame {
+  sourceId: number;
+  /** Binary frames: the u32 id they carried. */
+  streamId: number;
+  /** JSON frames: the stream's name (binary frames: undefined). */
+  label: string | undefined;
+  seq: number;
+  t: number;
+  receivedAt: number;
+  /** Frame models' values, or a token model's token id alone. */
+  values: ArrayLike<number> | number;
+  binary: boolean;
+}
+
+/** A frame that does not pack (its seq or values are not numbers): it crosses as a plain object, to be refused there. */
+export interface OddFrame {
+  sourceId: number;
+  streamLabel: string;
+  seq: unknown;
+  t: number | undefined;
+  values?: unknown;
+  token?: unknown;
+  receivedAt: number;
+  binary: boolean;
+}
+
+/** One turn's frames for one worker, in the order they arrived (`order`: for each frame, packed (−1) or odd (its index)). */
+export interface FrameBatchMessage {
+  type: 'frames';
+  buffer: ArrayBuffer;
+  labels: string[];
+  odd: OddFrame[];
+  /** Per frame in arrival order: −1 for the next packed record, else the index in `odd`. */
+  order: Int32Array;
+}
+
+/** Collects one turn's frames for one worker; `take()` hands out the message and starts the next turn's. */
+export class FrameBatcher {
+  private buffer = new Float64Array(1024);
+  private used = 0;
+  private labels: string[] = [];
+  private odd: OddFrame[] = [];
+  private order: number[] = [];
+
+  get size(): number {
+    return this.order.length;
+  }
+
+  /** Appends a frame that packs. */
+  pack(frame: PackableFrame): void {
+    const values = frame.values;
+    const count = typeof values === 'number' ? 1 : values.length;
+    this.reserve(FRAME_HEAD + count);
+    const b = this.buffer;
+    const at = this.used;
+    b[at + F_SOURCE] = frame.sourceId;
+    if (frame.label !== undefined) {
+      b[at + F_STREAM] = this.labels.length;
+      this.labels.push(frame.label);
+    } else b[at + F_STREAM] = frame.streamId;
+    b[at + F_SEQ] = frame.seq;
+    b[at + F_T] = frame.t;
+    b[at + F_RECEIVED] = frame.receivedAt;
+    b[at + F_FLAGS] = (frame.binary ? FLAG_BINARY : 0) | (typeof values === 'number' ? FLAG_TOKEN : 0);
+    b[at + F_COUNT] = count;
+    if (typeof values === 'number') b[at + FRAME_HEAD] = values;
+    else for (let i = 0; i < count; i++) b[at + FRAME_HEAD + i] = values[i];
+    this.used += FRAME_HEAD + count;
+    this.order.push(-1);
+  }
+
+  /** Appends a frame that crosses as an object. */
+  add(frame: OddFrame): void {
+    this.order.push(this.odd.length);
+    this.odd.push(frame);
+  }
+
+  /** This turn's message (its buffer to be transferred), and a fresh batch for the next turn. */
+  take(): FrameBatchMessage {
+    const message: FrameBatchMessage = { type: 'frames', buffer: this.buffer.buffer.slice(0, this.used * 8), labels: this.labels, odd: this.odd, order: Int32Array.from(this.order) };
+    this.used = 0;
+    this.labels = [];
+    this.odd = [];
+    this.order = [];
+    return message;
+  }
+
+  private reserve(slots: number): void {
+    if (this.used + slots <= this.buffer.length) return;
+    const grown = new Float64Array(Math.max(this.buffer.length * 2, this.used + slots));
+    grown.set(this.buffer.subarray(0, this.used));
+    this.buffer = grown;
+  }
+}
+
+/** A frame as a worker reads it back: packed ones decoded, odd ones as they came. */
+export type ReadFrame =
+  | { packed: true; sourceId: number; streamId: number | undefined; label: string | undefined; seq: number; t: number; receivedAt: number; values: Float64Array | undefined; token: number | undefined; binary: boolean }
+  | ({ packed: false } & OddFrame);
+
+/** Calls `each` with every frame of a batch message, in the order they arrived. */
+export function readFrames(message: FrameBatchMessage, each: (frame: ReadFrame) => void): void {
+  const b = new Float64Array(message.buffer);
+  let at = 0;
+  for (let i = 0; i < message.order.length; i++) {
+    const odd = message.order[i];
+    if (odd >= 0) {
+      each({ packed: false, ...message.odd[odd] });
+      continue;
+    }
+    const flags = b[at + F_FLAGS];
+    const count = b[at + F_COUNT];
+    const binary = (flags & FLAG_BINARY) !== 0;
+    const token = (flags & FLAG_TOKEN) !== 0;
+    each({
+      packed: true,
+      sourceId: b[at + F_SOURCE],
+      streamId: binary ? b[at + F_STREAM] : undefined,
+      label: binary ? undefined : message.labels[b[at + F_STREAM]],
+      seq: b[at + F_SEQ],
+      t: b[at + F_T],
+      receivedAt: b[at + F_RECEIVED],
+      values: token ? undefined : b.slice(at + FRAME_HEAD, at + FRAME_HEAD + count),
+      token: token ? b[at + FRAME_HEAD] : undefined,
+      binary,
+    });
+    at += FRAME_HEAD + count;
+  }
+}
+
+// ---- predictions: worker → socket thread --------------------------------------------------------------------------
+
+const P_SOURCE = 0;
+const P_STREAM = 1;
+const P_SEQ = 2;
+const P_T = 3;
+const P_RECEIVED = 4;
+const P_FLAGS = 5;
+const P_STEP_MICROS = 6;
+const P_BATCH = 7;
+const P_ERROR = 8; // NaN: undefined
+const P_RMSE = 9;
+const P_ANOMALY = 10;
+const P_LOSS = 11;
+const P_LEARN_EVENT = 12; // index in LEARN_EVENTS, −1: none
+const P_ACTUAL = 13; // values in `actual`; 0 for a token
+const P_OUTPUTS = 14;
+const P_HORIZON = 15; // forecast rows; 0: none
+const P_HEADS = 16; // attention rows; 0: none
+const P_ATTENDED = 17; // attention row length
+/** f64 slots of a prediction record's head; then actual (or the token), predicted, forecast rows, attention rows. */
+export const PREDICTION_HEAD = 18;
+
+const FLAG_HAS_ERROR = 4;
+const FLAG_HAS_RMSE = 8;
+const FLAG_HAS_LOSS = 16;
+const FLAG_HAS_FORECAST = 32;
+
+const LEARN_EVENTS: readonly LearnEvent[] = ['trained', 'skipped-spike', 'rolled-back', 'refused'];
+
+/** A scored frame as it crosses: what the socket thread needs to answer it and show it. */
+export interface CrossingPrediction {
+  sourceId: number;
+  streamId: number;
+  seq: number;
+  t: number;
+  receivedAt: number;
+  binary: boolean;
+  actual: Float64Array | number;
+  predicted: Float32Array;
+  forecast: Float32Array[] | undefined;
+  attention: Float32Array[] | undefined;
+  stepMicros: number;
+  batchSize: number;
+  error: number | undefined;
+  rmse: number | undefined;
+  anomaly: number;
+  loss: number | undefined;
+  learnEvent: LearnEvent | undefined;
+}
+
+/** What packPredictions reads of a scored frame (a ScoredFrame is one), besides its source's and stream's ids. */
+export type PredictionFields = Omit<CrossingPrediction, 'sourceId' | 'streamId' | 'binary'> & { readonly binary?: boolean };
+
+/**
+ * Packs scored frames into one Float64Array (float32 outputs are held exactly); `ids` gives a frame's source id and
+ * stream id (read, not copied into a new object: this runs for every frame).
+ */
+export function packPredictions<F extends PredictionFields>(frames: readonly F[], sourceIdOf: (frame: F) => number, streamIdOf: (frame: F) => number): Float64Array {
+  let slots = 0;
+  for (const f of frames) {
+    const actual = typeof f.actual === 'number' ? 1 : f.actual.length;
+    slots += PREDICTION_HEAD + actual + f.predicted.length * (1 + (f.forecast?.length ?? 0)) + (f.attention ? f.attention.length * (f.attention[0]?.length ?? 0) : 0);
+  }
+  const b = new Float64Array(slots);
+  let at = 0;
+  for (const f of frames) {
+    const heads = f.attention?.length ?? 0;
+    const attended = heads > 0 ? f.attention![0].length : 0;
+    b[at + P_SOURCE] = sourceIdOf(f);
+    b[at + P_STREAM] = streamIdOf(f);
+    b[at + P_SEQ] = f.seq;
+    b[at + P_T] = f.t;
+    b[at + P_RECEIVED] = f.receivedAt;
+    b[at + P_FLAGS] =
+      (f.binary ? FLAG_BINARY : 0) | (typeof f.actual === 'number' ? FLAG_TOKEN : 0) | (f.error !== undefined ? FLAG_HAS_ERROR : 0) | (f.rmse !== undefined ? FLAG_HAS_RMSE : 0) | (f.loss !== undefined ? FLAG_HAS_LOSS : 0) | (f.forecast ? FLAG_HAS_FORECAST : 0);
+    b[at + P_STEP_MICROS] = f.stepMicros;
+    b[at + P_BATCH] = f.batchSize;
+    b[at + P_ERROR] = f.error ?? NaN;
+    b[at + P_RMSE] = f.rmse ?? NaN;
+    b[at + P_ANOMALY] = f.anomaly;
+    b[at + P_LOSS] = f.loss ?? NaN;
+    b[at + P_LEARN_EVENT] = f.learnEvent === undefined ? -1 : LEARN_EVENTS.indexOf(f.learnEvent);
+    b[at + P_ACTUAL] = typeof f.actual === 'number' ? 0 : f.actual.length;
+    b[at + P_OUTPUTS] = f.predicted.length;
+    b[at + P_HORIZON] = f.forecast?.length ?? 0;
+    b[at + P_HEADS] = heads;
+    b[at + P_ATTENDED] = attended;
+    at += PREDICTION_HEAD;
+    if (typeof f.actual === 'number') b[at++] = f.actual;
+    else {
+      b.set(f.actual, at);
+      at += f.actual.length;
+    }
+    b.set(f.predicted, at);
+    at += f.predicted.length;
+    for (const row of f.forecast ?? []) {
+      b.set(row, at);
+      at += row.length;
+    }
+    for (const row of f.attention ?? []) {
+      b.set(row, at);
+      at += row.length;
+    }
+  }
+  return b;
+}
+
+/** Reads back what packPredictions packed. */
+export function unpackPredictions(b: Float64Array): CrossingPrediction[] {
+  const frames: CrossingPrediction[] = [];
+  let at = 0;
+  while (at < b.length) {
+    const flags = b[at + P_FLAGS];
+    const actualCount = b[at + P_ACTUAL];
+    const outputs = b[at + P_OUTPUTS];
+    const horizon = b[at + P_HORIZON];
+    const heads = b[at + P_HEADS];
+    const attended = b[at + P_ATTENDED];
+    const event = b[at + P_LEARN_EVENT];
+    const head = at;
+    at += PREDICTION_HEAD;
+    let actual: Float64Array | number;
+    if (flags & FLAG_TOKEN) actual = b[at++];
+    else {
+      actual = b.slice(at, at + actualCount);
+      at += actualCount;
+    }
+    const predicted = Float32Array.from(b.subarray(at, at + outputs));
+    at += outputs;
+    let forecast: Float32Array[] | undefined;
+    if (flags & FLAG_HAS_FORECAST) {
+      forecast = [];
+      for (let k = 0; k < horizon; k++, at += outputs) forecast.push(Float32Array.from(b.subarray(at, at + outputs)));
+    }
+    let attention: Float32Array[] | undefined;
+    if (heads > 0) {
+      attention = [];
+      for (let h = 0; h < heads; h++, at += attended) attention.push(Float32Array.from(b.subarray(at, at + attended)));
+    }
+    frames.push({
+      sourceId: b[head + P_SOURCE],
+      streamId: b[head + P_STREAM],
+      seq: b[head + P_SEQ],
+      t: b[head + P_T],
+      receivedAt: b[head + P_RECEIVED],
+      binary: (flags & FLAG_BINARY) !== 0,
+      actual,
+      predicted,
+      forecast,
+      attention,
+      stepMicros: b[head + P_STEP_MICROS],
+      batchSize: b[head + P_BATCH],
+      error: flags & FLAG_HAS_ERROR ? b[head + P_ERROR] : undefined,
+      rmse: flags & FLAG_HAS_RMSE ? b[head + P_RMSE] : undefined,
+      anomaly: b[head + P_ANOMALY],
+      loss: flags & FLAG_HAS_LOSS ? b[head + P_LOSS] : undefined,
+      learnEvent: event >= 0 ? LEARN_EVENTS[event] : undefined,
+    });
+  }
+  return frames;
+}
