@@ -9,6 +9,7 @@ import { DEMO_ATTENTION, DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '.
 import { WS_PATH } from '../protocol/messages.js';
 import { SeqcastServer } from '../server/server.js';
 import { parseSinkTarget } from '../server/sinks.js';
+import { DEFAULT_DETECTION_PROFILE, DETECTION_PROFILES, detectionThreshold, type DetectionProfile } from '../stream/detection-thresholds.js';
 import type { ServedModel } from '../stream/types.js';
 import { positiveInteger } from './demo-command.js';
 import { applyServeConfig } from './serve-config.js';
@@ -37,6 +38,7 @@ export interface ServeCommandOptions {
   checkpointInterval: number;
   /** Prediction sinks: file paths, or webhook:URL. */
   sink?: string[];
+  detectionProfile: DetectionProfile;
 }
 
 /** Adds the `serve` command to `program`; its action runs until SIGINT or SIGTERM, then hands 0 to `finish`. */
@@ -68,6 +70,11 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--max-orphans-per-address <n>', 'streams the connections of one client address may leave unheld in all; beyond it the oldest are closed').default(4096).argParser(positiveInteger))
     .addOption(new Option('--idle <seconds>', 'seconds without frames before a stream is snapshotted out of the kernel').default(60).argParser(positiveInteger))
     .addOption(new Option('--max-forecast-rows <n>', 'forecast rows the server computes per frame over all streams (the sum of their horizons); horizons past it are refused').default(4096).argParser(positiveInteger))
+    .addOption(
+      new Option('--detection-profile <profile>', "the NAB profile whose benchmarked threshold dashboards mark detections at (bench/RESULTS.md): standard, low-fp (fewer false positives) or low-fn (fewer misses)")
+        .choices(DETECTION_PROFILES.map((p) => p.profile))
+        .default(DEFAULT_DETECTION_PROFILE),
+    )
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
     .addHelpText(
       'after',
@@ -122,6 +129,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     idleMs: options.idle * 1000,
     orphanTtlMs: options.orphanTtl * 1000,
     sinks,
+    detectionProfile: options.detectionProfile,
     log,
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new InputError(`port ${options.port} on ${options.host} is in use (another seqcast serve?); pick another with --port N, or --port 0 for a free one`);
@@ -139,6 +147,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
       ? '  kernel: build/seqcast-relaxed.wasm (relaxed SIMD: fused multiply-adds)\n'
       : `  kernel: build/seqcast.wasm (plain SIMD${supportsRelaxedSimd() ? '' : '; the faster relaxed-SIMD build needs Node 22+ or a browser'})\n`,
   );
+  out.write(`  detections: anomaly score >= ${detectionThreshold(options.detectionProfile)} (NAB's ${options.detectionProfile} profile, bench/RESULTS.md)\n`);
   if (demo) {
     out.write(`  demo: streams machine-temperature (NAB, replayed), sensors (4 channels), sensors-attention (the same frames) and ball (16×16 video) at ${options.demoRate} frames/s each,\n`);
     out.write(`        learned online from scratch by LSTMs (H ${DEMO_HIDDEN['machine-temperature']}, ${DEMO_HIDDEN.sensors}, ${DEMO_HIDDEN.ball}; sensors-attention: H ${DEMO_HIDDEN['sensors-attention']} + an attention block, ${DEMO_ATTENTION.heads} heads over the last ${DEMO_ATTENTION.window} steps): every 8 frames, BPTT over the last 32, Adam 3e-3; errors fall as they play\n`);

@@ -1,5 +1,6 @@
 // The server's options: what `SeqcastServer.start` takes, and the same with every default filled in.
 
+import { DEFAULT_DETECTION_PROFILE, type DetectionProfile } from '../stream/detection-thresholds.js';
 import type { ScorerOptions } from '../stream/error-scorer.js';
 import type { LearningConfig, ServedModel } from '../stream/types.js';
 import type { Clock } from './clock.js';
@@ -65,6 +66,8 @@ export interface ServerOptions {
   webRoot?: string | null;
   /** Scoring windows for new streams. */
   scorer?: ScorerOptions;
+  /** The NAB profile whose threshold dashboards mark detections at (src/stream/detection-thresholds.ts). Default standard. */
+  detectionProfile?: DetectionProfile;
   /** Where the server reports what happens (restores, checkpoints, failures); default nowhere. */
   log?: (line: string) => void;
   /** The time the rate limits, idle and orphan timers, checkpoint timer and metrics go by; default the system's. Tests pass one they advance. */
@@ -106,5 +109,6 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     pingIntervalMs: options.pingIntervalMs ?? 30_000,
+    detectionProfile: options.detectionProfile ?? DEFAULT_DETECTION_PROFILE,
   };
 }

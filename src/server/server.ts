@@ -11,6 +11,7 @@ import { InputError } from '../errors.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { predictionJson } from '../protocol/json.js';
 import { WS_PATH, type ClosedMessage, type ConfigureMessage, type ConfiguredMessage, type OpenedMessage, type OpenMessage, type ProtocolProblem, type ResetMessage, type StreamsMessage } from '../protocol/messages.js';
+import { detectionThreshold } from '../stream/detection-thresholds.js';
 import { streamPipeline } from '../stream/pipeline.js';
 import type { FrameSource, IncomingFrame, Rejection, ScoredBatch, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
 import { Admission, refuseSocket } from './admission.js';
@@ -103,6 +104,7 @@ export class SeqcastServer {
       orphanTtlMs: this.options.orphanTtlMs,
       learning: this.options.learning,
       scorer: options.scorer,
+      detection: { profile: this.options.detectionProfile, threshold: detectionThreshold(this.options.detectionProfile) },
       clock: this.clock,
       flush: () => this.flushes$.next(),
       log: this.log,
@@ -150,8 +152,7 @@ export class SeqcastServer {
         server.restored = { generation: restored.generation, streams: restored.streams.length };
       }
     }
-    const { clock, log, metrics } = server;
-    server.sinks = await Sinks.open(options.sinks ?? [], { registry: metrics.prometheus.registry, clock, syncIntervalMs: server.options.checkpointIntervalMs, log });
+    server.sinks = await Sinks.open(options.sinks ?? [], { registry: server.metrics.prometheus.registry, clock: server.clock, syncIntervalMs: server.options.checkpointIntervalMs, log: server.log });
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => void server.sinks?.close().finally(() => reject(err));
       server.http.once('error', failed);
@@ -188,7 +189,7 @@ export class SeqcastServer {
   // ---- the pipeline ---------------------------------------------------------------------------------------------
 
   private startPipeline(): void {
-    this.pipeline = this.frames$.pipe(streamPipeline({ reject: (r) => this.rejected(r), flushes: this.flushes$ })).subscribe({
+    this.pipeline = this.frames$.pipe(streamPipeline({ reject: (r) => this.rejected(r), flushes: this.flushes$, now: () => this.clock.now() })).subscribe({
       next: (batch) => this.deliver(batch),
       error: (err) => {
         // a bug, not bad input (bad input is refused as values): report it and keep serving

@@ -5,6 +5,7 @@ import './styles.css';
 import type uPlot from 'uplot';
 import { SharedClock } from './clock';
 import { DashboardSocket, type ConnectionState } from './connection';
+import { detectionFrom, thresholdCrossings } from './detections';
 import { HealthPanel } from './health';
 import type { LabelledWindows } from './overlays';
 import { imageShape } from './pixels';
@@ -22,12 +23,10 @@ import {
   type StreamsMessage,
 } from './protocol';
 import { StreamList, type ListRow } from './stream-list';
-import { actualColumn, ERROR, MAX_CHART_CHANNELS, StreamSeries } from './stream-series';
+import { actualColumn, ANOMALY, ERROR, MAX_CHART_CHANNELS, StreamSeries } from './stream-series';
 import { StreamView, type StreamEntry, type ViewContext } from './stream-view';
 import { currentTheme, onThemeChange } from './theme';
 
-/** Anomaly likelihood drawn as the threshold, and at which a stream is flagged: 1 − Q(z) at z ≈ 2.33. */
-export const ANOMALY_THRESHOLD = 0.99;
 /** The time windows offered, seconds. */
 const WINDOWS = [60, 600, 3600];
 /** How often the page asks the server for its streams (new ones, closed ones, held or idle), ms. */
@@ -36,6 +35,8 @@ const LIST_INTERVAL_MS = 2000;
 const LIST_REDRAW_MS = 250;
 /** Seconds of history in a row's sparkline. */
 const SPARK_SECONDS = 60;
+/** A stream whose score crossed the threshold this many seconds ago or less is listed as "anomalous". */
+const DETECTED_LATELY_SECONDS = 10;
 /** The labelled anomaly windows of the demo's NAB replay (served by `seqcast serve`; 404 elsewhere). */
 const LABELLED_WINDOWS_PATH = '/demo-windows.json';
 /** Where the token given in the prompt is kept for this tab (asked once, not again on reload). */
@@ -63,7 +64,8 @@ const context: ViewContext = {
   clock,
   theme,
   windowSeconds: WINDOWS[0],
-  threshold: ANOMALY_THRESHOLD,
+  // until the server says which profile it detects with (servers before it never do)
+  detection: detectionFrom(undefined),
   learningAvailable: undefined,
   send: (message) => socket.send(message),
   isPaused: (stream) => paused.has(stream),
@@ -131,6 +133,9 @@ function remember(message: ServerMessage): void {
 
 /** The server's streams: new ones get an entry and a subscription; closed ones go. */
 function listed(message: StreamsMessage): void {
+  const detection = detectionFrom(message.detection);
+  const detectionChanged = detection.threshold !== context.detection.threshold || detection.profile !== context.detection.profile;
+  context.detection = detection;
   models.clear();
   for (const model of message.models) models.set(model.name, model);
   const names = new Set(message.streams.map((s) => s.stream));
@@ -146,6 +151,8 @@ function listed(message: StreamsMessage): void {
     const wanted = hashParams().stream;
     const first = wanted && entries.has(wanted) ? wanted : message.streams[0]?.stream;
     if (first) select(first);
+  } else if (detectionChanged) {
+    openView(selected);
   } else if (view) {
     view.updateInfo();
   }
@@ -302,11 +309,15 @@ function redrawList(): void {
       rate: series.rate(now),
       rmse: series.latest?.rmse ?? null,
       anomaly: series.latest?.anomaly ?? null,
+      detectedLately: (threshold) => {
+        const recent = series.recent(ANOMALY, now - DETECTED_LATELY_SECONDS);
+        return thresholdCrossings(recent.x, recent.y, threshold).length > 0;
+      },
       note: paused.has(entry.name) ? 'paused' : listed && !listed.held ? 'no producer' : listed?.parked ? 'idle' : '',
       spark: () => ({ ...series.recent(entry.kind === 'values' ? actualColumn(0) : ERROR, now - SPARK_SECONDS), xMin: now - SPARK_SECONDS, xMax: now, color: theme.actual }),
     };
   });
-  list.update(rows, selected, ANOMALY_THRESHOLD);
+  list.update(rows, selected, context.detection.threshold);
   lastListDraw = performance.now();
 }
 
@@ -353,6 +364,10 @@ const testHook = {
       values: u.data.slice(1).map((s) => (s as (number | null)[]).filter((v) => v !== null && v !== undefined).length),
     })),
     replies: replies.slice(),
+    detection: context.detection,
+    /** Detections in the open view's window, and the marks each chart drew (null: a chart that marks none). */
+    detections: view?.detections ?? 0,
+    marks: (view?.charts ?? []).map((u) => (u.root.dataset.detections === undefined ? null : Number(u.root.dataset.detections))),
   }),
 };
 (window as unknown as { seqcast: typeof testHook }).seqcast = testHook;

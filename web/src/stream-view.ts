@@ -4,8 +4,9 @@ import type uPlot from 'uplot';
 import { createChart, emptyOverlay, fitWidth, type Overlay } from './charts';
 import type { SharedClock } from './clock';
 import { decimateRows, pickRows } from './decimate';
+import { thresholdCrossings, type Detection } from './detections';
 import { formatNumber } from './format';
-import { labelledRuns, thresholdCrossings, type LabelledWindows } from './overlays';
+import { labelledRuns, type LabelledWindows } from './overlays';
 import { drawGrayscale, drawHeatmap } from './pixels';
 import { configureMessage, resetMessage, type ErrorMessage, type ListedModel, type ListedStream, type ReplyMessage } from './protocol';
 import { ANOMALY, actualColumn, ERROR, MAX_CHART_CHANNELS, predictedColumn, RMSE, SEQ, T, type StreamSeries } from './stream-series';
@@ -42,7 +43,8 @@ export interface ViewContext {
   clock: SharedClock;
   theme: Theme;
   windowSeconds: number;
-  threshold: number;
+  /** The threshold detections are marked at, and its profile (from the server's `list`). */
+  detection: Detection;
   /** From metrics: whether the server can learn online (undefined until the first metrics). */
   learningAvailable: boolean | undefined;
   send(message: object): boolean;
@@ -192,6 +194,11 @@ export class StreamView {
     this.pending = undefined;
   }
 
+  /** Detections in the window drawn last: where the score rose to the threshold. */
+  get detections(): number {
+    return this.overlay.crossings.filter((c) => c.x >= this.overlay.xMin).length;
+  }
+
   /** Once per animation frame. */
   render(): void {
     const { series } = this.entry;
@@ -206,7 +213,8 @@ export class StreamView {
     overlay.forecastEnd = forecastEnd;
     overlay.xMin = this.now - windowSeconds;
     overlay.xMax = this.now + Math.max(windowSeconds * AHEAD_FRACTION, Number.isFinite(forecastEnd) ? forecastEnd - this.now : 0);
-    overlay.threshold = this.context.threshold;
+    overlay.threshold = this.context.detection.threshold;
+    overlay.thresholdLabel = thresholdLabel(this.context.detection);
     const width = this.charts[0]?.width ?? 0;
     const layoutChanged = windowSeconds !== this.builtWindow || width !== this.builtWidth;
     const dataChanged = series.version !== this.builtVersion;
@@ -245,7 +253,7 @@ export class StreamView {
       entry.channels.forEach((channel, c) => {
         const target = element('div', 'chart');
         const note = entry.labelled ? ' Shaded: NAB labelled anomaly window.' : '';
-        figures.append(card(`${channel}: actual and predicted`, target, `In the stream’s units. Dashed: forecast ahead of now.${note}`));
+        figures.append(card(`${channel}: actual and predicted`, target, `In the stream’s units. Dashed: forecast ahead of now. Red marks: detections.${note}`));
         this.addChart(
           target,
           {
@@ -258,6 +266,7 @@ export class StreamView {
             ],
             syncKey,
             timeLabels: false,
+            detections: true,
           },
           [actualColumn(c), predictedColumn(c)],
           c,
@@ -290,7 +299,7 @@ export class StreamView {
       card(
         'Anomaly likelihood',
         anomalyTarget,
-        `Dashed line: threshold ${this.context.threshold}; triangles: where the score crosses it.${entry.labelled ? ' Shaded: NAB labelled anomaly windows.' : ''}`,
+        `Dashed line: the ${this.context.detection.label} profile’s threshold, ${formatNumber(this.context.detection.threshold)}, chosen on the NAB benchmark; triangles: detections, where the score rises to it.${entry.labelled ? ' Shaded: NAB labelled anomaly windows.' : ''}`,
       ),
     );
     this.addChart(
@@ -379,7 +388,7 @@ export class StreamView {
     const rows = series.window(overlay.xMin);
     const x = rows.columns[T];
     overlay.labelled = labelled ? labelledRuns(x, rows.columns[SEQ], labelled) : [];
-    overlay.crossings = thresholdCrossings(x, rows.columns[ANOMALY], this.context.threshold);
+    overlay.crossings = thresholdCrossings(x, rows.columns[ANOMALY], this.context.detection.threshold);
     const forecast = this.forecastRows();
     for (const binding of this.bindings) {
       const { chart, columns } = binding;
@@ -453,6 +462,11 @@ export class StreamView {
     this.status.textContent = text;
     this.status.classList.toggle('problem', problem);
   }
+}
+
+/** The threshold line's label on the anomaly chart: "threshold 0.499 (standard profile)". */
+function thresholdLabel(detection: Detection): string {
+  return `threshold ${formatNumber(detection.threshold)} (${detection.label} profile)`;
 }
 
 /** "learning: 42 updates, MSE 0.41 vs persistence 0.52" for a learning stream; "not learning" when it is paused. */
