@@ -208,8 +208,9 @@ export class SeqcastServer {
   /** Sends each prediction back to its producer and on to watching dashboards. */
   private deliver(batch: ScoredBatch): void {
     if (batch.frames.length === 0) return;
-    this.metrics.batchStepped(batch.frames[0].stepMicros, batch.frames[0].entry.served.name);
     const now = performance.now();
+    const first = batch.frames[0];
+    this.metrics.batchStepped(first.stepMicros, first.entry.served.name, batch.frames.length, now - first.receivedAt);
     const watched = this.dashboards.watched;
     for (const frame of batch.frames) {
       // one frame's delivery failing (a local producer's callback, a bug) must not cost the others theirs
@@ -221,7 +222,7 @@ export class SeqcastServer {
         } else {
           (source as LocalProducer).onPrediction?.(frame);
         }
-        this.metrics.frameAnswered(now - frame.receivedAt, frame.entry.served.name);
+        this.metrics.frameAnswered(now - frame.receivedAt);
         if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss, frame.entry.served.name);
         if (watched) this.dashboards.publish(frame);
         this.sinks?.publish(frame);

@@ -98,7 +98,8 @@ describe('GET /metrics', () => {
     expect(count).toBeLessThanOrEqual(40);
     expect(value(samples, 'seqcast_kernel_step_seconds_bucket', { model: 'pump', le: '+Inf' })).toBe(count);
     expect(value(samples, 'seqcast_kernel_step_seconds_sum', { model: 'pump' })).toBeGreaterThan(0);
-    expect(value(samples, 'seqcast_frame_latency_seconds_count')).toBe(45);
+    // one latency per stepped batch, as for the kernel steps
+    expect(value(samples, 'seqcast_batch_latency_seconds_count')).toBe(count + value(samples, 'seqcast_kernel_step_seconds_count', { model: 'tiny' })!);
     // the process's own metrics too
     expect(value(samples, 'seqcast_process_resident_memory_bytes')).toBeGreaterThan(0);
 
