@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The kernel's numerical specifications (golden, finite differences, bit identity, activations, the token table),
- * run a second time against its relaxed-SIMD build; the host-side API suites run once, in the main project.
+ * run a second time against its relaxed-SIMD build and a third against its scalar build (no SIMD); the host-side
+ * API suites run once, in the main project.
  */
 const KERNEL_SUITES = [
   'tests/kernel-variant.test.ts',
@@ -14,6 +15,7 @@ const KERNEL_SUITES = [
   'tests/attention-gradients-fd.test.ts',
   'tests/token-shortcut.test.ts',
   'tests/kernel-bit-identity.test.ts',
+  'tests/rnn-relu.test.ts',
 ];
 
 /** Node 20 runs relaxed SIMD only behind a flag; Node 22+ has it by default and refuses the flag as unknown. */
@@ -29,6 +31,7 @@ export default defineConfig({
         extends: true,
         test: { name: 'kernel-relaxed', include: KERNEL_SUITES, execArgv: RELAXED_SIMD_FLAG, env: { SEQCAST_KERNEL: 'relaxed' } },
       },
+      { extends: true, test: { name: 'kernel-scalar', include: KERNEL_SUITES, env: { SEQCAST_KERNEL: 'scalar' } } },
     ],
   },
 });

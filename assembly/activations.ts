@@ -6,7 +6,9 @@
 //   sigmoidLanes absolute error < 1.5e-7
 //   tanhLanes    absolute error < 1.5e-7, relative error < 2e-7 (from e^{2x} − 1)
 // Scalar tails go through the same lane functions (a splatted vector, lane 0),
-// so an element's value never depends on where it sits in a vector.
+// so an element's value never depends on where it sits in a vector. The scalar
+// build (no SIMD) runs expOne / tanhOne / geluOne: the same f32 operations in the
+// same order on one value, so its results are the SIMD build's, bit for bit.
 
 import { madd } from "./simd";
 
@@ -99,20 +101,71 @@ const CONSTANTS = memory.data<f32>([
   return f32x4.div(e, f32x4.add(e, k(208)));
 }
 
-/** Scalar e^x through the lane function (same bits as a vector lane). */
+/** Scalar e^x through the lane function (same bits as a vector lane); the scalar build's own (expOne, same bits). */
 // @ts-ignore: decorator
 @inline export function expScalar(x: f32): f32 {
-  return f32x4.extract_lane(expLanes(f32x4.splat(x)), 0);
+  if (ASC_FEATURE_SIMD) return f32x4.extract_lane(expLanes(f32x4.splat(x)), 0);
+  return expOne(x);
 }
 
 // @ts-ignore: decorator
 @inline export function sigmoidScalar(x: f32): f32 {
-  return f32x4.extract_lane(sigmoidLanes(f32x4.splat(x)), 0);
+  if (ASC_FEATURE_SIMD) return f32x4.extract_lane(sigmoidLanes(f32x4.splat(x)), 0);
+  return <f32>1 / (<f32>1 + expOne(-x));
 }
 
 // @ts-ignore: decorator
 @inline export function tanhScalar(x: f32): f32 {
-  return f32x4.extract_lane(tanhLanes(f32x4.splat(x)), 0);
+  if (ASC_FEATURE_SIMD) return f32x4.extract_lane(tanhLanes(f32x4.splat(x)), 0);
+  return tanhOne(x);
+}
+
+// ── the scalar build's lane: the same operations on one f32 (f32x4.pmin(a, b) is b < a ? b : a, pmax a < b ? b : a) ──
+
+// @ts-ignore: decorator
+@inline function constant(offset: usize): f32 {
+  return load<f32>(CONSTANTS + offset);
+}
+
+/** roundedLog2 and pow2Of on one value: 2^n as float bits, (n + 127) << 23. */
+// @ts-ignore: decorator
+@inline function pow2OfOne(t: f32): f32 {
+  return reinterpret<f32>(((reinterpret<i32>(t) - reinterpret<i32>(constant(32))) + 127) << 23);
+}
+
+// @ts-ignore: decorator
+@inline function expm1ReducedOne(y: f32, t: f32): f32 {
+  const n = t - constant(32);
+  let r = y - n * constant(64);
+  r = r - n * constant(80);
+  let p = constant(96);
+  p = constant(112) + p * r;
+  p = constant(128) + p * r;
+  p = constant(144) + p * r;
+  p = constant(160) + p * r;
+  p = constant(176) + p * r;
+  return r + p * (r * r);
+}
+
+/** expLanes on one value. */
+function expOne(x: f32): f32 {
+  const hi = constant(0), lo = constant(16);
+  x = hi < x ? hi : x;
+  x = x < lo ? lo : x;
+  const t = x * constant(48) + constant(32);
+  return (expm1ReducedOne(x, t) + constant(192)) * pow2OfOne(t);
+}
+
+/** tanhLanes on one value. */
+function tanhOne(x: f32): f32 {
+  const hi = constant(224), lo = constant(240);
+  let y = x + x;
+  y = hi < y ? hi : y;
+  y = y < lo ? lo : y;
+  const t = y * constant(48) + constant(32);
+  const pow2n = pow2OfOne(t);
+  const e = pow2n * expm1ReducedOne(y, t) + (pow2n - constant(192));
+  return e / (e + constant(208));
 }
 
 // ── GELU (tanh form): the transformer MLP's activation ──
@@ -124,14 +177,23 @@ const CONSTANTS = memory.data<f32>([
   return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), tanhLanes(inner)));
 }
 
+/** geluLanes on one value (the scalar build). */
+function geluOne(x: f32): f32 {
+  const inner = <f32>0.7978845608028654 * (x + <f32>0.044715 * (x * (x * x)));
+  return (<f32>0.5 * x) * (<f32>1 + tanhOne(inner));
+}
+
 /** GELU, tanh approximation, in place over n floats. */
 export function geluInPlace(x: usize, n: i32): void {
   const n4 = n & ~3;
   let j = 0;
-  for (; j < n4; j += 4) v128.store(x + (<usize>j << 2), geluLanes(v128.load(x + (<usize>j << 2))));
+  if (ASC_FEATURE_SIMD) {
+    for (; j < n4; j += 4) v128.store(x + (<usize>j << 2), geluLanes(v128.load(x + (<usize>j << 2))));
+  }
   for (; j < n; j++) {
     const o = x + (<usize>j << 2);
-    store<f32>(o, f32x4.extract_lane(geluLanes(f32x4.splat(load<f32>(o))), 0));
+    if (ASC_FEATURE_SIMD) store<f32>(o, f32x4.extract_lane(geluLanes(f32x4.splat(load<f32>(o))), 0));
+    else store<f32>(o, geluOne(load<f32>(o)));
   }
 }
 

@@ -2,7 +2,7 @@
 // self-attention position (inference and training's forward both call it). Its backward, over a training window,
 // is attention-block.ts attentionCoreBackward. Formulas are PyTorch's (shared/golden/README.md).
 
-import { expLanes } from "./activations";
+import { expLanes, expScalar } from "./activations";
 import { horizontalSum4 } from "./simd";
 
 /**
@@ -82,37 +82,53 @@ export function attendPosition(
     const offset = <usize>(h * headDim) << 2;
     const q = qkv + offset;
     const k = keys + offset;
-    // scores, four keys at a time
-    let vMax = f32x4.splat(-Infinity);
+    // scores, four keys at a time (the scalar build: one at a time, below)
+    let maxScore: f32 = -Infinity;
     let n = 0;
-    for (; n < count4; n += 4) {
-      const offsets = v128.load(rowOffsets + (<usize>n << 2));
-      const s = f32x4.mul(dot4(q,
-        k + <usize>i32x4.extract_lane(offsets, 0), k + <usize>i32x4.extract_lane(offsets, 1),
-        k + <usize>i32x4.extract_lane(offsets, 2), k + <usize>i32x4.extract_lane(offsets, 3), headDim), f32x4.splat(scale));
-      v128.store(scores + (<usize>n << 2), s);
-      vMax = f32x4.pmax(vMax, s);
+    if (ASC_FEATURE_SIMD) {
+      let vMax = f32x4.splat(-Infinity);
+      for (; n < count4; n += 4) {
+        const offsets = v128.load(rowOffsets + (<usize>n << 2));
+        const s = f32x4.mul(dot4(q,
+          k + <usize>i32x4.extract_lane(offsets, 0), k + <usize>i32x4.extract_lane(offsets, 1),
+          k + <usize>i32x4.extract_lane(offsets, 2), k + <usize>i32x4.extract_lane(offsets, 3), headDim), f32x4.splat(scale));
+        v128.store(scores + (<usize>n << 2), s);
+        vMax = f32x4.pmax(vMax, s);
+      }
+      maxScore = max(max(f32x4.extract_lane(vMax, 0), f32x4.extract_lane(vMax, 1)), max(f32x4.extract_lane(vMax, 2), f32x4.extract_lane(vMax, 3)));
     }
-    let maxScore = max(max(f32x4.extract_lane(vMax, 0), f32x4.extract_lane(vMax, 1)), max(f32x4.extract_lane(vMax, 2), f32x4.extract_lane(vMax, 3)));
     for (; n < count; n++) {
       const s = dot(q, k + <usize>load<i32>(rowOffsets + (<usize>n << 2)), headDim) * scale;
       store<f32>(scores + (<usize>n << 2), s);
       if (s > maxScore) maxScore = s;
     }
-    // softmax, four scores at a time
-    const vMaxAll = f32x4.splat(maxScore);
-    let vTotal = f32x4.splat(0);
+    // softmax, four scores at a time: lane j sums the scores n ≡ j (mod 4) below count4
     n = 0;
-    for (; n < count4; n += 4) {
-      const at = scores + (<usize>n << 2);
-      const e = expLanes(f32x4.sub(v128.load(at), vMaxAll));
-      v128.store(at, e);
-      vTotal = f32x4.add(vTotal, e);
+    let total: f32;
+    if (ASC_FEATURE_SIMD) {
+      const vMaxAll = f32x4.splat(maxScore);
+      let vTotal = f32x4.splat(0);
+      for (; n < count4; n += 4) {
+        const at = scores + (<usize>n << 2);
+        const e = expLanes(f32x4.sub(v128.load(at), vMaxAll));
+        v128.store(at, e);
+        vTotal = f32x4.add(vTotal, e);
+      }
+      total = (f32x4.extract_lane(vTotal, 0) + f32x4.extract_lane(vTotal, 2)) + (f32x4.extract_lane(vTotal, 1) + f32x4.extract_lane(vTotal, 3));
+    } else {
+      let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+      for (; n < count4; n += 4) {
+        const at = scores + (<usize>n << 2);
+        const e0 = expScalar(load<f32>(at) - maxScore), e1 = expScalar(load<f32>(at, 4) - maxScore);
+        const e2 = expScalar(load<f32>(at, 8) - maxScore), e3 = expScalar(load<f32>(at, 12) - maxScore);
+        store<f32>(at, e0); store<f32>(at, e1, 4); store<f32>(at, e2, 8); store<f32>(at, e3, 12);
+        t0 += e0; t1 += e1; t2 += e2; t3 += e3;
+      }
+      total = (t0 + t2) + (t1 + t3);
     }
-    let total = (f32x4.extract_lane(vTotal, 0) + f32x4.extract_lane(vTotal, 2)) + (f32x4.extract_lane(vTotal, 1) + f32x4.extract_lane(vTotal, 3));
     for (; n < count; n++) {
       const at = scores + (<usize>n << 2);
-      const e = f32x4.extract_lane(expLanes(f32x4.splat(load<f32>(at) - maxScore)), 0);
+      const e = expScalar(load<f32>(at) - maxScore);
       store<f32>(at, e);
       total += e;
     }
@@ -124,7 +140,7 @@ export function attendPosition(
     const o = out + offset;
     const dim4 = headDim & ~3;
     let e = 0;
-    for (; e < dim4; e += 4) {
+    if (ASC_FEATURE_SIMD) for (; e < dim4; e += 4) {
       let acc = f32x4.splat(0);
       const at = v + (<usize>e << 2);
       for (let m = 0; m < count; m++) {
@@ -165,14 +181,25 @@ export function attendPosition(
   return sums;
 }
 
-/** a · b over n floats. */
+/** a · b over n floats: four lane sums (term j in lane j mod 4), folded (0 + 2) + (1 + 3), then the tail. */
 // @ts-ignore: decorator
 @inline function dot(a: usize, b: usize, n: i32): f32 {
   const n4 = n & ~3;
-  let acc = f32x4.splat(0);
   let j = 0;
-  for (; j < n4; j += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(a + (<usize>j << 2)), v128.load(b + (<usize>j << 2))));
-  let sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 2)) + (f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 3));
+  let sum: f32;
+  if (ASC_FEATURE_SIMD) {
+    let acc = f32x4.splat(0);
+    for (; j < n4; j += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(a + (<usize>j << 2)), v128.load(b + (<usize>j << 2))));
+    sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 2)) + (f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 3));
+  } else {
+    let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    for (; j < n4; j += 4) {
+      const pa = a + (<usize>j << 2), pb = b + (<usize>j << 2);
+      s0 += load<f32>(pa) * load<f32>(pb); s1 += load<f32>(pa, 4) * load<f32>(pb, 4);
+      s2 += load<f32>(pa, 8) * load<f32>(pb, 8); s3 += load<f32>(pa, 12) * load<f32>(pb, 12);
+    }
+    sum = (s0 + s2) + (s1 + s3);
+  }
   for (; j < n; j++) sum += load<f32>(a + (<usize>j << 2)) * load<f32>(b + (<usize>j << 2));
   return sum;
 }

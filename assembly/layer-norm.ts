@@ -17,12 +17,14 @@ export function layerNormRows(x: usize, y: usize, rows: i32, d: i32, stride: i32
     const mean = rowMean(xr, d);
     const variance = rowVariance(xr, d, mean);
     const inv = <f32>(1.0 / Math.sqrt(<f64>variance + <f64>LAYER_NORM_EPS));
-    const vMean = f32x4.splat(mean), vInv = f32x4.splat(inv);
     let j = 0;
-    for (; j < d4; j += 4) {
-      const o = <usize>j << 2;
-      const n = f32x4.mul(f32x4.sub(v128.load(xr + o), vMean), vInv);
-      v128.store(yr + o, f32x4.add(f32x4.mul(n, v128.load(weight + o)), v128.load(bias + o)));
+    if (ASC_FEATURE_SIMD) {
+      const vMean = f32x4.splat(mean), vInv = f32x4.splat(inv);
+      for (; j < d4; j += 4) {
+        const o = <usize>j << 2;
+        const n = f32x4.mul(f32x4.sub(v128.load(xr + o), vMean), vInv);
+        v128.store(yr + o, f32x4.add(f32x4.mul(n, v128.load(weight + o)), v128.load(bias + o)));
+      }
     }
     for (; j < d; j++) {
       const o = <usize>j << 2;
@@ -31,13 +33,23 @@ export function layerNormRows(x: usize, y: usize, rows: i32, d: i32, stride: i32
   }
 }
 
-/** Mean of d floats. */
+/** Mean of d floats: four lane sums (x[j] in lane j mod 4), folded (0 + 2) + (1 + 3), then the tail. */
 export function rowMean(x: usize, d: i32): f32 {
   const d4 = d & ~3;
-  let acc = f32x4.splat(0);
   let j = 0;
-  for (; j < d4; j += 4) acc = f32x4.add(acc, v128.load(x + (<usize>j << 2)));
-  let sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 2)) + (f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 3));
+  let sum: f32;
+  if (ASC_FEATURE_SIMD) {
+    let acc = f32x4.splat(0);
+    for (; j < d4; j += 4) acc = f32x4.add(acc, v128.load(x + (<usize>j << 2)));
+    sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 2)) + (f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 3));
+  } else {
+    let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    for (; j < d4; j += 4) {
+      const at = x + (<usize>j << 2);
+      s0 += load<f32>(at); s1 += load<f32>(at, 4); s2 += load<f32>(at, 8); s3 += load<f32>(at, 12);
+    }
+    sum = (s0 + s2) + (s1 + s3);
+  }
   for (; j < d; j++) sum += load<f32>(x + (<usize>j << 2));
   return sum / <f32>d;
 }
@@ -45,14 +57,25 @@ export function rowMean(x: usize, d: i32): f32 {
 /** Biased variance of d floats around `mean`. */
 export function rowVariance(x: usize, d: i32, mean: f32): f32 {
   const d4 = d & ~3;
-  const vMean = f32x4.splat(mean);
-  let acc = f32x4.splat(0);
   let j = 0;
-  for (; j < d4; j += 4) {
-    const dev = f32x4.sub(v128.load(x + (<usize>j << 2)), vMean);
-    acc = f32x4.add(acc, f32x4.mul(dev, dev));
+  let sum: f32;
+  if (ASC_FEATURE_SIMD) {
+    const vMean = f32x4.splat(mean);
+    let acc = f32x4.splat(0);
+    for (; j < d4; j += 4) {
+      const dev = f32x4.sub(v128.load(x + (<usize>j << 2)), vMean);
+      acc = f32x4.add(acc, f32x4.mul(dev, dev));
+    }
+    sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 2)) + (f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 3));
+  } else {
+    let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    for (; j < d4; j += 4) {
+      const at = x + (<usize>j << 2);
+      const e0 = load<f32>(at) - mean, e1 = load<f32>(at, 4) - mean, e2 = load<f32>(at, 8) - mean, e3 = load<f32>(at, 12) - mean;
+      s0 += e0 * e0; s1 += e1 * e1; s2 += e2 * e2; s3 += e3 * e3;
+    }
+    sum = (s0 + s2) + (s1 + s3);
   }
-  let sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 2)) + (f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 3));
   for (; j < d; j++) {
     const dev = load<f32>(x + (<usize>j << 2)) - mean;
     sum += dev * dev;

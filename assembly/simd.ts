@@ -1,6 +1,10 @@
 // SIMD building blocks: the multiply-add of the two builds, reductions, and the affine product over packed weight
 // panels that every layer (recurrent gates, attention projections, MLPs, the dense head) is made of, with its
 // packing. The activations are in activations.ts.
+//
+// The scalar build (build/seqcast-scalar.wasm, asc --disable simd: ASC_FEATURE_SIMD is false and asc compiles only
+// the `else` side) does each vector operation lane by lane, summing every lane in the order the vector code does,
+// so its results equal the SIMD build's bit for bit.
 
 /**
  * acc + a·b for each lane. Built with relaxed SIMD (build/seqcast-relaxed.wasm)
@@ -31,9 +35,11 @@
 export function addTo(y: usize, x: usize, n: i32): void {
   const n4 = n & ~3;
   let j = 0;
-  for (; j < n4; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+  if (ASC_FEATURE_SIMD) {
+    for (; j < n4; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+    }
   }
   for (; j < n; j++) {
     const o = <usize>j << 2;
@@ -73,9 +79,9 @@ export function packPanel(panel: usize, rows: i32, w1: usize, k1: i32, w2: usize
     for (let c = 0; c < width; c += 4) {
       for (let i = 0; i < TILE_ROWS; i++) {
         const row = t * TILE_ROWS + i;
-        if (row < rows && c + 4 <= k1) {
+        if (ASC_FEATURE_SIMD && row < rows && c + 4 <= k1) {
           v128.store(at, v128.load(w1 + (<usize>(row * k1 + c) << 2)));
-        } else if (row < rows && c >= k1 && c + 4 <= k1 + k2) {
+        } else if (ASC_FEATURE_SIMD && row < rows && c >= k1 && c + 4 <= k1 + k2) {
           v128.store(at, v128.load(w2 + (<usize>(row * k2 + c - k1) << 2)));
         } else {
           for (let lane = 0; lane < 4; lane++) {
@@ -168,6 +174,10 @@ export function affinePacked(
   out: usize, batch: i32, rows: i32, input: usize, width: i32, panel: usize, bias1: usize, bias2: usize,
   outStride: i32 = rows, tileStride: i32 = 0,
 ): void {
+  if (!ASC_FEATURE_SIMD) {
+    affinePackedLanes(out, batch, rows, input, width, panel, bias1, bias2, outStride, tileStride);
+    return;
+  }
   const tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
   const inputBytes = <usize>width << 2;
   // one tile: width/4 groups of 8 vectors; a wider panel's tiles are further apart (tileStride bytes),
@@ -237,4 +247,52 @@ export function affinePacked(
       }
     }
   }
+}
+
+/**
+ * affinePacked of the scalar build: the same panel and the same sums, lane by lane. Output (b, r) sums its four
+ * lanes s_j = Σ_g panel[r, 4g + j] · input[b, 4g + j] in order of g, folds them as horizontalSum4 does,
+ * (s0 + s2) + (s1 + s3), and adds the bias as biasAt / biasTail form it (rows of a partial group of four get
+ * bias1 + (bias2 or 0)): bit for bit the SIMD build's result. Two panel rows at a time share the input's loads
+ * (8 independent sums; a tile's rows past `rows` are zero in the panel, so the pair never reads past it).
+ */
+function affinePackedLanes(
+  out: usize, batch: i32, rows: i32, input: usize, width: i32, panel: usize, bias1: usize, bias2: usize,
+  outStride: i32, tileStride: i32,
+): void {
+  const tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
+  const inputBytes = <usize>width << 2;
+  const tileBytes = tileStride > 0 ? <usize>tileStride : inputBytes * TILE_ROWS;
+  const groups = width >> 2;
+  for (let b = 0; b < batch; b++) {
+    const x = input + <usize>b * inputBytes;
+    const outRow = out + (<usize>(b * outStride) << 2);
+    for (let t = 0; t < tiles; t++) {
+      for (let i = 0; i < TILE_ROWS; i += 2) {
+        const r = t * TILE_ROWS + i;
+        if (r >= rows) break;
+        let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+        let c0: f32 = 0, c1: f32 = 0, c2: f32 = 0, c3: f32 = 0;
+        let w = panel + <usize>t * tileBytes + (<usize>i << 4);
+        let p = x;
+        for (let g = 0; g < groups; g++) {
+          const x0 = load<f32>(p), x1 = load<f32>(p, 4), x2 = load<f32>(p, 8), x3 = load<f32>(p, 12);
+          a0 += load<f32>(w) * x0; a1 += load<f32>(w, 4) * x1; a2 += load<f32>(w, 8) * x2; a3 += load<f32>(w, 12) * x3;
+          c0 += load<f32>(w, 16) * x0; c1 += load<f32>(w, 20) * x1; c2 += load<f32>(w, 24) * x2; c3 += load<f32>(w, 28) * x3;
+          w += 128; p += 16;
+        }
+        storeRowLanes(outRow, r, rows, bias1, bias2, (a0 + a2) + (a1 + a3));
+        if (r + 1 < rows) storeRowLanes(outRow, r + 1, rows, bias1, bias2, (c0 + c2) + (c1 + c3));
+      }
+    }
+  }
+}
+
+/** out[r] = bias + sum, the bias formed as biasAt / biasTail form it (see affinePackedLanes). */
+// @ts-ignore: decorator
+@inline function storeRowLanes(out: usize, r: i32, rows: i32, bias1: usize, bias2: usize, sum: f32): void {
+  const fullGroup = rows - (r & ~3) >= 4;
+  const b1 = load<f32>(bias1 + (<usize>r << 2));
+  const bias = bias2 ? b1 + load<f32>(bias2 + (<usize>r << 2)) : fullGroup ? b1 : b1 + <f32>0;
+  store<f32>(out + (<usize>r << 2), bias + sum);
 }

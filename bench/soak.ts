@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     sample();
     const counts = adversaries.counts;
     process.stdout.write(`adversaries: ${JSON.stringify(counts)}\n`);
-    await writeResultsSection(RESULTS_MD, '<!-- soak:start -->', '<!-- soak:end -->', section({ mode, max, alone, rate, seconds, segment, segments, samples, counts, load, lost, failures: log.filter((l) => /failed/.test(l)) }));
+    await writeResultsSection(RESULTS_MD, '<!-- soak:start -->', '<!-- soak:end -->', section({ mode, max, alone, rate, seconds, segment, segments, samples, counts, load, lost, failures: log.filter((l) => /failed/.test(l)), dashboardsDropped: log.filter((l) => /a dashboard that has not read/.test(l)).length, silentDropped: log.reduce((sum, l) => sum + Number(/^dropped (\d+) WebSockets? silent/.exec(l)?.[1] ?? 0), 0) }));
   } finally {
     child?.send({ type: 'exit' });
     await server.close();
@@ -108,6 +108,10 @@ function section(r: {
   counts: ReturnType<typeof startAdversaries>['counts'];
   load: number[];
   failures: string[];
+  /** Dashboards the server dropped for not reading, counted in its log (a paused client cannot see its own drop). */
+  dashboardsDropped: number;
+  /** WebSockets the heartbeat dropped for answering no ping (paused dashboards, sockets holding half a frame), from its log. */
+  silentDropped: number;
 }): string {
   const { segments, samples, counts } = r;
   const after = samples.filter((s) => s.t >= 60);
@@ -132,7 +136,7 @@ Written by \`npx tsx bench/soak.ts\` (bench/soak.ts, adversaries bench/soak-adve
 Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}, ${new Date().toISOString()} (load average at start ${r.load.map((l) => l.toFixed(2)).join(' / ')}).
 
 - Server: the default limits (but the rate limits, lifted to 10,000,000 messages/s as bench/server.ts does, so that one address's producers are not capped; the hostile client has its own address); LSTM H=${HIDDEN}, X=1; ${fmt(STREAMS)} streams over ${CONNECTIONS} loopback connections, ${r.mode} frames, at ${LOAD * 100}% of the flat-out ${fmt(r.max.framesPerSecond)} frames/s = **${fmt(r.rate)} frames/s**, for ${fmt(r.seconds)} s in segments of ${r.segment} s.
-- Beside them: a dashboard reading 20 streams; two dashboards on every stream that read 0.3 s of every 3.3 s; a dashboard on every stream that never reads (replaced when dropped); every 2 s ten HTTP requests stalled half-way through their head and two WebSockets holding half a frame; and from 127.0.0.2 a hostile client that every 500 ms sends 50 \`list\`s in a batch, 20 frames with a seq nested 20,000 deep, 50 \`configure\`s of others' streams to horizon 256 with learning, a \`reset\`, a \`subscribe\` of 2,000 names, 50 messages that are not JSON and 20 bad binary headers, and every 5 s opens 300 streams and leaves.
+- Beside them: a dashboard reading 20 streams; two dashboards on every stream that read 0.3 s of every 3.3 s; a dashboard on every stream that never reads (a new one every 40 s); every 2 s ten HTTP requests stalled half-way through their head and two WebSockets holding half a frame; and from 127.0.0.2 a hostile client that every 500 ms sends 50 \`list\`s in a batch, 20 frames with a seq nested 20,000 deep, 50 \`configure\`s of others' streams to horizon 256 with learning, a \`reset\`, a \`subscribe\` of 2,000 names, 50 messages that are not JSON and 20 bad binary headers, and every 5 s opens 300 streams and leaves.
 
 The same load alone, before the adversaries start (one segment): p50 ${r.alone.p50.toFixed(2)} ms, p99 ${r.alone.p99.toFixed(2)} ms.
 
@@ -144,7 +148,7 @@ Per segment: "late" counts frames not yet answered 3 s after the segment ended; 
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${rows.join('\n')}
 
-Adversaries: the reading dashboard got ${fmt(counts.readingPredictions)} predictions, the slow ones ${fmt(counts.slowPredictions)}; ${counts.pausedDropped} paused dashboards were dropped; of ${fmt(counts.stalledOpened)} stalled sockets the server closed ${fmt(counts.stalledClosed)} (the rest were opened in the last seconds); the hostile client sent ${fmt(counts.hostileSent)} messages, got ${fmt(counts.hostileErrors)} errors (${codes}) and was closed ${counts.hostileClosed} times (by itself every 5 s, and by the server). Failures logged by the server: ${r.failures.length}.
+Adversaries: the reading dashboard got ${fmt(counts.readingPredictions)} predictions, the slow ones ${fmt(counts.slowPredictions)}; the server's log shows ${fmt(r.silentDropped)} WebSockets dropped for answering no ping (the ${counts.pausedOpened} paused dashboards and the sockets holding half a frame) and ${r.dashboardsDropped} dashboards dropped for not reading their predictions for 60 s; of ${fmt(counts.stalledOpened)} stalled sockets the server closed ${fmt(counts.stalledClosed)} (the rest were opened in the last seconds); the hostile client sent ${fmt(counts.hostileSent)} messages, got ${fmt(counts.hostileErrors)} errors (${codes}) and was closed ${counts.hostileClosed} times (by itself every 5 s, and by the server). Failures logged by the server: ${r.failures.length}.
 <!-- soak:end -->`;
 }
 

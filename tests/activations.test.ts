@@ -2,9 +2,12 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { DIAGNOSTIC_FILES } from '../src/kernel/diagnostics.js';
 
-// the diagnostics build (it exports `activation`) of the variant the kernel-relaxed project asks for (vitest.config.ts), else the plain one
-const file = process.env.SEQCAST_KERNEL === 'relaxed' ? '../build/seqcast-diagnostics-relaxed.wasm' : '../build/seqcast-diagnostics.wasm';
+// the diagnostics build (it exports `activation`) of the variant the kernel-relaxed or kernel-scalar project asks for
+// (vitest.config.ts), else the plain one
+const requested = process.env.SEQCAST_KERNEL;
+const file = `../build/${DIAGNOSTIC_FILES[requested === 'relaxed' || requested === 'scalar' ? requested : 'baseline']}`;
 const wasm = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(file, import.meta.url))), {});
 const activation = wasm.exports.activation as (kind: number, x: number) => number;
 const TANH = 0, SIGMOID = 1, EXP = 2;

@@ -38,10 +38,15 @@ function interfaceOf(file: string): Interface {
   return result;
 }
 
-const PRODUCTION = { 'build/seqcast.wasm': interfaceOf('seqcast.wasm'), 'build/seqcast-relaxed.wasm': interfaceOf('seqcast-relaxed.wasm') };
+const PRODUCTION = {
+  'build/seqcast.wasm': interfaceOf('seqcast.wasm'),
+  'build/seqcast-relaxed.wasm': interfaceOf('seqcast-relaxed.wasm'),
+  'build/seqcast-scalar.wasm': interfaceOf('seqcast-scalar.wasm'),
+};
 const DIAGNOSTICS = {
   'build/seqcast-diagnostics.wasm': interfaceOf('seqcast-diagnostics.wasm'),
   'build/seqcast-diagnostics-relaxed.wasm': interfaceOf('seqcast-diagnostics-relaxed.wasm'),
+  'build/seqcast-diagnostics-scalar.wasm': interfaceOf('seqcast-diagnostics-scalar.wasm'),
 };
 
 const page = readFileSync(new URL('../docs/abi.md', import.meta.url), 'utf8');

@@ -2,8 +2,9 @@
 // token-table, hybrid and refusal cases, and five 10,000-step learning streams, the sha256 of the state words it
 // leaves (outputs, slot states, attention weights, gradients, parameters after training, optimizer moments) equals
 // the digest in tests/fixtures/kernel-digests.json, made by scripts/kernel-digests.ts from the build before it.
-// Both production builds: the relaxed-SIMD one where this runtime runs it (the kernel-relaxed project of
-// vitest.config.ts) and fuses multiply-adds as the machine that made the fixture did.
+// Every production build: the relaxed-SIMD one where this runtime runs it (the kernel-relaxed project of
+// vitest.config.ts) and fuses multiply-adds as the machine that made the fixture did; the scalar one (no SIMD) against
+// its own digests, which are the SIMD build's: it sums every lane in the vector code's order.
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -18,13 +19,25 @@ const BUILD = fileURLToPath(new URL('../build', import.meta.url));
 const fixture = JSON.parse(readFileSync(FIXTURE_URL, 'utf8')) as DigestFixture;
 const cases = [...GOLDEN_CASES, ...SYNTHETIC_CASES, ...STREAM_CASES];
 
-/** The relaxed project checks the relaxed build; the main one the baseline build, and the relaxed one too where it runs unflagged. */
-const variants: Variant[] = process.env.SEQCAST_KERNEL === 'relaxed' ? ['relaxed'] : supportsRelaxedSimd() ? ['baseline', 'relaxed'] : ['baseline'];
+/**
+ * The relaxed project checks the relaxed build, the scalar project the scalar build; the main one the baseline build,
+ * and the relaxed one too where it runs unflagged.
+ */
+const variants: Variant[] = process.env.SEQCAST_KERNEL === 'relaxed' ? ['relaxed']
+  : process.env.SEQCAST_KERNEL === 'scalar' ? ['scalar']
+    : supportsRelaxedSimd() ? ['baseline', 'relaxed'] : ['baseline'];
 
 function expected(variant: Variant): Record<string, string> | undefined {
   if (variant === 'baseline') return fixture.baseline;
+  if (variant === 'scalar') return fixture.scalar?.digests;
   return fixture.relaxed?.fusedMultiplyAdd === fusesMultiplyAdd() ? fixture.relaxed.digests : undefined;
 }
+
+describe('the fixture', () => {
+  it('records for the scalar build the very digests of the SIMD build: the same numbers, bit for bit, without SIMD', () => {
+    expect(fixture.scalar?.digests).toEqual(fixture.baseline);
+  });
+});
 
 describe.each(variants)('the %s build', (variant) => {
   const digests = expected(variant);

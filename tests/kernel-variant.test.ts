@@ -1,7 +1,8 @@
 // Which build of the kernel runs: the relaxed-SIMD build (fused multiply-add in the matrix products) where the
-// runtime validates relaxed SIMD, else the baseline build; SEQCAST_KERNEL=baseline|relaxed|auto chooses.
-// The `kernel-relaxed` project of vitest.config.ts runs this file and the kernel's golden, gradient and batching
-// specifications under --experimental-wasm-relaxed-simd with SEQCAST_KERNEL=relaxed.
+// runtime validates relaxed SIMD, else the baseline build, else (no SIMD) the scalar build;
+// SEQCAST_KERNEL=baseline|relaxed|scalar|auto chooses. The `kernel-relaxed` project of vitest.config.ts runs this
+// file and the kernel's golden, gradient and batching specifications under --experimental-wasm-relaxed-simd with
+// SEQCAST_KERNEL=relaxed, the `kernel-scalar` project with SEQCAST_KERNEL=scalar.
 
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { Kernel, kernelVariant, supportsRelaxedSimd, type KernelArch } from '../
 
 const BASELINE = new Uint8Array(readFileSync(new URL('../build/seqcast.wasm', import.meta.url)));
 const RELAXED = new Uint8Array(readFileSync(new URL('../build/seqcast-relaxed.wasm', import.meta.url)));
+const SCALAR = new Uint8Array(readFileSync(new URL('../build/seqcast-scalar.wasm', import.meta.url)));
 const DIST = new URL('../dist/index.js', import.meta.url).href;
 
 /** Bit patterns of float32 values. */
@@ -63,7 +65,7 @@ async function fusesMultiplyAdd(): Promise<boolean> {
 describe('the kernel build a process runs', () => {
   it('is the one SEQCAST_KERNEL names, or by default the relaxed-SIMD build exactly where the runtime validates relaxed SIMD', async () => {
     const wanted = process.env.SEQCAST_KERNEL;
-    const expected = wanted === 'baseline' || wanted === 'relaxed' ? wanted : supportsRelaxedSimd() ? 'relaxed' : 'baseline';
+    const expected = wanted === 'baseline' || wanted === 'relaxed' || wanted === 'scalar' ? wanted : supportsRelaxedSimd() ? 'relaxed' : 'baseline';
     expect(await kernelVariant()).toBe(expected);
   });
 
@@ -80,10 +82,13 @@ catch (err) { console.log(err.name + ': ' + err.message); }`;
     expect(stdout).toMatch(/KernelError: .*relaxed-SIMD kernel was asked for.*--experimental-wasm-relaxed-simd/);
   });
 
-  it('a model can ask for a build: baseline runs everywhere, relaxed only where relaxed SIMD runs, anything else is refused', async () => {
+  it('a model can ask for a build: baseline and scalar run everywhere, relaxed only where relaxed SIMD runs, anything else is refused', async () => {
     const spec = { cell: 'lstm' as const, inputSize: 2, hiddenSize: 9, outputSize: 2, seed: 1 };
     const plain = await createModel(spec, { kernel: 'baseline' });
-    expect(plain.openStream().step([0.5, -1]).every(Number.isFinite)).toBe(true);
+    const plainStep = plain.openStream().step([0.5, -1]);
+    expect(plainStep.every(Number.isFinite)).toBe(true);
+    const scalar = await createModel(spec, { kernel: 'scalar' });
+    expect(scalar.openStream().step([0.5, -1])).toEqual(plainStep);
     if (supportsRelaxedSimd()) {
       const fused = await createModel(spec, { kernel: 'relaxed' });
       expect(fused.openStream().step([0.5, -1]).every(Number.isFinite)).toBe(true);
@@ -91,6 +96,46 @@ catch (err) { console.log(err.name + ': ' + err.message); }`;
       await expect(createModel(spec, { kernel: 'relaxed' })).rejects.toThrow(KernelError);
     }
     await expect(createModel(spec, { kernel: 'fast' as never })).rejects.toThrow(InputError);
+  });
+
+  it('SEQCAST_KERNEL=scalar gives a model the scalar build, and an unknown value is refused naming the four it takes', async () => {
+    const script = `const { createModel, kernelVariant } = await import(${JSON.stringify(DIST)});
+console.log(await kernelVariant());
+process.env.SEQCAST_KERNEL = 'fast';
+try { await createModel({ cell: 'gru', inputSize: 1, hiddenSize: 3, outputSize: 1 }); console.log('loaded'); }
+catch (err) { console.log(err.name + ': ' + err.message); }`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, SEQCAST_KERNEL: 'scalar' } });
+    expect(stdout.split('\n')[0]).toBe('scalar');
+    expect(stdout).toMatch(/KernelError: SEQCAST_KERNEL must be "baseline", "relaxed", "scalar" or "auto", got "fast"/);
+  });
+
+  it('by default a runtime that does not validate SIMD gets the scalar build, and a model on it steps as on the SIMD build', async () => {
+    // a runtime without SIMD, as Node 20 cannot be made one: WebAssembly.validate refuses every module (the probes)
+    const script = `const { createModel, kernelVariant } = await import(${JSON.stringify(DIST)});
+const spec = { cell: 'lstm', inputSize: 2, hiddenSize: 9, outputSize: 2, seed: 1 };
+const simd = Array.from((await createModel(spec, { kernel: 'baseline' })).openStream().step([0.5, -1]));
+WebAssembly.validate = () => false;
+const variant = await kernelVariant();
+const scalar = Array.from((await createModel(spec)).openStream().step([0.5, -1]));
+let refused = '';
+try { await createModel(spec, { kernel: 'baseline' }); } catch (err) { refused = err.name + ': ' + err.message; }
+console.log(JSON.stringify({ variant, same: JSON.stringify(scalar) === JSON.stringify(simd), refused }));`;
+    const env = { ...process.env };
+    delete env.SEQCAST_KERNEL;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env });
+    const result = JSON.parse(stdout) as { variant: string; same: boolean; refused: string };
+    expect(result.variant).toBe('scalar');
+    expect(result.same).toBe(true);
+    expect(result.refused).toMatch(/KernelError: the SIMD kernel was asked for .* does not run WebAssembly SIMD; ask for "scalar"/);
+  });
+
+  it('the scalar build steps a batched LSTM exactly as the SIMD build does, bit for bit', async () => {
+    for (const batch of [1, 2, 37]) {
+      const simd = await stepOnce(BASELINE, batch);
+      const scalar = await stepOnce(SCALAR, batch);
+      expect(bits(scalar.outputs), `outputs, batch of ${batch}`).toEqual(bits(simd.outputs));
+      expect(bits(scalar.states), `states, batch of ${batch}`).toEqual(bits(simd.states));
+    }
   });
 
   it.runIf(supportsRelaxedSimd())('the two builds agree to float32 rounding on a batched LSTM step; fused multiply-adds change only the last bits', async () => {

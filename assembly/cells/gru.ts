@@ -20,6 +20,17 @@ function gruLanes(ir: v128, iz: v128, inn: v128, hr: v128, hz: v128, hn: v128, h
  */
 export function gruPointwise(gi: usize, gh: usize, h: usize, hidden: i32): void {
   const gate = <usize>hidden * 4;
+  if (!ASC_FEATURE_SIMD) {
+    // the scalar build: gruLanes one unit at a time
+    for (let j = 0; j < hidden; j++) {
+      const o = <usize>j * 4;
+      const r = sigmoidScalar(load<f32>(gi + o) + load<f32>(gh + o));
+      const z = sigmoidScalar(load<f32>(gi + gate + o) + load<f32>(gh + gate + o));
+      const n = tanhScalar(load<f32>(gi + 2 * gate + o) + r * load<f32>(gh + 2 * gate + o));
+      store<f32>(h + o, (1 - z) * n + z * load<f32>(h + o));
+    }
+    return;
+  }
   const h4 = hidden & ~3;
   let j = 0;
   for (; j < h4; j += 4) {

@@ -25,6 +25,18 @@ function lstmLanes(zi: v128, zf: v128, zg: v128, zo: v128, cPrev: v128, out: usi
  */
 export function lstmPointwise(z: usize, h: usize, c: usize, hidden: i32): void {
   const gate = <usize>hidden * 4;
+  if (!ASC_FEATURE_SIMD) {
+    // the scalar build: lstmLanes one unit at a time
+    for (let j = 0; j < hidden; j++) {
+      const o = <usize>j * 4;
+      const i = sigmoidScalar(load<f32>(z + o)), f = sigmoidScalar(load<f32>(z + gate + o));
+      const g = tanhScalar(load<f32>(z + 2 * gate + o)), og = sigmoidScalar(load<f32>(z + 3 * gate + o));
+      const cNew = f * load<f32>(c + o) + i * g;
+      store<f32>(c + o, cNew);
+      store<f32>(h + o, og * tanhScalar(cNew));
+    }
+    return;
+  }
   const h4 = hidden & ~3;
   let j = 0;
   for (; j < h4; j += 4) {
@@ -52,20 +64,22 @@ export function lstmPointwise(z: usize, h: usize, c: usize, hidden: i32): void {
 export function lstmBackward(z: usize, cPrev: usize, c: usize, dh: usize, dc: usize, dz: usize, H: i32): void {
   const gate = <usize>H << 2;
   const H4 = H & ~3;
-  const one = f32x4.splat(1);
   let j = 0;
-  for (; j < H4; j += 4) {
-    const o4 = <usize>j << 2;
-    const i = sigmoidLanes(v128.load(z + o4)), f = sigmoidLanes(v128.load(z + gate + o4));
-    const g = tanhLanes(v128.load(z + 2 * gate + o4)), o = sigmoidLanes(v128.load(z + 3 * gate + o4));
-    const tc = tanhLanes(v128.load(c + o4));
-    const dhj = v128.load(dh + o4);
-    const dcj = f32x4.add(v128.load(dc + o4), f32x4.mul(f32x4.mul(dhj, o), f32x4.sub(one, f32x4.mul(tc, tc))));
-    v128.store(dz + o4, f32x4.mul(f32x4.mul(f32x4.mul(dcj, g), i), f32x4.sub(one, i)));
-    v128.store(dz + gate + o4, f32x4.mul(f32x4.mul(f32x4.mul(dcj, v128.load(cPrev + o4)), f), f32x4.sub(one, f)));
-    v128.store(dz + 2 * gate + o4, f32x4.mul(f32x4.mul(dcj, i), f32x4.sub(one, f32x4.mul(g, g))));
-    v128.store(dz + 3 * gate + o4, f32x4.mul(f32x4.mul(f32x4.mul(dhj, tc), o), f32x4.sub(one, o)));
-    v128.store(dc + o4, f32x4.mul(dcj, f));
+  if (ASC_FEATURE_SIMD) {
+    const one = f32x4.splat(1);
+    for (; j < H4; j += 4) {
+      const o4 = <usize>j << 2;
+      const i = sigmoidLanes(v128.load(z + o4)), f = sigmoidLanes(v128.load(z + gate + o4));
+      const g = tanhLanes(v128.load(z + 2 * gate + o4)), o = sigmoidLanes(v128.load(z + 3 * gate + o4));
+      const tc = tanhLanes(v128.load(c + o4));
+      const dhj = v128.load(dh + o4);
+      const dcj = f32x4.add(v128.load(dc + o4), f32x4.mul(f32x4.mul(dhj, o), f32x4.sub(one, f32x4.mul(tc, tc))));
+      v128.store(dz + o4, f32x4.mul(f32x4.mul(f32x4.mul(dcj, g), i), f32x4.sub(one, i)));
+      v128.store(dz + gate + o4, f32x4.mul(f32x4.mul(f32x4.mul(dcj, v128.load(cPrev + o4)), f), f32x4.sub(one, f)));
+      v128.store(dz + 2 * gate + o4, f32x4.mul(f32x4.mul(dcj, i), f32x4.sub(one, f32x4.mul(g, g))));
+      v128.store(dz + 3 * gate + o4, f32x4.mul(f32x4.mul(f32x4.mul(dhj, tc), o), f32x4.sub(one, o)));
+      v128.store(dc + o4, f32x4.mul(dcj, f));
+    }
   }
   for (; j < H; j++) {
     const o4 = <usize>j << 2;

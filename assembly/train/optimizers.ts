@@ -28,20 +28,31 @@ export function optimizerConfigure(kind: i32, lr: f64, b1: f64, b2: f64, eps: f6
   return OK;
 }
 
-/** Σ g² over every parameter's gradient, in f64. */
+/** Σ g² over every parameter's gradient, in f64: four lane sums (g[i] in lane i mod 4), folded (0 + 1) + (2 + 3). */
 function gradientSquares(): f64 {
   const n = Weights.paramsLength, grads = Train.grads;
   const n4 = n & ~3;
-  let lo = f64x2.splat(0), hi = f64x2.splat(0);
   let i = 0;
-  for (; i < n4; i += 4) {
-    const g = v128.load(grads + (<usize>i << 2));
-    const a = f64x2.promote_low_f32x4(g);
-    const b = f64x2.promote_low_f32x4(v128.shuffle<f32>(g, g, 2, 3, 0, 1));
-    lo = f64x2.add(lo, f64x2.mul(a, a));
-    hi = f64x2.add(hi, f64x2.mul(b, b));
+  let sum: f64;
+  if (ASC_FEATURE_SIMD) {
+    let lo = f64x2.splat(0), hi = f64x2.splat(0);
+    for (; i < n4; i += 4) {
+      const g = v128.load(grads + (<usize>i << 2));
+      const a = f64x2.promote_low_f32x4(g);
+      const b = f64x2.promote_low_f32x4(v128.shuffle<f32>(g, g, 2, 3, 0, 1));
+      lo = f64x2.add(lo, f64x2.mul(a, a));
+      hi = f64x2.add(hi, f64x2.mul(b, b));
+    }
+    sum = (f64x2.extract_lane(lo, 0) + f64x2.extract_lane(lo, 1)) + (f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1));
+  } else {
+    let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0;
+    for (; i < n4; i += 4) {
+      const at = grads + (<usize>i << 2);
+      const g0 = <f64>load<f32>(at), g1 = <f64>load<f32>(at, 4), g2 = <f64>load<f32>(at, 8), g3 = <f64>load<f32>(at, 12);
+      s0 += g0 * g0; s1 += g1 * g1; s2 += g2 * g2; s3 += g3 * g3;
+    }
+    sum = (s0 + s1) + (s2 + s3);
   }
-  let sum = (f64x2.extract_lane(lo, 0) + f64x2.extract_lane(lo, 1)) + (f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1));
   for (; i < n; i++) {
     const g = <f64>load<f32>(grads + (<usize>i << 2));
     sum += g * g;
@@ -90,19 +101,21 @@ export function optimizerStep(): i32 {
     const correction2 = <f32>Math.sqrt(1 - Math.pow(Optimizer.beta2, Optimizer.steps));
     const eps = <f32>Optimizer.epsilon;
     // p ← p − lr/(1 − b1^t) · m / (sqrt(v)/sqrt(1 − b2^t) + eps), four at a time (the same float32 operations as the tail)
-    const vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2), va1 = f32x4.splat(1 - b1), va2 = f32x4.splat(1 - b2);
-    const vStep = f32x4.splat(stepSize), vCorrection = f32x4.splat(correction2), vEps = f32x4.splat(eps);
     const n4 = n & ~3;
     let i = 0;
-    for (; i < n4; i += 4) {
-      const o = <usize>i << 2;
-      const g = v128.load(grads + o);
-      const m = f32x4.add(f32x4.mul(vb1, v128.load(moment1 + o)), f32x4.mul(va1, g));
-      const v = f32x4.add(f32x4.mul(vb2, v128.load(moment2 + o)), f32x4.mul(f32x4.mul(va2, g), g));
-      v128.store(moment1 + o, m);
-      v128.store(moment2 + o, v);
-      const denominator = f32x4.add(f32x4.div(f32x4.sqrt(v), vCorrection), vEps);
-      v128.store(params + o, f32x4.sub(v128.load(params + o), f32x4.div(f32x4.mul(vStep, m), denominator)));
+    if (ASC_FEATURE_SIMD) {
+      const vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2), va1 = f32x4.splat(1 - b1), va2 = f32x4.splat(1 - b2);
+      const vStep = f32x4.splat(stepSize), vCorrection = f32x4.splat(correction2), vEps = f32x4.splat(eps);
+      for (; i < n4; i += 4) {
+        const o = <usize>i << 2;
+        const g = v128.load(grads + o);
+        const m = f32x4.add(f32x4.mul(vb1, v128.load(moment1 + o)), f32x4.mul(va1, g));
+        const v = f32x4.add(f32x4.mul(vb2, v128.load(moment2 + o)), f32x4.mul(f32x4.mul(va2, g), g));
+        v128.store(moment1 + o, m);
+        v128.store(moment2 + o, v);
+        const denominator = f32x4.add(f32x4.div(f32x4.sqrt(v), vCorrection), vEps);
+        v128.store(params + o, f32x4.sub(v128.load(params + o), f32x4.div(f32x4.mul(vStep, m), denominator)));
+      }
     }
     for (; i < n; i++) {
       const o = <usize>i << 2;

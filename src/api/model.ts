@@ -22,7 +22,8 @@ export interface ModelOptions {
   batchCapacity?: number;
   /**
    * The kernel build (docs/abi.md): `relaxed` (fused multiply-adds; needs relaxed SIMD), `baseline` (any runtime
-   * with SIMD), or `auto`, the default: SEQCAST_KERNEL if set, else relaxed where the runtime has it.
+   * with SIMD), `scalar` (no SIMD; the baseline's results bit for bit, slower), or `auto`, the default:
+   * SEQCAST_KERNEL if set, else relaxed where the runtime has it, else baseline where it has SIMD, else scalar.
    */
   kernel?: KernelVariant | 'auto';
   /** @internal A kernel build's bytes instead of build/'s (tests load the diagnostics build: src/kernel/diagnostics.ts). */

@@ -29,7 +29,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   };
 
   const program = new Command('seqcast')
-    .description('Predict live streams as they arrive with stateful RNN, LSTM and GRU models.')
+    .description('Predict live streams with RNN, LSTM, GRU, transformer and hybrid models.')
     .version(version, '-v, --version', 'print the version')
     .exitOverride() // inherited by the commands: usage errors throw CommanderError
     .configureOutput({ ...outputTo(io), outputError: usageError('seqcast') });

@@ -8,8 +8,8 @@ import { InputError } from '../errors.js';
 import { DEMO_ATTENTION, DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../demo/streams.js';
 import { WS_PATH } from '../protocol/messages.js';
 import { SeqcastServer } from '../server/server.js';
-import { parseSinkTarget } from '../server/sinks.js';
 import { DEFAULT_DETECTION_PROFILE, DETECTION_PROFILES, detectionThreshold, type DetectionProfile } from '../stream/detection-thresholds.js';
+import { parseSinkTarget } from '../server/sinks.js';
 import type { ServedModel } from '../stream/types.js';
 import { positiveInteger } from './demo-command.js';
 import { applyServeConfig } from './serve-config.js';
@@ -36,9 +36,9 @@ export interface ServeCommandOptions {
   idle: number;
   orphanTtl: number;
   checkpointInterval: number;
+  detectionProfile: DetectionProfile;
   /** Prediction sinks: file paths, or webhook:URL. */
   sink?: string[];
-  detectionProfile: DetectionProfile;
 }
 
 /** Adds the `serve` command to `program`; its action runs until SIGINT or SIGTERM, then hands 0 to `finish`. */
@@ -128,8 +128,8 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     maxOrphansPerAddress: options.maxOrphansPerAddress,
     idleMs: options.idle * 1000,
     orphanTtlMs: options.orphanTtl * 1000,
-    sinks,
     detectionProfile: options.detectionProfile,
+    sinks,
     log,
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new InputError(`port ${options.port} on ${options.host} is in use (another seqcast serve?); pick another with --port N, or --port 0 for a free one`);
@@ -142,10 +142,13 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   out.write(`seqcast serving on ${server.url} (WebSocket ${wsUrl}${options.token ? ', token required' : ''})\n`);
   for (const { name, model } of served) out.write(`  model "${name}": ${model.describe()}\n`);
   for (const target of options.sink ?? []) out.write(`  sink: ${target.startsWith('webhook:') ? new URL(target.slice(8)).origin : target}\n`);
+  const variant = await kernelVariant();
   out.write(
-    (await kernelVariant()) === 'relaxed'
+    variant === 'relaxed'
       ? '  kernel: build/seqcast-relaxed.wasm (relaxed SIMD: fused multiply-adds)\n'
-      : `  kernel: build/seqcast.wasm (plain SIMD${supportsRelaxedSimd() ? '' : '; the faster relaxed-SIMD build needs Node 22+ or a browser'})\n`,
+      : variant === 'scalar'
+        ? '  kernel: build/seqcast-scalar.wasm (no SIMD: slower; results within the golden tolerances of the SIMD build\'s)\n'
+        : `  kernel: build/seqcast.wasm (plain SIMD${supportsRelaxedSimd() ? '' : '; the faster relaxed-SIMD build needs Node 22+ or a browser'})\n`,
   );
   out.write(`  detections: anomaly score >= ${detectionThreshold(options.detectionProfile)} (NAB's ${options.detectionProfile} profile, bench/RESULTS.md)\n`);
   if (demo) {

@@ -1,4 +1,4 @@
-// The kernel's test-only build (build/seqcast-diagnostics.wasm and build/seqcast-diagnostics-relaxed.wasm, from
+// The kernel's test-only build (build/seqcast-diagnostics.wasm, -relaxed.wasm and -scalar.wasm, from
 // assembly/diagnostics.ts): the production ABI plus probes for tests and benchmarks (docs/abi.md "Diagnostics").
 // Never what a model gets by default: debugAlloc leaks arena memory and debugTokenShortcut changes numerics.
 
@@ -28,6 +28,7 @@ export interface DiagnosticExports extends KernelExports {
 export const DIAGNOSTIC_FILES: Record<KernelVariant, string> = {
   baseline: 'seqcast-diagnostics.wasm',
   relaxed: 'seqcast-diagnostics-relaxed.wasm',
+  scalar: 'seqcast-diagnostics-scalar.wasm',
 };
 
 /** The diagnostics build's bytes, of the variant a model would get (`auto`: SEQCAST_KERNEL, then relaxed where it runs). */

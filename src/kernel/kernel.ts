@@ -1,14 +1,18 @@
-// Host side of the kernel ABI (docs/abi.md): loads build/seqcast.wasm (or its relaxed-SIMD build), makes one
+// Host side of the kernel ABI (docs/abi.md): loads build/seqcast.wasm (or its relaxed-SIMD or scalar build), makes one
 // instance per model, and keeps typed views over its memory fresh.
 
 import { KernelError } from '../errors.js';
 import { compileBuild, KERNEL_FILES, resolveVariant, type KernelVariant } from './variant.js';
 
-export { KERNEL_FILES, kernelVariant, supportsRelaxedSimd, type KernelVariant } from './variant.js';
+export { KERNEL_FILES, kernelVariant, supportsRelaxedSimd, supportsSimd, type KernelVariant } from './variant.js';
 
 /** Cell kinds as the ABI numbers them. */
 export const CELL_CODES = { rnn: 0, lstm: 1, gru: 2 } as const;
 export type CellKind = keyof typeof CELL_CODES;
+
+/** nn.RNN's activation: the ABI's CELL_RNN_TANH (`rnn`) or CELL_RNN_RELU, same tensors and state. */
+export type Nonlinearity = 'tanh' | 'relu';
+const CELL_RNN_RELU = 3;
 
 /** Model kinds as the ABI numbers them. */
 export const KIND_CODES = { recurrent: 0, transformer: 1, hybrid: 2 } as const;
@@ -90,7 +94,8 @@ export const KERNEL_ERRORS: Record<number, string> = {
 
 /**
  * The compiled kernel: the given bytes, or a build (default `auto`: SEQCAST_KERNEL, then
- * build/seqcast-relaxed.wasm where relaxed SIMD runs, else build/seqcast.wasm), compiled once per process.
+ * build/seqcast-relaxed.wasm where relaxed SIMD runs, else build/seqcast.wasm, else build/seqcast-scalar.wasm on a
+ * runtime without SIMD), compiled once per process.
  */
 export async function kernelModule(bytes?: BufferSource, variant: KernelVariant | 'auto' = 'auto'): Promise<WebAssembly.Module> {
   if (bytes) return WebAssembly.compile(bytes);
@@ -116,6 +121,8 @@ export interface KernelArch {
   kind: ModelKind;
   /** The recurrent cell (recurrent and hybrid models). */
   cell?: CellKind;
+  /** An `rnn` cell's activation; absent means tanh (metadata `nonlinearity`, docs/model-format.md). */
+  nonlinearity?: Nonlinearity;
   /** Stacked recurrent layers; 0 for transformers. */
   layers: number;
   /** Frame width X; for token models the embedding width (E, or D for transformers). */
@@ -173,7 +180,7 @@ export class Kernel {
     const batch = options.batchCapacity ?? 64;
     const slots = options.initialSlots ?? 4;
     const a = arch.attention;
-    const cell = arch.cell === undefined ? -1 : CELL_CODES[arch.cell];
+    const cell = arch.cell === undefined ? -1 : arch.cell === 'rnn' && arch.nonlinearity === 'relu' ? CELL_RNN_RELU : CELL_CODES[arch.cell];
     let code: number;
     if (arch.kind === 'recurrent') {
       code = exports.configure(cell, arch.layers, arch.inputSize, arch.vocabSize, arch.hiddenSize, arch.headSize, batch, slots);

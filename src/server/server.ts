@@ -209,8 +209,7 @@ export class SeqcastServer {
   private deliver(batch: ScoredBatch): void {
     if (batch.frames.length === 0) return;
     const now = performance.now();
-    const first = batch.frames[0];
-    this.metrics.batchStepped(first.stepMicros, first.entry.served.name, batch.frames.length, now - first.receivedAt);
+    this.metrics.batchStepped(batch.frames[0].stepMicros, batch.frames[0].entry.served.name, batch.frames.length, now - batch.frames[0].receivedAt);
     const watched = this.dashboards.watched;
     for (const frame of batch.frames) {
       // one frame's delivery failing (a local producer's callback, a bug) must not cost the others theirs
@@ -339,7 +338,10 @@ export class SeqcastServer {
       );
     every(this.options.metricsIntervalMs, () => this.dashboards.sendMetrics(this.metrics, this.table.counts(), this.connections));
     every(Math.min(1000, this.options.headersTimeoutMs / 2), () => this.deadlines.sweep());
-    every(this.options.pingIntervalMs, () => this.heartbeat.beat());
+    every(this.options.pingIntervalMs, () => {
+      const dropped = this.heartbeat.beat();
+      if (dropped > 0) this.log(`dropped ${dropped} WebSocket${dropped === 1 ? '' : 's'} silent since the last ping (no pong, no message)`);
+    });
     every(Math.max(10, Math.min(this.options.idleMs / 2, this.options.orphanTtlMs / 2, 5000)), () => {
       this.parkIdle();
       this.expireOrphans();

@@ -11,12 +11,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 
-export type Variant = 'baseline' | 'relaxed';
+export type Variant = 'baseline' | 'relaxed' | 'scalar';
 
 /** Each variant's production build and its test-only diagnostics build (the same file before the diagnostics split). */
 export const BUILD_FILES: Record<Variant, { production: string; diagnostics: string }> = {
   baseline: { production: 'seqcast.wasm', diagnostics: 'seqcast-diagnostics.wasm' },
   relaxed: { production: 'seqcast-relaxed.wasm', diagnostics: 'seqcast-diagnostics-relaxed.wasm' },
+  scalar: { production: 'seqcast-scalar.wasm', diagnostics: 'seqcast-diagnostics-scalar.wasm' },
 };
 
 export interface Builds {
@@ -234,6 +235,8 @@ export interface DigestFixture {
   madeFrom: string;
   baseline: Record<string, string>;
   relaxed?: { fusedMultiplyAdd: boolean; digests: Record<string, string> };
+  /** The scalar build's own digests (build/seqcast-scalar.wasm, no SIMD), and what they were made from. */
+  scalar?: { madeFrom: string; digests: Record<string, string> };
 }
 
 export const FIXTURE_URL = new URL('../fixtures/kernel-digests.json', import.meta.url);

@@ -2,6 +2,7 @@
 // where a stream's score rises to it. A detection fires at score >= threshold (NAB's rule), once per rise from below.
 
 import { DEFAULT_DETECTION_PROFILE, DETECTION_PROFILES } from '../../src/stream/detection-thresholds.js';
+import { formatNumber } from './format';
 
 /** The threshold the page detects at and the profile it was benchmarked on. */
 export interface Detection {
@@ -81,4 +82,9 @@ export function anomalyState(score: number | null, detectedLately: boolean): Ano
  */
 export function formatScore(score: number, threshold: number): string {
   return score.toFixed(Math.abs(score - threshold) < 0.01 ? 3 : 2);
+}
+
+/** The threshold line's label on the anomaly chart: "threshold 0.499 (standard profile)". */
+export function thresholdLabel(detection: Detection): string {
+  return `threshold ${formatNumber(detection.threshold)} (${detection.label} profile)`;
 }

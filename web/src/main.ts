@@ -7,6 +7,8 @@ import { SharedClock } from './clock';
 import { DashboardSocket, type ConnectionState } from './connection';
 import { detectionFrom, thresholdCrossings } from './detections';
 import { HealthPanel } from './health';
+import { LocalPanel } from './local/local-panel';
+import { LocalSession, type LocalRun } from './local/local-session';
 import type { LabelledWindows } from './overlays';
 import { imageShape } from './pixels';
 import {
@@ -26,6 +28,7 @@ import { StreamList, type ListRow } from './stream-list';
 import { actualColumn, ANOMALY, ERROR, MAX_CHART_CHANNELS, StreamSeries } from './stream-series';
 import { StreamView, type StreamEntry, type ViewContext } from './stream-view';
 import { currentTheme, onThemeChange } from './theme';
+import { askForToken, takeToken } from './token';
 
 /** The time windows offered, seconds. */
 const WINDOWS = [60, 600, 3600];
@@ -39,8 +42,6 @@ const SPARK_SECONDS = 60;
 const DETECTED_LATELY_SECONDS = 10;
 /** The labelled anomaly windows of the demo's NAB replay (served by `seqcast serve`; 404 elsewhere). */
 const LABELLED_WINDOWS_PATH = '/demo-windows.json';
-/** Where the token given in the prompt is kept for this tab (asked once, not again on reload). */
-const TOKEN_KEY = 'seqcast-token';
 /** Replies kept for the page's test hook. */
 const REPLIES_KEPT = 50;
 
@@ -64,10 +65,11 @@ const context: ViewContext = {
   clock,
   theme,
   windowSeconds: WINDOWS[0],
+  peer: 'the server',
   // until the server says which profile it detects with (servers before it never do)
   detection: detectionFrom(undefined),
   learningAvailable: undefined,
-  send: (message) => socket.send(message),
+  send: (message) => link.send(message),
   isPaused: (stream) => paused.has(stream),
   setPaused,
 };
@@ -77,6 +79,10 @@ const list = new StreamList($('#stream-list'), $('#filter'), $('#stream-count'),
 });
 const health = new HealthPanel($('#health-charts'), theme);
 const socket = new DashboardSocket(location.origin, { messages: received, opened, state: showState, tokenNeeded: askForToken }, takeToken());
+/** Where the page's protocol messages go: the server's socket, or, in local mode, the session running a file here. */
+let link: { send(message: object | object[]): boolean } = socket;
+let local: LocalSession | undefined;
+const localPanel = new LocalPanel(runLocally);
 
 // ---- connection -----------------------------------------------------------------------------------------------------
 
@@ -84,7 +90,7 @@ function opened(): void {
   everConnected = true;
   subscribed.clear();
   // metrics come with any subscription, even to no stream yet; streams are added as `list` names them
-  socket.send([listMessage(), subscribeMessage([])]);
+  link.send([listMessage(), subscribeMessage([])]);
 }
 
 function received(messages: ServerMessage[], arrivalMs: number): void {
@@ -146,7 +152,7 @@ function listed(message: StreamsMessage): void {
     else addEntry(listed.stream, listed);
   }
   const toWatch = message.streams.map((s) => s.stream).filter((name) => !subscribed.has(name) && !paused.has(name));
-  if (toWatch.length > 0 && socket.send(subscribeMessage(toWatch))) for (const name of toWatch) subscribed.add(name);
+  if (toWatch.length > 0 && link.send(subscribeMessage(toWatch))) for (const name of toWatch) subscribed.add(name);
   if (selected === undefined || !entries.has(selected)) {
     const wanted = hashParams().stream;
     const first = wanted && entries.has(wanted) ? wanted : message.streams[0]?.stream;
@@ -187,17 +193,18 @@ function addEntry(name: string, listed: ListedStream | undefined, first?: Predic
 function setPaused(stream: string, pause: boolean): void {
   if (pause) {
     paused.add(stream);
-    if (socket.send(unsubscribeMessage([stream]))) subscribed.delete(stream);
+    if (link.send(unsubscribeMessage([stream]))) subscribed.delete(stream);
   } else {
     paused.delete(stream);
-    if (socket.send(subscribeMessage([stream]))) subscribed.add(stream);
+    if (link.send(subscribeMessage([stream]))) subscribed.add(stream);
   }
   redrawList();
 }
 
-// ---- banner, status and token -----------------------------------------------------------------------------------------
+// ---- banner and status -----------------------------------------------------------------------------------------
 
 function showState(state: ConnectionState): void {
+  if (local) return;
   connectionState = state;
   const banner = $('#banner');
   const status = $('#connection-status');
@@ -219,41 +226,25 @@ function showState(state: ConnectionState): void {
       : `${everConnected ? 'Connection to the server lost' : 'Cannot reach the server'}. Reconnecting by itself (attempt ${state.attempt})…`;
 }
 
-/** A token from the page's address (?token= or #token=) goes to this tab's storage and out of the address bar. */
-function takeToken(): string | undefined {
-  const url = new URL(location.href);
-  const fromQuery = url.searchParams.get('token');
-  const fromHash = hashParams().token;
-  const given = fromQuery ?? fromHash;
-  if (given) {
-    sessionStorage.setItem(TOKEN_KEY, given);
-    url.searchParams.delete('token');
-    const params = new URLSearchParams(location.hash.slice(1));
-    params.delete('token');
-    url.hash = params.toString();
-    history.replaceState(null, '', url.toString());
-  }
-  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
-}
+// ---- local mode: a file run in this page ------------------------------------------------------------------------------
 
-function askForToken(refused: boolean): Promise<string> {
-  const dialog = $<HTMLDialogElement>('#token-dialog');
-  const input = $<HTMLInputElement>('#token-input');
-  $('#token-problem').textContent = refused ? 'The server refused that token. Check it and try again.' : '';
-  input.value = '';
-  dialog.showModal();
-  input.focus();
-  return new Promise((resolve) => {
-    const form = $<HTMLFormElement>('#token-form');
-    form.onsubmit = (event) => {
-      event.preventDefault();
-      const token = input.value.trim();
-      if (!token) return;
-      sessionStorage.setItem(TOKEN_KEY, token);
-      dialog.close();
-      resolve(token);
-    };
-  });
+/** Leaves the server (if any) and runs `run` in this page: its stream replaces the server's in the list and the view. */
+function runLocally(run: LocalRun): void {
+  socket.stop();
+  local?.stop();
+  local = new LocalSession({ messages: received, progress: (state, detail) => showNotice(state === 'failed' ? `Could not run the file: ${detail}` : detail) });
+  link = local;
+  context.peer = 'the local run';
+  view?.destroy();
+  view = undefined;
+  selected = undefined;
+  entries.clear();
+  subscribed.clear();
+  $('#connection-status').dataset.status = 'local';
+  $('#connection-status').textContent = 'Running in this browser';
+  $('#banner').hidden = true;
+  $('.health').hidden = true;
+  void local.start(run).then(opened, (err: Error) => showNotice(`Could not read the files: ${err.message}`));
 }
 
 function showNotice(text: string): void {
@@ -309,9 +300,9 @@ function redrawList(): void {
       rate: series.rate(now),
       rmse: series.latest?.rmse ?? null,
       anomaly: series.latest?.anomaly ?? null,
-      detectedLately: (threshold) => {
+      lastDetection: (threshold) => {
         const recent = series.recent(ANOMALY, now - DETECTED_LATELY_SECONDS);
-        return thresholdCrossings(recent.x, recent.y, threshold).length > 0;
+        return thresholdCrossings(recent.x, recent.y, threshold).at(-1);
       },
       note: paused.has(entry.name) ? 'paused' : listed && !listed.held ? 'no producer' : listed?.parked ? 'idle' : '',
       spark: () => ({ ...series.recent(entry.kind === 'values' ? actualColumn(0) : ERROR, now - SPARK_SECONDS), xMin: now - SPARK_SECONDS, xMax: now, color: theme.actual }),
@@ -338,6 +329,7 @@ for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="win
   });
 }
 window.addEventListener('hashchange', applyHash);
+for (const button of ['#local-open', '#banner-local']) $(button).addEventListener('click', () => localPanel.open());
 onThemeChange(() => {
   Object.assign(theme, currentTheme());
   health.rebuild(theme);
@@ -349,7 +341,7 @@ const testHook = {
   charts: (): uPlot[] => [...(view?.charts ?? []), ...health.charts],
   viewCharts: (): uPlot[] => view?.charts ?? [],
   snapshot: () => ({
-    status: connectionState.status,
+    status: local ? 'local' : connectionState.status,
     everConnected,
     bannerShown: !$('#banner').hidden,
     streams: [...entries.keys()],
@@ -364,6 +356,7 @@ const testHook = {
       values: u.data.slice(1).map((s) => (s as (number | null)[]).filter((v) => v !== null && v !== undefined).length),
     })),
     replies: replies.slice(),
+    local: local?.status,
     detection: context.detection,
     /** Detections in the open view's window, and the marks each chart drew (null: a chart that marks none). */
     detections: view?.detections ?? 0,
@@ -388,7 +381,9 @@ void fetch(LABELLED_WINDOWS_PATH, { cache: 'no-store' })
   })
   .finally(() => {
     applyHash();
-    socket.start();
-    window.setInterval(() => socket.send(listMessage()), LIST_INTERVAL_MS);
+    // #local opens the page in local mode: no socket at all (the embedded default for a file and no server)
+    if ('local' in hashParams()) localPanel.open();
+    else socket.start();
+    window.setInterval(() => link.send(listMessage()), LIST_INTERVAL_MS);
     requestAnimationFrame(frame);
   });

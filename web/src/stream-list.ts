@@ -1,7 +1,7 @@
 // The list of live streams: a filter, and one row per stream with its rate, error, anomaly state and a sparkline; a row opens its stream.
 
 import { decimateRows } from './decimate';
-import { anomalyState, formatScore } from './detections';
+import { anomalyState, formatScore, type Crossing } from './detections';
 import { formatNumber, formatRate } from './format';
 
 /** What a row shows. */
@@ -11,8 +11,8 @@ export interface ListRow {
   rate: number;
   rmse: number | null;
   anomaly: number | null;
-  /** Whether the score crossed the threshold lately; asked for only when the row is on screen. */
-  detectedLately: (threshold: number) => boolean;
+  /** The latest detection (the score crossing the threshold) of the last seconds, if any; asked for only when the row is on screen. */
+  lastDetection: (threshold: number) => Crossing | undefined;
   /** "paused", "no producer", "idle" or "". */
   note: string;
   /** The sparkline's values (oldest first) and where they are in time; asked for only when the row is on screen. */
@@ -118,11 +118,14 @@ export class StreamList {
   }
 
   private fill(elements: RowElements, row: ListRow, selected: boolean, threshold: number): void {
-    const state = anomalyState(row.anomaly, row.detectedLately(threshold));
+    const detection = row.lastDetection(threshold);
+    const state = anomalyState(row.anomaly, detection !== undefined);
     setText(elements.button.querySelector('.row-model')!, row.model);
     setText(elements.rate, formatRate(row.rate));
     setText(elements.rmse, formatNumber(row.rmse));
-    setText(elements.badge, row.anomaly === null ? state : `${state} ${formatScore(row.anomaly, threshold)}`);
+    // an anomalous stream shows the score that detected, the others their latest
+    const shown = detection?.value ?? row.anomaly;
+    setText(elements.badge, shown === null ? state : `${state} ${formatScore(shown, threshold)}`);
     elements.badge.dataset.state = state;
     setText(elements.note, row.note);
     this.mark(elements, selected);
