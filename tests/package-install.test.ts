@@ -52,7 +52,7 @@ const TYPED = `
 `;
 
 beforeAll(() => {
-  for (const built of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'build/seqcast.wasm', 'build/seqcast-relaxed.wasm']) {
+  for (const built of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'build/seqcast.wasm', 'build/seqcast-relaxed.wasm', 'build/seqcast-scalar.wasm']) {
     if (!existsSync(join(ROOT, built))) throw new Error(`${built} is missing: run npm run build first (npm test does)`);
   }
   dir = mkdtempSync(join(tmpdir(), 'seqcast-pack-'));
@@ -70,9 +70,9 @@ afterAll(() => {
 }, 60_000);
 
 describe('seqcast installed from its npm pack tarball into an empty folder', () => {
-  it('the tarball holds the built library, the command, both kernels and the demo, and no sources or tests', () => {
+  it('the tarball holds the built library, the command, the three kernel builds and the demo, and no sources or tests', () => {
     const listed = run('tar', ['-tzf', tarball], dir).stdout.split('\n');
-    for (const file of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/bin/seqcast.js', 'package/build/seqcast.wasm', 'package/build/seqcast-relaxed.wasm', 'package/demo/machine-temperature.safetensors', 'package/web/dist/index.html']) {
+    for (const file of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/bin/seqcast.js', 'package/build/seqcast.wasm', 'package/build/seqcast-relaxed.wasm', 'package/build/seqcast-scalar.wasm', 'package/demo/machine-temperature.safetensors', 'package/web/dist/index.html']) {
       expect(listed).toContain(file);
     }
     expect(listed.filter((file) => /^package\/(src|tests|bench|scripts)\//.test(file))).toEqual([]);

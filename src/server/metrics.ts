@@ -64,17 +64,16 @@ export class Metrics {
     this.prometheus.frameReceived(count);
   }
 
-  /** A frame of a stream of `model` answered `latencyMs` after its message arrived. */
-  frameAnswered(latencyMs: number, model = ''): void {
-    this.prometheus.frameAnswered(model, latencyMs);
+  /** A frame answered `latencyMs` after its message arrived. */
+  frameAnswered(latencyMs: number): void {
     this.frames++;
     this.totalFrames++;
     this.latencies[this.latencyCount++ % LATENCY_SAMPLES] = latencyMs;
   }
 
-  /** One stepBatch call of `model`, `micros` µs. */
-  batchStepped(micros: number, model = ''): void {
-    this.prometheus.batchStepped(model, micros);
+  /** One stepBatch call of `model`, `micros` µs, answering `frames` frames, the first `latencyMs` after it arrived. */
+  batchStepped(micros: number, model = '', frames = 1, latencyMs = 0): void {
+    this.prometheus.batchStepped(model, micros, frames, latencyMs);
     this.batches++;
     this.stepMicros[this.stepCount++ % LATENCY_SAMPLES] = micros;
   }

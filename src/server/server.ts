@@ -150,8 +150,7 @@ export class SeqcastServer {
     const restored = await restoreStreams({ engine, stateDir: server.options.stateDir, models: server.models, now: server.clock.now(), log: server.log, add: (entry) => table instanceof StreamTable && table.add(entry) });
     server.checkpointGeneration = restored.generation;
     server.restored = restored.state;
-    const { clock, log, metrics } = server;
-    server.sinks = await Sinks.open(options.sinks ?? [], { registry: metrics.prometheus.registry, clock, syncIntervalMs: server.options.checkpointIntervalMs, log });
+    server.sinks = await Sinks.open(options.sinks ?? [], { registry: server.metrics.prometheus.registry, clock: server.clock, syncIntervalMs: server.options.checkpointIntervalMs, log: server.log });
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => void server.sinks?.close().finally(() => reject(err));
       server.http.once('error', failed);
@@ -209,8 +208,8 @@ export class SeqcastServer {
   /** Sends each prediction back to its producer and on to watching dashboards. */
   private deliver(batch: ScoredBatch): void {
     if (batch.frames.length === 0) return;
-    this.metrics.batchStepped(batch.frames[0].stepMicros, batch.frames[0].entry.served.name);
     const now = performance.now();
+    this.metrics.batchStepped(batch.frames[0].stepMicros, batch.frames[0].entry.served.name, batch.frames.length, now - batch.frames[0].receivedAt);
     const watched = this.dashboards.watched;
     for (const frame of batch.frames) {
       // one frame's delivery failing (a local producer's callback, a bug) must not cost the others theirs
@@ -222,7 +221,7 @@ export class SeqcastServer {
         } else {
           (source as LocalProducer).onPrediction?.(frame);
         }
-        this.metrics.frameAnswered(now - frame.receivedAt, frame.entry.served.name);
+        this.metrics.frameAnswered(now - frame.receivedAt);
         if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss, frame.entry.served.name);
         if (watched) this.dashboards.publish(frame);
         this.sinks?.publish(frame);

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../../src/index.js';
+import { Histogram, Registry } from 'prom-client';
 import { SeqcastServer } from '../../src/server/server.js';
+import { TallyHistogram } from '../../src/server/tally-histogram.js';
 import { Client } from './client.js';
 
 let pump: Model;
@@ -98,7 +100,8 @@ describe('GET /metrics', () => {
     expect(count).toBeLessThanOrEqual(40);
     expect(value(samples, 'seqcast_kernel_step_seconds_bucket', { model: 'pump', le: '+Inf' })).toBe(count);
     expect(value(samples, 'seqcast_kernel_step_seconds_sum', { model: 'pump' })).toBeGreaterThan(0);
-    expect(value(samples, 'seqcast_frame_latency_seconds_count')).toBe(45);
+    // one latency per stepped batch, as for the kernel steps
+    expect(value(samples, 'seqcast_batch_latency_seconds_count')).toBe(count + value(samples, 'seqcast_kernel_step_seconds_count', { model: 'tiny' })!);
     // the process's own metrics too
     expect(value(samples, 'seqcast_process_resident_memory_bytes')).toBeGreaterThan(0);
 
@@ -121,6 +124,22 @@ describe('GET /metrics', () => {
     const response = await fetch(`${server.url}metrics`, { method: 'POST' });
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('GET, HEAD');
+  });
+});
+
+describe('TallyHistogram', () => {
+  it("writes the same exposition as prom-client's Histogram for the same observations", async () => {
+    const buckets = [2e-6, 1e-4, 0.01, 0.5];
+    const observations: [number, string][] = [[1e-6, 'a'], [2e-6, 'a'], [0.003, 'a'], [7, 'b'], [0.2, 'b'], [0.5, 'a']];
+    const ours = new Registry();
+    const tally = new TallyHistogram('step_seconds', 'a help text', buckets, ours, 'model');
+    const theirs = new Registry();
+    const histogram = new Histogram({ name: 'step_seconds', help: 'a help text', buckets, labelNames: ['model'], registers: [theirs] });
+    for (const [value, model] of observations) {
+      tally.observe(value, model);
+      histogram.observe({ model }, value);
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
   });
 });
 
