@@ -103,7 +103,8 @@ module.exports = {
     tsPreCompilationDeps: true,
     // resolves the source's ".js" specifiers to the .ts files (NodeNext resolution)
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+    // packages' "exports" maps count, as Node and vite read them (src/io/csv-text.ts imports csv-parse/browser/esm/sync)
+    enhancedResolveOptions: { extensions: ['.ts', '.js'], exportsFields: ['exports'], conditionNames: ['import', 'node', 'default'] },
     // the graph is read from the files themselves, dynamic import() included
     parser: 'tsc',
   },

@@ -26,6 +26,7 @@ export const KIND_HYBRID: i32 = 2;
 export const CELL_RNN_TANH: i32 = 0;
 export const CELL_LSTM: i32 = 1;
 export const CELL_GRU: i32 = 2;
+export const CELL_RNN_RELU: i32 = 3; // nn.RNN(nonlinearity="relu"): CELL_RNN_TANH's layout and state, h = max(z, 0)
 
 /** Gate blocks per cell kind: rows of weight_ih are gateCount(kind) · H (LSTM i, f, g, o; GRU r, z, n). */
 export function gateCount(kind: i32): i32 {

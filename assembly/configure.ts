@@ -23,7 +23,7 @@
 import { arenaAlloc } from "./arena";
 import {
   OK, ERR_ALREADY_CONFIGURED, ERR_BAD_CONFIG, ERR_NOT_CONFIGURED, ERR_OUT_OF_MEMORY,
-  CELL_GRU, CELL_RNN_TANH, KIND_HYBRID, KIND_RECURRENT, KIND_TRANSFORMER, gateCount,
+  CELL_GRU, CELL_RNN_RELU, CELL_RNN_TANH, KIND_HYBRID, KIND_RECURRENT, KIND_TRANSFORMER, gateCount,
 } from "./codes";
 import { Block, Layer, Shape, Step, Weights, block, layer, outputWidth } from "./state";
 import { packPanel, padTo4, panelLength } from "./simd";
@@ -35,7 +35,7 @@ const BLOCK_TENSORS: i32 = 12;
 
 /**
  * Lays out a recurrent model. Call once per instance, before anything else.
- * kind: CELL_RNN_TANH | CELL_LSTM | CELL_GRU; inputWidth: frame width, or the
+ * kind: CELL_RNN_TANH | CELL_LSTM | CELL_GRU | CELL_RNN_RELU; inputWidth: frame width, or the
  * embedding width when vocab > 0; head: 0 for no head.
  * Returns OK, ERR_ALREADY_CONFIGURED, ERR_BAD_CONFIG or ERR_OUT_OF_MEMORY. May grow memory.
  */
@@ -97,7 +97,7 @@ function layout(
   const recurrent = kindOfModel != KIND_TRANSFORMER;
   const attention = kindOfModel != KIND_RECURRENT;
   if (inputWidth < 1 || vocab < 0 || head < 0 || batch < 1 || initialSlots < 1) return ERR_BAD_CONFIG;
-  if (recurrent && (kind < CELL_RNN_TANH || kind > CELL_GRU || layerCount < 1 || hidden < 1)) return ERR_BAD_CONFIG;
+  if (recurrent && (kind < CELL_RNN_TANH || kind > CELL_RNN_RELU || layerCount < 1 || hidden < 1)) return ERR_BAD_CONFIG;
   if (attention && (width < 1 || headCount < 1 || width % headCount != 0 || mlp < 1 || blockCount < 1 ||
       windowSize < 1 || sinkCount < 0)) return ERR_BAD_CONFIG;
   Shape.kind = kindOfModel;

@@ -5,14 +5,14 @@
 //   attention    residual rows (embed or proj_in + PE, or a hybrid's top h) → blocks (attention-block.ts) → ln_f → head
 
 import { OK, ERR_BAD_BATCH_SIZE, ERR_BAD_SLOT, ERR_BAD_TOKEN, ERR_DUPLICATE_SLOT, ERR_NONFINITE_INPUT, ERR_NOT_CONFIGURED,
-  CELL_GRU, CELL_LSTM, KIND_HYBRID, KIND_RECURRENT, KIND_TRANSFORMER } from "./codes";
+  CELL_GRU, CELL_LSTM, CELL_RNN_RELU, KIND_HYBRID, KIND_RECURRENT, KIND_TRANSFORMER } from "./codes";
 import { Shape, Slots, Step, Weights, layer, slotState } from "./state";
 import { affinePacked, padTo4 } from "./simd";
 import { addPositionalEncoding } from "./attention";
 import { blockStep } from "./attention-block";
 import { gruPointwise } from "./cells/gru";
 import { lstmPointwise } from "./cells/lstm";
-import { rnnTanhPointwise } from "./cells/rnn";
+import { rnnPointwise } from "./cells/rnn";
 import { layerNormRows } from "./layer-norm";
 import { copyPaddedRows, embedTokens, zeroPad, zeroPadRows } from "./rows";
 import { validSlot } from "./slots";
@@ -155,7 +155,7 @@ function pointwiseLayer(l: i32, count: i32): void {
     const gatesRow = Step.gates + <usize>b * gateBytes;
     if (Shape.cell == CELL_LSTM) lstmPointwise(gatesRow, h, state + <usize>(Shape.layers + l) * hiddenBytes, hidden);
     else if (Shape.cell == CELL_GRU) gruPointwise(gatesRow, Step.hiddenGates + <usize>b * gateBytes, h, hidden);
-    else rnnTanhPointwise(gatesRow, h, hidden);
+    else rnnPointwise(gatesRow, h, hidden, Shape.cell == CELL_RNN_RELU);
   }
 }
 

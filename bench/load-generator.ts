@@ -50,3 +50,8 @@ export async function startGenerator(httpUrl: string, mode: 'json' | 'binary', s
 export async function runGenerator(child: ChildProcess, rate: number, seconds: number, warmup: number): Promise<GeneratorRun> {
   return (await ask(child, { type: 'run', rate, seconds, warmup })) as unknown as GeneratorRun;
 }
+
+/** Waits up to `seconds` for the frames still in flight; resolves with how many never came back. */
+export async function drainGenerator(child: ChildProcess, seconds: number): Promise<number> {
+  return (await ask(child, { type: 'drain', seconds })).unanswered as number;
+}

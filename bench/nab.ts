@@ -1,5 +1,6 @@
 // The Numenta Anomaly Benchmark: `seqcast detect` over NAB's 58 files (worker threads, both CPUs), scored by bench/nab's port
-// of NAB's scorer; writes results/seqcast/ in NAB's layout, the NAB section of bench/RESULTS.md and bench/nab-plot.svg.
+// of NAB's scorer; writes results/seqcast/ in NAB's layout, the NAB section of bench/RESULTS.md, bench/nab-plot.svg and the
+// thresholds the server and the dashboard detect with (src/stream/detection-thresholds.ts).
 //
 // Run: `npm run bench:nab` (or `npx tsx bench/nab.ts [--workers N] [--ablation]`). The corpus is ../shared/datasets/nab-corpus
 // (NAB_CORPUS overrides). --ablation also scores every variant of bench/nab/variants.ts for the table of changes.
@@ -14,6 +15,7 @@ import { plotPanels } from './nab/plot.js';
 import { runJobs } from './nab/pool.js';
 import { nabSection, type NabReport } from './nab/report.js';
 import { scoreCorpus, type FileResults } from './nab/scorer.js';
+import { THRESHOLDS_MODULE, thresholdsModule } from './nab/thresholds.js';
 import { probationaryLength, type CostMatrix } from './nab/sweeper.js';
 import { DEFAULT_VARIANT, VARIANTS } from './nab/variants.js';
 import type { DetectJob } from './nab/worker.js';
@@ -115,6 +117,8 @@ async function main(): Promise<void> {
   });
   await writeResultsFile(new URL(PLOT, import.meta.url), plotPanels(panels));
   await writeResultsSection(new URL('RESULTS.md', import.meta.url), '<!-- nab:start -->', '<!-- nab:end -->', nabSection(report));
+  // the thresholds the server and the dashboard detect with are the ones this run chose
+  await writeResultsFile(new URL(`../${THRESHOLDS_MODULE}`, import.meta.url), thresholdsModule(Object.fromEntries(scores.map((s) => [s.profile, s.threshold]))));
   console.log(`categories (standard): ${Object.entries(standard.categories).map(([name, c]) => `${name} ${c.perfect ? c.normalized.toFixed(1) : c.raw.toFixed(2)}`).join(', ')}`);
   console.log(`whole run ${wallSeconds.toFixed(1)} s`);
 }

@@ -3,7 +3,8 @@
 //
 // Messages from the parent: { type: 'setup', url, streams, connections, mode }, then { type: 'run', rate, seconds, warmup }
 // (rate 0 = as fast as the server answers, a window of frames in flight), and { type: 'exit' }.
-// Answers: { type: 'ready' }, { type: 'result', framesPerSecond, p50, p99, frames, allFrames, errors, unanswered }.
+// Answers: { type: 'ready' }, { type: 'result', framesPerSecond, p50, p99, frames, allFrames, errors, unanswered },
+// { type: 'drained', unanswered } (to `drain`: every frame still in flight, waited for up to `seconds`).
 
 import WebSocket from 'ws';
 
@@ -220,6 +221,11 @@ process.on('message', async (message) => {
       process.send({ type: 'ready' });
     } else if (message.type === 'run') {
       process.send({ type: 'result', ...(await run(message)) });
+    } else if (message.type === 'drain') {
+      // wait up to `seconds` for every frame still in flight; answers how many never came back
+      const until = performance.now() + message.seconds * 1000;
+      while (producers.some((p) => p.inFlight > 0) && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
+      process.send({ type: 'drained', unanswered: producers.reduce((sum, p) => sum + p.inFlight, 0) });
     } else if (message.type === 'exit') {
       for (const producer of producers) producer.ws.terminate();
       process.exit(0);

@@ -10,8 +10,8 @@ export interface AdversaryCounts {
   readingPredictions: number;
   /** Predictions the slow dashboards received. */
   slowPredictions: number;
-  /** Paused dashboards the server dropped (each is replaced by a new one). */
-  pausedDropped: number;
+  /** Paused dashboards opened (one every 40 s, each let go after 120 s). */
+  pausedOpened: number;
   /** Stalled sockets opened, and closed by the server. */
   stalledOpened: number;
   stalledClosed: number;
@@ -27,7 +27,7 @@ export interface AdversaryCounts {
 export function startAdversaries(url: string, streams: number): { counts: AdversaryCounts; stop: () => void } {
   const wsUrl = `${url.replace(/^http/, 'ws')}ws`;
   const { hostname, port } = new URL(url);
-  const counts: AdversaryCounts = { readingPredictions: 0, slowPredictions: 0, pausedDropped: 0, stalledOpened: 0, stalledClosed: 0, hostileSent: 0, hostileErrors: 0, hostileClosed: 0, hostileCodes: {} };
+  const counts: AdversaryCounts = { readingPredictions: 0, slowPredictions: 0, pausedOpened: 0, stalledOpened: 0, stalledClosed: 0, hostileSent: 0, hostileErrors: 0, hostileClosed: 0, hostileCodes: {} };
   const timers: NodeJS.Timeout[] = [];
   const sockets = new Set<WebSocket | Socket>();
   let stopped = false;
@@ -63,15 +63,17 @@ export function startAdversaries(url: string, streams: number): { counts: Advers
       else slow.resume();
     });
   }
-  // a paused one on every stream, which never reads; when the server drops it another takes its place
+  // a paused one on every stream, which never reads. A paused client cannot see the server drop it (it reads
+  // nothing, not even the close), so a new one starts every 40 s and each is let go after 120 s: one or more
+  // paused dashboards are always on the server until it drops them
   const paused = () => {
-    const ws = dashboard('*', () => undefined, () => {
-      counts.pausedDropped++;
-      paused();
-    });
+    const ws = dashboard('*', () => undefined);
+    counts.pausedOpened++;
     ws.on('open', () => setTimeout(() => ws.pause(), 100));
+    timers.push(setTimeout(() => ws.terminate(), 120_000));
   };
   paused();
+  every(40_000, paused);
 
   // stalled sockets: half a request head, and WebSockets holding half a frame
   every(2000, () => {

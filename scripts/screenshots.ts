@@ -1,9 +1,11 @@
-// `npm run screenshots`: the README's three dashboard pictures, taken from a live `seqcast serve --demo` in Debian's chromium.
+// `npm run screenshots`: the README's dashboard pictures, taken in Debian's chromium from a live `seqcast serve --demo`, and
+// of the page alone (a static file server, no seqcast server) running the bundled NAB file itself.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { buildIfMissing, launchChromium, ROOT, startDemoServer } from './dashboard-browser.js';
+import { startStaticServer, WEB_DIST } from './static-server.js';
 
 const OUT = join(ROOT, 'docs/images');
 /** Frames per second of the demo while shooting: fast enough to reach NAB's first labelled window (row 2126) within a minute. */
@@ -52,6 +54,29 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
     await server.kill();
+  }
+  await shootLocalMode();
+}
+
+/** The page alone: served as plain files, it runs the bundled NAB file dropped on it, at 100 rows/s, into its first labelled window. */
+async function shootLocalMode(): Promise<void> {
+  const files = await startStaticServer(WEB_DIST);
+  const browser = await launchChromium({ width: 1280, height: 940 });
+  try {
+    const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.goto(`${files.url}#local`);
+    await page.setInputFiles('#local-csv', join(ROOT, 'demo/machine_temperature_system_failure.csv'));
+    await page.selectOption('#local-rate', '100');
+    await page.click('#local-form button[type="submit"]');
+    process.stdout.write(`waiting for the page to replay the NAB file to row ${NAB_SEQ} by itself (about ${Math.round(NAB_SEQ / 100)} s)…\n`);
+    await page.waitForFunction(`(window.seqcast?.snapshot().local?.predicted ?? 0) >= ${NAB_SEQ}`, undefined, { timeout: 3 * 60_000, polling: 500 });
+    const local = join(OUT, 'dashboard-local.png');
+    await page.screenshot({ path: local });
+    process.stdout.write(`wrote ${local}\n`);
+  } finally {
+    await browser.close();
+    await files.close();
   }
 }
 

@@ -13,5 +13,5 @@ export { SeqcastError, ModelFormatError, InputError, StateError, KernelError } f
 export type { ModelArch, TensorSpec } from './model/layout.js';
 export type { SeqcastMetadata, Normalizer } from './model/metadata.js';
 export { readSafetensors, writeSafetensors } from './model/safetensors.js';
-export type { CellKind, KernelVariant } from './kernel/kernel.js';
+export type { CellKind, KernelVariant, Nonlinearity } from './kernel/kernel.js';
 export { kernelVariant, supportsRelaxedSimd } from './kernel/kernel.js';

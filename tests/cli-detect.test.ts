@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { parseTimestamp } from '../src/cli/detect.js';
+import { parseTimestamp } from '../src/io/timestamps.js';
 import { createModel } from '../src/index.js';
 import { Collector, runCli, type Run } from './helpers/cli.js';
 

@@ -20,6 +20,7 @@ import {
 } from '../src/io/csv.js';
 import { AtomicFile, isAtomicTempName, writeFileAtomic } from '../src/io/atomic-file.js';
 import { AtomicFileSink } from '../src/io/files.js';
+import { MAX_REPORTED_ROWS } from '../src/io/frames.js';
 import { ROOT, runCli, runSeqcast, type Run } from './helpers/cli.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -166,6 +167,37 @@ describe('the built command (node bin/seqcast.js, a child process)', () => {
 });
 
 describe('seqcast usage errors', () => {
+  it('a mistyped option is reported as unknown, not as the required option it misses', async () => {
+    const run = await seqcast('predict', '--modle', models.frames, '--input', 'x.csv');
+    expectFailure(run, /unknown option '--modle' \(Did you mean --model\?\) \(see 'seqcast predict --help'\)/, 2);
+    for (const command of [['train', '--dat', 'x.csv'], ['replay', 'x.csv', '--ulr', 'ws://x'], ['detect', '--inptu', 'x.csv'], ['serve', '--prot', '1'], ['demo', '--row', '3']]) {
+      expectFailure(await seqcast(...command), new RegExp(`unknown option '${command.find((a) => a.startsWith('--'))}'`), 2);
+    }
+  });
+
+  it('--help lists the exit statuses: 0, 1 (the command failed), 2 (usage error), 130', async () => {
+    const run = await seqcast('--help');
+    expect(run.stdout).toMatch(/^Exit status:\n {2}0 +success\n {2}1 +the command failed: .*\n {2}2 +usage error: an unknown command or option, a missing option, or a value an option does not take\n {2}130 +interrupted/m);
+  });
+
+  it('a bad option value exits 2 whichever command and option it is', async () => {
+    const cases = [
+      ['replay', 'x.csv', '--url', 'ws://127.0.0.1:9/ws', '--rows', 'ten'],
+      ['replay', 'x.csv', '--url', 'ws://127.0.0.1:9/ws', '--rate', '-1'],
+      ['replay', 'x.csv', '--url', 'ws://127.0.0.1:9/ws', '--horizon', '0'],
+      ['serve', '--port', '70000'],
+      ['demo', '--rows', '0'],
+      ['predict', '--model', 'm.safetensors', '--input', 'x.csv', '--columns', 'a,,b'],
+      ['train', '--data', 'x.csv', '--out', join(dir, 'never.safetensors'), '--lr', '-1'],
+      ['train', '--data', 'x.csv', '--out', join(dir, 'never.safetensors'), '--kind', 'lstmm'],
+    ];
+    for (const args of cases) {
+      const run = await seqcast(...args);
+      expect(run.status, args.join(' ')).toBe(2);
+      expect(run.stderr).toMatch(new RegExp(`\\(see 'seqcast ${args[0]} --help'\\)\n$`));
+    }
+  });
+
   it('an unknown option exits 2 with one line naming it', async () => {
     expectFailure(await seqcast('predict', '--model', models.frames, '--input', 'x.csv', '--bogus'), /unknown option '--bogus'.*seqcast predict --help/, 2);
   });
@@ -241,10 +273,39 @@ describe('seqcast predict', () => {
     expect(parseOutput(run.stdout).rows).toEqual(await libraryOutputs(models.frames, FRAMES.slice(0, 2)));
   });
 
-  it('writes only the header for an empty input', async () => {
-    const run = await seqcast('predict', '--model', models.frames, '--input', file(''));
+  it('reads a header with a time column: the time is not an input, and is copied to the output as its first column', async () => {
+    const input = file(['timestamp,a,b,c', ...FRAMES.map((f, i) => `2013-12-02 21:${10 + 5 * i}:00,${f.join(',')}`)].join('\n'));
+    const run = await seqcast('predict', '--model', models.frames, '--input', input);
+    expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout).toBe('y0,y1,y2\n');
+    const [header, ...rows] = parse(run.stdout) as string[][];
+    expect(header).toEqual(['timestamp', 'y0', 'y1', 'y2']);
+    expect(rows.map((row) => row[0])).toEqual(['2013-12-02 21:10:00', '2013-12-02 21:15:00', '2013-12-02 21:20:00', '2013-12-02 21:25:00']);
+    expect(rows.map((row) => row.slice(1).map((cell) => Math.fround(Number(cell)) + 0))).toEqual(await libraryOutputs(models.frames, FRAMES));
+  });
+
+  it('reads the bundled NAB file (timestamp,value) with the bundled model', async () => {
+    const nab = readFileSync(join(ROOT, 'demo/machine_temperature_system_failure.csv'), 'utf8').split('\n').slice(0, 51).join('\n');
+    const run = await seqcast('predict', '--model', join(ROOT, 'demo/machine-temperature.safetensors'), '--input', file(nab));
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^timestamp,/);
+    expect(lines).toHaveLength(51);
+    expect(lines[1]).toMatch(/^2013-12-02 21:15:00,7\d\.\d+$/);
+  });
+
+  it('--columns picks the inputs by header name or 0-based index, in the order given', async () => {
+    const input = file(['t,c,extra,a,b', ...FRAMES.map((f, i) => `${i},${f[2]},99,${f[0]},${f[1]}`)].join('\n'));
+    const expected = await libraryOutputs(models.frames, FRAMES);
+    for (const columns of ['a,b,c', '3,4,1']) {
+      const run = await seqcast('predict', '--model', models.frames, '--input', input, '--columns', columns);
+      expect(run.stderr).toBe('');
+      const [header, ...rows] = parse(run.stdout) as string[][];
+      expect(header).toEqual(['t', 'y0', 'y1', 'y2']);
+      expect(rows.map((row) => row.slice(1).map((cell) => Math.fround(Number(cell)) + 0))).toEqual(expected);
+    }
+    expectFailure(await seqcast('predict', '--model', models.frames, '--input', input, '--columns', 'a,b,nope'), /column "nope" does not exist in .*: its columns are "t", "c", "extra", "a", "b"/);
   });
 
   it('replaces an existing --output file', async () => {
@@ -359,10 +420,46 @@ describe('seqcast predict with bad input', () => {
     expectFailure(await seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n'), '--output', join(dir, 'no-dir', 'out.csv')), /cannot write .*out\.csv: no such file or directory/);
   });
 
-  it('on stdout, the rows before the bad line are written, then the error', async () => {
+  it('on stdout too, nothing is written when a row is bad', async () => {
     const run = await seqcast('predict', '--model', models.frames, '--input', file('1,2,3\n4,5,6\n7,x,9\n'));
     expectFailure(run, /line 3, column 2: "x" is not a number/);
-    expect(run.stdout.trim().split('\n')).toHaveLength(3); // header and 2 rows
+    expect(run.stdout).toBe('');
+  });
+
+  it('reports every bad row, each with its line, and writes nothing', async () => {
+    const input = file(['a,b,c', '1,2,3', '1,x,3', '4,5,6', '1,2', '', 'nan,2,3', '7,8,9'].join('\n'));
+    const run = await seqcast('predict', '--model', models.frames, '--input', input);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.split('\n')).toEqual([
+      expect.stringMatching(/^seqcast: .*in-\d+\.csv has 3 bad rows:$/),
+      expect.stringMatching(/^ {2}.*line 3, column 2: "x" is not a number$/),
+      expect.stringMatching(/^ {2}.*line 5: 2 values, the model expects 3$/),
+      expect.stringMatching(/^ {2}.*line 7, column 1: "nan" is not a finite number$/),
+      '',
+    ]);
+  });
+
+  it(`lists the first ${MAX_REPORTED_ROWS} bad rows and counts the rest`, async () => {
+    const input = file(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? '1,2,3' : `1,bad${i},3`)).join('\n'));
+    const run = await seqcast('predict', '--model', models.frames, '--input', input, '--output', outPath());
+    expect(run.status).toBe(1);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`has 25 bad rows \\(the first ${MAX_REPORTED_ROWS} are listed\\):$`));
+    expect(lines).toHaveLength(1 + MAX_REPORTED_ROWS);
+    expect(lines[MAX_REPORTED_ROWS]).toMatch(/line 40, column 2: "bad39" is not a number/);
+  });
+
+  it('an empty file, a header without rows, and a file separated by semicolons are refused', async () => {
+    await expectRejected(models.frames, file(''), /in-\d+\.csv is empty: there is nothing to predict/);
+    await expectRejected(models.frames, file('\n\n'), /is empty: there is nothing to predict/);
+    await expectRejected(models.frames, file('a,b,c\n'), /in-\d+\.csv has a header but no data rows: there is nothing to predict/);
+    await expectRejected(models.frames, file('timestamp;value\n2013-12-02 21:15:00;73.96\n'), /line 1: "timestamp;value" is separated by semicolons, not commas; seqcast reads comma-separated files/);
+    await expectRejected(models.frames, file('1;2;3\n4;5;6\n'), /line 1: "1;2;3" is separated by semicolons/);
+  });
+
+  it('a time cell that is not a timestamp', async () => {
+    await expectRejected(models.frames, file('time,a,b,c\n2013-12-02,1,2,3\nyesterday,1,2,3\n'), /line 3, column 1: "yesterday" is not a timestamp \(a date-time such as 2014-04-10 07:15:00, or a number\)/);
   });
 });
 

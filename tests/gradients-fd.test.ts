@@ -1,5 +1,5 @@
 // Backward passes against finite differences of a float64 reference forward, at
-// odd sizes (1, 3, 37): every cell, stacked layers, embeddings, heads, masks,
+// odd sizes (1, 3, 37): every cell (the relu RNN too), stacked layers, embeddings, heads, masks,
 // several windows at once, and the gradients w.r.t. the initial state and input.
 
 import { describe, expect, it } from 'vitest';
@@ -54,6 +54,11 @@ const CASES: Case[] = [
   { name: 'token gru E=8 H=3, 2 layers, token table', spec: { cell: 'gru', vocabSize: 6, embedSize: 8, hiddenSize: 3, layers: 2 }, T: 5, B: 2, loss: 'ce' },
   { name: 'lstm H=37, no head', spec: { cell: 'lstm', inputSize: 3, hiddenSize: 37, outputSize: 0 }, T: 4, B: 1, loss: 'mse' },
   { name: '2-layer rnn H=37', spec: { cell: 'rnn', inputSize: 37, hiddenSize: 37, layers: 2, outputSize: 5 }, T: 3, B: 2, loss: 'mse' },
+  // nn.RNN(nonlinearity="relu"): the kernel's CELL_RNN_RELU, forward and backward
+  { name: 'relu rnn H=3, 3 windows', spec: { cell: 'rnn', nonlinearity: 'relu', inputSize: 1, hiddenSize: 3 }, T: 6, B: 3, loss: 'mse' },
+  { name: '3-layer relu rnn H=5, 2 windows, masked', spec: { cell: 'rnn', nonlinearity: 'relu', inputSize: 3, hiddenSize: 5, layers: 3, outputSize: 2 }, T: 7, B: 2, loss: 'mse', masked: true },
+  { name: 'token relu rnn E=16 H=37, token table', spec: { cell: 'rnn', nonlinearity: 'relu', vocabSize: 9, embedSize: 16, hiddenSize: 37 }, T: 4, B: 2, loss: 'ce' },
+  { name: '2-layer relu rnn H=37, no head', spec: { cell: 'rnn', nonlinearity: 'relu', inputSize: 37, hiddenSize: 37, layers: 2, outputSize: 0 }, T: 3, B: 2, loss: 'mse' },
 ];
 
 /** |analytic − numeric| ≤ 1e-6 + 1e-4·|numeric|: float32 backward against an exact float64 difference. */

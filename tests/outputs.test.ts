@@ -152,3 +152,39 @@ describe('a file of an earlier seqcast train (its training entry has no "head")'
     trained.close();
   });
 });
+
+describe('an output beyond float32', () => {
+  const F32_MAX = Math.fround(3.4028234663852886e38);
+  const STD = Math.fround(3e38);
+
+  it('saturates at ±3.4028235e38 when denormalizing would overflow, so a prediction is never Infinity', async () => {
+    // a normalizer near float32's top: a raw output of the mean's sign overflows once scaled back
+    let overflowed = 0;
+    for (const mean of [3e38, -3e38]) {
+      const model = await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: 4, seed: 3, metadata: { normalizer: { mean: [mean], std: [3e38] } } });
+      const raw = model.openStream({ raw: true });
+      const stream = model.openStream();
+      for (let t = 0; t < 20; t++) {
+        const row = [t % 2 === 0 ? 3.3e38 : -3.3e38];
+        const unsaturated = raw.step(row)[0] * STD + Math.fround(mean);
+        const next = stream.step(row)[0];
+        if (Math.abs(unsaturated) > F32_MAX) {
+          overflowed++;
+          expect(next).toBe(Math.sign(unsaturated) * F32_MAX);
+        } else {
+          expect(next).toBe(Math.fround(unsaturated));
+        }
+      }
+      model.close();
+    }
+    expect(overflowed).toBeGreaterThan(0);
+  });
+
+  it("keeps a delta model's forecast finite when frame plus change leaves float32's range", async () => {
+    const model = await createModel({ cell: 'gru', inputSize: 1, hiddenSize: 4, seed: 9, metadata: { target: 'delta', normalizer: { mean: [0], std: [3e38] } } });
+    const stream = model.openStream();
+    const values = [...stream.step([F32_MAX]), ...stream.forecast(8).map((row) => row[0])];
+    for (const v of values) expect(Number.isFinite(v)).toBe(true);
+    model.close();
+  });
+});

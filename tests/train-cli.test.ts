@@ -252,7 +252,8 @@ describe('seqcast train on text', () => {
 });
 
 describe('seqcast train refuses bad input with a clear error and writes nothing', () => {
-  const cases: [string, () => string[], RegExp][] = [
+  // exit 1: the data cannot be trained on; exit 2 (a usage error, pointing at --help): a value a flag does not take
+  const cases: [string, () => string[], RegExp, number?][] = [
     ['empty data', () => ['--data', files.empty], /empty\.csv is empty/],
     ['data shorter than one window', () => ['--data', files.short, '--window', '8'], /short\.csv is too short: it has 7 data rows, and one window of 8 steps needs 9 rows/],
     ['a non-numeric cell, with its line', () => ['--data', files.letters], /letters\.csv line 6, column 2: "abc" is not a number/],
@@ -260,18 +261,20 @@ describe('seqcast train refuses bad input with a clear error and writes nothing'
     ['a column that does not exist (index)', () => ['--data', files.sine, '--columns', '1,5'], /column 5 does not exist: .*sine\.csv has 3 columns/],
     ['a label column that does not exist', () => ['--data', files.labels, '--label', 'falling', '--task', 'many-to-one'], /label column "falling" does not exist/],
     ['NaN rows, refused by default, naming the line', () => ['--data', files.nan], /nan\.csv line 6, column 2 \("sin"\): the cell is "NaN", not a number; .*--nan skip/],
-    ['lr of 0', () => ['--data', files.sine, '--lr', '0'], /--lr must be above 0, got 0/],
-    ['a negative lr', () => ['--data', files.sine, '--lr', '-0.01'], /--lr must be above 0, got -0\.01/],
-    ['a window below 2', () => ['--data', files.sine, '--window', '1'], /--window must be 2 or more for many-to-many/],
-    ['heads that do not divide the width', () => ['--data', files.sine, '--kind', 'transformer', '--heads', '3'], /--heads 3 does not divide --hidden 16/],
-    ['attention flags on a recurrent kind', () => ['--data', files.sine, '--kind', 'gru', '--sinks', '2'], /--sinks applies to --kind transformer or hybrid, not gru/],
-    ['one-to-many', () => ['--data', files.sine, '--task', 'one-to-many'], /one-to-many is a way to run a trained model/],
+    ['a kind that does not exist', () => ['--data', files.sine, '--kind', 'lstmm'], /--kind must be lstm, gru, rnn, transformer or hybrid, got "lstmm"/, 2],
+    ['lr of 0', () => ['--data', files.sine, '--lr', '0'], /--lr must be above 0, got 0/, 2],
+    ['a negative lr', () => ['--data', files.sine, '--lr', '-0.01'], /--lr must be above 0, got -0\.01/, 2],
+    ['a window below 2', () => ['--data', files.sine, '--window', '1'], /--window must be 2 or more for many-to-many/, 2],
+    ['heads that do not divide the width', () => ['--data', files.sine, '--kind', 'transformer', '--heads', '3'], /--heads 3 does not divide --hidden 16/, 2],
+    ['attention flags on a recurrent kind', () => ['--data', files.sine, '--kind', 'gru', '--sinks', '2'], /--sinks applies to --kind transformer or hybrid, not gru/, 2],
+    ['one-to-many', () => ['--data', files.sine, '--task', 'one-to-many'], /one-to-many is a way to run a trained model/, 2],
   ];
-  it.each(cases)('%s', async (name, args, message) => {
+  it.each(cases)('%s', async (name, args, message, status = 1) => {
     const where = outDir(name.replace(/\W+/g, '-'));
     const run = await train([...FAST, '--epochs', '1', ...args(), '--out', join(where, 'model.safetensors')]);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(status);
     expect(run.stderr).toMatch(/^seqcast: /);
+    if (status === 2) expect(run.stderr).toMatch(/\(see 'seqcast train --help'\)\n$/);
     expect(run.stderr).toMatch(message);
     expect(run.stdout).not.toMatch(/epoch 1/);
     expect(readdirSync(where)).toEqual([]);

@@ -4,10 +4,10 @@
 // train/attention.ts), then each layer from the top, each step from the last, with each cell's backward beside its
 // forward in cells/. Token-table models (token-table.ts) take the shortcut in layer 0 both ways.
 
-import { CELL_GRU, CELL_LSTM, KIND_RECURRENT } from "../codes";
+import { CELL_GRU, CELL_LSTM, CELL_RNN_RELU, KIND_RECURRENT } from "../codes";
 import { gruBackward, gruPointwise } from "../cells/gru";
 import { lstmBackward, lstmPointwise } from "../cells/lstm";
-import { rnnBackward, rnnTanhPointwise } from "../cells/rnn";
+import { rnnBackward, rnnPointwise } from "../cells/rnn";
 import { zeroPad } from "../rows";
 import { addTo, affinePacked, padTo4 } from "../simd";
 import { Shape, Train, Weights, gradOf, layer, layerTrace, outputWidth, rowWidth } from "../state";
@@ -19,7 +19,7 @@ import { accumulateColumnSums, accumulateOuter, accumulateOuterSplit } from "./g
 export function forward(T: i32, B: i32): void {
   const H = Shape.hiddenSize, Hp = padTo4(H), GH = Shape.gates * H;
   const hBytes = <usize>H << 2, hpBytes = <usize>Hp << 2;
-  const gru = Shape.cell == CELL_GRU, lstm = Shape.cell == CELL_LSTM;
+  const gru = Shape.cell == CELL_GRU, lstm = Shape.cell == CELL_LSTM, relu = Shape.cell == CELL_RNN_RELU;
   const X = Shape.inputSize;
   const shortcut = useTokenTable(); // P is current: commitParams rebuilds it with the panels the host commits before every pass
   for (let l = 0; l < Shape.layers; l++) {
@@ -85,7 +85,7 @@ export function forward(T: i32, B: i32): void {
             memory.copy(h, hPrev + <usize>b * hpBytes, hpBytes);
             lstmPointwise(g, h, c, H);
           } else {
-            rnnTanhPointwise(g, h, H);
+            rnnPointwise(g, h, H, relu);
             zeroPad(h, H, Hp);
           }
         }
@@ -122,7 +122,7 @@ export function backward(T: i32, B: i32): void {
   const H = Shape.hiddenSize, Hp = padTo4(H), GH = Shape.gates * H, GHp = padTo4(GH);
   const O = outputWidth(), Op = padTo4(O);
   const TB = T * B, X = Shape.inputSize, V = Shape.vocabSize;
-  const gru = Shape.cell == CELL_GRU, lstm = Shape.cell == CELL_LSTM;
+  const gru = Shape.cell == CELL_GRU, lstm = Shape.cell == CELL_LSTM, relu = Shape.cell == CELL_RNN_RELU;
 
   if (Shape.kind != KIND_RECURRENT) {
     attentionBackward(T, B); // fills Train.dTop for a hybrid's recurrent stack
@@ -168,7 +168,7 @@ export function backward(T: i32, B: i32): void {
         } else if (gru) {
           gruBackward(z, preH + (<usize>(n * GH) << 2), hPrev, dh, dz, Train.dPreH + (<usize>((t * B + b) * GHp) << 2), H);
         } else {
-          rnnBackward(hs + (<usize>((n + B) * Hp) << 2), dh, dz, H);
+          rnnBackward(hs + (<usize>((n + B) * Hp) << 2), dh, dz, H, relu);
         }
         zeroPad(dz, GH, GHp);
       }

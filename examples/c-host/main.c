@@ -51,8 +51,8 @@ static int32_t check(uint32_t result, const char *call) {
 
 /* ── the architecture, from tensor names and shapes (docs/model-format.md) ──────────────────────────────────── */
 
-enum { CELL_RNN_TANH = 0, CELL_LSTM = 1, CELL_GRU = 2 };
-static const char *CELL_PREFIX[] = { "rnn", "lstm", "gru" };
+enum { CELL_RNN_TANH = 0, CELL_LSTM = 1, CELL_GRU = 2, CELL_RNN_RELU = 3 };
+static const char *CELL_PREFIX[] = { "rnn", "lstm", "gru", "rnn" }; /* tensor names: both RNNs are "rnn." */
 
 typedef struct {
   const char *kind;                  /* "recurrent", "transformer" or "hybrid" */
@@ -106,6 +106,14 @@ static architecture infer(const model_file *file) {
     if (a.heads < 1 || a.window < 1) die("%s", "an attention model needs heads and window in its seqcast metadata");
   } else if (a.cell < 0) {
     die("%s", "no rnn, lstm or gru weights and no attention blocks: not a seqcast model");
+  }
+  /* a relu nn.RNN has a tanh one's tensors: only the metadata tells them apart (docs/model-format.md) */
+  const json_value *nonlinearity = json_get(&file->seqcast, "nonlinearity");
+  if (nonlinearity) {
+    int relu = nonlinearity->kind == JSON_STRING && strcmp(nonlinearity->string, "relu") == 0;
+    int tanh_ = nonlinearity->kind == JSON_STRING && strcmp(nonlinearity->string, "tanh") == 0;
+    if ((!relu && !tanh_) || a.cell != CELL_RNN_TANH) die("%s", "metadata \"nonlinearity\" must be \"tanh\" or \"relu\", on an rnn model");
+    if (relu) a.cell = CELL_RNN_RELU;
   }
   a.kind = a.blocks == 0 ? "recurrent" : a.cell >= 0 ? "hybrid" : "transformer";
   const tensor *head = model_file_tensor(file, "head.weight");

@@ -169,18 +169,21 @@ export class ModelHost {
 
   /**
    * The next frame in model units from a raw output and the input it followed (model units), in place in `raw`:
-   * input + raw for a delta model, raw itself otherwise. This is what forecast feeds back.
+   * input + raw for a delta model (saturated to float32's range), raw itself otherwise. This is what forecast feeds back.
    */
   nextInModelUnits(raw: Float32Array, input: ArrayLike<number> | undefined): Float32Array {
-    if (this.predictsChange) for (let i = 0; i < raw.length; i++) raw[i] += input![i];
+    if (this.predictsChange) for (let i = 0; i < raw.length; i++) raw[i] = saturateF32(raw[i] + input![i]);
     return raw;
   }
 
-  /** Maps an output in model units (a next frame) to original units (in place) when the model has a normalizer; returns it. */
+  /**
+   * Maps an output in model units (a next frame) to original units (in place) when the model has a normalizer; returns
+   * it. A value beyond float32's range saturates at ±3.4028235e38 rather than becoming Infinity.
+   */
   denormalize(raw: Float32Array): Float32Array {
     const norm = this.normalizer;
     if (norm && this.denormalizesOutput) {
-      for (let i = 0; i < raw.length; i++) raw[i] = raw[i] * norm.std[i] + norm.mean[i];
+      for (let i = 0; i < raw.length; i++) raw[i] = saturateF32(raw[i] * norm.std[i] + norm.mean[i]);
     }
     return raw;
   }
@@ -221,4 +224,12 @@ function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value);
   if (Array.isArray(value)) return `an array of ${value.length}`;
   return String(value);
+}
+
+/** The largest finite float32. */
+const F32_MAX = 3.4028234663852886e38;
+
+/** x clamped to float32's finite range, so a sum or a scaling that overflows float32 stays a number. */
+function saturateF32(x: number): number {
+  return x > F32_MAX ? F32_MAX : x < -F32_MAX ? -F32_MAX : x;
 }

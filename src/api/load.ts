@@ -3,10 +3,10 @@
 
 import { readFile } from 'node:fs/promises';
 import { ModelFormatError } from '../errors.js';
-import type { AttentionArch, CellKind, ModelKind } from '../kernel/kernel.js';
+import type { AttentionArch, CellKind, ModelKind, Nonlinearity } from '../kernel/kernel.js';
 import { initTensor, seededRandom } from '../model/init.js';
 import { inferArch, parameterLayout, validateArch, type ModelArch } from '../model/layout.js';
-import { parseMetadata, validateMetadata, type SeqcastMetadata } from '../model/metadata.js';
+import { parseMetadata, validateMetadata, withNonlinearity, type SeqcastMetadata } from '../model/metadata.js';
 import { readSafetensors } from '../model/safetensors.js';
 
 /** What `createModel` needs: the architecture, plus optional seed and metadata. */
@@ -15,6 +15,8 @@ export interface ModelSpec {
   kind?: ModelKind;
   /** The recurrent cell (recurrent and hybrid models). */
   cell?: CellKind;
+  /** An rnn cell's activation, as nn.RNN's `nonlinearity`: 'tanh' (default) or 'relu'; recorded in the metadata. */
+  nonlinearity?: Nonlinearity;
   /** Frame width X (frame models). */
   inputSize?: number;
   /** Vocabulary size V (token models; input is a token id through an embedding). */
@@ -72,7 +74,7 @@ export function partsFromSafetensors(bytes: Uint8Array, source: string): ModelPa
     const bad = data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new ModelFormatError(`${source}: tensor "${name}" element ${bad} is ${data[bad]}; weights must be finite`);
   }
-  return { arch, metadata, tensors: new Map([...file.tensors].map(([name, t]) => [name, t.data])) };
+  return { arch: withNonlinearity(arch, metadata), metadata, tensors: new Map([...file.tensors].map(([name, t]) => [name, t.data])) };
 }
 
 /** A ModelSpec → the architecture it describes and its metadata (checked). */
@@ -104,9 +106,13 @@ export function archFromSpec(spec: ModelSpec): { arch: ModelArch; metadata: Seqc
   };
   if (headInput === undefined) throw new ModelFormatError(`a ${kind} model spec needs ${kind === 'transformer' ? 'width' : 'hiddenSize'}`);
   validateArch(arch);
-  const metadata = { ...(spec.metadata ?? {}) };
+  const given = spec.metadata?.nonlinearity;
+  if (spec.nonlinearity !== undefined && given !== undefined && given !== spec.nonlinearity) {
+    throw new ModelFormatError(`model spec: nonlinearity ${JSON.stringify(spec.nonlinearity)} disagrees with its metadata's ${JSON.stringify(given)}`);
+  }
+  const metadata = { ...(spec.metadata ?? {}), ...(spec.nonlinearity !== undefined ? { nonlinearity: spec.nonlinearity } : {}) };
   validateMetadata(metadata, arch, 'model spec');
-  return { arch, metadata };
+  return { arch: withNonlinearity(arch, metadata), metadata };
 }
 
 /** A ModelSpec → a model's parts, initialised as PyTorch does (seeded by spec.seed, default 0). */

@@ -2,12 +2,15 @@
 
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import type { LearningOptions } from '../api/learning-options.js';
 import { createModel, loadModel, type Model } from '../api/model.js';
 import { InputError } from '../errors.js';
-import { csvField, isHeaderRow, parseNumberCell, readCsvRows } from '../io/csv.js';
+import { csvField, readCsvRows } from '../io/csv.js';
 import { type TextSink, writeTextOutput } from '../io/files.js';
-import { ErrorScorer, nabProbation, type ScorerOptions } from '../stream/error-scorer.js';
+import { TimeSeriesReader, type DetectInput } from '../io/time-series.js';
+import { DETECT_MODEL, OnlineDetector, type DetectorOptions } from '../stream/online-detector.js';
+
+export { parseTimestamp, type DetectInput } from '../io/time-series.js';
+export { DETECT_MODEL } from '../stream/online-detector.js';
 
 /** Where `seqcast detect` writes: the scores (without --output) and the progress bar (on a terminal). */
 export interface DetectIo {
@@ -25,30 +28,8 @@ export interface DetectOptions {
   io: DetectIo;
 }
 
-/** The model detect learns from scratch: the online-learning recipe's LSTM (H = 32, as the demo's streams). */
-export const DETECT_MODEL = { cell: 'lstm', hiddenSize: 32, seed: 1 } as const;
-
-/** The column the input must have. */
-const TIME_COLUMN = 'timestamp';
 /** The column detect adds. */
 const SCORE_COLUMN = 'anomaly_score';
-/** How far a timestamp may step back, ms: a clock put back an hour (daylight saving; NAB's machine_temperature file has one). */
-const CLOCK_SET_BACK_MS = 3_600_000;
-
-/** A CSV read and checked whole before anything is written. */
-export interface DetectInput {
-  header: string[];
-  /** Index of the timestamp column in `header`. */
-  timeColumn: number;
-  /** (rows) the cells of every row, as read. */
-  cells: string[][];
-  /** (rows) ms since the epoch (date-times) or the number as written. */
-  timestamps: Float64Array;
-  /** The timestamps are date-times (so ms since the epoch), not plain numbers of an unknown unit. */
-  dates: boolean;
-  /** (rows × values) the value columns of every row. */
-  values: Float64Array[];
-}
 
 /** Adds the `detect` command to `program`; its action hands its exit code to `finish`. */
 export function addDetectCommand(program: Command, finish: (exitCode: number) => void, io: DetectIo): Command {
@@ -105,112 +86,38 @@ export async function runDetect(options: DetectOptions): Promise<number> {
 }
 
 /** What detectAnomalies may be told besides its defaults (the bench's variants). */
-export interface DetectorSettings {
-  /** The learning stream's options (LearningStream defaults otherwise). */
-  learning?: LearningOptions;
-  /** The ErrorScorer's options; its probation defaults to nabProbation(rows). */
-  scorer?: ScorerOptions;
+export interface DetectorSettings extends DetectorOptions {
   /** Hears of the rows' progress every 256 rows. */
   onRow?: (row: number) => void;
 }
 
 /**
- * The anomaly score of every row: one learning stream predicts each next row
- * and trains the model as it goes, and the stream layer's ErrorScorer (what
- * `serve` reports as each stream's `anomaly`) turns its errors into a score.
- * `timestamps` (ms since the epoch, or undefined) let it compare each row with
- * the same time on past days. Row t's score depends on rows 0 … t only. The
- * first nabProbation(rows) rows are learnt from and scored 0.5. It trains
- * `model`'s weights.
+ * The anomaly score of every row, by the OnlineDetector (src/stream/online-detector.ts): one learning stream predicts
+ * each next row and trains the model as it goes, and the stream layer's ErrorScorer (what `serve` reports as each
+ * stream's `anomaly`) turns its errors into a score. `timestamps` (ms since the epoch, or undefined) let it compare
+ * each row with the same time on past days. Row t's score depends on rows 0 … t only. The first nabProbation(rows)
+ * rows are learnt from and scored 0.5. It trains `model`'s weights.
  */
 export function detectAnomalies(model: Model, values: readonly Float64Array[], timestamps: Float64Array | undefined, settings: DetectorSettings = {}): Float64Array {
-  const learner = model.openLearningStream({ name: 'detect', ...settings.learning });
-  const scorer = new ErrorScorer({ probation: nabProbation(values.length), ...settings.scorer });
+  const detector = new OnlineDetector(model, values.length, settings);
   const scores = new Float64Array(values.length);
   const onRow = settings.onRow;
   try {
     for (let row = 0; row < values.length; row++) {
-      const report = learner.observe(values[row]);
-      scores[row] = scorer.score(values[row], report.predicted, timestamps?.[row]).anomaly;
+      scores[row] = detector.step(values[row], timestamps?.[row]).anomaly;
       if (onRow && (row & 255) === 0) onRow(row);
     }
   } finally {
-    learner.close();
+    detector.close();
   }
   return scores;
 }
 
 /** Reads and checks the input CSV whole: InputError names the file and line of the first problem. */
 export async function readDetectInput(file: string): Promise<DetectInput> {
-  let header: string[] | undefined;
-  let timeColumn = -1;
-  const cells: string[][] = [];
-  const timestamps: number[] = [];
-  const values: Float64Array[] = [];
-  let latest = -Infinity;
-  let latestLine = 0;
-  let dates: boolean | undefined;
-  for await (const row of readCsvRows(file)) {
-    if (!header) {
-      timeColumn = row.cells.indexOf(TIME_COLUMN);
-      if (!isHeaderRow(row.cells) || timeColumn < 0) {
-        throw new InputError(`${file} line ${row.line}: no "${TIME_COLUMN}" column; the first row must be a header naming a timestamp column and the value columns (as timestamp,value)`);
-      }
-      if (row.cells.length < 2) throw new InputError(`${file} line ${row.line}: the header names no value column besides "${TIME_COLUMN}"`);
-      header = row.cells;
-      continue;
-    }
-    if (row.cells.length !== header.length) {
-      throw new InputError(`${file} line ${row.line}: ${row.cells.length} cells, the header names ${header.length} columns`);
-    }
-    const text = row.cells[timeColumn];
-    const time = parseTimestamp(text);
-    if (Number.isNaN(time.at)) throw new InputError(`${file} line ${row.line}, column ${timeColumn + 1}: ${JSON.stringify(text)} is not a timestamp (a date-time such as 2014-04-10 07:15:00, or a number)`);
-    dates ??= time.isDate;
-    if (time.isDate !== dates) throw new InputError(`${file} line ${row.line}: timestamp ${JSON.stringify(text)} is ${time.isDate ? 'a date-time' : 'a number'}, the rows before have ${dates ? 'date-times' : 'numbers'}`);
-    const allowed = dates ? CLOCK_SET_BACK_MS : 0;
-    if (time.at < latest - allowed) {
-      throw new InputError(`${file} line ${row.line}: timestamp ${JSON.stringify(text)} is out of order: it comes before line ${latestLine}'s`);
-    }
-    if (time.at > latest) {
-      latest = time.at;
-      latestLine = row.line;
-    }
-    const frame = new Float64Array(header.length - 1);
-    let at = 0;
-    for (let column = 0; column < header.length; column++) {
-      if (column !== timeColumn) frame[at++] = parseNumberCell(row.cells[column], { file, line: row.line, column: column + 1 });
-    }
-    cells.push(row.cells);
-    timestamps.push(time.at);
-    values.push(frame);
-  }
-  if (!header) throw new InputError(`${file} is empty; detect needs a header naming a timestamp column, then rows`);
-  if (values.length === 0) throw new InputError(`${file} has a header and no rows`);
-  return { header, timeColumn, cells, timestamps: Float64Array.from(timestamps), dates: dates ?? false, values };
-}
-
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
-const PLAIN_NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
-/**
- * A timestamp cell: a date-time (2014-04-10 07:15:00, ISO 8601 with T, a
- * fraction and a zone; without a zone read as UTC) as ms since the epoch, or a
- * plain number as written. `at` is NaN for anything else.
- */
-export function parseTimestamp(text: string): { at: number; isDate: boolean } {
-  if (PLAIN_NUMBER.test(text)) return { at: Number(text), isDate: false };
-  const m = DATE_TIME.exec(text);
-  if (!m) return { at: Number.NaN, isDate: true };
-  const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', zone] = m;
-  if (+month < 1 || +month > 12 || +day < 1 || +day > 31 || +hour > 23 || +minute > 59 || +second > 60) return { at: Number.NaN, isDate: true };
-  let at = Date.UTC(+year, +month - 1, +day, +hour, +minute, +second) + (fraction ? Number(fraction) * 1000 : 0);
-  if (zone && zone !== 'Z') {
-    const sign = zone[0] === '-' ? -1 : 1;
-    const digits = zone.slice(1).replace(':', '');
-    at -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
-  }
-  return { at, isDate: true };
+  const reader = new TimeSeriesReader(file);
+  for await (const row of readCsvRows(file)) reader.add(row);
+  return reader.finish();
 }
 
 function checkModel(model: Model, input: DetectInput, options: DetectOptions): void {

@@ -10,14 +10,16 @@ import { addReplayCommand } from './replay.js';
 import { addServeCommand } from './serve.js';
 import { addTrainCommand } from './train.js';
 import type { CliIo, CliOutput } from './io.js';
+import { EXIT, EXIT_HELP, unknownOptionsFirst, UsageError } from './usage.js';
 
 export type { CliIo, CliOutput } from './io.js';
 
 /**
- * Runs the command line `seqcast <argv…>` and returns its exit code: 0 on
- * success, 1 when the command fails (one `seqcast: <message>` line on stderr,
- * or a stack for a bug), 2 for a usage error. Never calls process.exit, so
- * tests can run it in-process with their own `io`.
+ * Runs the command line `seqcast <argv…>` and returns its exit code (usage.ts's
+ * EXIT): 0 on success, 1 when the command fails (a `seqcast: <message>` on
+ * stderr, or a stack for a bug), 2 for a usage error (unknown command or option,
+ * missing option, a value an option does not take), 130 when interrupted.
+ * Never calls process.exit, so tests can run it in-process with their own `io`.
  */
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const version = readVersion();
@@ -27,7 +29,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   };
 
   const program = new Command('seqcast')
-    .description('Predict live streams as they arrive with stateful RNN, LSTM and GRU models.')
+    .description('Predict live streams with RNN, LSTM, GRU, transformer and hybrid models.')
     .version(version, '-v, --version', 'print the version')
     .exitOverride() // inherited by the commands: usage errors throw CommanderError
     .configureOutput({ ...outputTo(io), outputError: usageError('seqcast') });
@@ -38,6 +40,8 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   addTrainCommand(program, finish, io);
   addDetectCommand(program, finish, io);
   for (const command of program.commands) command.configureOutput({ outputError: usageError(`seqcast ${command.name()}`) });
+  unknownOptionsFirst(program);
+  program.addHelpText('after', EXIT_HELP);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -76,15 +80,19 @@ function usageError(commandPath: string) {
 function report(err: unknown, stderr: CliOutput): number {
   if (err instanceof CommanderError) {
     // commander has printed the help, the version or the usage error already
-    return err.exitCode === 0 ? 0 : 2;
+    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (err instanceof UsageError) {
+    stderr.write(`seqcast: ${err.message} (see 'seqcast ${err.command} --help')\n`);
+    return EXIT.usage;
   }
   if (err instanceof SeqcastError) {
     stderr.write(`seqcast: ${err.message}\n`);
-    return 1;
+    return EXIT.failed;
   }
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
   stderr.write(`seqcast: unexpected error (a bug in seqcast; please report it with what follows)\n${detail}\n`);
-  return 1;
+  return EXIT.failed;
 }
 
 let version: string | undefined;

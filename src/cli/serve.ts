@@ -8,8 +8,12 @@ import { InputError } from '../errors.js';
 import { DEMO_ATTENTION, DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../demo/streams.js';
 import { WS_PATH } from '../protocol/messages.js';
 import { SeqcastServer } from '../server/server.js';
+import { DEFAULT_DETECTION_PROFILE, DETECTION_PROFILES, detectionThreshold, type DetectionProfile } from '../stream/detection-thresholds.js';
+import { parseSinkTarget } from '../server/sinks.js';
 import type { ServedModel } from '../stream/types.js';
 import { positiveInteger } from './demo-command.js';
+import { applyServeConfig } from './serve-config.js';
+import { checkUsage, UsageError } from './usage.js';
 
 export interface ServeCommandOptions {
   model?: string[];
@@ -32,6 +36,9 @@ export interface ServeCommandOptions {
   idle: number;
   orphanTtl: number;
   checkpointInterval: number;
+  detectionProfile: DetectionProfile;
+  /** Prediction sinks: file paths, or webhook:URL. */
+  sink?: string[];
 }
 
 /** Adds the `serve` command to `program`; its action runs until SIGINT or SIGTERM, then hands 0 to `finish`. */
@@ -42,6 +49,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .description(
       'Runs the streaming server: producers open streams and send frames over a WebSocket (ws://HOST:PORT/ws, docs/protocol.md) and get predictions, forecasts, errors and anomaly scores back; dashboards subscribe to streams. Prints its http://HOST:PORT/ address when ready.',
     )
+    .option('--config <file>', 'read settings from a JSON file: {"model": ["pump.safetensors"], "port": 8080, "stateDir": "state", "sink": ["p.jsonl"], …}; every flag below, in camelCase; flags given here win')
     .option('-m, --model <file>', 'a .safetensors model to serve, named after its file (repeat for several; the first is the default)', collect)
     .option('--demo', 'serve the built-in demo: NAB machine temperature, a synthetic sensor and a bouncing ball video, replayed live and learned online')
     .addOption(new Option('--demo-rate <hz>', 'frames per second of each demo stream').default(DEMO_RATE).argParser(positiveNumber))
@@ -52,6 +60,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--read-token <token>', 'a token for viewers: list and subscribe only (needs --token)').env('SEQCAST_READ_TOKEN'))
     .option('--state-dir <dir>', 'checkpoint weights and stream states here (periodically and on SIGINT/SIGTERM) and restore them at start')
     .addOption(new Option('--checkpoint-interval <seconds>', 'seconds between checkpoints').default(30).argParser(positiveInteger))
+    .option('--sink <target>', 'also send every prediction (one JSON line each, the protocol\'s prediction message) to a file (appended to, fsync\'d at each checkpoint) or to webhook:http://HOST/PATH (POSTed in batches, retried; drops counted in /metrics); repeatable', collect)
     .option('--origin <origin>', 'a web origin allowed to connect besides the server itself, e.g. https://example.com (repeatable, "*" for any)', collect)
     .option('--allowed-host <name>', 'a host name requests may carry in their Host header besides the address bound, localhost, 127.0.0.1 and [::1], e.g. the name a proxy gives the server (repeatable)', collect)
     .addOption(new Option('--max-payload <bytes>', 'largest message; larger ones close the connection with 1009').default(1024 * 1024).argParser(positiveInteger))
@@ -61,18 +70,35 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--max-orphans-per-address <n>', 'streams the connections of one client address may leave unheld in all; beyond it the oldest are closed').default(4096).argParser(positiveInteger))
     .addOption(new Option('--idle <seconds>', 'seconds without frames before a stream is snapshotted out of the kernel').default(60).argParser(positiveInteger))
     .addOption(new Option('--max-forecast-rows <n>', 'forecast rows the server computes per frame over all streams (the sum of their horizons); horizons past it are refused').default(4096).argParser(positiveInteger))
+    .addOption(
+      new Option('--detection-profile <profile>', "the NAB profile whose benchmarked threshold dashboards mark detections at (bench/RESULTS.md): standard, low-fp (fewer false positives) or low-fn (fewer misses)")
+        .choices(DETECTION_PROFILES.map((p) => p.profile))
+        .default(DEFAULT_DETECTION_PROFILE),
+    )
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
     .addHelpText(
       'after',
-      ['', 'Examples:', '  seqcast serve --demo', '  seqcast serve --model pump.safetensors --port 0 --state-dir ./state', '  SEQCAST_TOKEN=s3cret seqcast serve --model pump.safetensors --host 0.0.0.0'].join('\n'),
+      [
+        '',
+        'A --config file holds any of the flags above, keyed by their long name in camelCase, with',
+        'paths relative to the file; flags on the command line and environment variables win over it.',
+        '',
+        'Examples:',
+        '  seqcast serve --demo',
+        '  seqcast serve --model pump.safetensors --port 0 --state-dir ./state',
+        '  seqcast serve --config seqcast.json --port 9000',
+        '  SEQCAST_TOKEN=s3cret seqcast serve --model pump.safetensors --host 0.0.0.0',
+      ].join('\n'),
     )
-    .action(async (options: ServeCommandOptions) => {
-      finish(await runServe(options, process.stdout));
+    .action(async (options: ServeCommandOptions & { config?: string }, command: Command) => {
+      if (options.config !== undefined) applyServeConfig(command, options.config);
+      finish(await runServe(command.opts<ServeCommandOptions>(), process.stdout));
     });
 }
 
 /** Starts the server and resolves with exit code 0 once a signal has stopped it (after the last checkpoint). */
 export async function runServe(options: ServeCommandOptions, out: NodeJS.WritableStream): Promise<number> {
+  const sinks = checkUsage('serve', () => (options.sink ?? []).map(parseSinkTarget));
   const served: ServedModel[] = [];
   for (const path of options.model ?? []) {
     const name = basename(path, extname(path));
@@ -80,7 +106,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     served.push({ name, model: await loadModel(path) });
   }
   if (options.demo) served.push(...(await demoModels()).filter((demo) => !served.some((m) => m.name === demo.name)));
-  if (served.length === 0) throw new InputError('nothing to serve: give --model FILE.safetensors, or --demo for the built-in demo');
+  if (served.length === 0) throw new UsageError('serve', 'nothing to serve: give --model FILE.safetensors, or --demo for the built-in demo');
 
   const log = (line: string) => process.stderr.write(`seqcast: ${line}\n`);
   const server = await SeqcastServer.start({
@@ -102,6 +128,8 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     maxOrphansPerAddress: options.maxOrphansPerAddress,
     idleMs: options.idle * 1000,
     orphanTtlMs: options.orphanTtl * 1000,
+    detectionProfile: options.detectionProfile,
+    sinks,
     log,
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new InputError(`port ${options.port} on ${options.host} is in use (another seqcast serve?); pick another with --port N, or --port 0 for a free one`);
@@ -113,6 +141,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   const wsUrl = `${server.url.replace(/^http/, 'ws')}${WS_PATH.slice(1)}`;
   out.write(`seqcast serving on ${server.url} (WebSocket ${wsUrl}${options.token ? ', token required' : ''})\n`);
   for (const { name, model } of served) out.write(`  model "${name}": ${model.describe()}\n`);
+  for (const target of options.sink ?? []) out.write(`  sink: ${target.startsWith('webhook:') ? new URL(target.slice(8)).origin : target}\n`);
   const variant = await kernelVariant();
   out.write(
     variant === 'relaxed'
@@ -121,6 +150,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
         ? '  kernel: build/seqcast-scalar.wasm (no SIMD: the plain SIMD build\'s results, slower)\n'
         : `  kernel: build/seqcast.wasm (plain SIMD${supportsRelaxedSimd() ? '' : '; the faster relaxed-SIMD build needs Node 22+ or a browser'})\n`,
   );
+  out.write(`  detections: anomaly score >= ${detectionThreshold(options.detectionProfile)} (NAB's ${options.detectionProfile} profile, bench/RESULTS.md)\n`);
   if (demo) {
     out.write(`  demo: streams machine-temperature (NAB, replayed), sensors (4 channels), sensors-attention (the same frames) and ball (16×16 video) at ${options.demoRate} frames/s each,\n`);
     out.write(`        learned online from scratch by LSTMs (H ${DEMO_HIDDEN['machine-temperature']}, ${DEMO_HIDDEN.sensors}, ${DEMO_HIDDEN.ball}; sensors-attention: H ${DEMO_HIDDEN['sensors-attention']} + an attention block, ${DEMO_ATTENTION.heads} heads over the last ${DEMO_ATTENTION.window} steps): every 8 frames, BPTT over the last 32, Adam 3e-3; errors fall as they play\n`);

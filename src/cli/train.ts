@@ -1,5 +1,5 @@
-// `seqcast train`: trains an RNN, LSTM or GRU offline on a CSV of frames or a
-// text file, through the kernel's BPTT and Adam, and writes the best
+// `seqcast train`: trains an RNN, LSTM, GRU, transformer or hybrid offline on a CSV
+// of frames or a text file, through the kernel's BPTT and Adam, and writes the best
 // checkpoint (by validation loss) as safetensors. docs/training.md has the details.
 
 import { randomBytes } from 'node:crypto';
@@ -9,13 +9,15 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createModel, type Model } from '../api/model.js';
 import { HEAD_AS_TRAINED } from '../api/outputs.js';
 import { InputError } from '../errors.js';
-import type { CellKind } from '../kernel/kernel.js';
+import type { CellKind, Nonlinearity } from '../kernel/kernel.js';
 import { readCsvData, readTextData, type NanPolicy } from '../train/data.js';
 import { runTraining } from '../train/loop.js';
 import { planCsv, planText, saveCheckpoint, type TrainingPlan } from '../train/plan.js';
 import type { TaskShape } from '../train/tasks.js';
+import { parseColumnList } from '../io/columns.js';
 import { describeFileError, OutputError } from '../io/files.js';
 import { fmtLoss, Progress, type TrainIo } from './train-progress.js';
+import { checkUsage } from './usage.js';
 
 export type { TrainIo } from './train-progress.js';
 
@@ -51,6 +53,8 @@ export interface TrainOptions {
   mlp?: number;
   attentionWindow?: number;
   sinks?: number;
+  /** An rnn cell's activation: tanh or relu (nn.RNN's nonlinearity). */
+  nonlinearity?: string;
   /** No progress bar or progress lines; the summary still prints. */
   quiet?: boolean;
 }
@@ -63,15 +67,16 @@ const DEFAULTS = { kind: 'lstm', hidden: 64, layers: 1, embed: 64, textWindow: 6
 export function addTrainCommand(program: Command, finish: (exitCode: number) => void, io: TrainIo = { stdout: process.stdout, stderr: process.stderr }): Command {
   return program
     .command('train')
-    .summary('train an RNN, LSTM or GRU on a CSV of frames or a text file')
+    .summary('train an RNN, LSTM, GRU, transformer or hybrid model on a CSV of frames or a text file')
     .description(
-      'Trains a recurrent model offline with truncated BPTT, gradient clipping and Adam in the WebAssembly kernel, ' +
+      'Trains a model (rnn, lstm, gru, transformer or hybrid) offline with truncated BPTT, gradient clipping and Adam in the WebAssembly kernel, ' +
         'and writes the best checkpoint (lowest validation loss) as safetensors, with its normalizer or vocabulary.',
     )
     .requiredOption('-d, --data <file>', 'training data: a CSV of frames, or text (a .txt file, or with --text)')
     .requiredOption('-o, --out <file>', 'the model to write, .safetensors (replaced atomically at each new best)')
     .option('--text', 'read --data as text for a char-level model, whatever its name')
-    .option('-k, --kind <cell>', `lstm, gru or rnn (default: ${DEFAULTS.kind})`)
+    .option('-k, --kind <kind>', `lstm, gru, rnn, transformer or hybrid (default: ${DEFAULTS.kind})`)
+    .option('--nonlinearity <fn>', 'rnn cells (--kind rnn, or hybrid --cell rnn): tanh (default) or relu, as nn.RNN\'s nonlinearity; recorded in the file')
     .addOption(new Option('--hidden <H>', `hidden size (default: ${DEFAULTS.hidden})`).argParser(integer))
     .addOption(new Option('--layers <L>', `stacked recurrent layers (default: ${DEFAULTS.layers})`).argParser(integer))
     .addOption(new Option('--embed <E>', `embedding size of a text model (default: ${DEFAULTS.embed})`).argParser(integer))
@@ -106,6 +111,7 @@ export function addTrainCommand(program: Command, finish: (exitCode: number) => 
         '  seqcast train --data sensors.csv --kind lstm --hidden 64 --window 32 --out sensors.safetensors',
         '  seqcast train --data input.txt --kind lstm --hidden 256 --embed 64 --window 64 --batch 32 --out chars.safetensors',
         '  seqcast train --data runs.csv --columns temp,flow --label fault --task many-to-one --window 50 --out fault.safetensors',
+        '  seqcast train --data sensors.csv --kind rnn --nonlinearity relu --hidden 32 --out relu-rnn.safetensors',
         '',
         '  seqcast train --data input.txt --kind transformer --hidden 64 --heads 4 --blocks 2 --window 64 --out tiny-gpt.safetensors',
         '',
@@ -157,6 +163,7 @@ interface Settings {
   labelType: 'auto' | 'class' | 'value';
   nan: NanPolicy;
   delta: boolean;
+  nonlinearity: Nonlinearity | undefined;
 }
 
 /** Checks every flag before anything is read or written; throws InputError naming the flag and its value. */
@@ -173,6 +180,9 @@ export function settingsFrom(options: TrainOptions): Settings {
       if (given !== undefined) throw new InputError(`${flag} applies to --kind transformer or hybrid, not ${kind}`);
     }
   }
+  const nonlinearity = options.nonlinearity?.toLowerCase();
+  if (nonlinearity !== undefined && nonlinearity !== 'tanh' && nonlinearity !== 'relu') throw new InputError(`--nonlinearity must be tanh or relu, got ${JSON.stringify(options.nonlinearity)}`);
+  if (nonlinearity !== undefined && cell !== 'rnn') throw new InputError(`--nonlinearity applies to rnn cells (--kind rnn, or --kind hybrid --cell rnn), not ${kind === 'hybrid' ? `a hybrid's ${cell}` : kind}`);
   const text = options.text === true || extname(options.data).toLowerCase() === '.txt';
   const shape = (options.task ?? 'many-to-many') as TaskShape;
   if (options.task === 'one-to-many') {
@@ -201,8 +211,7 @@ export function settingsFrom(options: TrainOptions): Settings {
   if (!['auto', 'class', 'value'].includes(labelType)) throw new InputError(`--label-type must be auto, class or value, got ${JSON.stringify(options.labelType)}`);
   const nan = (options.nan ?? 'refuse') as NanPolicy;
   if (nan !== 'skip' && nan !== 'refuse') throw new InputError(`--nan must be skip or refuse, got ${JSON.stringify(options.nan)}`);
-  const columns = options.columns?.split(',').map((c) => c.trim());
-  if (columns?.some((c) => c === '')) throw new InputError(`--columns has an empty name: ${JSON.stringify(options.columns)}`);
+  const columns = parseColumnList(options.columns);
   if (text) {
     for (const [flag, given] of [['--columns', options.columns], ['--label', options.label], ['--label-type', options.labelType], ['--nan', options.nan], ['--delta', options.delta]] as const) {
       if (given !== undefined) throw new InputError(`${flag} applies to CSV data; ${options.data} is read as text`);
@@ -244,6 +253,7 @@ export function settingsFrom(options: TrainOptions): Settings {
     labelType,
     nan,
     delta: options.delta === true,
+    nonlinearity,
   };
 }
 
@@ -278,7 +288,7 @@ export async function checkWritable(path: string): Promise<void> {
 export async function runTrain(options: TrainOptions, io: TrainIo): Promise<number> {
   // a reader that goes away (`seqcast train … | head`) must not end the training
   io.stdout.on('error', () => {});
-  const settings = settingsFrom(options);
+  const settings = checkUsage('train', () => settingsFrom(options));
   await checkWritable(options.out);
   const planOptions = { shape: settings.shape, window: settings.window, batch: settings.batch, valSplit: settings.valSplit, stride: settings.stride, delta: settings.delta, labelType: settings.labelType };
   let plan: TrainingPlan;
@@ -311,6 +321,7 @@ export async function runTrain(options: TrainOptions, io: TrainIo): Promise<numb
   };
   const model = await createModel({
     cell: settings.kind === 'transformer' ? undefined : settings.cell,
+    nonlinearity: settings.nonlinearity,
     hiddenSize: settings.kind === 'transformer' ? undefined : settings.hidden,
     layers: settings.kind === 'transformer' ? undefined : settings.layers,
     embedSize: plan.spec.vocabSize && settings.kind !== 'transformer' ? settings.embed : undefined,

@@ -10,6 +10,10 @@ export { KERNEL_FILES, kernelVariant, supportsRelaxedSimd, supportsSimd, type Ke
 export const CELL_CODES = { rnn: 0, lstm: 1, gru: 2 } as const;
 export type CellKind = keyof typeof CELL_CODES;
 
+/** nn.RNN's activation: the ABI's CELL_RNN_TANH (`rnn`) or CELL_RNN_RELU, same tensors and state. */
+export type Nonlinearity = 'tanh' | 'relu';
+const CELL_RNN_RELU = 3;
+
 /** Model kinds as the ABI numbers them. */
 export const KIND_CODES = { recurrent: 0, transformer: 1, hybrid: 2 } as const;
 export type ModelKind = keyof typeof KIND_CODES;
@@ -117,6 +121,8 @@ export interface KernelArch {
   kind: ModelKind;
   /** The recurrent cell (recurrent and hybrid models). */
   cell?: CellKind;
+  /** An `rnn` cell's activation; absent means tanh (metadata `nonlinearity`, docs/model-format.md). */
+  nonlinearity?: Nonlinearity;
   /** Stacked recurrent layers; 0 for transformers. */
   layers: number;
   /** Frame width X; for token models the embedding width (E, or D for transformers). */
@@ -174,7 +180,7 @@ export class Kernel {
     const batch = options.batchCapacity ?? 64;
     const slots = options.initialSlots ?? 4;
     const a = arch.attention;
-    const cell = arch.cell === undefined ? -1 : CELL_CODES[arch.cell];
+    const cell = arch.cell === undefined ? -1 : arch.cell === 'rnn' && arch.nonlinearity === 'relu' ? CELL_RNN_RELU : CELL_CODES[arch.cell];
     let code: number;
     if (arch.kind === 'recurrent') {
       code = exports.configure(cell, arch.layers, arch.inputSize, arch.vocabSize, arch.hiddenSize, arch.headSize, batch, slots);

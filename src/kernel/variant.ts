@@ -86,16 +86,33 @@ export function resolveVariant(wanted: KernelVariant | 'auto' = 'auto'): KernelV
   return request;
 }
 
-/** The bytes of build/`file`: read from disk under Node, fetched in a browser. */
+/**
+ * Where the production builds lie beside this module. Written out (not `${file}`) so that a bundler (vite, for the
+ * dashboard's local mode, web/src/local/) ships exactly these files and rewrites these URLs; other builds (the
+ * diagnostics) are found by name, under Node or unbundled.
+ */
+const BUILD_URLS: Record<string, URL> = {
+  [KERNEL_FILES.baseline]: new URL('../../build/seqcast.wasm', import.meta.url),
+  [KERNEL_FILES.relaxed]: new URL('../../build/seqcast-relaxed.wasm', import.meta.url),
+  [KERNEL_FILES.scalar]: new URL('../../build/seqcast-scalar.wasm', import.meta.url),
+};
+
+/** The bytes of build/`file`: read from disk under Node, fetched in a browser or worker. */
 export async function readBuild(file: string): Promise<BufferSource> {
-  const url = new URL(`../../build/${file}`, import.meta.url);
-  if (url.protocol !== 'file:') return (await fetch(url)).arrayBuffer();
-  const { readFile } = await import('node:fs/promises');
+  const url = BUILD_URLS[file] ?? new URL(/* @vite-ignore */ `../../build/${file}`, import.meta.url);
+  if (url.protocol !== 'file:') return fetchBuild(url);
+  const { readFile } = await import(/* @vite-ignore */ 'node:fs/promises');
   try {
     return await readFile(url);
   } catch (err) {
     throw new KernelError(0, `cannot read the kernel ${url.pathname}: run \`npm run build\` first (${(err as Error).message})`);
   }
+}
+
+async function fetchBuild(url: URL): Promise<ArrayBuffer> {
+  const response = await fetch(url);
+  if (!response.ok) throw new KernelError(0, `cannot fetch the kernel ${url.href}: HTTP ${response.status}`);
+  return response.arrayBuffer();
 }
 
 /** Each build file, compiled once per process. */

@@ -148,6 +148,8 @@ export function validateAttention(a: AttentionArch, source: string): void {
 const KINDS: ModelKind[] = ['recurrent', 'transformer', 'hybrid'];
 
 const RECURRENT_NAME = /^(?:(rnn|lstm|gru)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$/;
+/** The backward direction of a bidirectional nn.RNN / nn.LSTM / nn.GRU (bidirectional=True). */
+const REVERSE_NAME = /^(?:(rnn|lstm|gru)\.)?(?:weight_ih|weight_hh|bias_ih|bias_hh)_l\d+_reverse$/;
 const BLOCK_NAME = /^blocks\.(\d+)\./;
 
 /**
@@ -157,6 +159,7 @@ const BLOCK_NAME = /^blocks\.(\d+)\./;
  * shapes. `source` names the file in messages.
  */
 export function inferArch(shapes: Map<string, number[]>, source: string, hints: AttentionHints = {}): ModelArch {
+  refuseBidirectional(shapes, source);
   const recurrent = inferRecurrent(shapes, source);
   const blockIndices = new Set<number>();
   for (const name of shapes.keys()) {
@@ -175,7 +178,7 @@ export function inferArch(shapes: Map<string, number[]>, source: string, hints: 
     if (hints.kind !== undefined && hints.kind !== 'recurrent') {
       throw new ModelFormatError(`${source}: metadata kind ${JSON.stringify(hints.kind)} is not one of ${KINDS.join(', ')}`);
     }
-    arch = { ...recurrent, kind: 'recurrent', headSize: headRows(shapes, source) };
+    arch = { ...recurrent, kind: 'recurrent', headSize: headRows(shapes, source, recurrent.hiddenSize) };
   } else {
     const kind = (hints.kind ?? (recurrent ? 'hybrid' : 'transformer')) as ModelKind;
     if (kind !== 'transformer' && kind !== 'hybrid') {
@@ -204,7 +207,7 @@ export function inferArch(shapes: Map<string, number[]>, source: string, hints: 
       if (width !== recurrent!.hiddenSize) {
         throw new ModelFormatError(`${source}: tensor "blocks.0.ln1.weight" has shape [${width}], expected [${recurrent!.hiddenSize}]: a hybrid's blocks work on the recurrent hidden size`);
       }
-      arch = { ...recurrent!, kind, attention, headSize: headRows(shapes, source) };
+      arch = { ...recurrent!, kind, attention, headSize: headRows(shapes, source, width) };
     } else {
       const embed = shapes.get('embed.weight');
       const projIn = shapes.get('proj_in.weight');
@@ -214,7 +217,7 @@ export function inferArch(shapes: Map<string, number[]>, source: string, hints: 
       let vocabSize = 0;
       if (embed) vocabSize = requireShape(shapes, 'embed.weight', source, 2)[0];
       else inputSize = requireShape(shapes, 'proj_in.weight', source, 2)[1];
-      arch = { kind, layers: 0, inputSize, vocabSize, hiddenSize: 0, headSize: headRows(shapes, source), attention, naming: 'module' };
+      arch = { kind, layers: 0, inputSize, vocabSize, hiddenSize: 0, headSize: headRows(shapes, source, width), attention, naming: 'module' };
     }
   }
   if (arch.naming === 'bare' && (shapes.has('embed.weight') || shapes.has('head.weight'))) {
@@ -222,6 +225,21 @@ export function inferArch(shapes: Map<string, number[]>, source: string, hints: 
   }
   checkTensorsMatch(arch, shapes, source);
   return arch;
+}
+
+/**
+ * Refuses a bidirectional model by its `*_reverse` tensors, before anything else about it (its head, 2H wide, would
+ * otherwise be the first thing that does not fit): a stream is stepped as its values arrive, forward only.
+ */
+function refuseBidirectional(shapes: Map<string, number[]>, source: string): void {
+  const reverse = [...shapes.keys()].filter((name) => REVERSE_NAME.test(name));
+  if (reverse.length === 0) return;
+  const cell = REVERSE_NAME.exec(reverse[0])![1] ?? 'recurrent module';
+  const named = reverse.slice(0, 4).map((n) => `"${n}"`).join(', ') + (reverse.length > 4 ? ` and ${reverse.length - 4} more` : '');
+  throw new ModelFormatError(
+    `${source}: tensor${reverse.length > 1 ? 's' : ''} ${named} ${reverse.length > 1 ? 'are' : 'is'} the backward direction of a bidirectional ${cell} (bidirectional=True), ` +
+      'which reads each sequence from its end as well; a live stream is stepped as its values arrive, so seqcast runs one direction only. Train the model with bidirectional=False',
+  );
 }
 
 /** The recurrent stack's shape from its tensors, or undefined when there are none. */
@@ -274,9 +292,14 @@ function inferRecurrent(shapes: Map<string, number[]>, source: string): Omit<Mod
   return { cell, layers: maxLayer + 1, inputSize: ih[1], vocabSize, hiddenSize, naming: prefix ? 'module' : 'bare' };
 }
 
-/** O from head.weight [O, in], or 0 without a head. */
-function headRows(shapes: Map<string, number[]>, source: string): number {
+/** O from head.weight [O, in], or 0 without a head; `inWidth` is what the head reads (H, or D). */
+function headRows(shapes: Map<string, number[]>, source: string, inWidth: number): number {
   const head = shapes.get('head.weight');
+  const bias = shapes.get('head.bias');
+  if (!head && bias) {
+    const rows = bias.length === 1 ? bias[0] : 'O';
+    throw new ModelFormatError(`${source}: missing tensor "head.weight" (expected shape [${rows}, ${inWidth}]): the file has "head.bias" (shape [${bias}]), and a head (nn.Linear) needs both`);
+  }
   if (!head) return 0;
   if (head.length !== 2) throw new ModelFormatError(`${source}: tensor "head.weight" has shape [${head}], expected [O, in]`);
   return head[0];
@@ -319,7 +342,8 @@ export function describeArch(arch: KernelArch): string {
   const a = arch.attention;
   const blocks = a ? `${a.blocks} attention block${a.blocks > 1 ? 's' : ''} (D ${a.width}, ${a.heads} heads, MLP ${a.mlpSize}, window ${a.window}, sinks ${a.sinks})` : '';
   if (arch.kind === 'transformer') return `a transformer with ${input}, ${blocks}${head}`;
-  const stack = `a ${arch.layers}-layer ${arch.cell} with ${input}, hidden ${arch.hiddenSize}`;
+  const cell = arch.nonlinearity === 'relu' ? `${arch.cell} (relu)` : arch.cell;
+  const stack = `a ${arch.layers}-layer ${cell} with ${input}, hidden ${arch.hiddenSize}`;
   return arch.kind === 'hybrid' ? `a hybrid: ${stack}, then ${blocks}${head}` : `${stack}${head}`;
 }
 

@@ -2,6 +2,7 @@
 // tensor names and shapes cannot tell (docs/model-format.md is the contract).
 
 import { ModelFormatError } from '../errors.js';
+import type { Nonlinearity } from '../kernel/kernel.js';
 import { LIMITS, type ModelArch } from './layout.js';
 
 /** Version of the metadata JSON this code writes. */
@@ -28,6 +29,8 @@ export interface SeqcastMetadata {
   heads?: number;
   window?: number;
   sinks?: number;
+  /** An nn.RNN's activation, which its tensors cannot tell: "tanh" (the default) or "relu". */
+  nonlinearity?: Nonlinearity;
   /** Anything else is kept as is and written back on save. */
   [key: string]: unknown;
 }
@@ -61,6 +64,7 @@ export function validateMetadata(meta: SeqcastMetadata, arch: ModelArch, source:
   }
   validateAttentionHints(meta, source);
   validateTarget(meta, arch, source);
+  validateNonlinearity(meta, arch, source);
   if (meta.normalizer !== undefined) {
     if (arch.vocabSize > 0) throw new ModelFormatError(`${source}: a token model cannot carry a normalizer`);
     if (typeof meta.normalizer !== 'object' || meta.normalizer === null || Array.isArray(meta.normalizer)) {
@@ -111,6 +115,24 @@ function validateTarget(meta: SeqcastMetadata, arch: ModelArch, source: string):
   if (target === 'delta' && (arch.vocabSize > 0 || outputs !== arch.inputSize)) {
     throw new ModelFormatError(`${source}: target "delta" predicts the change of each input, so it needs a frame model with as many outputs as inputs; this one ${arch.vocabSize > 0 ? 'takes token ids' : `outputs ${outputs} values for ${arch.inputSize} inputs`}`);
   }
+}
+
+/** `nonlinearity`, nn.RNN's activation: "tanh" or "relu", on a model whose cell is an rnn. */
+function validateNonlinearity(meta: SeqcastMetadata, arch: ModelArch, source: string): void {
+  const value = meta.nonlinearity;
+  if (value === undefined) return;
+  if (value !== 'tanh' && value !== 'relu') {
+    throw new ModelFormatError(`${source}: seqcast metadata "nonlinearity" is ${JSON.stringify(value)}; expected "tanh" or "relu" (nn.RNN's nonlinearity)`);
+  }
+  if (arch.cell !== 'rnn') {
+    const cell = arch.cell === undefined ? 'a transformer has no recurrent cell' : `this model's cell is ${arch.cell}`;
+    throw new ModelFormatError(`${source}: seqcast metadata "nonlinearity" is ${JSON.stringify(value)}, which applies to an rnn cell (nn.RNN) only; ${cell}`);
+  }
+}
+
+/** The architecture with the activation the (validated) metadata names; unchanged for tanh or no key. */
+export function withNonlinearity(arch: ModelArch, meta: SeqcastMetadata): ModelArch {
+  return meta.nonlinearity === 'relu' ? { ...arch, nonlinearity: 'relu' } : arch;
 }
 
 /** Limits of `heads`, `window` and `sinks` (any model that carries them: they are written back on save). */

@@ -291,11 +291,21 @@ export interface ListedModel {
   attention?: { width: number; heads: number; blocks: number; window: number; sinks: number };
 }
 
+/** How the server's anomaly scores become detections: the NAB profile it runs with and that profile's threshold. */
+export interface DetectionReport {
+  /** standard, low-fp or low-fn (`seqcast serve --detection-profile`). */
+  profile: string;
+  /** A frame whose anomaly score is at or above it is a detection (NAB's rule), chosen by NAB's optimiser for the profile. */
+  threshold: number;
+}
+
 /** What `list` answers: a page of at most MAX_LISTED streams, in the order they were opened. */
 export interface StreamsMessage {
   type: 'streams';
   streams: ListedStream[];
   models: ListedModel[];
+  /** The threshold dashboards draw and mark detections at (servers before it was listed leave it out). */
+  detection: DetectionReport;
   /** Streams the server holds in all. */
   total: number;
   /** The offset of the next page, when there are more streams after this one. */

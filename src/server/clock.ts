@@ -14,7 +14,7 @@ export interface Clock {
   every(ms: number, work: () => void): Cancel;
 }
 
-/** The system's clock: Date.now(), the time the stream layer stamps a stream's last activity with. */
+/** The system's clock: Date.now(). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   every(ms, work) {

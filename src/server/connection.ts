@@ -33,7 +33,7 @@ export interface ConnectionOptions {
   /** What its token lets it do (roles.ts). */
   role: Role;
   /** Called for every error message sent (metrics). */
-  onError: () => void;
+  onError: (code: string) => void;
   /** The server's clock, ms: the rate limits' budgets refill by it. */
   now: () => number;
   log: (line: string) => void;
@@ -68,7 +68,7 @@ export class Connection implements FrameSource, HasRole {
   readonly address: ClientAddress;
   /** What its token lets it do (roles.ts). */
   readonly role: Role;
-  private readonly onError: () => void;
+  private readonly onError: (code: string) => void;
   private readonly log: (line: string) => void;
   /** Characters queued in `outgoing` and bytes in `outgoingBinary` (as encoded), not yet handed to the socket. */
   private outgoingSize = 0;
@@ -126,7 +126,7 @@ export class Connection implements FrameSource, HasRole {
 
   /** Queues an error message naming the offending stream and seq. */
   sendError(problem: ProtocolProblem): void {
-    this.onError();
+    this.onError(problem.code);
     const message: ErrorMessage = { type: 'error', code: problem.code, message: problem.message };
     // what the peer sent is echoed only as far as it is bounded (echoed: no objects, no arrays, short strings)
     const stream = echoed(problem.stream);

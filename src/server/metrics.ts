@@ -1,7 +1,10 @@
-// The server's `metrics` message: counts and latency quantiles over the last interval (about a second).
+// The server's `metrics` message (counts and latency quantiles over the last interval, about a second), and the
+// same events fed to its Prometheus metrics (prometheus.ts, GET /metrics).
 
 import type { MetricsMessage, StreamCounts } from '../protocol/messages.js';
+import type { LearnEvent } from '../stream/types.js';
 import { systemClock, type Clock } from './clock.js';
+import { PrometheusMetrics } from './prometheus.js';
 
 /** Latencies kept per interval for the quantiles; beyond it the most recent ones are kept. */
 const LATENCY_SAMPLES = 8192;
@@ -27,8 +30,10 @@ export function quantiles(sample: Float64Array, count: number, qs: number[]): nu
   return qs.map((q) => sorted[Math.min(count - 1, Math.max(0, Math.ceil(q * count) - 1))]);
 }
 
-/** Counts what happens between two snapshots. */
+/** Counts what happens between two snapshots, and since the start for Prometheus. */
 export class Metrics {
+  /** The same events as counters and histograms since the server started, for GET /metrics. */
+  readonly prometheus = new PrometheusMetrics();
   private frames = 0;
   private batches = 0;
   private errors = 0;
@@ -54,25 +59,35 @@ export class Metrics {
     this.since = clock.now();
   }
 
-  /** A frame answered `latencyMs` after its message arrived. */
-  frameAnswered(latencyMs: number): void {
+  /** Frames arrived from a producer (before any check). */
+  framesReceived(count: number): void {
+    this.prometheus.frameReceived(count);
+  }
+
+  /** A frame of a stream of `model` answered `latencyMs` after its message arrived. */
+  frameAnswered(latencyMs: number, model = ''): void {
+    this.prometheus.frameAnswered(model, latencyMs);
     this.frames++;
     this.totalFrames++;
     this.latencies[this.latencyCount++ % LATENCY_SAMPLES] = latencyMs;
   }
 
-  /** One stepBatch call. */
-  batchStepped(micros: number): void {
+  /** One stepBatch call of `model`, `micros` µs. */
+  batchStepped(micros: number, model = ''): void {
+    this.prometheus.batchStepped(model, micros);
     this.batches++;
     this.stepMicros[this.stepCount++ % LATENCY_SAMPLES] = micros;
   }
 
-  errorSent(): void {
+  /** An error message sent to a client, with its code. */
+  errorSent(code = 'unknown'): void {
+    this.prometheus.errorSent(code);
     this.errors++;
   }
 
   /** A learning stream's frame ran a training step: 'trained' or 'rolled-back' applied it (a rollback then restored older weights); the others refused it. */
-  learned(event: 'trained' | 'skipped-spike' | 'rolled-back' | 'refused', loss: number | undefined): void {
+  learned(event: LearnEvent, loss: number | undefined, model = ''): void {
+    this.prometheus.learned(model, event);
     if (event === 'trained' || event === 'rolled-back') {
       this.updates++;
       this.totals.updates++;

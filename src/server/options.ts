@@ -1,8 +1,10 @@
 // The server's options: what `SeqcastServer.start` takes, and the same with every default filled in.
 
+import { DEFAULT_DETECTION_PROFILE, type DetectionProfile } from '../stream/detection-thresholds.js';
 import type { ScorerOptions } from '../stream/error-scorer.js';
 import type { LearningConfig, ServedModel } from '../stream/types.js';
 import type { Clock } from './clock.js';
+import type { SinkConfig } from './sinks.js';
 
 export interface ServerOptions {
   /** The models streams can be opened on; the first is the default of `open`. */
@@ -46,6 +48,8 @@ export interface ServerOptions {
   maxForecastRows?: number;
   /** Defaults for learning streams (open may override them per stream): train every 8 frames on the last 32; target 'delta' unless the model's metadata says 'value'. */
   learning?: Partial<LearningConfig>;
+  /** Where every prediction also goes (sinks.ts): files appended to, webhooks POSTed to. Synced every checkpointIntervalMs and on checkpoint. */
+  sinks?: SinkConfig[];
   /** Folder for checkpoints; restored from at start. */
   stateDir?: string;
   /** ms between checkpoints (with stateDir). Default 30,000. */
@@ -62,6 +66,8 @@ export interface ServerOptions {
   webRoot?: string | null;
   /** Scoring windows for new streams. */
   scorer?: ScorerOptions;
+  /** The NAB profile whose threshold dashboards mark detections at (src/stream/detection-thresholds.ts). Default standard. */
+  detectionProfile?: DetectionProfile;
   /** Where the server reports what happens (restores, checkpoints, failures); default nowhere. */
   log?: (line: string) => void;
   /** The time the rate limits, idle and orphan timers, checkpoint timer and metrics go by; default the system's. Tests pass one they advance. */
@@ -69,13 +75,13 @@ export interface ServerOptions {
 }
 
 /** The options with their defaults filled in. */
-export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock'>> &
+export type ResolvedOptions = Required<Omit<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir' | 'webRoot' | 'log' | 'scorer' | 'learning' | 'clock' | 'sinks'>> &
   Pick<ServerOptions, 'token' | 'producerToken' | 'readToken' | 'stateDir'> & {
     /** Learning streams' defaults; `target` undefined: the model's metadata target, else 'delta'. */
     learning: { every: number; window: number; target: LearningConfig['target'] | undefined };
   };
 
-/** Fills in the defaults (the scorer, log, clock and web root are the server's to default). */
+/** Fills in the defaults (the scorer, log, clock, web root and sinks are the server's to default). */
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
   return {
     models: options.models,
@@ -103,5 +109,6 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     pingIntervalMs: options.pingIntervalMs ?? 30_000,
+    detectionProfile: options.detectionProfile ?? DEFAULT_DETECTION_PROFILE,
   };
 }

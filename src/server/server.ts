@@ -11,6 +11,7 @@ import { InputError } from '../errors.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { predictionJson } from '../protocol/json.js';
 import { WS_PATH, type ClosedMessage, type ConfigureMessage, type ConfiguredMessage, type OpenedMessage, type OpenMessage, type ProtocolProblem, type ResetMessage, type StreamsMessage } from '../protocol/messages.js';
+import { detectionThreshold } from '../stream/detection-thresholds.js';
 import { streamPipeline } from '../stream/pipeline.js';
 import type { FrameSource, IncomingFrame, Rejection, ScoredBatch, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
 import { Admission, refuseSocket } from './admission.js';
@@ -19,10 +20,12 @@ import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Connection } from './connection.js';
 import { Dashboards } from './dashboards.js';
 import { Dispatch } from './dispatch.js';
+import { serveOperations, type Readiness } from './health.js';
 import { ClientAddresses } from './limits.js';
 import { Metrics } from './metrics.js';
 import type { Role } from './roles.js';
 import { isLoopback } from './security.js';
+import { Sinks } from './sinks.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { findWebRoot, serveStatic } from './static-files.js';
 import { Heartbeat, HttpDeadlines } from './timeouts.js';
@@ -61,6 +64,8 @@ export class SeqcastServer {
   private readonly dispatch: Dispatch;
   private readonly deadlines: HttpDeadlines;
   private readonly heartbeat = new Heartbeat();
+  /** Where predictions also go (--sink); opened by start. */
+  private sinks: Sinks | undefined;
   private webRoot: string | undefined;
   private nextConnectionId = 1;
   private checkpointing: Promise<void> | undefined;
@@ -69,6 +74,8 @@ export class SeqcastServer {
   private readonly options: ResolvedOptions;
   /** Generation of the last checkpoint written or restored (its files carry it). */
   private checkpointGeneration = 0;
+  /** What start restored from the state directory, for /readyz. */
+  private restored: Readiness['state'] = 'none';
   /** http://HOST:PORT/ once listening. */
   url = '';
   port = 0;
@@ -97,11 +104,14 @@ export class SeqcastServer {
       orphanTtlMs: this.options.orphanTtlMs,
       learning: this.options.learning,
       scorer: options.scorer,
+      detection: { profile: this.options.detectionProfile, threshold: detectionThreshold(this.options.detectionProfile) },
       clock: this.clock,
       flush: () => this.flushes$.next(),
       log: this.log,
     });
-    this.dispatch = new Dispatch({ table: this.table, dashboards: this.dashboards, frames: (frame) => this.frames$.next(frame), limits: this.options });
+    this.dispatch = new Dispatch({ table: this.table, dashboards: this.dashboards, frames: (frame) => this.receive(frame), limits: this.options });
+    this.metrics.prometheus.declareModels(this.models.keys());
+    this.metrics.prometheus.readGaugesFrom(() => ({ streams: this.table.counts(), connections: this.connections.size }));
     const { host, allowedHosts, allowedOrigins, token, producerToken, readToken } = this.options;
     if ((producerToken !== undefined || readToken !== undefined) && token === undefined) {
       throw new InputError('a producer or read-only token needs the control token too (--token or SEQCAST_TOKEN)');
@@ -113,6 +123,7 @@ export class SeqcastServer {
         response.writeHead(refusal.status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(refusal.body);
         return;
       }
+      if (serveOperations(request, response, { prometheus: this.metrics.prometheus, readiness: () => this.readiness() })) return;
       serveStatic(request, response, this.webRoot, { wsUrl: this.url.replace(/^http/, 'ws') + WS_PATH.slice(1) }).catch((err) => {
         this.log(`static file error: ${(err as Error).message}`);
         if (!response.headersSent) response.writeHead(500);
@@ -134,15 +145,20 @@ export class SeqcastServer {
     server.webRoot = options.webRoot === null ? undefined : (options.webRoot ?? (await findWebRoot()));
     if (server.options.stateDir) {
       const restored = await restoreCheckpoint(server.options.stateDir, server.models, server.clock.now(), server.log);
+      server.restored = 'empty';
       if (restored) {
         server.checkpointGeneration = restored.generation;
         for (const entry of restored.streams) server.table.add(entry);
+        server.restored = { generation: restored.generation, streams: restored.streams.length };
       }
     }
+    const { clock, log, metrics } = server;
+    server.sinks = await Sinks.open(options.sinks ?? [], { registry: metrics.prometheus.registry, clock, syncIntervalMs: server.options.checkpointIntervalMs, log });
     await new Promise<void>((resolve, reject) => {
-      server.http.once('error', reject);
+      const failed = (err: Error) => void server.sinks?.close().finally(() => reject(err));
+      server.http.once('error', failed);
       server.http.listen(server.options.port, server.options.host, () => {
-        server.http.off('error', reject);
+        server.http.off('error', failed);
         resolve();
       });
     });
@@ -161,6 +177,11 @@ export class SeqcastServer {
     return this.webRoot !== undefined;
   }
 
+  /** What GET /readyz answers: ready once listening (models loaded, state restored), not while closing. */
+  readiness(): Readiness {
+    return { ready: this.url !== '' && !this.closing, models: [...this.models.keys()], state: this.restored, streams: this.table.byName.size };
+  }
+
   /** Open streams by name (the stream table's). */
   get streams(): ReadonlyMap<string, StreamEntry> {
     return this.table.byName;
@@ -169,7 +190,7 @@ export class SeqcastServer {
   // ---- the pipeline ---------------------------------------------------------------------------------------------
 
   private startPipeline(): void {
-    this.pipeline = this.frames$.pipe(streamPipeline({ reject: (r) => this.rejected(r), flushes: this.flushes$ })).subscribe({
+    this.pipeline = this.frames$.pipe(streamPipeline({ reject: (r) => this.rejected(r), flushes: this.flushes$, now: () => this.clock.now() })).subscribe({
       next: (batch) => this.deliver(batch),
       error: (err) => {
         // a bug, not bad input (bad input is refused as values): report it and keep serving
@@ -188,7 +209,7 @@ export class SeqcastServer {
   /** Sends each prediction back to its producer and on to watching dashboards. */
   private deliver(batch: ScoredBatch): void {
     if (batch.frames.length === 0) return;
-    this.metrics.batchStepped(batch.frames[0].stepMicros);
+    this.metrics.batchStepped(batch.frames[0].stepMicros, batch.frames[0].entry.served.name);
     const now = performance.now();
     const watched = this.dashboards.watched;
     for (const frame of batch.frames) {
@@ -201,9 +222,10 @@ export class SeqcastServer {
         } else {
           (source as LocalProducer).onPrediction?.(frame);
         }
-        this.metrics.frameAnswered(now - frame.receivedAt);
-        if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss);
+        this.metrics.frameAnswered(now - frame.receivedAt, frame.entry.served.name);
+        if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss, frame.entry.served.name);
         if (watched) this.dashboards.publish(frame);
+        this.sinks?.publish(frame);
       } catch (err) {
         this.log(`delivering the prediction of stream "${frame.entry.name}" seq ${frame.seq} failed: ${(err as Error).stack ?? err}`);
       }
@@ -235,7 +257,13 @@ export class SeqcastServer {
   /** Hands a frame to the pipeline (for local producers; connections do the same with what they receive). */
   pushFrame(frame: Omit<IncomingFrame, 'entry' | 'streamLabel' | 'receivedAt'> & { stream: string }): void {
     const { stream, ...rest } = frame;
-    this.frames$.next({ ...rest, streamLabel: stream, entry: this.table.byName.get(stream), receivedAt: performance.now() });
+    this.receive({ ...rest, streamLabel: stream, entry: this.table.byName.get(stream), receivedAt: performance.now() });
+  }
+
+  /** Every frame, a connection's or a local producer's, enters the pipeline here. */
+  private receive(frame: IncomingFrame): void {
+    this.metrics.framesReceived(1);
+    this.frames$.next(frame);
   }
 
   /** The `streams` answer to `list` (a page of at most MAX_LISTED streams from `offset` on). */
@@ -270,7 +298,7 @@ export class SeqcastServer {
       remotePort: request.socket.remotePort,
       rateLimit: this.options.rateLimit,
       role,
-      onError: () => this.metrics.errorSent(),
+      onError: (code) => this.metrics.errorSent(code),
       now: () => this.clock.now(),
       log: this.log,
     });
@@ -311,7 +339,10 @@ export class SeqcastServer {
       );
     every(this.options.metricsIntervalMs, () => this.dashboards.sendMetrics(this.metrics, this.table.counts(), this.connections));
     every(Math.min(1000, this.options.headersTimeoutMs / 2), () => this.deadlines.sweep());
-    every(this.options.pingIntervalMs, () => this.heartbeat.beat());
+    every(this.options.pingIntervalMs, () => {
+      const dropped = this.heartbeat.beat();
+      if (dropped > 0) this.log(`dropped ${dropped} WebSocket${dropped === 1 ? '' : 's'} silent since the last ping (no pong, no message)`);
+    });
     every(Math.max(10, Math.min(this.options.idleMs / 2, this.options.orphanTtlMs / 2, 5000)), () => {
       this.parkIdle();
       this.expireOrphans();
@@ -334,6 +365,7 @@ export class SeqcastServer {
       this.checkpointing = undefined;
     });
     await this.checkpointing;
+    await this.sinks?.sync();
   }
 
   /** Stops: checkpoints (with a state directory), closes every connection (1001), stops listening. Models stay open; they are the caller's. */
@@ -358,6 +390,7 @@ export class SeqcastServer {
         this.http.close(() => resolve());
         this.http.closeAllConnections();
       });
+      await this.sinks?.close();
       this.pipeline?.unsubscribe();
       this.frames$.complete();
       this.dashboards.complete();

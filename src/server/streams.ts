@@ -1,7 +1,7 @@
 // The server's stream table: every open stream by name and by binary id; open, configure, reset, close, park, expire and list.
 
 import { ErrorCode } from '../protocol/codes.js';
-import { MAX_LISTED, type ClosedMessage, type ConfigureMessage, type ConfiguredMessage, type LearningRequest, type ListedStream, type OpenedMessage, type OpenMessage, type ProtocolProblem, type ResetMessage, type StreamsMessage } from '../protocol/messages.js';
+import { MAX_LISTED, type ClosedMessage, type ConfigureMessage, type ConfiguredMessage, type DetectionReport, type LearningRequest, type ListedStream, type OpenedMessage, type OpenMessage, type ProtocolProblem, type ResetMessage, type StreamsMessage } from '../protocol/messages.js';
 import { OnlineNormalizer } from '../stream/online-normalizer.js';
 import { ErrorScorer, type ScorerOptions } from '../stream/error-scorer.js';
 import { parkStream, releaseStream, resetEntry, setEntryLearning } from '../stream/slots.js';
@@ -31,6 +31,8 @@ export interface StreamTableOptions {
   /** The most forecast rows the server computes per frame of all its streams: the sum of their horizons. */
   maxForecastRows: number;
   scorer: ScorerOptions | undefined;
+  /** The detection profile and threshold `list` tells dashboards. */
+  detection: DetectionReport;
   clock: Clock;
   /** Steps the frames already received, so that a change (configure, reset, close) applies after them. */
   flush: () => void;
@@ -377,6 +379,7 @@ export class StreamTable {
       streams.push(listedStream(entry));
     }
     const next = offset + streams.length;
-    return { type: 'streams', streams, models: [...this.models.values()].map(listedModel), total: this.byName.size, ...(next < this.byName.size ? { next } : {}) };
+    const page = { type: 'streams' as const, streams, models: [...this.models.values()].map(listedModel), detection: this.options.detection };
+    return { ...page, total: this.byName.size, ...(next < this.byName.size ? { next } : {}) };
   }
 }

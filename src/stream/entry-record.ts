@@ -18,6 +18,8 @@ export interface EntryRecord {
   learn: boolean;
   /** 'online' when the entry has an online normalizer, else 'none'. */
   normalize: NormalizeMode;
+  /** true for a stream opened with normalize "none" (values as sent, never a learning stream); absent means false, as in checkpoints before it was recorded. */
+  valuesAsSent?: boolean;
   /** Stream.snapshot() bytes, base64; absent for a stream never stepped. */
   snapshot?: string;
   normalizer?: OnlineNormalizerState;
@@ -48,6 +50,7 @@ export function checkEntryRecord(value: unknown): EntryRecord {
   integer(field('horizon'), 'horizon', 0, MAX_HORIZON);
   if (typeof field('learn') !== 'boolean') fail('learn', 'true or false', field('learn'));
   if (field('normalize') !== undefined && field('normalize') !== 'online' && field('normalize') !== 'none') fail('normalize', '"online" or "none"', field('normalize'));
+  if (field('valuesAsSent') !== undefined && typeof field('valuesAsSent') !== 'boolean') fail('valuesAsSent', 'true or false', field('valuesAsSent'));
   for (const key of ['snapshot', 'learner']) {
     if (field(key) !== undefined && typeof field(key) !== 'string') fail(key, 'base64 bytes', field(key));
   }

@@ -26,12 +26,12 @@ import type { Mutable, Rejection, SteppedFrame } from './types.js';
  * `reject` with code `internal` and leaves the batch. It touches the learners'
  * kernel slots and the model's weights. With a `guard`, a learning stream trains a model shared with other
  * learning streams only when the guard lets it (SharedModelGuard: one stream may not push the others above
- * persistence).
+ * persistence). Each learning stream's `lastActive` is stamped with `now()` (the server's clock).
  *
  * @example
  * stepped$.pipe(learnOnline(reject)) // learning stream "a", every 2: a0 → {predicted}, a1 → {predicted, loss: 0.31, learnEvent: 'trained'}
  */
-export function learnOnline(reject: (rejection: Rejection) => void, guard?: SharedModelGuard): OperatorFunction<SteppedBatch, SteppedBatch> {
+export function learnOnline(reject: (rejection: Rejection) => void, guard?: SharedModelGuard, now: () => number = Date.now): OperatorFunction<SteppedBatch, SteppedBatch> {
   return map((batch) => {
     let failed: Set<SteppedFrame> | undefined;
     for (const frame of batch.frames) {
@@ -64,7 +64,7 @@ export function learnOnline(reject: (rejection: Rejection) => void, guard?: Shar
         continue;
       }
       out.forecast = undefined;
-      entry.lastActive = Date.now();
+      entry.lastActive = now();
     }
     return failed ? { served: batch.served, frames: batch.frames.filter((frame) => !failed!.has(frame)) } : batch;
   });

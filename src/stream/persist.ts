@@ -56,6 +56,7 @@ export function recordEntry(entry: StreamEntry, report?: (problem: string) => vo
     horizon: entry.horizon,
     learn: entry.learn,
     normalize: entry.normalizer ? 'online' as const : 'none' as const,
+    ...(entry.valuesAsSent ? { valuesAsSent: true } : {}),
     ...(entry.learning ? { learning: entry.learning } : {}),
   };
   const problem = (snapshot && snapshotProblem(snapshot)) ?? (learner && learnerStateProblem(learner)) ??
@@ -89,13 +90,15 @@ function nonFinite(what: string, value: unknown): string | undefined {
   return undefined;
 }
 
-/** The fields of a stream entry a record brings back: its parked slot and learner, learning, statistics and scores. */
+/** The fields of a stream entry a record brings back: its parked slot and learner, learning, statistics, how its values are fed, and scores. */
 export interface RestoredEntryState {
   parked: Uint8Array | undefined;
   parkedLearner: Uint8Array | undefined;
   learning: LearningConfig | undefined;
   learn: boolean;
   normalizer: OnlineNormalizer | undefined;
+  /** Opened with normalize "none": it stays a stream whose values go to the model as sent. */
+  valuesAsSent: boolean;
   scorer: ErrorScorer;
 }
 
@@ -135,6 +138,7 @@ export function restoreEntryState(served: ServedModel, record: EntryRecord): Res
     learning: record.learning,
     learn: record.learning !== undefined && record.learn,
     normalizer: record.normalizer ? OnlineNormalizer.fromJSON(record.normalizer) : undefined,
+    valuesAsSent: record.valuesAsSent === true,
     scorer: ErrorScorer.fromJSON(record.scorer),
   };
 }

@@ -19,6 +19,8 @@ export interface PipelineOptions {
   flushes?: Observable<unknown>;
   /** Replaces setImmediate as the end of a turn (tests). */
   scheduler?: SchedulerLike;
+  /** The time (ms since the epoch) a stepped stream's `lastActive` is stamped with: the server's clock; Date.now by default. */
+  now?: () => number;
 }
 
 /**
@@ -46,7 +48,7 @@ export function streamPipeline(options: PipelineOptions): OperatorFunction<Incom
   return pipe(
     isolate(pipe(validateFrames(reject), normalize()), (frame, error) => reject(failure(frame, frame.streamLabel, error))),
     microBatch(options.scheduler, options.flushes),
-    isolate(pipe(predict(reject), learnOnline(reject, guard), forecast(), denormalize(), scoreErrors()), (batch, error) => {
+    isolate(pipe(predict(reject, options.now), learnOnline(reject, guard, options.now), forecast(), denormalize(), scoreErrors()), (batch, error) => {
       for (const frame of batch.frames) reject(failure(frame, frame.entry.name, error));
     }),
   );

@@ -26,12 +26,12 @@ export interface SteppedBatch {
  * the kernel refuse the batch, which validateFrames makes impossible for a good
  * model, the frames are stepped one by one (Stream.step, which checks) so a
  * single bad frame cannot take the others down; the ones that still fail go to
- * `reject` with code `internal`.
+ * `reject` with code `internal`. Each stepped stream's `lastActive` is stamped with `now()` (the server's clock).
  *
  * @example
  * batches$.pipe(predict(reject)) // [{a: 1}, {b: 7}] → [{a, predicted: […]}, {b, predicted: […]}]
  */
-export function predict(reject: (rejection: Rejection) => void): OperatorFunction<FrameBatch, SteppedBatch> {
+export function predict(reject: (rejection: Rejection) => void, now: () => number = Date.now): OperatorFunction<FrameBatch, SteppedBatch> {
   return map(({ served, frames }) => {
     const count = frames.length;
     const streams: Stream[] = new Array(count);
@@ -58,7 +58,7 @@ export function predict(reject: (rejection: Rejection) => void): OperatorFunctio
       outputs = frames.map((frame) => stepAlone(frame, reject));
     }
     const stepMicros = (performance.now() - started) * 1000;
-    const now = Date.now();
+    const steppedAt = now();
     let failed = false;
     for (let b = 0; b < count; b++) {
       const predicted = outputs[b];
@@ -68,7 +68,7 @@ export function predict(reject: (rejection: Rejection) => void): OperatorFunctio
         out.predicted = REFUSED;
         continue;
       }
-      out.entry.lastActive = now;
+      out.entry.lastActive = steppedAt;
       out.predicted = predicted;
       out.forecast = undefined;
       out.stepMicros = stepMicros;

@@ -62,9 +62,9 @@ export interface StreamEntry {
   readonly scorer: ErrorScorer;
   /** The producer allowed to send frames; undefined while nobody holds the stream (after a disconnect or a restart). */
   owner: FrameSource | undefined;
-  /** Date.now() when the stream lost its producer (disconnect or restart); undefined while held. Unheld streams are closed after the server's TTL. */
+  /** The server's clock (ms since the epoch) when the stream lost its producer (disconnect or restart); undefined while held. Unheld streams are closed after the server's TTL. */
   orphanedAt: number | undefined;
-  /** Date.now() of the last frame stepped (or of the open). */
+  /** The server's clock (ms since the epoch) at the last frame stepped (or at the open). */
   lastActive: number;
   /** Set by close; frames still in flight for it are refused. */
   closed: boolean;

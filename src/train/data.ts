@@ -5,15 +5,12 @@
 
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../errors.js';
-import { isHeaderRow, parseNumberCell, quote, readCsvRows } from '../io/csv.js';
+import { chooseColumns, isHeader } from '../io/columns.js';
+import { parseNumberCell, quote, readCsvRows } from '../io/csv.js';
 import { describeFileError } from '../io/files.js';
 
-/** Column names that mark a time column, skipped from the frames by default. */
-const TIME_NAMES = new Set(['timestamp', 'time', 'date', 'datetime']);
 /** Cells that mean "no value here": empty, or NaN as spreadsheets, numpy and pandas write it. */
 const MISSING = /^(?:[+-]?nan)?$/i;
-/** A number as csv.ts accepts it, or a spelling of NaN/infinity. */
-const NUMERIC = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)$/i;
 
 export type NanPolicy = 'skip' | 'refuse';
 
@@ -47,29 +44,6 @@ export interface CsvData {
   skippedLines: number[];
 }
 
-function isNumeric(cell: string): boolean {
-  return NUMERIC.test(cell);
-}
-
-/**
- * Resolves a column given by header name or 0-based index. Throws InputError
- * listing the columns that do exist.
- */
-export function resolveColumn(spec: string, header: string[] | undefined, width: number, file: string, what = 'column'): number {
-  const name = spec.trim();
-  if (header) {
-    const at = header.indexOf(name);
-    if (at >= 0) return at;
-  }
-  if (/^\d+$/.test(name)) {
-    const index = Number(name);
-    if (index < width) return index;
-    throw new InputError(`${what} ${name} does not exist: ${file} has ${width} column${width === 1 ? '' : 's'} (indices 0..${width - 1})`);
-  }
-  const known = header ? `its columns are ${header.map((h) => quote(h)).join(', ')}` : 'it has no header row, so name columns by 0-based index';
-  throw new InputError(`${what} ${quote(name)} does not exist in ${file}: ${known}`);
-}
-
 /**
  * Reads CSV frames. The first row is a header when some cell besides a
  * leading time cell is not a number. The time column (named timestamp, time,
@@ -93,9 +67,7 @@ export async function readCsvData(file: string, options: CsvDataOptions = {}): P
   for await (const { line, cells } of readCsvRows(file)) {
     if (first) {
       first = false;
-      // "2024-01-01 00:00,1.5,2" is data with a time column, not a header
-      const dataWithTime = cells.length > 1 && !isNumeric(cells[0]) && cells.slice(1).every((c) => c === '' || isNumeric(c));
-      if (isHeaderRow(cells) && !dataWithTime) {
+      if (isHeader(cells)) {
         header = cells;
         width = cells.length;
         ({ picked, labelColumn, timeColumn } = chooseColumns(file, header, width, options, undefined));
@@ -146,27 +118,6 @@ export async function readCsvData(file: string, options: CsvDataOptions = {}): P
     skipped,
     skippedLines,
   };
-}
-
-function chooseColumns(file: string, header: string[] | undefined, width: number, options: CsvDataOptions, firstData: string[] | undefined) {
-  const labelColumn = options.label !== undefined ? resolveColumn(options.label, header, width, file, 'label column') : -1;
-  let timeColumn: CsvData['timeColumn'];
-  const named = header?.findIndex((h) => TIME_NAMES.has(h.trim().toLowerCase())) ?? -1;
-  if (named >= 0) timeColumn = { index: named, name: header![named] };
-  else if (firstData && firstData.length > 1 && !isNumeric(firstData[0]) && firstData[0] !== '') timeColumn = { index: 0, name: header ? header[0] : 'column 0' };
-  let picked: number[];
-  if (options.columns && options.columns.length) {
-    picked = options.columns.map((spec) => resolveColumn(spec, header, width, file));
-    const twice = picked.find((c, i) => picked.indexOf(c) !== i);
-    if (twice !== undefined) throw new InputError(`--columns names column ${header ? quote(header[twice]) : twice} twice`);
-    if (labelColumn >= 0 && picked.includes(labelColumn)) throw new InputError(`the label column ${quote(options.label!)} is also an input column; leave it out of --columns`);
-  } else {
-    // without data yet (a header only), the time column is decided on the first data row
-    if (!firstData && named < 0) return { picked: [], labelColumn, timeColumn };
-    picked = Array.from({ length: width }, (_, c) => c).filter((c) => c !== labelColumn && c !== timeColumn?.index);
-    if (!picked.length) throw new InputError(`${file} has no input columns left once the time and label columns are set aside`);
-  }
-  return { picked, labelColumn, timeColumn };
 }
 
 export interface TextData {

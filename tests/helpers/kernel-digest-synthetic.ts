@@ -22,6 +22,9 @@ interface Model {
   tableOff?: boolean;
 }
 
+/** The ABI's CELL_RNN_RELU (not in CELL, whose entries each get token-table cases below). */
+const RNN_RELU = 3;
+
 const open = (abi: Abi, n: number) => Array.from({ length: n }, () => abi.ok('slotOpen'));
 
 /** Seeded frames or tokens for slot i at position p. */
@@ -90,6 +93,10 @@ const RECURRENT: Record<string, Model> = {
   'lstm-odd': { configure: ['configure', CELL.lstm, 2, 5, 0, 37, 3, 5, 2], layers: 2, hidden: 37, vocab: 0, slots: 5, train: { T: 7, B: 3 }, seed: 1 },
   'gru-odd': { configure: ['configure', CELL.gru, 2, 3, 0, 13, 0, 3, 3], layers: 2, hidden: 13, vocab: 0, slots: 3, train: { T: 6, B: 3 }, seed: 2 },
   'rnn-odd': { configure: ['configure', CELL.rnn, 3, 6, 0, 6, 2, 4, 1], layers: 3, hidden: 6, vocab: 0, slots: 4, train: { T: 5, B: 2 }, seed: 3 },
+  // CELL_RNN_RELU (nn.RNN nonlinearity "relu"), added with it: odd sizes, and the token table on and off
+  'rnn-relu-odd': { configure: ['configure', RNN_RELU, 3, 6, 0, 7, 2, 4, 1], layers: 3, hidden: 7, vocab: 0, slots: 4, train: { T: 5, B: 2 }, seed: 4 },
+  'rnn-relu-token-table': { configure: ['configure', RNN_RELU, 2, 16, 11, 13, 11, 3, 3], layers: 2, hidden: 13, vocab: 11, slots: 3, train: { T: 9, B: 2 }, seed: 13 },
+  'rnn-relu-token-table-off': { configure: ['configure', RNN_RELU, 2, 16, 11, 13, 11, 3, 3], layers: 2, hidden: 13, vocab: 11, slots: 3, train: { T: 9, B: 2 }, seed: 13, tableOff: true },
 };
 
 for (const [cell, code] of Object.entries(CELL)) {
@@ -102,6 +109,10 @@ const ATTENTION: Record<string, Model> = {
   'hybrid-lstm': {
     configure: ['configureHybrid', CELL.lstm, 1, 3, 0, 12, 3, 20, 2, 5, 1, 2, 3, 3],
     layers: 1, hidden: 12, vocab: 0, attention: { blocks: 2, heads: 3, keys: 6 }, slots: 3, train: { T: 9, B: 2 }, seed: 20,
+  },
+  'hybrid-rnn-relu': {
+    configure: ['configureHybrid', RNN_RELU, 2, 3, 0, 9, 3, 11, 1, 4, 1, 2, 3, 3],
+    layers: 2, hidden: 9, vocab: 0, attention: { blocks: 1, heads: 3, keys: 5 }, slots: 3, train: { T: 7, B: 2 }, seed: 24,
   },
   'hybrid-gru-token': {
     configure: ['configureHybrid', CELL.gru, 2, 8, 9, 8, 2, 8, 1, 4, 0, 9, 3, 3],

@@ -120,6 +120,8 @@ export function recurrentTop(model: Model, inputs: Vec[], params?: (name: string
           const n = Math.tanh(gi[2 * H + j] + r * gh[2 * H + j]);
           return (1 - zg) * n + zg * hv;
         });
+      } else if (model.arch.nonlinearity === 'relu') {
+        h = gi.map((v, j) => Math.max(0, v + gh[j]));
       } else {
         h = gi.map((v, j) => Math.tanh(v + gh[j]));
       }

@@ -37,6 +37,8 @@ describe('seqcast serve --demo', () => {
     expect(stdout).toMatch(/machine-temperature.*sensors.*sensors-attention.*ball/s);
     // it names the kernel build it runs: the plain one here unless this runtime has relaxed SIMD
     expect(stdout).toMatch(supportsRelaxedSimd() ? /kernel: build\/seqcast-relaxed\.wasm/ : /kernel: build\/seqcast\.wasm \(plain SIMD/);
+    // the threshold it tells dashboards is the benchmarked one of NAB's standard profile
+    expect(stdout).toContain("detections: anomaly score >= 0.4994084244596537 (NAB's standard profile");
 
     const dashboard = await Client.connect(url);
     dashboard.send({ type: 'subscribe', streams: '*' });
@@ -68,6 +70,7 @@ describe('seqcast serve --demo', () => {
     expect(models.get('ball')).toMatchObject({ kind: 'recurrent', cell: 'lstm', shape: [16, 16] });
     expect(models.get('sensors-attention')).toMatchObject({ kind: 'hybrid', cell: 'lstm', attention: { width: 32, heads: 4, blocks: 1, window: 64, sinks: 0 } });
     expect(listed.map((s: { stream: string }) => s.stream)).toEqual(STREAMS);
+    expect(list.detection).toEqual({ profile: 'standard', threshold: 0.4994084244596537 });
     for (const s of listed) expect(s).toMatchObject({ learn: true, held: true, learning: { every: 8, window: 32, target: 'delta', stats: { updates: expect.any(Number) } } });
     expect(listed.every((s: { learning: { stats: { updates: number } } }) => s.learning.stats.updates > 0)).toBe(true);
     await dashboard.close();

@@ -226,13 +226,32 @@ describe('streams', () => {
     const reference = (await createModel(NORMALIZED)).openStream();
     for (let i = 0; i < 5; i++) client.send({ type: 'frame', stream: 'idle', seq: i, values: valuesOf(9, i, 3) });
     await client.until(() => client.predictions('idle').length === 5, '5 predictions');
-    expect(server.parkIdle(Date.now() + 10 * 60_000)).toBeGreaterThan(0);
+    expect(server.parkIdle(clock.now() + 10 * 60_000)).toBeGreaterThan(0);
     expect(server.streams.get('idle')!.stream).toBeUndefined();
     for (let i = 5; i < 10; i++) client.send({ type: 'frame', stream: 'idle', seq: i, values: valuesOf(9, i, 3) });
     await client.until(() => client.predictions('idle').length === 10, '10 predictions');
     const got = client.predictions('idle').map((m) => m.predicted.map(Math.fround));
     for (let i = 0; i < 10; i++) expect(got[i]).toEqual(Array.from(reference.step(valuesOf(9, i, 3))));
     await client.close();
+  });
+
+  it("stamps a stream's last activity on the server's clock, so a stream that just stepped is not idle however far the system's clock is", async () => {
+    // the server's time is far from the system's (a year ahead): only the server's clock may decide idleness
+    const later = new ManualClock(Date.now() + 365 * 24 * 3_600_000);
+    const model = await createModel(PLAIN);
+    const own = await SeqcastServer.start({ models: [{ name: 'plain', model }], port: 0, webRoot: null, clock: later, idleMs: 60_000 });
+    const client = await Client.connect(own.url);
+    try {
+      await client.open('busy', { model: 'plain', normalize: 'none' });
+      client.send({ type: 'frame', stream: 'busy', seq: 0, values: [1, 2] });
+      await client.until(() => client.predictions('busy').length === 1, 'the prediction');
+      expect(own.parkIdle(later.now() + 59_000)).toBe(0);
+      expect(own.parkIdle(later.now() + 60_000)).toBe(1);
+    } finally {
+      await client.close();
+      await own.close();
+      model.close();
+    }
   });
 });
 

@@ -66,7 +66,7 @@ describe('stalled clients', () => {
     expect(stalled.closed()).toBe(true);
   });
 
-  it('drops a WebSocket that holds half a frame (it cannot answer pings) and keeps an idle dashboard that does', async () => {
+  it('drops a WebSocket that holds half a frame (it cannot answer pings), saying so in its log, and keeps an idle dashboard that does', async () => {
     const idle = await Client.connect(server.url);
     const stalled = await Client.connect(server.url);
     // a masked text frame announcing 60,000 bytes, of which 4 arrive: pongs the client sends after it are read as payload
@@ -76,6 +76,7 @@ describe('stalled clients', () => {
     const advanced = await advanceUntil(dropped, 120_000);
     expect(dropped()).toBe(true);
     expect(advanced).toBeLessThanOrEqual(60_000); // within two ping intervals
+    expect(log).toContain('dropped 1 WebSocket silent since the last ping (no pong, no message)');
     await advanceUntil(() => false, 90_000); // three more intervals
     expect(idle.closeCode).toBeUndefined();
     idle.send({ type: 'list' });

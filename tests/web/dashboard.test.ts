@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { buildIfMissing, launchChromium, ROOT, startDemoServer, type RunningServer } from '../../scripts/dashboard-browser';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -18,6 +19,9 @@ interface Snapshot {
   forecastRows: Record<string, number>;
   charts: { rows: number; values: number[] }[];
   replies: { type: string; stream?: string; code?: string; streams?: unknown }[];
+  detection: { profile: string; label: string; threshold: number };
+  detections: number;
+  marks: (number | null)[];
 }
 
 let server: RunningServer;
@@ -39,6 +43,15 @@ async function until(check: (s: Snapshot) => boolean, what: string, timeoutMs = 
     last = await snapshot(p);
   }
   return last;
+}
+
+/** A producer's WebSocket on the server, open. */
+function producerSocket(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}ws`);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
 }
 
 async function openStream(name: string): Promise<void> {
@@ -69,12 +82,48 @@ describe('the dashboard in chromium', () => {
     await until((s) => Object.values(s.received).every((n) => n > 5), 'every stream has predictions');
     // the list redraws on its own schedule: wait (bounded) for every row to show a rate and an anomaly state
     await page.waitForFunction(
-      '[...document.querySelectorAll("#stream-list .stream-row")].every((row) => /\\d+(\\.\\d)?\\/s/.test(row.innerText) && /normal|watch|anomalous/.test(row.innerText))',
+      '[...document.querySelectorAll("#stream-list .stream-row")].every((row) => /\\d+(\\.\\d)?\\/s/.test(row.innerText) && /normal|watch|anomalous|learning/.test(row.innerText))',
       undefined, { timeout: 15_000 },
     );
     const text = (await page.innerText('#stream-list')) as string;
     expect(text).toMatch(/\d+(\.\d)?\/s/);
-    expect(text).toMatch(/normal|watch|anomalous/);
+    expect(text).toMatch(/normal|watch|anomalous|learning/);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('marks a detection on the value and anomaly charts where a served stream’s score rises to the benchmarked threshold', async () => {
+    const { detection } = await snapshot();
+    expect(detection).toEqual({ profile: 'standard', label: 'standard', threshold: 0.4994084244596537 });
+    const producer = await producerSocket(server.url);
+    try {
+      const frame = (seq: number, value: number) => ({ type: 'frame', stream: 'spike', seq, values: [value] });
+      const calm = (seq: number) => 20 + Math.sin(seq / 5);
+      producer.send(JSON.stringify({ type: 'open', stream: 'spike', model: 'machine-temperature' }));
+      // the detector's probation (750 frames, all scored 0.5) before the page watches the stream
+      producer.send(JSON.stringify(Array.from({ length: 800 }, (_, seq) => frame(seq, calm(seq)))));
+      await until((s) => s.streams.includes('spike'), 'the page lists the producer’s stream');
+      await openStream('spike');
+      let seq = 800;
+      const sendCalm = async (count: number) => {
+        for (let i = 0; i < count; i++, seq++) {
+          producer.send(JSON.stringify(frame(seq, calm(seq))));
+          await settle(25);
+        }
+      };
+      await sendCalm(20);
+      await until((s) => s.received.spike >= 10, 'the page receives the stream’s calm frames');
+      expect((await snapshot()).detections).toBe(0);
+      // far outside the range seen so far: the detector scores it 1
+      producer.send(JSON.stringify(frame(seq++, 60)));
+      await sendCalm(10);
+      const marked = await until((s) => s.detections >= 1 && (s.marks[0] ?? 0) >= 1 && (s.marks[2] ?? 0) >= 1, 'a detection mark on the value and anomaly charts');
+      expect(marked.marks[1]).toBeNull(); // the error chart marks nothing
+      await page.waitForFunction('document.querySelector(\'.stream-row[data-stream="spike"] .row-badge\').dataset.state === "anomalous"', undefined, { timeout: 5000 });
+      expect(await page.innerText('#view-body')).toContain('standard profile’s threshold, 0.499');
+    } finally {
+      producer.send(JSON.stringify({ type: 'close', stream: 'spike' }));
+      producer.close();
+    }
     expect(pageErrors).toEqual([]);
   });
 

@@ -1,9 +1,9 @@
-// What the dashboard keeps of a stream: predictions aligned with the frames they predicted, two tiers merged into one window, labelled windows and threshold crossings.
+// What the dashboard keeps of a stream: predictions aligned with the frames they predicted, two tiers merged into one window, labelled windows.
 
 import { describe, expect, it } from 'vitest';
-import { labelledRuns, thresholdCrossings } from '../../web/src/overlays';
+import { labelledRuns } from '../../web/src/overlays';
 import type { PredictionMessage } from '../../web/src/protocol';
-import { ANOMALY, actualColumn, BucketReducer, COARSE_ROWS, FINE_ROWS, predictedColumn, SEQ, StreamSeries, T } from '../../web/src/stream-series';
+import { actualColumn, BucketReducer, COARSE_ROWS, FINE_ROWS, predictedColumn, StreamSeries, T } from '../../web/src/stream-series';
 import { RingTable } from '../../web/src/ring-buffer';
 
 function prediction(seq: number, actual: number[], predicted: number[], anomaly = 0.5): PredictionMessage {
@@ -96,25 +96,6 @@ describe('labelledRuns', () => {
 
   it('closes a run still open at the last row', () => {
     expect(labelledRuns([0, 1, 2], [0, 1, 2], { period: 100, windows: [[1, 50]] })).toEqual([[1, 2]]);
-  });
-});
-
-describe('thresholdCrossings', () => {
-  it('marks each rise to the threshold from below, not a score that starts above it', () => {
-    const x = [0, 1, 2, 3, 4, 5, 6];
-    const score = [0.995, 0.5, 0.99, 0.999, 0.2, NaN, 1];
-    expect(thresholdCrossings(x, score, 0.99)).toEqual([
-      { x: 2, value: 0.99 },
-      { x: 6, value: 1 },
-    ]);
-  });
-
-  it('reads the anomaly column of a window', () => {
-    const series = new StreamSeries(0);
-    [0.1, 0.995, 0.2].forEach((a, i) => series.ingest(prediction(i, [], [], a), i));
-    const rows = series.window(-Infinity);
-    expect(thresholdCrossings(rows.columns[T], rows.columns[ANOMALY], 0.99)).toEqual([{ x: 1, value: Math.fround(0.995) }]);
-    expect(Array.from(rows.columns[SEQ])).toEqual([0, 1, 2]);
   });
 });
 

@@ -1,6 +1,7 @@
-// uPlot charts for the dashboard: one factory for the small time charts, and the overlays they share (now, forecast region, labelled windows, threshold).
+// uPlot charts for the dashboard: one factory for the small time charts, and the overlays they share (now, forecast region, labelled windows, threshold, detections).
 
 import uPlot from 'uplot';
+import type { Crossing } from './detections';
 import { formatNumber } from './format';
 import type { Theme } from './theme';
 
@@ -14,13 +15,15 @@ export interface Overlay {
   forecastEnd: number;
   /** Labelled anomaly windows in view, [x0, x1]. */
   labelled: [number, number][];
-  /** Threshold crossings in view (anomaly chart). */
-  crossings: { x: number; value: number }[];
+  /** Detections in view: where the anomaly score rises to the threshold. */
+  crossings: Crossing[];
+  /** The anomaly threshold, and its label on the anomaly chart (e.g. "threshold 0.499 (standard)"). */
   threshold: number;
+  thresholdLabel: string;
 }
 
 export function emptyOverlay(): Overlay {
-  return { xMin: 0, xMax: 1, now: NaN, forecastEnd: NaN, labelled: [], crossings: [], threshold: NaN };
+  return { xMin: 0, xMax: 1, now: NaN, forecastEnd: NaN, labelled: [], crossings: [], threshold: NaN, thresholdLabel: '' };
 }
 
 export interface SeriesSpec {
@@ -38,8 +41,10 @@ export interface ChartSpec {
   series: SeriesSpec[];
   /** Fixed y range, or 'zero' to start at 0; default: fitted to the data. */
   y?: [number, number] | 'zero';
-  /** Draw the threshold line and crossing marks of the overlay. */
+  /** Draw the threshold line, its label and the detections on it (the anomaly chart). */
   threshold?: boolean;
+  /** Mark the detections as lines across the plot with a triangle at the top (the value charts). */
+  detections?: boolean;
   /** Charts with the same key share the cursor. */
   syncKey?: string;
   /** The x axis spans the overlay's range (a streaming time axis); false: fitted to the data. */
@@ -105,7 +110,7 @@ export function createChart(target: HTMLElement, spec: ChartSpec, overlay: Overl
     ],
     cursor: spec.syncKey ? { sync: { key: spec.syncKey } } : {},
     legend: { show: spec.legend ?? true, live: spec.liveLegend ?? true },
-    plugins: [overlayPlugin(overlay, theme, spec.threshold ?? false)],
+    plugins: [overlayPlugin(overlay, theme, spec.threshold ?? false, spec.detections ?? false)],
   };
   const chart = new uPlot(options, [[], ...spec.series.map(() => [])], target);
   chart.ctx.canvas.setAttribute('role', 'img');
@@ -135,8 +140,11 @@ export function fitWidth(chart: uPlot, target: HTMLElement): () => void {
   return () => observer.disconnect();
 }
 
-/** Labelled windows and the forecast region under the series; now, threshold and crossings over them. */
-function overlayPlugin(overlay: Overlay, theme: Theme, threshold: boolean): uPlot.Plugin {
+/**
+ * Labelled windows and the forecast region under the series; now, the threshold and the detections over them.
+ * The chart's root element carries `data-detections`: how many detection marks the last draw put in the plot.
+ */
+function overlayPlugin(overlay: Overlay, theme: Theme, threshold: boolean, detections: boolean): uPlot.Plugin {
   const band = (u: uPlot, x0: number, x1: number, fill: string, minWidth: number) => {
     const { left, top, width, height } = u.bbox;
     let p0 = u.valToPos(x0, 'x', true);
@@ -179,22 +187,40 @@ function overlayPlugin(overlay: Overlay, theme: Theme, threshold: boolean): uPlo
           const x = Math.round(u.valToPos(overlay.now, 'x', true)) + 0.5;
           dashed(theme.now, [2, 3], x, top, x, top + height);
         }
+        const size = 5 * px;
+        /** A downward triangle with its tip at (cx, tipY). */
+        const triangle = (cx: number, tipY: number) => {
+          ctx.fillStyle = theme.threshold;
+          ctx.beginPath();
+          ctx.moveTo(cx - size, tipY - 2 * size);
+          ctx.lineTo(cx + size, tipY - 2 * size);
+          ctx.lineTo(cx, tipY);
+          ctx.closePath();
+          ctx.fill();
+        };
+        const inView = overlay.crossings.filter((c) => c.x >= u.scales.x.min! && c.x <= u.scales.x.max!);
+        let marks = 0;
         if (threshold && Number.isFinite(overlay.threshold)) {
           const y = Math.round(u.valToPos(overlay.threshold, 'y', true)) + 0.5;
           dashed(theme.threshold, [6, 4], left, y, left + width, y);
           ctx.fillStyle = theme.threshold;
-          const size = 5 * px;
-          for (const crossing of overlay.crossings) {
-            // a downward triangle sitting on the threshold line where the score crosses it
-            const cx = u.valToPos(crossing.x, 'x', true);
-            ctx.beginPath();
-            ctx.moveTo(cx - size, y - 2 * size);
-            ctx.lineTo(cx + size, y - 2 * size);
-            ctx.lineTo(cx, y);
-            ctx.closePath();
-            ctx.fill();
-          }
+          ctx.font = `${11 * px}px system-ui, sans-serif`;
+          ctx.textAlign = 'left';
+          ctx.textBaseline = 'bottom';
+          ctx.fillText(overlay.thresholdLabel, left + 4 * px, y - 2 * px);
+          // a triangle sitting on the threshold line at each detection
+          for (const crossing of inView) triangle(u.valToPos(crossing.x, 'x', true), y);
+          marks = inView.length;
         }
+        if (detections) {
+          for (const crossing of inView) {
+            const x = Math.round(u.valToPos(crossing.x, 'x', true)) + 0.5;
+            dashed(theme.threshold, [3, 2], x, top + 2 * size, x, top + height);
+            triangle(x, top + 2 * size);
+          }
+          marks = inView.length;
+        }
+        if (threshold || detections) u.root.dataset.detections = String(marks);
         ctx.restore();
       },
     },

@@ -6,6 +6,12 @@ import { parseServerText, type ServerMessage, WS_PATH } from './protocol';
 export const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000];
 /** Refused upgrades in a row, while the server answers HTTP, before the dashboard asks for a token. */
 const REFUSALS_BEFORE_TOKEN_PROMPT = 2;
+/**
+ * A path only a seqcast server answers (src/server/static-files.ts serves it, with or without a built page): when it
+ * loads while the WebSocket is refused, the server wants a token. A plain static server (vite preview, any file
+ * server) has no such file, and the page goes on retrying, offering its local mode, instead of asking for a token.
+ */
+const SEQCAST_PROBE_PATH = '/demo-windows.json';
 
 export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'waiting-for-token';
 
@@ -118,11 +124,11 @@ export class DashboardSocket {
     this.timer = window.setTimeout(() => this.connect(), delay);
   }
 
-  /** A connection that never opened: the server is down (retry), or it answers HTTP and refused us (token). */
+  /** A connection that never opened: the server is down or is no seqcast server (retry), or it answers HTTP and refused us (token). */
   private async afterRefusal(): Promise<void> {
     let serverUp = false;
     try {
-      serverUp = (await fetch(new URL('/', this.origin), { method: 'HEAD', cache: 'no-store' })).ok;
+      serverUp = (await fetch(new URL(SEQCAST_PROBE_PATH, this.origin), { method: 'HEAD', cache: 'no-store' })).ok;
     } catch {
       serverUp = false;
     }

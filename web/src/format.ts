@@ -1,4 +1,6 @@
-// Numbers as the dashboard shows them: short, with their unit, and a dash for "none".
+// Numbers and short summaries as the dashboard shows them: short, with their unit, and a dash for "none".
+
+import type { ListedStream } from './protocol';
 
 /** A value with about three significant digits, or an en dash when there is none. */
 export function formatNumber(value: number | null | undefined): string {
@@ -20,4 +22,14 @@ export function formatRate(framesPerSecond: number): string {
 /** A duration of `seconds` in the largest whole unit: "1 min", "10 min", "1 h". */
 export function formatWindow(seconds: number): string {
   return seconds >= 3600 ? `${seconds / 3600} h` : seconds >= 60 ? `${seconds / 60} min` : `${seconds} s`;
+}
+
+/** "learning: 42 updates, MSE 0.41 vs persistence 0.52" for a learning stream; "not learning" when it is paused. */
+export function learningSummary(listed: ListedStream | undefined): string | undefined {
+  if (!listed?.learning) return undefined;
+  if (!listed.learn) return 'learning paused';
+  const stats = listed.learning.stats;
+  if (!stats) return 'learning';
+  const mse = stats.mse === null ? '' : `, MSE ${formatNumber(stats.mse)} vs persistence ${formatNumber(stats.persistenceMse)}`;
+  return `learning: ${stats.updates} updates${mse}`;
 }

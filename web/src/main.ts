@@ -5,7 +5,10 @@ import './styles.css';
 import type uPlot from 'uplot';
 import { SharedClock } from './clock';
 import { DashboardSocket, type ConnectionState } from './connection';
+import { detectionFrom, thresholdCrossings } from './detections';
 import { HealthPanel } from './health';
+import { LocalPanel } from './local/local-panel';
+import { LocalSession, type LocalRun } from './local/local-session';
 import type { LabelledWindows } from './overlays';
 import { imageShape } from './pixels';
 import {
@@ -22,12 +25,11 @@ import {
   type StreamsMessage,
 } from './protocol';
 import { StreamList, type ListRow } from './stream-list';
-import { actualColumn, ERROR, MAX_CHART_CHANNELS, StreamSeries } from './stream-series';
+import { actualColumn, ANOMALY, ERROR, MAX_CHART_CHANNELS, StreamSeries } from './stream-series';
 import { StreamView, type StreamEntry, type ViewContext } from './stream-view';
 import { currentTheme, onThemeChange } from './theme';
+import { askForToken, takeToken } from './token';
 
-/** Anomaly likelihood drawn as the threshold, and at which a stream is flagged: 1 − Q(z) at z ≈ 2.33. */
-export const ANOMALY_THRESHOLD = 0.99;
 /** The time windows offered, seconds. */
 const WINDOWS = [60, 600, 3600];
 /** How often the page asks the server for its streams (new ones, closed ones, held or idle), ms. */
@@ -36,10 +38,10 @@ const LIST_INTERVAL_MS = 2000;
 const LIST_REDRAW_MS = 250;
 /** Seconds of history in a row's sparkline. */
 const SPARK_SECONDS = 60;
+/** A stream whose score crossed the threshold this many seconds ago or less is listed as "anomalous". */
+const DETECTED_LATELY_SECONDS = 10;
 /** The labelled anomaly windows of the demo's NAB replay (served by `seqcast serve`; 404 elsewhere). */
 const LABELLED_WINDOWS_PATH = '/demo-windows.json';
-/** Where the token given in the prompt is kept for this tab (asked once, not again on reload). */
-const TOKEN_KEY = 'seqcast-token';
 /** Replies kept for the page's test hook. */
 const REPLIES_KEPT = 50;
 
@@ -63,9 +65,11 @@ const context: ViewContext = {
   clock,
   theme,
   windowSeconds: WINDOWS[0],
-  threshold: ANOMALY_THRESHOLD,
+  peer: 'the server',
+  // until the server says which profile it detects with (servers before it never do)
+  detection: detectionFrom(undefined),
   learningAvailable: undefined,
-  send: (message) => socket.send(message),
+  send: (message) => link.send(message),
   isPaused: (stream) => paused.has(stream),
   setPaused,
 };
@@ -75,6 +79,10 @@ const list = new StreamList($('#stream-list'), $('#filter'), $('#stream-count'),
 });
 const health = new HealthPanel($('#health-charts'), theme);
 const socket = new DashboardSocket(location.origin, { messages: received, opened, state: showState, tokenNeeded: askForToken }, takeToken());
+/** Where the page's protocol messages go: the server's socket, or, in local mode, the session running a file here. */
+let link: { send(message: object | object[]): boolean } = socket;
+let local: LocalSession | undefined;
+const localPanel = new LocalPanel(runLocally);
 
 // ---- connection -----------------------------------------------------------------------------------------------------
 
@@ -82,7 +90,7 @@ function opened(): void {
   everConnected = true;
   subscribed.clear();
   // metrics come with any subscription, even to no stream yet; streams are added as `list` names them
-  socket.send([listMessage(), subscribeMessage([])]);
+  link.send([listMessage(), subscribeMessage([])]);
 }
 
 function received(messages: ServerMessage[], arrivalMs: number): void {
@@ -131,6 +139,9 @@ function remember(message: ServerMessage): void {
 
 /** The server's streams: new ones get an entry and a subscription; closed ones go. */
 function listed(message: StreamsMessage): void {
+  const detection = detectionFrom(message.detection);
+  const detectionChanged = detection.threshold !== context.detection.threshold || detection.profile !== context.detection.profile;
+  context.detection = detection;
   models.clear();
   for (const model of message.models) models.set(model.name, model);
   const names = new Set(message.streams.map((s) => s.stream));
@@ -141,11 +152,13 @@ function listed(message: StreamsMessage): void {
     else addEntry(listed.stream, listed);
   }
   const toWatch = message.streams.map((s) => s.stream).filter((name) => !subscribed.has(name) && !paused.has(name));
-  if (toWatch.length > 0 && socket.send(subscribeMessage(toWatch))) for (const name of toWatch) subscribed.add(name);
+  if (toWatch.length > 0 && link.send(subscribeMessage(toWatch))) for (const name of toWatch) subscribed.add(name);
   if (selected === undefined || !entries.has(selected)) {
     const wanted = hashParams().stream;
     const first = wanted && entries.has(wanted) ? wanted : message.streams[0]?.stream;
     if (first) select(first);
+  } else if (detectionChanged) {
+    openView(selected);
   } else if (view) {
     view.updateInfo();
   }
@@ -180,17 +193,18 @@ function addEntry(name: string, listed: ListedStream | undefined, first?: Predic
 function setPaused(stream: string, pause: boolean): void {
   if (pause) {
     paused.add(stream);
-    if (socket.send(unsubscribeMessage([stream]))) subscribed.delete(stream);
+    if (link.send(unsubscribeMessage([stream]))) subscribed.delete(stream);
   } else {
     paused.delete(stream);
-    if (socket.send(subscribeMessage([stream]))) subscribed.add(stream);
+    if (link.send(subscribeMessage([stream]))) subscribed.add(stream);
   }
   redrawList();
 }
 
-// ---- banner, status and token -----------------------------------------------------------------------------------------
+// ---- banner and status -----------------------------------------------------------------------------------------
 
 function showState(state: ConnectionState): void {
+  if (local) return;
   connectionState = state;
   const banner = $('#banner');
   const status = $('#connection-status');
@@ -212,41 +226,25 @@ function showState(state: ConnectionState): void {
       : `${everConnected ? 'Connection to the server lost' : 'Cannot reach the server'}. Reconnecting by itself (attempt ${state.attempt})…`;
 }
 
-/** A token from the page's address (?token= or #token=) goes to this tab's storage and out of the address bar. */
-function takeToken(): string | undefined {
-  const url = new URL(location.href);
-  const fromQuery = url.searchParams.get('token');
-  const fromHash = hashParams().token;
-  const given = fromQuery ?? fromHash;
-  if (given) {
-    sessionStorage.setItem(TOKEN_KEY, given);
-    url.searchParams.delete('token');
-    const params = new URLSearchParams(location.hash.slice(1));
-    params.delete('token');
-    url.hash = params.toString();
-    history.replaceState(null, '', url.toString());
-  }
-  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
-}
+// ---- local mode: a file run in this page ------------------------------------------------------------------------------
 
-function askForToken(refused: boolean): Promise<string> {
-  const dialog = $<HTMLDialogElement>('#token-dialog');
-  const input = $<HTMLInputElement>('#token-input');
-  $('#token-problem').textContent = refused ? 'The server refused that token. Check it and try again.' : '';
-  input.value = '';
-  dialog.showModal();
-  input.focus();
-  return new Promise((resolve) => {
-    const form = $<HTMLFormElement>('#token-form');
-    form.onsubmit = (event) => {
-      event.preventDefault();
-      const token = input.value.trim();
-      if (!token) return;
-      sessionStorage.setItem(TOKEN_KEY, token);
-      dialog.close();
-      resolve(token);
-    };
-  });
+/** Leaves the server (if any) and runs `run` in this page: its stream replaces the server's in the list and the view. */
+function runLocally(run: LocalRun): void {
+  socket.stop();
+  local?.stop();
+  local = new LocalSession({ messages: received, progress: (state, detail) => showNotice(state === 'failed' ? `Could not run the file: ${detail}` : detail) });
+  link = local;
+  context.peer = 'the local run';
+  view?.destroy();
+  view = undefined;
+  selected = undefined;
+  entries.clear();
+  subscribed.clear();
+  $('#connection-status').dataset.status = 'local';
+  $('#connection-status').textContent = 'Running in this browser';
+  $('#banner').hidden = true;
+  $('.health').hidden = true;
+  void local.start(run).then(opened, (err: Error) => showNotice(`Could not read the files: ${err.message}`));
 }
 
 function showNotice(text: string): void {
@@ -302,11 +300,15 @@ function redrawList(): void {
       rate: series.rate(now),
       rmse: series.latest?.rmse ?? null,
       anomaly: series.latest?.anomaly ?? null,
+      lastDetection: (threshold) => {
+        const recent = series.recent(ANOMALY, now - DETECTED_LATELY_SECONDS);
+        return thresholdCrossings(recent.x, recent.y, threshold).at(-1);
+      },
       note: paused.has(entry.name) ? 'paused' : listed && !listed.held ? 'no producer' : listed?.parked ? 'idle' : '',
       spark: () => ({ ...series.recent(entry.kind === 'values' ? actualColumn(0) : ERROR, now - SPARK_SECONDS), xMin: now - SPARK_SECONDS, xMax: now, color: theme.actual }),
     };
   });
-  list.update(rows, selected, ANOMALY_THRESHOLD);
+  list.update(rows, selected, context.detection.threshold);
   lastListDraw = performance.now();
 }
 
@@ -327,6 +329,7 @@ for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="win
   });
 }
 window.addEventListener('hashchange', applyHash);
+for (const button of ['#local-open', '#banner-local']) $(button).addEventListener('click', () => localPanel.open());
 onThemeChange(() => {
   Object.assign(theme, currentTheme());
   health.rebuild(theme);
@@ -338,7 +341,7 @@ const testHook = {
   charts: (): uPlot[] => [...(view?.charts ?? []), ...health.charts],
   viewCharts: (): uPlot[] => view?.charts ?? [],
   snapshot: () => ({
-    status: connectionState.status,
+    status: local ? 'local' : connectionState.status,
     everConnected,
     bannerShown: !$('#banner').hidden,
     streams: [...entries.keys()],
@@ -353,6 +356,11 @@ const testHook = {
       values: u.data.slice(1).map((s) => (s as (number | null)[]).filter((v) => v !== null && v !== undefined).length),
     })),
     replies: replies.slice(),
+    local: local?.status,
+    detection: context.detection,
+    /** Detections in the open view's window, and the marks each chart drew (null: a chart that marks none). */
+    detections: view?.detections ?? 0,
+    marks: (view?.charts ?? []).map((u) => (u.root.dataset.detections === undefined ? null : Number(u.root.dataset.detections))),
   }),
 };
 (window as unknown as { seqcast: typeof testHook }).seqcast = testHook;
@@ -373,7 +381,9 @@ void fetch(LABELLED_WINDOWS_PATH, { cache: 'no-store' })
   })
   .finally(() => {
     applyHash();
-    socket.start();
-    window.setInterval(() => socket.send(listMessage()), LIST_INTERVAL_MS);
+    // #local opens the page in local mode: no socket at all (the embedded default for a file and no server)
+    if ('local' in hashParams()) localPanel.open();
+    else socket.start();
+    window.setInterval(() => link.send(listMessage()), LIST_INTERVAL_MS);
     requestAnimationFrame(frame);
   });

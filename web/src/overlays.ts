@@ -1,4 +1,4 @@
-// What the charts draw over the lines: labelled anomaly windows and threshold crossings, found in the rows of a window.
+// What the charts shade under the lines: labelled anomaly windows, found in the rows of a window (detections: detections.ts).
 
 /** Labelled anomaly windows of a replayed file: a frame with seq s is row s mod `period` of the file. */
 export interface LabelledWindows {
@@ -31,20 +31,4 @@ export function labelledRuns(x: ArrayLike<number>, seq: ArrayLike<number>, label
   }
   if (!Number.isNaN(runStart)) runs.push([runStart, x[x.length - 1]]);
   return runs;
-}
-
-/**
- * Where `values` rise to `threshold` or above from below it: the x and value
- * of each first row at or over the threshold. NaN rows neither start nor end a crossing.
- */
-export function thresholdCrossings(x: ArrayLike<number>, values: ArrayLike<number>, threshold: number): { x: number; value: number }[] {
-  const crossings: { x: number; value: number }[] = [];
-  let below: boolean | undefined;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (Number.isNaN(v)) continue;
-    if (v >= threshold && below === true) crossings.push({ x: x[i], value: v });
-    below = v < threshold;
-  }
-  return crossings;
 }

@@ -31,10 +31,11 @@ export interface ListedModel extends Omit<WireListedModel, 'kind'> {
   kind?: string;
 }
 
-/** The answer to `list`, as the dashboard reads it. */
-export interface StreamsMessage extends Omit<WireStreamsMessage, 'streams' | 'models'> {
+/** The answer to `list`, as the dashboard reads it; `detection` may be absent (servers before it was listed leave it out). */
+export interface StreamsMessage extends Omit<WireStreamsMessage, 'streams' | 'models' | 'detection'> {
   streams: ListedStream[];
   models: ListedModel[];
+  detection?: WireStreamsMessage['detection'];
 }
 
 /** Replies to the dashboard's own requests (and the ones a producer's connection gets). */

@@ -1,6 +1,7 @@
 // The list of live streams: a filter, and one row per stream with its rate, error, anomaly state and a sparkline; a row opens its stream.
 
 import { decimateRows } from './decimate';
+import { anomalyState, formatScore, type Crossing } from './detections';
 import { formatNumber, formatRate } from './format';
 
 /** What a row shows. */
@@ -10,6 +11,8 @@ export interface ListRow {
   rate: number;
   rmse: number | null;
   anomaly: number | null;
+  /** The latest detection (the score crossing the threshold) of the last seconds, if any; asked for only when the row is on screen. */
+  lastDetection: (threshold: number) => Crossing | undefined;
   /** "paused", "no producer", "idle" or "". */
   note: string;
   /** The sparkline's values (oldest first) and where they are in time; asked for only when the row is on screen. */
@@ -22,15 +25,6 @@ export interface Sparkline {
   xMin: number;
   xMax: number;
   color: string;
-}
-
-/** Anomaly likelihood at which a stream is flagged "watch"; at the threshold it is "anomalous". */
-export const WATCH_LEVEL = 0.9;
-
-/** The words for an anomaly score (the badge says them, so colour is never the only cue). */
-export function anomalyState(score: number | null, threshold: number): 'anomalous' | 'watch' | 'normal' | 'no data' {
-  if (score === null || !Number.isFinite(score)) return 'no data';
-  return score >= threshold ? 'anomalous' : score >= WATCH_LEVEL ? 'watch' : 'normal';
 }
 
 interface RowElements {
@@ -124,12 +118,14 @@ export class StreamList {
   }
 
   private fill(elements: RowElements, row: ListRow, selected: boolean, threshold: number): void {
-    const state = anomalyState(row.anomaly, threshold);
+    const detection = row.lastDetection(threshold);
+    const state = anomalyState(row.anomaly, detection !== undefined);
     setText(elements.button.querySelector('.row-model')!, row.model);
     setText(elements.rate, formatRate(row.rate));
     setText(elements.rmse, formatNumber(row.rmse));
-    // near the threshold two decimals would round 0.985 up to the threshold's 0.99
-    setText(elements.badge, row.anomaly === null ? state : `${state} ${row.anomaly.toFixed(row.anomaly >= WATCH_LEVEL ? 3 : 2)}`);
+    // an anomalous stream shows the score that detected, the others their latest
+    const shown = detection?.value ?? row.anomaly;
+    setText(elements.badge, shown === null ? state : `${state} ${formatScore(shown, threshold)}`);
     elements.badge.dataset.state = state;
     setText(elements.note, row.note);
     this.mark(elements, selected);

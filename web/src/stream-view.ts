@@ -4,12 +4,14 @@ import type uPlot from 'uplot';
 import { createChart, emptyOverlay, fitWidth, type Overlay } from './charts';
 import type { SharedClock } from './clock';
 import { decimateRows, pickRows } from './decimate';
-import { formatNumber } from './format';
-import { labelledRuns, thresholdCrossings, type LabelledWindows } from './overlays';
-import { drawGrayscale, drawHeatmap } from './pixels';
+import { button, card, element, setText } from './dom';
+import { thresholdCrossings, thresholdLabel, type Detection } from './detections';
+import { formatNumber, learningSummary } from './format';
+import { labelledRuns, type LabelledWindows } from './overlays';
 import { configureMessage, resetMessage, type ErrorMessage, type ListedModel, type ListedStream, type ReplyMessage } from './protocol';
 import { ANOMALY, actualColumn, ERROR, MAX_CHART_CHANNELS, predictedColumn, RMSE, SEQ, T, type StreamSeries } from './stream-series';
 import type { Theme } from './theme';
+import { AttentionPanel, FramesPanel, TokenPanel, type ViewPanel } from './view-panels';
 
 /** Share of the window left free right of "now", so the forecast has room even with a short horizon. */
 const AHEAD_FRACTION = 0.04;
@@ -42,7 +44,10 @@ export interface ViewContext {
   clock: SharedClock;
   theme: Theme;
   windowSeconds: number;
-  threshold: number;
+  /** The threshold detections are marked at, and its profile (from the server's `list`). */
+  detection: Detection;
+  /** Who answers the page's requests, in words: "the server", or "the local run" (a file run in this page). */
+  peer: string;
   /** From metrics: whether the server can learn online (undefined until the first metrics). */
   learningAvailable: boolean | undefined;
   send(message: object): boolean;
@@ -82,9 +87,8 @@ export class StreamView {
   private readonly learnBox: HTMLInputElement;
   private readonly learnNote: HTMLElement;
   private readonly horizonInput: HTMLInputElement;
-  private frameCanvases: { current: HTMLCanvasElement; predicted: HTMLCanvasElement; forecast: HTMLCanvasElement[]; caption: HTMLElement } | undefined;
-  private tokenPanel: HTMLElement | undefined;
-  private attentionPanel: { canvas: HTMLCanvasElement; note: HTMLElement } | undefined;
+  /** Frames, tokens, attention: what the view draws besides its time charts. */
+  private readonly panels: ViewPanel[] = [];
   /** The control request waiting for an answer, to word the answer. */
   private pending: 'reset' | 'horizon' | 'learn' | undefined;
 
@@ -178,11 +182,11 @@ export class StreamView {
           : message.code === 'stream_busy'
             ? ' Protocol v1 lets only the stream’s producer do this.'
             : '';
-      this.say(`${words} refused by the server (${message.code}): ${message.message}.${hint}`, true);
+      this.say(`${words} refused by ${this.context.peer} (${message.code}): ${message.message}.${hint}`, true);
     } else if (message.type === 'reset') {
-      this.say(`Stream reset by the server after seq ${String(message.lastSeq)}.`);
+      this.say(`Stream reset by ${this.context.peer} after seq ${String(message.lastSeq)}.`);
     } else if (message.type === 'configured') {
-      this.say(`Server applied: horizon ${String(message.horizon ?? '–')}, learning ${message.learn ? 'on' : 'off'}.`);
+      this.say(`Applied by ${this.context.peer}: horizon ${String(message.horizon ?? '–')}, learning ${message.learn ? 'on' : 'off'}.`);
       if (this.entry.listed) {
         if (typeof message.horizon === 'number') this.entry.listed.horizon = message.horizon;
         if (typeof message.learn === 'boolean') this.entry.listed.learn = message.learn;
@@ -190,6 +194,11 @@ export class StreamView {
       this.updateInfo();
     }
     this.pending = undefined;
+  }
+
+  /** Detections in the window drawn last: where the score rose to the threshold. */
+  get detections(): number {
+    return this.overlay.crossings.filter((c) => c.x >= this.overlay.xMin).length;
   }
 
   /** Once per animation frame. */
@@ -206,7 +215,8 @@ export class StreamView {
     overlay.forecastEnd = forecastEnd;
     overlay.xMin = this.now - windowSeconds;
     overlay.xMax = this.now + Math.max(windowSeconds * AHEAD_FRACTION, Number.isFinite(forecastEnd) ? forecastEnd - this.now : 0);
-    overlay.threshold = this.context.threshold;
+    overlay.threshold = this.context.detection.threshold;
+    overlay.thresholdLabel = thresholdLabel(this.context.detection);
     const width = this.charts[0]?.width ?? 0;
     const layoutChanged = windowSeconds !== this.builtWindow || width !== this.builtWidth;
     const dataChanged = series.version !== this.builtVersion;
@@ -236,16 +246,13 @@ export class StreamView {
     const { entry } = this;
     const theme = this.context.theme;
     const syncKey = `view-${entry.name}`;
-    if (entry.kind === 'image' && entry.shape) this.buildFrames(figures, entry.shape);
-    if (entry.kind === 'tokens') {
-      this.tokenPanel = element('p', 'token-panel');
-      figures.append(card('Tokens', this.tokenPanel));
-    }
+    if (entry.kind === 'image' && entry.shape) this.panels.push(new FramesPanel(figures, entry.shape, entry.listed?.horizon ?? 0));
+    if (entry.kind === 'tokens') this.panels.push(new TokenPanel(figures));
     if (entry.kind === 'values') {
       entry.channels.forEach((channel, c) => {
         const target = element('div', 'chart');
         const note = entry.labelled ? ' Shaded: NAB labelled anomaly window.' : '';
-        figures.append(card(`${channel}: actual and predicted`, target, `In the stream’s units. Dashed: forecast ahead of now.${note}`));
+        figures.append(card(`${channel}: actual and predicted`, target, `In the stream’s units. Dashed: forecast ahead of now. Red marks: detections.${note}`));
         this.addChart(
           target,
           {
@@ -258,6 +265,7 @@ export class StreamView {
             ],
             syncKey,
             timeLabels: false,
+            detections: true,
           },
           [actualColumn(c), predictedColumn(c)],
           c,
@@ -290,7 +298,7 @@ export class StreamView {
       card(
         'Anomaly likelihood',
         anomalyTarget,
-        `Dashed line: threshold ${this.context.threshold}; triangles: where the score crosses it.${entry.labelled ? ' Shaded: NAB labelled anomaly windows.' : ''}`,
+        `Dashed line: the ${this.context.detection.label} profile’s threshold, ${formatNumber(this.context.detection.threshold)}, chosen on the NAB benchmark; triangles: detections, where the score rises to it.${entry.labelled ? ' Shaded: NAB labelled anomaly windows.' : ''}`,
       ),
     );
     this.addChart(
@@ -305,63 +313,13 @@ export class StreamView {
       },
       [ANOMALY],
     );
-    if (entry.attentionModel) this.buildAttention(figures);
+    if (entry.attentionModel) this.panels.push(new AttentionPanel(figures));
   }
 
   private addChart(target: HTMLElement, spec: Parameters<typeof createChart>[1], columns: number[], forecastChannel?: number): void {
     const chart = createChart(target, spec, this.overlay, this.context.theme);
     this.charts.push(chart);
     this.bindings.push({ chart, columns, forecastChannel, stopFitting: fitWidth(chart, target) });
-  }
-
-  private buildFrames(figures: HTMLElement, shape: [number, number]): void {
-    const pair = element('div', 'frame-pair');
-    const frame = (label: string, className: string) => {
-      const figure = element('figure', className);
-      const canvas = document.createElement('canvas');
-      canvas.className = 'pixels';
-      canvas.setAttribute('role', 'img');
-      canvas.setAttribute('aria-label', label);
-      const caption = element('figcaption', '', label);
-      figure.append(canvas, caption);
-      pair.append(figure);
-      return { canvas, caption };
-    };
-    const current = frame('Current frame', 'frame current');
-    const predicted = frame('Predicted next frame', 'frame predicted');
-    const horizon = Math.max(0, (this.entry.listed?.horizon ?? 0) - 1);
-    const strip = element('div', 'forecast-frames');
-    const forecast = Array.from({ length: Math.min(horizon, 8) }, (_, i) => {
-      const canvas = document.createElement('canvas');
-      canvas.className = 'pixels small';
-      canvas.setAttribute('role', 'img');
-      canvas.setAttribute('aria-label', `Forecast frame t+${i + 2}`);
-      canvas.title = `t+${i + 2}`;
-      strip.append(canvas);
-      return canvas;
-    });
-    const body = element('div', 'frames-body');
-    body.append(pair);
-    if (forecast.length > 0) body.append(element('p', 'note', 'Forecast, further ahead:'), strip);
-    figures.append(card(`Frames (${shape[0]}×${shape[1]})`, body, 'Left: the frame just received. Right: the model’s prediction of the next one.'));
-    this.frameCanvases = { current: current.canvas, predicted: predicted.canvas, forecast, caption: current.caption };
-  }
-
-  private buildAttention(figures: HTMLElement): void {
-    const canvas = document.createElement('canvas');
-    canvas.className = 'pixels heatmap';
-    canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', 'Attention weights per head over the window');
-    canvas.hidden = true;
-    const note = element(
-      'p',
-      'note',
-      'No attention weights have arrived for this stream yet (predictions of attention models carry them in "attention", one row per head).',
-    );
-    const body = element('div', 'attention-body');
-    body.append(canvas, note);
-    figures.append(card('Attention', body, 'Latest position’s weights, one row per head, oldest position left.'));
-    this.attentionPanel = { canvas, note };
   }
 
   // ---- data -------------------------------------------------------------------------------------------------------
@@ -379,7 +337,7 @@ export class StreamView {
     const rows = series.window(overlay.xMin);
     const x = rows.columns[T];
     overlay.labelled = labelled ? labelledRuns(x, rows.columns[SEQ], labelled) : [];
-    overlay.crossings = thresholdCrossings(x, rows.columns[ANOMALY], this.context.threshold);
+    overlay.crossings = thresholdCrossings(x, rows.columns[ANOMALY], this.context.detection.threshold);
     const forecast = this.forecastRows();
     for (const binding of this.bindings) {
       const { chart, columns } = binding;
@@ -413,25 +371,7 @@ export class StreamView {
   private drawPanels(): void {
     const latest = this.entry.series.latest;
     this.drawnFramesVersion = this.entry.series.version;
-    if (!latest) return;
-    if (this.frameCanvases && this.entry.shape && Array.isArray(latest.actual)) {
-      const { current, predicted, forecast, caption } = this.frameCanvases;
-      drawGrayscale(current, latest.actual, this.entry.shape);
-      drawGrayscale(predicted, latest.predicted, this.entry.shape);
-      forecast.forEach((canvas, i) => {
-        const row = latest.forecast?.[i + 1];
-        if (row) drawGrayscale(canvas, row, this.entry.shape!);
-      });
-      setText(caption, `Current frame, seq ${latest.seq}`);
-    }
-    if (this.tokenPanel) {
-      setText(this.tokenPanel, `Latest token ${String(latest.actual)}; most likely next token ${latest.next ?? '–'}; cross-entropy ${formatNumber(latest.error)} nats.`);
-    }
-    if (this.attentionPanel && latest.attention && latest.attention.length > 0) {
-      this.attentionPanel.canvas.hidden = false;
-      this.attentionPanel.note.hidden = true;
-      drawHeatmap(this.attentionPanel.canvas, latest.attention, [11, 95, 165]);
-    }
+    if (latest) for (const panel of this.panels) panel.draw(latest);
   }
 
   // ---- controls ---------------------------------------------------------------------------------------------------
@@ -439,55 +379,18 @@ export class StreamView {
   private togglePause(): void {
     const paused = !this.context.isPaused(this.entry.name);
     this.context.setPaused(this.entry.name, paused);
-    this.say(paused ? 'View paused: the server stops sending this stream to the page.' : 'View resumed.');
+    this.say(paused ? `View paused: ${this.context.peer} stops sending this stream to the page.` : 'View resumed.');
     this.updateInfo();
   }
 
   private request(what: 'reset' | 'horizon' | 'learn', message: object): void {
     this.pending = what;
     if (!this.context.send(message)) this.say('Not connected to the server; try again once the connection is back.', true);
-    else this.say(`Sent to the server: ${JSON.stringify(message)}`);
+    else this.say(`Sent to ${this.context.peer}: ${JSON.stringify(message)}`);
   }
 
   private say(text: string, problem = false): void {
     this.status.textContent = text;
     this.status.classList.toggle('problem', problem);
   }
-}
-
-/** "learning: 42 updates, MSE 0.41 vs persistence 0.52" for a learning stream; "not learning" when it is paused. */
-function learningSummary(listed: ListedStream | undefined): string | undefined {
-  if (!listed?.learning) return undefined;
-  if (!listed.learn) return 'learning paused';
-  const stats = listed.learning.stats;
-  if (!stats) return 'learning';
-  const mse = stats.mse === null ? '' : `, MSE ${formatNumber(stats.mse)} vs persistence ${formatNumber(stats.persistenceMse)}`;
-  return `learning: ${stats.updates} updates${mse}`;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function button(text: string, className: string): HTMLButtonElement {
-  const node = element('button', className, text);
-  node.type = 'button';
-  return node;
-}
-
-/** A titled figure around `body`, with an optional caption under the title. */
-function card(title: string, body: HTMLElement, caption?: string): HTMLElement {
-  const figure = element('figure', 'card');
-  const heading = element('figcaption', 'card-title');
-  heading.append(element('span', 'card-name', title));
-  if (caption) heading.append(element('span', 'card-caption', caption));
-  figure.append(heading, body);
-  return figure;
-}
-
-function setText(node: Element, text: string): void {
-  if (node.textContent !== text) node.textContent = text;
 }
