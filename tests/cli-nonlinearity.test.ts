@@ -65,14 +65,14 @@ describe('seqcast train --nonlinearity', () => {
   });
 
   it.each([
-    [['--kind', 'rnn', '--nonlinearity', 'gelu'], 'seqcast: --nonlinearity must be tanh or relu, got "gelu"\n'],
-    [['--kind', 'lstm', '--nonlinearity', 'relu'], 'seqcast: --nonlinearity applies to rnn cells (--kind rnn, or --kind hybrid --cell rnn), not lstm\n'],
-    [['--kind', 'hybrid', '--cell', 'gru', '--nonlinearity', 'relu'], 'seqcast: --nonlinearity applies to rnn cells (--kind rnn, or --kind hybrid --cell rnn), not a hybrid\'s gru\n'],
-    [['--kind', 'transformer', '--nonlinearity', 'tanh'], 'seqcast: --nonlinearity applies to rnn cells (--kind rnn, or --kind hybrid --cell rnn), not transformer\n'],
-  ])('%j is refused before anything is read or written', async (flags, message) => {
+    [['--kind', 'rnn', '--nonlinearity', 'gelu'], 'seqcast: --nonlinearity must be tanh or relu, got "gelu" (see \'seqcast train --help\')\n'],
+    [['--kind', 'lstm', '--nonlinearity', 'relu'], 'seqcast: --nonlinearity applies to rnn cells (--kind rnn, or --kind hybrid --cell rnn), not lstm (see \'seqcast train --help\')\n'],
+    [['--kind', 'hybrid', '--cell', 'gru', '--nonlinearity', 'relu'], 'seqcast: --nonlinearity applies to rnn cells (--kind rnn, or --kind hybrid --cell rnn), not a hybrid\'s gru (see \'seqcast train --help\')\n'],
+    [['--kind', 'transformer', '--nonlinearity', 'tanh'], 'seqcast: --nonlinearity applies to rnn cells (--kind rnn, or --kind hybrid --cell rnn), not transformer (see \'seqcast train --help\')\n'],
+  ])('%j is refused as a usage error (exit 2) before anything is read or written', async (flags, message) => {
     const out = join(dir, 'refused.safetensors');
     const run = await runCli(['train', '--data', csv, ...flags, ...FAST, '--out', out]);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(2);
     expect(run.stderr).toBe(message);
     expect(existsSync(out)).toBe(false);
   });

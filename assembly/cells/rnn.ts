@@ -10,11 +10,10 @@ import { loadPart, storePart } from "./lanes";
  *   z (H)   h (H) written
  */
 export function rnnPointwise(z: usize, h: usize, hidden: i32, relu: bool): void {
-  if (!ASC_FEATURE_SIMD) { // the scalar build: activate's lanes one unit at a time
+  if (!ASC_FEATURE_SIMD) { // the scalar build
     for (let j = 0; j < hidden; j++) {
-      const o = <usize>j << 2;
-      const zj = load<f32>(z + o);
-      store<f32>(h + o, relu ? max<f32>(zj, 0) : tanhScalar(zj));
+      const zj = load<f32>(z + (<usize>j << 2));
+      store<f32>(h + (<usize>j << 2), relu ? max<f32>(zj, 0) : tanhScalar(zj));
     }
     return;
   }
