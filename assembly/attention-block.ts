@@ -10,7 +10,7 @@ import { geluDerivative, geluInPlace } from "./activations";
 import { layerNormBackward, layerNormRows, layerNormTrain } from "./layer-norm";
 import { addRows, zeroPad, zeroPadRows } from "./rows";
 import { addTo, affinePacked, padTo4 } from "./simd";
-import { AttentionTrain, Shape, Slots, Step, block, blockTrace, gradOf, recurrentStateLength, slotState, weightsLength } from "./state";
+import { AttentionTrain, Shape, Slots, Step, block, blockTrace, gradOf, recurrentStateLength, slotState, usesAlibi, weightsLength } from "./state";
 import { accumulateColumnSums, accumulateOuter } from "./train/gradients";
 
 /** Block i over the residual stream of the `count` batch entries (Step.residual); each entry's slot cache grows by one. */
@@ -33,7 +33,7 @@ export function blockStep(i: i32, count: i32): void {
       Step.qkv + <usize>(b * 3) * dBytes, keys, keys + cacheBytes,
       Step.headsOut + (<usize>(b * width) << 2),
       Slots.weights + (<usize>(slot * weightsLength()) << 2) + weightBlock, Step.scores, Step.rowOffsets,
-      load<f64>(Slots.positions + (<usize>slot << 3)), d, heads, window, sinks,
+      load<f64>(Slots.positions + (<usize>slot << 3)), d, heads, window, sinks, usesAlibi(),
     );
     store<i32>(Slots.weightCounts + (<usize>slot << 2), attended);
   }
@@ -64,7 +64,7 @@ export function blockForwardTrain(i: i32, T: i32, B: i32): void {
       const count = attendPosition(
         trace.qkv + (<usize>(n * 3 * D) << 2), AttentionTrain.keys, AttentionTrain.values, concat,
         trace.weights + (<usize>(n * heads * keys) << 2), AttentionTrain.scores, AttentionTrain.rowOffsets,
-        <f64>t, D, heads, Shape.window, Shape.sinks,
+        <f64>t, D, heads, Shape.window, Shape.sinks, usesAlibi(),
       );
       store<i32>(trace.counts + (<usize>n << 2), count);
       zeroPad(concat, D, Dp);
@@ -119,6 +119,7 @@ export function blockBackwardTrain(i: i32, T: i32, B: i32): void {
 /**
  * Softmax attention backward for every window, position and head of block i, from dConcat into dQkv:
  * dv_j += w_j dO;  ds_j = w_j (dO·v_j − Σ w dO·v);  dq += scale Σ ds_j k_j;  dk_j += scale ds_j q.
+ * ALiBi's bias (attention.ts) is a constant added to the scores: its effect is all in the stored weights w.
  */
 function attentionCoreBackward(i: i32, T: i32, B: i32): void {
   const D = Shape.width, Dp = padTo4(D), D3 = 3 * D, D3p = padTo4(D3);

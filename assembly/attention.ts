@@ -1,6 +1,14 @@
-// Attention over a stream's KV ring buffer: the sinusoidal positional encoding, and one incremental causal
-// self-attention position (inference and training's forward both call it). Its backward, over a training window,
-// is attention-block.ts attentionCoreBackward. Formulas are PyTorch's (shared/golden/README.md).
+// Attention over a stream's KV ring buffer: the sinusoidal positional encoding, ALiBi's slopes, and one incremental
+// causal self-attention position (inference and training's forward both call it). Its backward, over a training
+// window, is attention-block.ts attentionCoreBackward. Formulas are PyTorch's (shared/golden/README.md).
+//
+// ALiBi (Press et al. 2022), as attendPosition applies it: head h's score of the key at offset o gets −m_h · o, where
+// the offset is measured inside the cache: the n-th attended key in position order (sinks first, then the window)
+// has o = count − 1 − n. Window keys are at their distance to the query (the query itself at 0); once the ring has
+// evicted positions, sink j sits at W + S − 1 − j, just before the oldest window key (StreamingLLM's rule), so a
+// stream at position 10⁷ sees exactly the offsets 0 .. W + S − 1 of training position W + S − 1. Keys are cached
+// without any bias and nothing depends on the absolute position. The bias is a constant of the scores: backward
+// needs nothing more than the weights the forward stored.
 
 import { expLanes, expScalar } from "./activations";
 import { horizontalSum4 } from "./simd";
@@ -30,11 +38,23 @@ function reduceAngle(angle: f64): f64 {
 }
 
 /**
+ * ALiBi's slope m_h of head h of `heads`, the paper's geometric sequence: with c the largest power of two ≤ heads,
+ * m_h = 2^(−8(h+1)/c) for h < c, and the odd terms of the sequence for 2c heads after those,
+ * m_h = 2^(−4(2(h−c)+1)/c). Formed in f64 and rounded once.
+ */
+export function alibiSlope(h: i32, heads: i32): f32 {
+  const c = 1 << (31 - clz(heads));
+  const exponent = h < c ? -8.0 * <f64>(h + 1) / <f64>c : -4.0 * <f64>(2 * (h - c) + 1) / <f64>c;
+  return <f32>Math.exp(exponent * 0.6931471805599453); // ln 2
+}
+
+/**
  * One position of causal multi-head self-attention for one stream, given this
  * position's q, k, v (each d = heads · headDim floats, nn.MultiheadAttention's
  * split). k and v are appended to the stream's cache, then each head attends
  * over the cached positions: the first `sinks` positions of the stream (kept
  * forever) and the last `window` positions (a ring). Cost O((window + sinks) · d).
+ * With `alibi`, each head's scores get ALiBi's bias by in-cache offset (this file's header).
  *
  *   qkv      (3d)                      q, k, v of this position
  *   keys     (sinks + window, d)       the cache: sink rows 0..sinks-1, then the ring
@@ -47,7 +67,7 @@ function reduceAngle(angle: f64): f64 {
  */
 export function attendPosition(
   qkv: usize, keys: usize, values: usize, out: usize, weights: usize, scores: usize, rowOffsets: usize,
-  position: f64, d: i32, heads: i32, window: i32, sinks: i32,
+  position: f64, d: i32, heads: i32, window: i32, sinks: i32, alibi: bool,
 ): i32 {
   const dBytes = <usize>d << 2;
   // where this position's k, v go: a sink row, or its slot in the ring
@@ -82,23 +102,30 @@ export function attendPosition(
     const offset = <usize>(h * headDim) << 2;
     const q = qkv + offset;
     const k = keys + offset;
+    // ALiBi: the n-th key's bias is slope · (n − (count − 1)) = −m_h · offset
+    const slope: f32 = alibi ? alibiSlope(h, heads) : 0;
+    const last = count - 1;
     // scores, four keys at a time (the scalar build: one at a time, below)
     let maxScore: f32 = -Infinity;
     let n = 0;
     if (ASC_FEATURE_SIMD) {
+      let vBias = f32x4.sub(f32x4(0, 1, 2, 3), f32x4.splat(<f32>last));
       let vMax = f32x4.splat(-Infinity);
       for (; n < count4; n += 4) {
         const offsets = v128.load(rowOffsets + (<usize>n << 2));
-        const s = f32x4.mul(dot4(q,
+        let s = f32x4.mul(dot4(q,
           k + <usize>i32x4.extract_lane(offsets, 0), k + <usize>i32x4.extract_lane(offsets, 1),
           k + <usize>i32x4.extract_lane(offsets, 2), k + <usize>i32x4.extract_lane(offsets, 3), headDim), f32x4.splat(scale));
+        if (alibi) s = f32x4.add(s, f32x4.mul(f32x4.splat(slope), vBias));
+        vBias = f32x4.add(vBias, f32x4.splat(4));
         v128.store(scores + (<usize>n << 2), s);
         vMax = f32x4.pmax(vMax, s);
       }
       maxScore = max(max(f32x4.extract_lane(vMax, 0), f32x4.extract_lane(vMax, 1)), max(f32x4.extract_lane(vMax, 2), f32x4.extract_lane(vMax, 3)));
     }
     for (; n < count; n++) {
-      const s = dot(q, k + <usize>load<i32>(rowOffsets + (<usize>n << 2)), headDim) * scale;
+      let s = dot(q, k + <usize>load<i32>(rowOffsets + (<usize>n << 2)), headDim) * scale;
+      if (alibi) s += slope * <f32>(n - last);
       store<f32>(scores + (<usize>n << 2), s);
       if (s > maxScore) maxScore = s;
     }

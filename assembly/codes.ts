@@ -1,4 +1,4 @@
-// The ABI's numbers (docs/abi.md): error codes, model and cell kinds, losses, optimizers.
+// The ABI's numbers (docs/abi.md): error codes, model and cell kinds, positional schemes, losses, optimizers.
 // Every list only grows at its end; a number's meaning never changes.
 
 // ── error codes: negative, the ABI's only error channel; they only grow downwards ──
@@ -27,6 +27,14 @@ export const CELL_RNN_TANH: i32 = 0;
 export const CELL_LSTM: i32 = 1;
 export const CELL_GRU: i32 = 2;
 export const CELL_RNN_RELU: i32 = 3; // nn.RNN(nonlinearity="relu"): CELL_RNN_TANH's layout and state, h = max(z, 0)
+
+// ── positional schemes of attention models (configurePositional) ──
+/** Sinusoidal encoding of the absolute position added to the input: a transformer's default, as before. */
+export const POSITIONAL_SINUSOIDAL: i32 = 0;
+/** No positional information: a hybrid's default (its recurrent state carries order). */
+export const POSITIONAL_NONE: i32 = 1;
+/** ALiBi: each head's scores get −m_h · (offset of the key inside the cache); no encoding on the input. */
+export const POSITIONAL_ALIBI: i32 = 2;
 
 /** Gate blocks per cell kind: rows of weight_ih are gateCount(kind) · H (LSTM i, f, g, o; GRU r, z, n). */
 export function gateCount(kind: i32): i32 {

@@ -6,6 +6,8 @@
 //   recurrent    [embed] → RNN/LSTM/GRU stack → [head]
 //   transformer  embed | proj_in, + sinusoidal PE → N pre-LN blocks → ln_f → [head]
 //   hybrid       [embed] → recurrent stack → N blocks over the top h (no PE) → ln_f → [head]
+// configurePositional then may switch an attention model to ALiBi (no PE; a bias by in-cache offset on the scores,
+// attention.ts) or, for a transformer, to no positional information at all.
 //
 // PARAMETER ORDER (nn.Module.state_dict() of the module documented in docs/model-format.md, submodules declared in
 // this order):
@@ -24,6 +26,7 @@ import { arenaAlloc } from "./arena";
 import {
   OK, ERR_ALREADY_CONFIGURED, ERR_BAD_CONFIG, ERR_NOT_CONFIGURED, ERR_OUT_OF_MEMORY,
   CELL_GRU, CELL_RNN_RELU, CELL_RNN_TANH, KIND_HYBRID, KIND_RECURRENT, KIND_TRANSFORMER, gateCount,
+  POSITIONAL_ALIBI, POSITIONAL_NONE, POSITIONAL_SINUSOIDAL,
 } from "./codes";
 import { Block, Layer, Shape, Step, Weights, block, layer, outputWidth } from "./state";
 import { packPanel, padTo4, panelLength } from "./simd";
@@ -106,6 +109,7 @@ function layout(
   Shape.gates = recurrent ? gateCount(kind) : 0; Shape.batchCapacity = batch;
   Shape.width = width; Shape.heads = headCount; Shape.mlpWidth = mlp; Shape.blocks = blockCount;
   Shape.window = windowSize; Shape.sinks = sinkCount;
+  Shape.positional = kindOfModel == KIND_TRANSFORMER ? POSITIONAL_SINUSOIDAL : POSITIONAL_NONE;
   const layers = Shape.layers, blocks = blockCount;
 
   // the tensor table, in PARAMETER ORDER
@@ -209,6 +213,19 @@ function layout(
 }
 
 /**
+ * Sets an attention model's positional scheme (POSITIONAL_*), after configureTransformer or configureHybrid:
+ * a transformer takes any of the three, a hybrid none or ALiBi (it never had an absolute encoding).
+ * Returns OK, ERR_NOT_CONFIGURED, or ERR_BAD_CONFIG (a recurrent model, an unknown or unfit scheme; nothing changes).
+ */
+export function configurePositional(scheme: i32): i32 {
+  if (!Shape.configured) return ERR_NOT_CONFIGURED;
+  if (Shape.kind == KIND_RECURRENT || scheme < POSITIONAL_SINUSOIDAL || scheme > POSITIONAL_ALIBI ||
+      (scheme == POSITIONAL_SINUSOIDAL && Shape.kind == KIND_HYBRID)) return ERR_BAD_CONFIG;
+  Shape.positional = scheme;
+  return OK;
+}
+
+/**
  * Rebuilds the packed weight panels from the parameter block. Call after
  * writing any parameter and before the next stepBatch: the step reads only
  * the panels (and the biases, which it reads directly).
@@ -244,6 +261,7 @@ export function commitParams(): i32 {
 
 export function abiVersion(): i32 { return 1; }
 export function getKind(): i32 { return Shape.kind; }
+export function getPositional(): i32 { return Shape.positional; }
 export function getParamCount(): i32 { return Weights.paramCount; }
 /** Byte offset of tensor `index` in the parameter block (PARAMETER ORDER); 0 if out of range. */
 export function getParamPtr(index: i32): usize {

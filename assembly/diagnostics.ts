@@ -52,13 +52,14 @@ export function debugPositionalEncoding(x: usize, d: i32, position: f64): void {
 
 /**
  * One incremental attention position on host-provided buffers (attention.ts attendPosition): appends k, v of
- * qkv (3d) to the cache and writes the heads' concatenated outputs and weights. Returns the number of keys attended.
+ * qkv (3d) to the cache and writes the heads' concatenated outputs and weights; `alibi` 1 adds ALiBi's bias
+ * (a host that passes only twelve arguments gets 0). Returns the number of keys attended.
  */
 export function debugAttend(
   qkv: usize, keys: usize, values: usize, out: usize, weights: usize, scores: usize, rowOffsets: usize,
-  position: f64, d: i32, heads: i32, window: i32, sinks: i32,
+  position: f64, d: i32, heads: i32, window: i32, sinks: i32, alibi: i32,
 ): i32 {
-  return attendPosition(qkv, keys, values, out, weights, scores, rowOffsets, position, d, heads, window, sinks);
+  return attendPosition(qkv, keys, values, out, weights, scores, rowOffsets, position, d, heads, window, sinks, alibi != 0);
 }
 
 /**

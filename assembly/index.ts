@@ -7,9 +7,10 @@ export {
   ERR_NOT_TRAINABLE, ERR_NONFINITE_LOSS, ERR_NONFINITE_GRADIENT, ERR_NO_OPTIMIZER,
   KIND_RECURRENT, KIND_TRANSFORMER, KIND_HYBRID, CELL_RNN_TANH, CELL_LSTM, CELL_GRU, CELL_RNN_RELU,
   LOSS_MSE, LOSS_CROSS_ENTROPY, OPTIMIZER_ADAM, OPTIMIZER_SGD,
+  POSITIONAL_SINUSOIDAL, POSITIONAL_NONE, POSITIONAL_ALIBI,
 } from "./codes";
 export {
-  abiVersion, configure, configureTransformer, configureHybrid, getKind,
+  abiVersion, configure, configureTransformer, configureHybrid, configurePositional, getKind, getPositional,
   getParamCount, getParamPtr, getParamLength, getParamsPtr, getParamsLength,
   getOutputSize, getInputSize, getBatchCapacity, commitParams,
 } from "./configure";

@@ -8,7 +8,7 @@
 // S = sinks, Hp/Dp/FFp = padTo4(H/D/FF). Training: T = Train.maxSteps, N = Train.maxWindows, TB = T·N rows,
 // time-major (row n = t·N + b).
 
-import { CELL_GRU, CELL_LSTM, KIND_RECURRENT, KIND_TRANSFORMER } from "./codes";
+import { CELL_GRU, CELL_LSTM, KIND_RECURRENT, KIND_TRANSFORMER, POSITIONAL_ALIBI } from "./codes";
 import { padTo4 } from "./simd";
 
 /** The model's shape, set once by configure*. */
@@ -29,6 +29,7 @@ export class Shape {
   static blocks: i32 = 0;
   static window: i32 = 0;            // W: positions attended besides the sinks, this one included
   static sinks: i32 = 0;             // S: the stream's first positions, never evicted
+  static positional: i32 = 0;        // POSITIONAL_*: sinusoidal (transformers) or none (hybrids) unless configurePositional
 }
 
 /**
@@ -265,6 +266,12 @@ export class AttentionTrain {
 @inline export function rowWidth(l: i32): i32 {
   const inWidth = l == 0 ? Shape.inputSize : Shape.hiddenSize;
   return Shape.cell == CELL_GRU ? padTo4(inWidth) : padTo4(inWidth + Shape.hiddenSize);
+}
+
+/** Whether attention scores get ALiBi's bias (attention.ts). */
+// @ts-ignore: decorator
+@inline export function usesAlibi(): bool {
+  return Shape.positional == POSITIONAL_ALIBI;
 }
 
 /** Floats of recurrent state per slot: h (L, H), then c (L, H) for LSTM. */

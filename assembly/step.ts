@@ -2,10 +2,10 @@
 // product over the batch's rows. Nothing allocates; a stream's result does not depend on the batch it is in.
 //
 //   recurrent    rows [x | h | 0] → gates = rows · [W_ih | W_hh]ᵀ + b → cell (h, c in the slot) → head
-//   attention    residual rows (embed or proj_in + PE, or a hybrid's top h) → blocks (attention-block.ts) → ln_f → head
+//   attention    residual rows (embed or proj_in [+ sinusoidal PE], or a hybrid's top h) → blocks (attention-block.ts) → ln_f → head
 
 import { OK, ERR_BAD_BATCH_SIZE, ERR_BAD_SLOT, ERR_BAD_TOKEN, ERR_DUPLICATE_SLOT, ERR_NONFINITE_INPUT, ERR_NOT_CONFIGURED,
-  CELL_GRU, CELL_LSTM, CELL_RNN_RELU, KIND_HYBRID, KIND_RECURRENT, KIND_TRANSFORMER } from "./codes";
+  CELL_GRU, CELL_LSTM, CELL_RNN_RELU, KIND_HYBRID, KIND_RECURRENT, KIND_TRANSFORMER, POSITIONAL_SINUSOIDAL } from "./codes";
 import { Shape, Slots, Step, Weights, layer, slotState } from "./state";
 import { affinePacked, padTo4 } from "./simd";
 import { addPositionalEncoding } from "./attention";
@@ -185,7 +185,7 @@ function headOverRows(count: i32, rows: usize, width: i32): void {
 
 /**
  * Fills the residual stream (count, Dp): the embedding or proj_in of the input
- * plus the positional encoding (transformer), or the top h (hybrid). Returns
+ * plus the sinusoidal encoding of the slot's position (a transformer whose scheme it is), or the top h (hybrid). Returns
  * the row scratch, which the head reads after ln_f.
  */
 function residualInput(count: i32): usize {
@@ -207,9 +207,10 @@ function residualInput(count: i32): usize {
     copyPaddedRows(Step.rows, Step.input, count, Shape.inputSize, inWidth);
     affinePacked(Step.residual, count, d, Step.rows, inWidth, Weights.projInPanel, Weights.projInBias, 0, width);
   }
+  const sinusoidal = Shape.positional == POSITIONAL_SINUSOIDAL; // ALiBi or none: the rows are the input's alone
   for (let b = 0; b < count; b++) {
     const row = Step.residual + (<usize>(b * width) << 2);
-    addPositionalEncoding(row, d, load<f64>(Slots.positions + (<usize>load<i32>(Step.slots + (<usize>b << 2)) << 3)));
+    if (sinusoidal) addPositionalEncoding(row, d, load<f64>(Slots.positions + (<usize>load<i32>(Step.slots + (<usize>b << 2)) << 3)));
     zeroPad(row, d, width);
   }
   return Step.rows;

@@ -9,8 +9,13 @@
 // slot, moves it to position p − W + 1 and steps the last W frames through it,
 // keeping only the last output. That is what a transformer without a KV cache does
 // with a sliding window: every projection and every score recomputed each step.
+//
+// Then the quality column (bench/attention-quality.ts): held-out loss of char-level transformers at stream positions
+// 0–63, 10³, 10⁵ and 10⁶, absolute sinusoidal positions against ALiBi. BENCH_QUALITY_STEPS sets their training
+// budget; BENCH_QUALITY_MODELS (paths, comma-separated) adds trained files, e.g. the README command's.
 
 import { createModel, type Stream } from '../src/index.js';
+import { measureQuality, qualityLines } from './attention-quality.js';
 import { fmtGflops, fmtUs, machineInfo, nowNs, randomFrames } from './common.js';
 import { writeResultsSection } from './report.js';
 import { spread, type Spread } from './timing.js';
@@ -42,7 +47,7 @@ function time(run: () => void, calls: number): Spread {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const model = await createModel({ kind: 'transformer', inputSize: X, width: D, heads: HEADS, mlpSize: MLP, blocks: BLOCKS, window: WINDOW, outputSize: O, seed: 1 });
+  const model = await createModel({ kind: 'transformer', inputSize: X, width: D, heads: HEADS, mlpSize: MLP, blocks: BLOCKS, window: WINDOW, outputSize: O, seed: 1 }); // ALiBi, the default
   const frames = randomFrames(4096, 7, X);
   const live = model.openStream();
   const scratch = model.openStream();
@@ -88,6 +93,7 @@ async function main(): Promise<void> {
   }
   const medians = (json as { incremental: { median: number } }[]).map((r) => r.incremental.median);
   const positionSpread = (Math.max(...medians) / Math.min(...medians) - 1) * 100;
+  const quality = await measureQuality((process.env.BENCH_QUALITY_MODELS ?? '').split(',').filter((p) => p !== ''));
   const machine = machineInfo();
   const section = [
     '<!-- attention:start -->',
@@ -97,7 +103,7 @@ async function main(): Promise<void> {
     '',
     `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}.`,
     '',
-    `Model: frame transformer, ${BLOCKS} pre-LN blocks, D = ${D}, ${HEADS} heads, MLP ${MLP}, window W = ${WINDOW}, no sinks, X = ${X}, head ${O}. One stream, one step per call; every position before the measured one was stepped for real.`,
+    `Model: frame transformer (ALiBi positions, the default), ${BLOCKS} pre-LN blocks, D = ${D}, ${HEADS} heads, MLP ${MLP}, window W = ${WINDOW}, no sinks, X = ${X}, head ${O}. One stream, one step per call; every position before the measured one was stepped for real.`,
     '',
     '- **incremental**: `stream.step(frame)`: this position\'s q, k, v, appended to the ring buffer, attention over the W cached positions.',
     '- **recompute**: the same kernel without a cache: per new frame, the last W frames stepped from an empty cache (restored at position p − W + 1); only the last output kept.',
@@ -109,6 +115,8 @@ async function main(): Promise<void> {
     ...rows,
     '',
     `Spread of the incremental medians across positions: ${positionSpread.toFixed(1)}% (flat within noise means a few percent on this shared 2-core machine).`,
+    '',
+    ...qualityLines(quality),
     '',
     `Whole run: ${((Date.now() - started) / 1000).toFixed(1)} s.`,
     '<!-- attention:end -->',

@@ -9,11 +9,14 @@ import { referenceForward } from './helpers/reference.js';
 
 interface Case { name: string; spec: ModelSpec; T: number; B: number; loss: LossKind }
 
+// T > window + sinks where there are sinks, so that eviction (and ALiBi's sinks at their cached offsets) is crossed
 const CASES: Case[] = [
-  { name: 'frame transformer, 2 blocks, window 3 + 1 sink', spec: { kind: 'transformer', inputSize: 3, width: 6, heads: 2, mlpSize: 5, blocks: 2, window: 3, sinks: 1, outputSize: 2 }, T: 7, B: 2, loss: 'mse' },
-  { name: 'token transformer, cross-entropy, odd width', spec: { kind: 'transformer', vocabSize: 5, width: 3, heads: 1, mlpSize: 7, window: 4 }, T: 5, B: 2, loss: 'ce' },
-  { name: 'hybrid lstm', spec: { kind: 'hybrid', cell: 'lstm', inputSize: 2, hiddenSize: 6, heads: 3, mlpSize: 4, window: 3, sinks: 1, outputSize: 2 }, T: 6, B: 2, loss: 'mse' },
-  { name: 'hybrid 2-layer gru, no head', spec: { kind: 'hybrid', cell: 'gru', layers: 2, inputSize: 3, hiddenSize: 4, heads: 2, mlpSize: 3, window: 2, outputSize: 0 }, T: 5, B: 1, loss: 'mse' },
+  { name: 'frame transformer, ALiBi, 2 blocks, window 3 + 1 sink', spec: { kind: 'transformer', inputSize: 3, width: 6, heads: 2, mlpSize: 5, blocks: 2, window: 3, sinks: 1, outputSize: 2, positional: 'alibi' }, T: 7, B: 2, loss: 'mse' },
+  { name: 'frame transformer, sinusoidal, window 3 + 1 sink', spec: { kind: 'transformer', inputSize: 3, width: 6, heads: 2, mlpSize: 5, window: 3, sinks: 1, outputSize: 2, positional: 'sinusoidal' }, T: 7, B: 2, loss: 'mse' },
+  { name: 'token transformer, ALiBi, cross-entropy, odd width', spec: { kind: 'transformer', vocabSize: 5, width: 3, heads: 1, mlpSize: 7, window: 4, positional: 'alibi' }, T: 5, B: 2, loss: 'ce' },
+  { name: 'frame transformer, ALiBi, 5 heads (not a power of two), window 4 + 2 sinks', spec: { kind: 'transformer', inputSize: 2, width: 5, heads: 5, mlpSize: 3, window: 4, sinks: 2, outputSize: 1, positional: 'alibi' }, T: 9, B: 1, loss: 'mse' },
+  { name: 'hybrid lstm, ALiBi, 3 heads', spec: { kind: 'hybrid', cell: 'lstm', inputSize: 2, hiddenSize: 6, heads: 3, mlpSize: 4, window: 3, sinks: 1, outputSize: 2, positional: 'alibi' }, T: 6, B: 2, loss: 'mse' },
+  { name: 'hybrid 2-layer gru, no positional encoding, no head', spec: { kind: 'hybrid', cell: 'gru', layers: 2, inputSize: 3, hiddenSize: 4, heads: 2, mlpSize: 3, window: 2, outputSize: 0, positional: 'none' }, T: 5, B: 1, loss: 'mse' },
 ];
 
 function expectGradient(analytic: number, numeric: number, what: string): void {

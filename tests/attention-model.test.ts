@@ -33,9 +33,12 @@ function expectMatchesReference(model: Model, inputs: (number[] | number)[], wha
 
 const ODD: ModelSpec = { kind: 'transformer', inputSize: 3, width: 9, heads: 3, mlpSize: 7, blocks: 2, window: 5, sinks: 3, outputSize: 3, seed: 11 };
 
-describe('incremental attention equals direct recomputation', () => {
+describe.each(['alibi', 'sinusoidal'] as const)('incremental attention equals direct recomputation (%s positions)', (positional) => {
+  // a hybrid never had an absolute encoding: its legacy scheme is none
+  const hybridPositional = positional === 'alibi' ? 'alibi' : 'none';
+
   it('sinks plus a sliding window: a frame transformer at odd sizes (D 9, 3 heads, W 5, S 3, 37 steps)', async () => {
-    const model = await createModel(ODD);
+    const model = await createModel({ ...ODD, positional });
     expectMatchesReference(model, frames(37, 3, 1), 'transformer');
   });
 
@@ -45,18 +48,18 @@ describe('incremental attention equals direct recomputation', () => {
     ['sinks longer than the run', { window: 2, sinks: 50 }],
     ['a window longer than the run (full causal)', { window: 64, sinks: 0 }],
   ])('%s', async (_, override) => {
-    const model = await createModel({ ...ODD, ...override, blocks: 1 });
+    const model = await createModel({ ...ODD, ...override, blocks: 1, positional });
     expectMatchesReference(model, frames(13, 3, 2), 'transformer');
   });
 
   it('a token transformer with sinks', async () => {
-    const model = await createModel({ kind: 'transformer', vocabSize: 7, width: 6, heads: 2, mlpSize: 5, window: 3, sinks: 2, seed: 5 });
+    const model = await createModel({ kind: 'transformer', vocabSize: 7, width: 6, heads: 2, mlpSize: 5, window: 3, sinks: 2, seed: 5, positional });
     const random = seededRandom(9);
     expectMatchesReference(model, Array.from({ length: 21 }, () => Math.floor(random() * 7)), 'token transformer');
   });
 
   it.each([['lstm'], ['gru'], ['rnn']] as const)('a hybrid: a 2-layer %s whose top h feeds attention blocks (no PE)', async (cell) => {
-    const model = await createModel({ kind: 'hybrid', cell, layers: 2, inputSize: 3, hiddenSize: 9, heads: 3, mlpSize: 5, blocks: 2, window: 4, sinks: 1, seed: 6 });
+    const model = await createModel({ kind: 'hybrid', cell, layers: 2, inputSize: 3, hiddenSize: 9, heads: 3, mlpSize: 5, blocks: 2, window: 4, sinks: 1, seed: 6, positional: hybridPositional });
     expectMatchesReference(model, frames(23, 3, 3), `hybrid ${cell}`);
   });
 });
@@ -122,7 +125,7 @@ describe('streams of attention models', () => {
     }
 
     // window 1: each output depends only on its own frame and position, so a restored far position is checkable
-    const model = await createModel({ ...ODD, window: 1, sinks: 0 });
+    const model = await createModel({ ...ODD, window: 1, sinks: 0, positional: 'sinusoidal' });
     const start = 2 ** 24 - 2;
     const fresh = model.openStream();
     const snap = fresh.snapshot();
@@ -156,7 +159,7 @@ describe('bad attention configurations are refused, naming the value', () => {
   it('a saved transformer loads back with its kind, heads, window and sinks', async () => {
     const { tensors, meta } = await saved();
     const model = await loadModel(write(tensors, meta));
-    expect(model.arch.attention).toEqual({ width: 9, heads: 3, mlpSize: 7, blocks: 2, window: 5, sinks: 3 });
+    expect(model.arch.attention).toEqual({ width: 9, heads: 3, mlpSize: 7, blocks: 2, window: 5, sinks: 3, positional: 'alibi' });
   });
 
   it.each([

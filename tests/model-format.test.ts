@@ -663,8 +663,9 @@ describe('every malformed file is refused with a ModelFormatError naming the fil
     await expectFormatError(writeTemp(buildSafetensors(good, { metadata: { seqcast: '[1]' } }), 'meta-array'), /seqcast must be a JSON object/);
   });
 
-  it('seqcast metadata of an unknown format version', async () => {
-    await expectFormatError(writeTemp(buildSafetensors(good, { metadata: { seqcast: '{"format": 2}' } }), 'meta-v2'), /format 2 is not supported/);
+  it('seqcast metadata of a newer format version, or of none this version knows', async () => {
+    await expectFormatError(writeTemp(buildSafetensors(good, { metadata: { seqcast: '{"format": 3}' } }), 'meta-v3'), /format 3 is not supported \(this version reads 1 to 2\); the file was written by a newer seqcast/);
+    await expectFormatError(writeTemp(buildSafetensors(good, { metadata: { seqcast: '{"format": "2"}' } }), 'meta-v-string'), /format "2" is not supported/);
   });
 
   it('a normalizer whose mean or std has the wrong length', async () => {

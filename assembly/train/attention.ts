@@ -1,9 +1,10 @@
 // Training's forward and backward of an attention model's top: the residual rows from the input (a transformer's
-// embedding or proj_in plus the positional encoding of window-relative positions 0 .. T−1, or a hybrid's top h),
+// embedding or proj_in, plus, for the sinusoidal scheme, the encoding of window-relative positions 0 .. T−1; or a
+// hybrid's top h; ALiBi adds nothing here: its bias is on the scores, attention.ts),
 // every block (attention-block.ts), ln_f and the head; backward the same way down, into the embedding, proj_in and
 // dX (transformer) or Train.dTop (hybrid: then the recurrent stack, train/bptt.ts).
 
-import { KIND_TRANSFORMER } from "../codes";
+import { KIND_TRANSFORMER, POSITIONAL_SINUSOIDAL } from "../codes";
 import { addPositionalEncoding } from "../attention";
 import { blockBackwardTrain, blockForwardTrain } from "../attention-block";
 import { layerNormBackward, layerNormTrain } from "../layer-norm";
@@ -24,9 +25,10 @@ export function attentionForward(T: i32, B: i32): void {
       copyPaddedRows(AttentionTrain.inputRows, Train.input, TB, Shape.inputSize, Xp);
       affinePacked(residual, TB, D, AttentionTrain.inputRows, Xp, Weights.projInPanel, Weights.projInBias, 0, Dp);
     }
+    const sinusoidal = Shape.positional == POSITIONAL_SINUSOIDAL;
     for (let n = 0; n < TB; n++) {
       const row = residual + (<usize>(n * Dp) << 2);
-      addPositionalEncoding(row, D, <f64>(n / B));
+      if (sinusoidal) addPositionalEncoding(row, D, <f64>(n / B));
       zeroPad(row, D, Dp);
     }
   } else {

@@ -3,9 +3,9 @@
 
 import { readFile } from 'node:fs/promises';
 import { ModelFormatError } from '../errors.js';
-import type { AttentionArch, CellKind, ModelKind, Nonlinearity } from '../kernel/kernel.js';
+import type { AttentionArch, CellKind, ModelKind, Nonlinearity, PositionalScheme } from '../kernel/kernel.js';
 import { initTensor, seededRandom } from '../model/init.js';
-import { inferArch, parameterLayout, validateArch, type ModelArch } from '../model/layout.js';
+import { DEFAULT_POSITIONAL, inferArch, parameterLayout, validateArch, type ModelArch } from '../model/layout.js';
 import { parseMetadata, validateMetadata, withNonlinearity, type SeqcastMetadata } from '../model/metadata.js';
 import { readSafetensors } from '../model/safetensors.js';
 
@@ -39,6 +39,12 @@ export interface ModelSpec {
   window?: number;
   /** The stream's first positions kept forever (StreamingLLM sinks); default 0. */
   sinks?: number;
+  /**
+   * How attention knows order (docs/model-format.md, "Positions"): `alibi`, the default (a bias by each key's offset
+   * inside the cache: any stream position behaves as the trained ones), `sinusoidal` (a transformer's absolute
+   * encoding, as files before metadata format 2) or `none`.
+   */
+  positional?: PositionalScheme;
   /** Head outputs; default inputSize (frames, so forecast works) or vocabSize (tokens); 0 for no head. */
   outputSize?: number;
   /** Seed for the PyTorch-style initialisation; default 0. */
@@ -90,6 +96,8 @@ export function archFromSpec(spec: ModelSpec): { arch: ModelArch; metadata: Seqc
     blocks: spec.blocks ?? 1,
     window: spec.window ?? NaN,
     sinks: spec.sinks ?? 0,
+    // a spec built from a loaded model's metadata keeps that model's scheme
+    positional: (spec.positional ?? spec.metadata?.positional ?? DEFAULT_POSITIONAL) as PositionalScheme,
   };
   const recurrent = kind !== 'transformer';
   const headInput = attention ? attention.width : spec.hiddenSize;

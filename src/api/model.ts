@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../io/atomic-file.js';
 import { InputError, StateError } from '../errors.js';
 import { Kernel, type KernelVariant } from '../kernel/kernel.js';
 import type { ModelArch, TensorSpec } from '../model/layout.js';
-import { METADATA_FORMAT, type SeqcastMetadata } from '../model/metadata.js';
+import { metadataFormatFor, type SeqcastMetadata } from '../model/metadata.js';
 import { writeSafetensors } from '../model/safetensors.js';
 import { ModelHost, type StepInput } from './host.js';
 import { markedAsTrained, unfoldedLegacyHead, type OutputTarget } from './outputs.js';
@@ -245,7 +245,7 @@ export class Model {
     const tensors = this.layout.map((t, i) => ({ name: t.name, shape: t.shape, data: this.kernel.param(i).slice() }));
     const metadata: Record<string, string> = {
       format: 'pt',
-      seqcast: JSON.stringify({ ...this.metadata, format: METADATA_FORMAT, ...attentionHints(this.arch) }),
+      seqcast: JSON.stringify({ ...this.metadata, format: metadataFormatFor(this.arch), ...attentionHints(this.arch) }),
     };
     return writeSafetensors(tensors, metadata);
   }
@@ -269,5 +269,5 @@ export class Model {
 /** The metadata keys an attention model's file needs (shapes cannot tell them). */
 function attentionHints(arch: ModelArch): Record<string, unknown> {
   const a = arch.attention;
-  return a ? { kind: arch.kind, heads: a.heads, window: a.window, sinks: a.sinks } : {};
+  return a ? { kind: arch.kind, heads: a.heads, window: a.window, sinks: a.sinks, positional: a.positional } : {};
 }

@@ -9,13 +9,14 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createModel, type Model } from '../api/model.js';
 import { HEAD_AS_TRAINED } from '../api/outputs.js';
 import { InputError } from '../errors.js';
-import type { CellKind, Nonlinearity } from '../kernel/kernel.js';
+import type { CellKind, Nonlinearity, PositionalScheme } from '../kernel/kernel.js';
 import { readCsvData, readTextData, type NanPolicy } from '../train/data.js';
 import { runTraining } from '../train/loop.js';
 import { planCsv, planText, saveCheckpoint, type TrainingPlan } from '../train/plan.js';
 import type { TaskShape } from '../train/tasks.js';
 import { parseColumnList } from '../io/columns.js';
 import { describeFileError, OutputError } from '../io/files.js';
+import { architectureFrom } from './train-architecture.js';
 import { fmtLoss, Progress, type TrainIo } from './train-progress.js';
 import { checkUsage } from './usage.js';
 
@@ -55,11 +56,12 @@ export interface TrainOptions {
   sinks?: number;
   /** An rnn cell's activation: tanh or relu (nn.RNN's nonlinearity). */
   nonlinearity?: string;
+  /** Attention models: how attention knows order, alibi (default), sinusoidal (transformer) or none. */
+  positional?: string;
   /** No progress bar or progress lines; the summary still prints. */
   quiet?: boolean;
 }
 
-const TRAINABLE: CellKind[] = ['lstm', 'gru', 'rnn'];
 const SHAPES = ['many-to-many', 'many-to-one', 'one-to-one'];
 const DEFAULTS = { kind: 'lstm', hidden: 64, layers: 1, embed: 64, textWindow: 64, frameWindow: 32, batch: 32, lr: 2e-3, clip: 1, epochs: 10, valSplit: 0.1, patience: 3, seed: 0 };
 
@@ -102,6 +104,7 @@ export function addTrainCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--mlp <n>', 'transformer/hybrid: MLP width (default: 4 × --hidden)').argParser(integer))
     .addOption(new Option('--attention-window <n>', 'transformer/hybrid: positions each step attends to, itself included (default: --window)').argParser(integer))
     .addOption(new Option('--sinks <n>', 'transformer/hybrid: the stream\'s first positions, attended forever (default: 0)').argParser(integer))
+    .option('--positional <scheme>', 'transformer/hybrid: alibi (a bias by offset inside the window: any stream position works as the trained ones), sinusoidal (transformer: absolute positions, as before) or none (default: alibi)')
     .option('-q, --quiet', 'no progress bar or progress lines')
     .addHelpText(
       'after',
@@ -115,7 +118,9 @@ export function addTrainCommand(program: Command, finish: (exitCode: number) => 
         '',
         '  seqcast train --data input.txt --kind transformer --hidden 64 --heads 4 --blocks 2 --window 64 --out tiny-gpt.safetensors',
         '',
-        'transformer: --hidden is the model width D; positions in training windows count from 0.',
+        'transformer: --hidden is the model width D. Attention knows order by ALiBi offsets inside its window, so a',
+        '  stream far past the training windows sees what training saw (--positional sinusoidal: absolute positions,',
+        '  counted from 0 in each training window, which a long stream outgrows).',
         'hybrid: a --cell stack of --layers, whose top h feeds the attention blocks. See docs/training.md.',
       ].join('\n'),
     )
@@ -144,6 +149,7 @@ interface Settings {
   mlp: number;
   attentionWindow: number;
   sinks: number;
+  positional: PositionalScheme;
   hidden: number;
   layers: number;
   embed: number;
@@ -168,21 +174,8 @@ interface Settings {
 
 /** Checks every flag before anything is read or written; throws InputError naming the flag and its value. */
 export function settingsFrom(options: TrainOptions): Settings {
-  const kind = (options.kind ?? DEFAULTS.kind).toLowerCase();
-  const attention = kind === 'transformer' || kind === 'hybrid';
-  if (!attention && !(TRAINABLE as string[]).includes(kind)) {
-    throw new InputError(`--kind must be lstm, gru, rnn, transformer or hybrid, got ${JSON.stringify(options.kind)}`);
-  }
-  const cell = kind === 'hybrid' ? (options.cell ?? 'lstm').toLowerCase() : kind;
-  if (kind === 'hybrid' && !(TRAINABLE as string[]).includes(cell)) throw new InputError(`--cell must be lstm, gru or rnn, got ${JSON.stringify(options.cell)}`);
-  if (!attention) {
-    for (const [flag, given] of [['--cell', options.cell], ['--heads', options.heads], ['--blocks', options.blocks], ['--mlp', options.mlp], ['--attention-window', options.attentionWindow], ['--sinks', options.sinks]] as const) {
-      if (given !== undefined) throw new InputError(`${flag} applies to --kind transformer or hybrid, not ${kind}`);
-    }
-  }
-  const nonlinearity = options.nonlinearity?.toLowerCase();
-  if (nonlinearity !== undefined && nonlinearity !== 'tanh' && nonlinearity !== 'relu') throw new InputError(`--nonlinearity must be tanh or relu, got ${JSON.stringify(options.nonlinearity)}`);
-  if (nonlinearity !== undefined && cell !== 'rnn') throw new InputError(`--nonlinearity applies to rnn cells (--kind rnn, or --kind hybrid --cell rnn), not ${kind === 'hybrid' ? `a hybrid's ${cell}` : kind}`);
+  const architecture = architectureFrom(options, DEFAULTS.kind);
+  const attention = architecture.kind !== 'recurrent';
   const text = options.text === true || extname(options.data).toLowerCase() === '.txt';
   const shape = (options.task ?? 'many-to-many') as TaskShape;
   if (options.task === 'one-to-many') {
@@ -227,8 +220,7 @@ export function settingsFrom(options: TrainOptions): Settings {
   if (attention && hidden % heads !== 0) throw new InputError(`--heads ${heads} does not divide --hidden ${hidden} (the model width)`);
   return {
     text,
-    kind: attention ? (kind as 'transformer' | 'hybrid') : 'recurrent',
-    cell: cell as CellKind,
+    ...architecture,
     heads,
     blocks: positive('--blocks', options.blocks, 1),
     mlp: positive('--mlp', options.mlp, 4 * hidden),
@@ -253,7 +245,6 @@ export function settingsFrom(options: TrainOptions): Settings {
     labelType,
     nan,
     delta: options.delta === true,
-    nonlinearity,
   };
 }
 
@@ -290,7 +281,10 @@ export async function runTrain(options: TrainOptions, io: TrainIo): Promise<numb
   io.stdout.on('error', () => {});
   const settings = checkUsage('train', () => settingsFrom(options));
   await checkWritable(options.out);
-  const planOptions = { shape: settings.shape, window: settings.window, batch: settings.batch, valSplit: settings.valSplit, stride: settings.stride, delta: settings.delta, labelType: settings.labelType };
+  const planOptions = {
+    shape: settings.shape, window: settings.window, batch: settings.batch, valSplit: settings.valSplit, stride: settings.stride, delta: settings.delta, labelType: settings.labelType,
+    sinks: settings.kind === 'recurrent' ? 0 : settings.sinks, carriesState: settings.kind !== 'transformer',
+  };
   let plan: TrainingPlan;
   if (settings.text) {
     plan = planText(await readTextData(options.data), planOptions);
@@ -318,6 +312,7 @@ export async function runTrain(options: TrainOptions, io: TrainIo): Promise<numb
     mlpSize: settings.mlp,
     window: settings.attentionWindow,
     sinks: settings.sinks,
+    positional: settings.positional,
   };
   const model = await createModel({
     cell: settings.kind === 'transformer' ? undefined : settings.cell,

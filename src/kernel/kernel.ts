@@ -13,6 +13,12 @@ export type CellKind = keyof typeof CELL_CODES;
 /** nn.RNN's activation: the ABI's CELL_RNN_TANH (`rnn`) or CELL_RNN_RELU, same tensors and state. */
 export type Nonlinearity = 'tanh' | 'relu';
 const CELL_RNN_RELU = 3;
+/**
+ * Positional schemes of attention models as the ABI numbers them (docs/abi.md, configurePositional):
+ * `sinusoidal` (the absolute encoding added to a transformer's input), `none`, `alibi` (a bias by in-cache offset).
+ */
+export const POSITIONAL_CODES = { sinusoidal: 0, none: 1, alibi: 2 } as const;
+export type PositionalScheme = keyof typeof POSITIONAL_CODES;
 
 /** Model kinds as the ABI numbers them. */
 export const KIND_CODES = { recurrent: 0, transformer: 1, hybrid: 2 } as const;
@@ -29,7 +35,9 @@ export interface KernelExports {
   configureHybrid(kind: number, layers: number, inputSize: number, vocabSize: number, hiddenSize: number,
     heads: number, mlpSize: number, blocks: number, window: number, sinks: number,
     headSize: number, batchCapacity: number, initialSlots: number): number;
+  configurePositional(scheme: number): number;
   getKind(): number;
+  getPositional(): number;
   slotPosition(slot: number): number;
   slotSetPosition(slot: number, position: number): number;
   slotAttentionPtr(slot: number, block: number): number;
@@ -114,6 +122,12 @@ export interface AttentionArch {
   window: number;
   /** ...and to the stream's first S positions, which are never evicted. */
   sinks: number;
+  /**
+   * How attention knows order: `alibi` (each head's scores biased by the key's offset inside the cache, so any
+   * stream position behaves as the trained ones), `sinusoidal` (a transformer's absolute encoding, files before
+   * format 2) or `none` (a hybrid's files before format 2: its recurrent state carries order).
+   */
+  positional: PositionalScheme;
 }
 
 /** Shape of one model as the kernel sees it. */
@@ -191,6 +205,7 @@ export class Kernel {
         a!.heads, a!.mlpSize, a!.blocks, a!.window, a!.sinks, arch.headSize, batch, slots);
     }
     check(code, `configure (${arch.kind})`);
+    if (a) check(exports.configurePositional(POSITIONAL_CODES[a.positional]), `configurePositional (${a.positional})`);
     return new Kernel(exports);
   }
 

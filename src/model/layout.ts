@@ -2,7 +2,7 @@
 // place that knows which tensors a model has, their shapes and their order.
 
 import { ModelFormatError } from '../errors.js';
-import type { AttentionArch, CellKind, KernelArch, ModelKind } from '../kernel/kernel.js';
+import type { AttentionArch, CellKind, KernelArch, ModelKind, PositionalScheme } from '../kernel/kernel.js';
 
 /**
  * The shape of a model: recurrent ([embed] → RNN/LSTM/GRU → [head]),
@@ -23,6 +23,7 @@ export interface AttentionHints {
   heads?: unknown;
   window?: unknown;
   sinks?: unknown;
+  positional?: unknown;
 }
 
 export interface TensorSpec {
@@ -92,6 +93,7 @@ export function validateArch(arch: ModelArch, source = 'model spec'): void {
     if (!a) throw new ModelFormatError(`${source}: a ${arch.kind} model needs attention settings`);
     positive.push(['width', a.width], ['heads', a.heads], ['mlpSize', a.mlpSize], ['blocks', a.blocks], ['window', a.window]);
     validateAttention(a, source);
+    checkPositional(a.positional, arch.kind, `${source}: positional`);
   }
   for (const [field, value] of positive) {
     if (!Number.isInteger(value) || value < 1) throw new ModelFormatError(`${field} must be a positive integer, got ${value}`);
@@ -147,6 +149,31 @@ export function validateAttention(a: AttentionArch, source: string): void {
 
 const KINDS: ModelKind[] = ['recurrent', 'transformer', 'hybrid'];
 
+/** The positional schemes this version knows (docs/model-format.md, "Positions"). */
+export const POSITIONAL_SCHEMES: readonly PositionalScheme[] = ['alibi', 'sinusoidal', 'none'];
+
+/** A new attention model's scheme when its spec or `seqcast train` names none: attention by in-cache offset. */
+export const DEFAULT_POSITIONAL: PositionalScheme = 'alibi';
+
+/** What a file that names no scheme means (every file before metadata format 2): a transformer's absolute sinusoidal encoding, a hybrid's none. */
+export function legacyPositional(kind: ModelKind): PositionalScheme {
+  return kind === 'transformer' ? 'sinusoidal' : 'none';
+}
+
+/**
+ * Checks `value` as the positional scheme of a `kind` model; `what` names it in messages (`seqcast metadata
+ * "positional"`, or a spec's `positional`). A hybrid has no absolute encoding to keep, so it takes alibi or none.
+ */
+export function checkPositional(value: unknown, kind: ModelKind, what: string): PositionalScheme {
+  if (typeof value !== 'string' || !(POSITIONAL_SCHEMES as readonly string[]).includes(value)) {
+    throw new ModelFormatError(`${what} is ${JSON.stringify(value)}; this version knows ${POSITIONAL_SCHEMES.map((s) => `"${s}"`).join(', ')} (a newer seqcast may read it)`);
+  }
+  if (value === 'sinusoidal' && kind === 'hybrid') {
+    throw new ModelFormatError(`${what} is "sinusoidal", but a hybrid's attention has no absolute positional encoding; use "alibi" or "none"`);
+  }
+  return value as PositionalScheme;
+}
+
 const RECURRENT_NAME = /^(?:(rnn|lstm|gru)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$/;
 /** The backward direction of a bidirectional nn.RNN / nn.LSTM / nn.GRU (bidirectional=True). */
 const REVERSE_NAME = /^(?:(rnn|lstm|gru)\.)?(?:weight_ih|weight_hh|bias_ih|bias_hh)_l\d+_reverse$/;
@@ -154,7 +181,7 @@ const BLOCK_NAME = /^blocks\.(\d+)\./;
 
 /**
  * Infers the architecture from state_dict names and shapes (plus, for
- * attention models, the metadata's kind, heads, window and sinks), then checks
+ * attention models, the metadata's kind, heads, window, sinks and positional scheme), then checks
  * that the tensors are exactly the ones that architecture has, with the right
  * shapes. `source` names the file in messages.
  */
@@ -201,6 +228,7 @@ export function inferArch(shapes: Map<string, number[]>, source: string, hints: 
       blocks: count,
       window: requireHint(hints.window, 'window', source),
       sinks: hints.sinks === undefined ? 0 : requireHint(hints.sinks, 'sinks', source),
+      positional: hints.positional === undefined ? legacyPositional(kind) : checkPositional(hints.positional, kind, `${source}: seqcast metadata "positional"`),
     };
     validateAttention(attention, source);
     if (kind === 'hybrid') {
@@ -335,12 +363,18 @@ export function checkTensorsMatch(arch: ModelArch, shapes: Map<string, number[]>
   }
 }
 
+/**
+ * The scheme in a description, unless it is the kind's legacy one: a description (which snapshots hash, to refuse
+ * another model's state) of a model files before format 2 could hold reads as it always did.
+ */
+const POSITIONAL_WORDS: Record<PositionalScheme, string> = { alibi: 'ALiBi positions', sinusoidal: 'sinusoidal positions', none: 'no positional encoding' };
+
 /** "a 2-layer lstm, input 4, hidden 8, head 3" — used in messages. */
 export function describeArch(arch: KernelArch): string {
   const input = arch.vocabSize > 0 ? `vocabulary ${arch.vocabSize}, embedding ${arch.inputSize}` : `input ${arch.inputSize}`;
   const head = arch.headSize > 0 ? `, head ${arch.headSize}` : ', no head';
   const a = arch.attention;
-  const blocks = a ? `${a.blocks} attention block${a.blocks > 1 ? 's' : ''} (D ${a.width}, ${a.heads} heads, MLP ${a.mlpSize}, window ${a.window}, sinks ${a.sinks})` : '';
+  const blocks = a ? `${a.blocks} attention block${a.blocks > 1 ? 's' : ''} (D ${a.width}, ${a.heads} heads, MLP ${a.mlpSize}, window ${a.window}, sinks ${a.sinks}${a.positional === legacyPositional(arch.kind) ? '' : `, ${POSITIONAL_WORDS[a.positional]}`})` : '';
   if (arch.kind === 'transformer') return `a transformer with ${input}, ${blocks}${head}`;
   const cell = arch.nonlinearity === 'relu' ? `${arch.cell} (relu)` : arch.cell;
   const stack = `a ${arch.layers}-layer ${cell} with ${input}, hidden ${arch.hiddenSize}`;

@@ -3,10 +3,19 @@
 
 import { ModelFormatError } from '../errors.js';
 import type { Nonlinearity } from '../kernel/kernel.js';
-import { LIMITS, type ModelArch } from './layout.js';
+import { checkPositional, legacyPositional, LIMITS, type ModelArch } from './layout.js';
 
-/** Version of the metadata JSON this code writes. */
-export const METADATA_FORMAT = 1;
+/**
+ * The newest version of the metadata JSON this code reads. Format 2 added `positional`; seqcast writes 2 only for
+ * a file a format-1 reader would run wrong (an attention model whose scheme is not its kind's legacy one), else 1.
+ */
+export const METADATA_FORMAT = 2;
+
+/** The format version a file of `arch` needs: 2 when its positional scheme is one format 1 cannot say, else 1. */
+export function metadataFormatFor(arch: ModelArch): number {
+  const a = arch.attention;
+  return a && a.positional !== legacyPositional(arch.kind) ? 2 : 1;
+}
 
 /** Per-channel statistics: the model sees (x − mean) / std and its outputs are mapped back. */
 export interface Normalizer {
@@ -31,11 +40,13 @@ export interface SeqcastMetadata {
   sinks?: number;
   /** An nn.RNN's activation, which its tensors cannot tell: "tanh" (the default) or "relu". */
   nonlinearity?: Nonlinearity;
+  /** Attention models (format 2): "alibi", "sinusoidal" or "none"; absent: the kind's legacy scheme (layout.ts). */
+  positional?: string;
   /** Anything else is kept as is and written back on save. */
   [key: string]: unknown;
 }
 
-/** Parses the `seqcast` metadata JSON (check it with validateMetadata once the model's shape is known). */
+/** Parses the `seqcast` metadata JSON and checks its format version (check the rest with validateMetadata once the model's shape is known). */
 export function parseMetadata(text: string | undefined, source: string): SeqcastMetadata {
   if (text === undefined) return {};
   let value: unknown;
@@ -47,7 +58,13 @@ export function parseMetadata(text: string | undefined, source: string): Seqcast
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ModelFormatError(`${source}: __metadata__.seqcast must be a JSON object`);
   }
-  return value as SeqcastMetadata;
+  const meta = value as SeqcastMetadata;
+  // first, so that a newer file is refused as newer, not for a key this version does not know
+  if (meta.format !== undefined && !(Number.isInteger(meta.format) && meta.format >= 1 && meta.format <= METADATA_FORMAT)) {
+    const newer = typeof meta.format === 'number' && meta.format > METADATA_FORMAT;
+    throw new ModelFormatError(`${source}: seqcast metadata format ${JSON.stringify(meta.format)} is not supported (this version reads 1 to ${METADATA_FORMAT})${newer ? '; the file was written by a newer seqcast: upgrade to load it' : ''}`);
+  }
+  return meta;
 }
 
 /**
@@ -56,13 +73,11 @@ export function parseMetadata(text: string | undefined, source: string): Seqcast
  * Runs before any kernel memory exists.
  */
 export function validateMetadata(meta: SeqcastMetadata, arch: ModelArch, source: string): void {
-  if (meta.format !== undefined && meta.format !== METADATA_FORMAT) {
-    throw new ModelFormatError(`${source}: seqcast metadata format ${JSON.stringify(meta.format)} is not supported (this version reads ${METADATA_FORMAT})`);
-  }
   if (meta.kind !== undefined && meta.kind !== arch.kind) {
     throw new ModelFormatError(`${source}: seqcast metadata kind is ${JSON.stringify(meta.kind)}, but the model is a ${arch.kind} model`);
   }
   validateAttentionHints(meta, source);
+  validatePositional(meta, arch, source);
   validateTarget(meta, arch, source);
   validateNonlinearity(meta, arch, source);
   if (meta.normalizer !== undefined) {
@@ -133,6 +148,20 @@ function validateNonlinearity(meta: SeqcastMetadata, arch: ModelArch, source: st
 /** The architecture with the activation the (validated) metadata names; unchanged for tanh or no key. */
 export function withNonlinearity(arch: ModelArch, meta: SeqcastMetadata): ModelArch {
   return meta.nonlinearity === 'relu' ? { ...arch, nonlinearity: 'relu' } : arch;
+}
+
+/**
+ * `positional`, when present: a known scheme (an attention model's was read, and checked, by inferArch or the
+ * spec; a recurrent model's is kept and written back), and the model's own.
+ */
+function validatePositional(meta: SeqcastMetadata, arch: ModelArch, source: string): void {
+  if (meta.positional === undefined) return;
+  const what = `${source}: seqcast metadata "positional"`;
+  if (!arch.attention) {
+    checkPositional(meta.positional, 'transformer', what);
+  } else if (meta.positional !== arch.attention.positional) {
+    throw new ModelFormatError(`${what} is ${JSON.stringify(meta.positional)}, but the model's attention uses "${arch.attention.positional}"`);
+  }
 }
 
 /** Limits of `heads`, `window` and `sinks` (any model that carries them: they are written back on save). */

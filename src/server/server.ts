@@ -339,10 +339,7 @@ export class SeqcastServer {
       );
     every(this.options.metricsIntervalMs, () => this.dashboards.sendMetrics(this.metrics, this.table.counts(), this.connections));
     every(Math.min(1000, this.options.headersTimeoutMs / 2), () => this.deadlines.sweep());
-    every(this.options.pingIntervalMs, () => {
-      const dropped = this.heartbeat.beat();
-      if (dropped > 0) this.log(`dropped ${dropped} WebSocket${dropped === 1 ? '' : 's'} silent since the last ping (no pong, no message)`);
-    });
+    every(this.options.pingIntervalMs, () => this.heartbeat.beat(this.log));
     every(Math.max(10, Math.min(this.options.idleMs / 2, this.options.orphanTtlMs / 2, 5000)), () => {
       this.parkIdle();
       this.expireOrphans();

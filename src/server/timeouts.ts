@@ -82,8 +82,8 @@ export class Heartbeat {
     ws.once('close', () => this.sockets.delete(ws));
   }
 
-  /** One beat: drops the sockets silent since the last, pings the others; how many were dropped. */
-  beat(): number {
+  /** One beat: drops the sockets silent since the last (saying how many to `log`), pings the others; how many were dropped. */
+  beat(log?: (line: string) => void): number {
     let dropped = 0;
     for (const ws of this.sockets) {
       if (!this.alive.get(ws)) {
@@ -95,6 +95,7 @@ export class Heartbeat {
       this.alive.set(ws, false);
       if (ws.readyState === ws.OPEN) ws.ping();
     }
+    if (dropped > 0) log?.(`dropped ${dropped} WebSocket${dropped === 1 ? '' : 's'} silent since the last ping (no pong, no message)`);
     return dropped;
   }
 }

@@ -21,6 +21,10 @@ export interface PlanOptions {
   delta?: boolean;
   /** How to read the label column: classes (cross-entropy), values (MSE), or decide from the values. */
   labelType?: 'auto' | 'class' | 'value';
+  /** An attention model's S sinks (tasks.ts: the windows show them as a stream does); 0 or absent otherwise. */
+  sinks?: number;
+  /** Whether the model carries state between text chunks (recurrent, hybrid): then chunks are never edited. */
+  carriesState?: boolean;
 }
 
 export interface TrainingPlan {
@@ -152,7 +156,7 @@ export function planCsv(data: CsvData, options: PlanOptions): TrainingPlan {
   const train = positions(0, nTrain);
   const validation = nVal > 0 ? positions(nTrain, N) : undefined;
   const stride = options.stride ?? (shape === 'many-to-many' ? T : 1);
-  const task = new WindowTask(shape, loss, 'frames', train, validation, T, B, stride, outputSize);
+  const task = new WindowTask(shape, loss, 'frames', train, validation, T, B, stride, outputSize, options.sinks ?? 0);
   notes.unshift(
     `${data.file}: ${rowsWord(N, 'row')} × ${rowsWord(X, 'channel')} (${data.channels.join(', ')})` +
       (data.timeColumn ? `; time column ${JSON.stringify(data.timeColumn.name)} skipped` : '') +
@@ -208,13 +212,13 @@ export function planText(data: TextData, options: PlanOptions): TrainingPlan {
     // B rows of at least T + 1 characters each
     batch = Math.min(batch, Math.floor((nTrain - 1) / T));
     if (batch < options.batch) notes.push(`--batch lowered to ${batch}: the training text holds only ${batch} row${batch === 1 ? '' : 's'} of ${T + 1} characters`);
-    task = new TbpttTextTask(train, validation, T, batch);
+    task = new TbpttTextTask(train, validation, T, batch, options.carriesState === false ? (options.sinks ?? 0) : 0);
   } else {
     if (validation && nVal < need) {
       throw new InputError(`the validation part of ${data.file} (its last ${rowsWord(nVal, 'character')}, --val-split ${valSplit}) is too short: ${what}; use a larger --val-split, a smaller --window, or --val-split 0`);
     }
     const positions = (ids: Int32Array): Positions => ({ count: ids.length - 1, input: (t) => ids[t], target: (t) => ids[t + 1] });
-    task = new WindowTask(shape, 'ce', 'tokens', positions(train), validation && positions(validation), T, batch, options.stride ?? 1, V);
+    task = new WindowTask(shape, 'ce', 'tokens', positions(train), validation && positions(validation), T, batch, options.stride ?? 1, V, options.sinks ?? 0);
   }
   notes.unshift(`${data.file}: ${rowsWord(N, 'character')}, vocabulary of ${V} (${JSON.stringify(data.vocab.join('').slice(0, 40))}${V > 40 ? '…' : ''})`);
   notes.push(`split: ${rowsWord(nTrain, 'character')} for training, ${rowsWord(nVal, 'character')} for validation`);

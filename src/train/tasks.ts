@@ -1,7 +1,8 @@
 // What one training step feeds the kernel: windows of T steps, in batches of B, and how validation measures the
 // model the way it will run. WindowTask cuts independent windows (zero initial state) and shuffles their order each
 // epoch (seeded); TbpttTextTask carries the state across consecutive chunks of each batch row (truncated BPTT), as
-// char-rnn does.
+// char-rnn does. Attention models with S sinks see, as a stream does, sinks that lie far from the positions that
+// attend them: a window's first S positions (the kernel keeps them as its sinks) come from elsewhere in the data.
 
 import type { Model } from '../api/model.js';
 import type { LossKind, TrainingWindow } from '../api/train.js';
@@ -86,7 +87,14 @@ export class WindowTask implements TrainTask {
   private readonly mask?: Float32Array;
   private readonly blankTarget: Float32Array | number;
   private readonly validationStarts: number[];
+  /** Where each window's sink rows start, by window (many-to-many with sinks); else empty. */
+  private sinkStarts: number[] = [];
 
+  /**
+   * `sinks`: an attention model's S. Many-to-many windows then begin with S rows from a random place of the
+   * training part (a stream's sinks are its first positions, soon far behind; the model must not read them as the
+   * rows just before), followed by T − S contiguous rows; validation streams, sinks and all, as serve runs it.
+   */
   constructor(
     readonly shape: TaskShape,
     readonly loss: LossKind,
@@ -97,6 +105,7 @@ export class WindowTask implements TrainTask {
     readonly batch: number,
     private readonly stride: number,
     outputSize: number,
+    private readonly sinks = 0,
   ) {
     this.perEpoch = Math.floor((train.count - window) / stride) + 1;
     this.stepsPerEpoch = Math.ceil(this.perEpoch / batch);
@@ -118,10 +127,23 @@ export class WindowTask implements TrainTask {
     // a late phase can leave one window fewer: keep every epoch the same length
     while (starts.length < this.perEpoch) starts.push(Math.floor(random() * (count - T + 1)));
     this.starts = shuffle(starts, random);
+    const S = this.sinks;
+    this.sinkStarts = this.shape === 'many-to-many' && S > 0 && S < T ? this.starts.map(() => Math.floor(random() * (count - S + 1))) : [];
   }
 
   windows(k: number): TrainingWindow[] {
-    return this.starts.slice(k * this.batch, (k + 1) * this.batch).map((s) => this.windowAt(this.train, s));
+    const from = k * this.batch;
+    return this.starts.slice(from, from + this.batch).map((s, i) => {
+      const window = this.windowAt(this.train, s);
+      const sinkStart = this.sinkStarts[from + i];
+      if (sinkStart !== undefined) {
+        for (let t = 0; t < this.sinks; t++) {
+          window.inputs[t] = this.train.input(sinkStart + t);
+          window.targets[t] = this.train.target(sinkStart + t);
+        }
+      }
+      return window;
+    });
   }
 
   unitsAt(k: number): number {
@@ -130,7 +152,7 @@ export class WindowTask implements TrainTask {
 
   afterStep(): void {}
 
-  private windowAt(source: Positions, start: number): TrainingWindow {
+  private windowAt(source: Positions, start: number): TrainingWindow & { inputs: unknown[]; targets: unknown[] } {
     const T = this.window;
     const inputs = new Array(T);
     const targets = new Array(T);
@@ -190,7 +212,10 @@ export function streamedLoss(model: Model, positions: Positions, loss: LossKind)
  * into B contiguous rows; step k trains on chunk k (T characters) of every
  * row, starting from the state the previous chunk ended in (detached). The
  * state starts at zero every epoch. Validation runs the validation ids the
- * same way (B rows, state carried), forward only.
+ * same way (B rows, state carried), forward only. A transformer with S sinks
+ * (nothing carried between chunks) reads each chunk after the first with its
+ * row's first S characters in place of its own first S, as a stream over the
+ * row keeps its first positions as sinks.
  */
 export class TbpttTextTask implements TrainTask {
   readonly loss = 'ce' as const;
@@ -206,6 +231,7 @@ export class TbpttTextTask implements TrainTask {
     private readonly validation: Int32Array | undefined,
     readonly window: number,
     readonly batch: number,
+    private readonly sinks = 0,
   ) {
     this.rowLength = Math.floor((train.length - 1) / batch);
     this.stepsPerEpoch = Math.floor(this.rowLength / window);
@@ -219,14 +245,19 @@ export class TbpttTextTask implements TrainTask {
 
   windows(k: number): TrainingWindow[] {
     const T = this.window, L = this.rowLength;
+    const S = this.sinks;
     return Array.from({ length: this.batch }, (_, b) => {
       const at = b * L + k * T;
-      return {
-        inputs: this.train.subarray(at, at + T),
-        targets: this.train.subarray(at + 1, at + T + 1),
-        h0: this.h?.[b],
-        c0: this.c?.[b],
-      };
+      let inputs = this.train.subarray(at, at + T), targets = this.train.subarray(at + 1, at + T + 1);
+      if (S > 0 && S < T && k > 0) {
+        // the row's first S ids and targets, then the chunk's own from position S on
+        const row = b * L;
+        inputs = Int32Array.from(inputs);
+        targets = Int32Array.from(targets);
+        inputs.set(this.train.subarray(row, row + S));
+        targets.set(this.train.subarray(row + 1, row + S + 1));
+      }
+      return { inputs, targets, h0: this.h?.[b], c0: this.c?.[b] };
     });
   }
 

@@ -36,17 +36,27 @@ export function positionalEncoding(p: number, d: number): Vec {
   });
 }
 
+/**
+ * ALiBi's slope of head h of `heads` (the paper's geometric sequence): c the largest power of two ≤ heads,
+ * 2^(−8(h+1)/c) for h < c, then 2^(−4(2(h−c)+1)/c).
+ */
+export function alibiSlope(h: number, heads: number): number {
+  const c = 2 ** Math.floor(Math.log2(heads));
+  return Math.fround(h < c ? 2 ** ((-8 * (h + 1)) / c) : 2 ** ((-4 * (2 * (h - c) + 1)) / c));
+}
+
 /** Query i may attend key j: causal, and a sink (j < S) or inside the window. */
 export function allowed(i: number, j: number, window: number, sinks: number): boolean {
   return j <= i && (j < sinks || j >= i - window + 1);
 }
 
 /**
- * Multi-head self-attention over a whole sequence with the mask above.
+ * Multi-head self-attention over a whole sequence with the mask above; with `alibi`, the score of the n-th allowed
+ * key (ascending) gets −m_h · (keys − 1 − n), its offset inside the cache (sinks just before the window).
  * Returns out (T, D) and per position the weights per head over the allowed keys, ascending.
  */
 export function attention(
-  xs: Vec[], p: (name: string) => Float32Array, prefix: string, heads: number, window: number, sinks: number,
+  xs: Vec[], p: (name: string) => Float32Array, prefix: string, heads: number, window: number, sinks: number, alibi = false,
 ): { out: Vec[]; weights: Vec[][] } {
   const d = xs[0].length;
   const headDim = d / heads;
@@ -59,10 +69,11 @@ export function attention(
     const perHead: Vec[] = [];
     for (let h = 0; h < heads; h++) {
       const o = h * headDim;
-      const scores = keys.map((j) => {
+      const slope = alibi ? alibiSlope(h, heads) : 0;
+      const scores = keys.map((j, n) => {
         let s = 0;
         for (let e = 0; e < headDim; e++) s += qkv[i][o + e] * qkv[j][d + o + e];
-        return s / Math.sqrt(headDim);
+        return s / Math.sqrt(headDim) - slope * (keys.length - 1 - n);
       });
       const max = Math.max(...scores);
       const exps = scores.map((s) => Math.exp(s - max));
@@ -80,10 +91,10 @@ export function attention(
 }
 
 /** One pre-LN block over a whole sequence: a = u + MHA(LN1 u); out = a + fc2(gelu(fc1(LN2 a))). */
-export function block(us: Vec[], p: (name: string) => Float32Array, prefix: string, heads: number, window: number, sinks: number) {
+export function block(us: Vec[], p: (name: string) => Float32Array, prefix: string, heads: number, window: number, sinks: number, alibi = false) {
   const d = us[0].length;
   const ln1 = us.map((u) => layerNorm(u, p(`${prefix}ln1.weight`), p(`${prefix}ln1.bias`)));
-  const { out: attn, weights } = attention(ln1, p, `${prefix}attn.`, heads, window, sinks);
+  const { out: attn, weights } = attention(ln1, p, `${prefix}attn.`, heads, window, sinks, alibi);
   const a = us.map((u, t) => u.map((v, j) => v + attn[t][j]));
   const ff = p(`${prefix}fc1.bias`).length;
   const out = a.map((row) => {
@@ -149,13 +160,14 @@ export function referenceForward(model: Model, inputs: (Vec | number)[], startPo
       const e = typeof x === 'number'
         ? Array.from(p('embed.weight').slice(x * a.width, (x + 1) * a.width))
         : linear(p('proj_in.weight'), p('proj_in.bias'), x, a.width);
+      if (a.positional !== 'sinusoidal') return e;
       const pe = positionalEncoding(startPosition + t, a.width);
       return e.map((v, j) => v + pe[j]);
     });
   }
   const weights: Vec[][][] = [];
   for (let i = 0; i < a.blocks; i++) {
-    const result = block(us, p, `blocks.${i}.`, a.heads, a.window, a.sinks);
+    const result = block(us, p, `blocks.${i}.`, a.heads, a.window, a.sinks, a.positional === 'alibi');
     us = result.out;
     weights.push(result.weights);
   }
