@@ -1,7 +1,8 @@
 // The kernel embedded in C with no JavaScript (examples/c-host): build/seqcast-scalar.wasm translated by wabt's
 // wasm2c, compiled by gcc with wabt's runtime and main.c, run on real model files and CSV frames. Its every output
 // is bit for bit what Node computes with the same scalar build through the library (and with the SIMD build, which
-// the scalar build equals), for recurrent, token, hybrid-attention and transformer models and the demo model.
+// the scalar build equals), for recurrent (GRU, ReLU RNN), token, hybrid-attention and transformer models and the
+// demo model.
 // Needs make, gcc and wasm2c (Debian: apt-get install wabt gcc make; .ci/run installs them); skipped without them.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -25,6 +26,7 @@ const ROWS = 23;
 /** The models: a kind each, sizes odd so every tail path runs. */
 const MODELS: Array<{ name: string; spec: ModelSpec }> = [
   { name: 'a 2-layer GRU on 3-channel frames', spec: { cell: 'gru', layers: 2, inputSize: 3, hiddenSize: 13, outputSize: 2, seed: 11 } },
+  { name: 'a ReLU RNN (its metadata says so: its tensors are a tanh one\'s)', spec: { cell: 'rnn', nonlinearity: 'relu', inputSize: 2, hiddenSize: 7, outputSize: 1, seed: 15 } },
   { name: 'a char-level LSTM on tokens (the token-table path)', spec: { cell: 'lstm', vocabSize: 11, inputSize: 8, hiddenSize: 9, seed: 12 } },
   {
     name: 'a hybrid: LSTM under 2 attention blocks, window 4 and a sink',

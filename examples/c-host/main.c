@@ -51,14 +51,16 @@ static int32_t check(uint32_t result, const char *call) {
 
 /* ── the architecture, from tensor names and shapes (docs/model-format.md) ──────────────────────────────────── */
 
-enum { CELL_RNN_TANH = 0, CELL_LSTM = 1, CELL_GRU = 2 };
-static const char *CELL_PREFIX[] = { "rnn", "lstm", "gru" };
+enum { CELL_RNN_TANH = 0, CELL_LSTM = 1, CELL_GRU = 2, CELL_RNN_RELU = 3 };
+enum { POSITIONAL_SINUSOIDAL = 0, POSITIONAL_NONE = 1, POSITIONAL_ALIBI = 2 };
+static const char *CELL_PREFIX[] = { "rnn", "lstm", "gru", "rnn" }; /* tensor names: both RNNs are "rnn." */
 
 typedef struct {
   const char *kind;                  /* "recurrent", "transformer" or "hybrid" */
   int cell, layers;                  /* cell = -1: no recurrent stack */
   int input, vocab, hidden, output;  /* input: frame width X, or the embedding width E for token models */
   int width, heads, mlp, blocks, window, sinks;
+  int positional;                    /* POSITIONAL_*: -1 for the kind's default (a file without the key) */
   float *mean, *std;                 /* normalizer (input floats each), or NULL */
 } architecture;
 
@@ -83,7 +85,7 @@ static int metadata_int(const model_file *file, const char *key, int fallback) {
 }
 
 static architecture infer(const model_file *file) {
-  architecture a = { .cell = -1 };
+  architecture a = { .cell = -1, .positional = -1 };
   for (int c = 0; c < 3; c++) if (find(file, "%s.weight_ih_l%d", CELL_PREFIX[c], 0)) a.cell = c;
   const tensor *embed = model_file_tensor(file, "embed.weight"), *proj = model_file_tensor(file, "proj_in.weight");
   if (embed) { a.vocab = (int)embed->shape[0]; a.input = (int)embed->shape[1]; }
@@ -104,8 +106,23 @@ static architecture infer(const model_file *file) {
     a.window = metadata_int(file, "window", 0);
     a.sinks = metadata_int(file, "sinks", 0);
     if (a.heads < 1 || a.window < 1) die("%s", "an attention model needs heads and window in its seqcast metadata");
+    /* how attention knows order (docs/model-format.md, "Positions"): a file without the key keeps the kind's default */
+    const json_value *positional = json_get(&file->seqcast, "positional");
+    if (positional) {
+      static const char *SCHEMES[] = { "sinusoidal", "none", "alibi" };
+      for (int p = 0; p < 3; p++) if (positional->kind == JSON_STRING && strcmp(positional->string, SCHEMES[p]) == 0) a.positional = p;
+      if (a.positional < 0) die("%s", "metadata \"positional\" must be \"alibi\", \"sinusoidal\" or \"none\"");
+    }
   } else if (a.cell < 0) {
     die("%s", "no rnn, lstm or gru weights and no attention blocks: not a seqcast model");
+  }
+  /* a relu nn.RNN has a tanh one's tensors: only the metadata tells them apart (docs/model-format.md) */
+  const json_value *nonlinearity = json_get(&file->seqcast, "nonlinearity");
+  if (nonlinearity) {
+    int relu = nonlinearity->kind == JSON_STRING && strcmp(nonlinearity->string, "relu") == 0;
+    int tanh_ = nonlinearity->kind == JSON_STRING && strcmp(nonlinearity->string, "tanh") == 0;
+    if ((!relu && !tanh_) || a.cell != CELL_RNN_TANH) die("%s", "metadata \"nonlinearity\" must be \"tanh\" or \"relu\", on an rnn model");
+    if (relu) a.cell = CELL_RNN_RELU;
   }
   a.kind = a.blocks == 0 ? "recurrent" : a.cell >= 0 ? "hybrid" : "transformer";
   const tensor *head = model_file_tensor(file, "head.weight");
@@ -180,6 +197,7 @@ static void configure(const architecture *a, uint32_t batch) {
                                         (uint32_t)a->window, (uint32_t)a->sinks, (uint32_t)a->output, batch, batch);
   }
   check(result, "configure");
+  if (a->positional >= 0) check(Z_seqcastZ_configurePositional(&kernel, (uint32_t)a->positional), "configurePositional");
 }
 
 /* ── frames from a CSV ──────────────────────────────────────────────────────────────────────────────────────── */

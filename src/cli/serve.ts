@@ -153,7 +153,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     variant === 'relaxed'
       ? '  kernel: build/seqcast-relaxed.wasm (relaxed SIMD: fused multiply-adds)\n'
       : variant === 'scalar'
-        ? '  kernel: build/seqcast-scalar.wasm (no SIMD: slower; results within the golden tolerances of the SIMD build\'s)\n'
+        ? '  kernel: build/seqcast-scalar.wasm (no SIMD: the plain SIMD build\'s results, bit for bit, slower)\n'
         : `  kernel: build/seqcast.wasm (plain SIMD${supportsRelaxedSimd() ? '' : '; the faster relaxed-SIMD build needs Node 22+ or a browser'})\n`,
   );
   out.write(`  detections: anomaly score >= ${detectionThreshold(options.detectionProfile)} (NAB's ${options.detectionProfile} profile, bench/RESULTS.md)\n`);

@@ -94,6 +94,7 @@ export function resolveVariant(wanted: KernelVariant | 'auto' = 'auto'): KernelV
 const BUILD_URLS: Record<string, URL> = {
   [KERNEL_FILES.baseline]: new URL('../../build/seqcast.wasm', import.meta.url),
   [KERNEL_FILES.relaxed]: new URL('../../build/seqcast-relaxed.wasm', import.meta.url),
+  [KERNEL_FILES.scalar]: new URL('../../build/seqcast-scalar.wasm', import.meta.url),
 };
 
 /** The bytes of build/`file`: read from disk under Node, fetched in a browser or worker. */
