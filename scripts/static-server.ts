@@ -29,7 +29,8 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
         return;
       }
       const type = TYPES[file.path.slice(file.path.lastIndexOf('.'))] ?? 'application/octet-stream';
-      response.writeHead(200, { 'content-type': type, 'content-length': file.size });
+      // no-store: every page load asks for its files again, so a test sees each request the page makes
+      response.writeHead(200, { 'content-type': type, 'content-length': file.size, 'cache-control': 'no-store' });
       if (request.method === 'HEAD') response.end();
       else createReadStream(file.path).pipe(response);
     });

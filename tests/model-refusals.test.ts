@@ -78,10 +78,10 @@ describe('what a save keeps of __metadata__', () => {
     expect(JSON.parse(saved.metadata.seqcast)).toEqual(seqcast);
   });
 
-  it('adds seqcast.format, the attention keys of an attention model, and a relu rnn\'s nonlinearity', async () => {
+  it('adds seqcast.format (2 where a format-1 reader would run the file wrong: ALiBi, a relu rnn), the attention keys of an attention model, and a relu rnn\'s nonlinearity', async () => {
     const transformer = await createModel({ kind: 'transformer', inputSize: 2, width: 6, heads: 2, window: 4, sinks: 1, seed: 1 });
-    expect(JSON.parse(readSafetensors(transformer.toSafetensors(), 't').metadata.seqcast)).toMatchObject({ format: 1, kind: 'transformer', heads: 2, window: 4, sinks: 1 });
+    expect(JSON.parse(readSafetensors(transformer.toSafetensors(), 't').metadata.seqcast)).toMatchObject({ format: 2, kind: 'transformer', heads: 2, window: 4, sinks: 1, positional: 'alibi' });
     const relu = await createModel({ cell: 'rnn', nonlinearity: 'relu', inputSize: 2, hiddenSize: 3, seed: 1 });
-    expect(JSON.parse(readSafetensors(relu.toSafetensors(), 'r').metadata.seqcast)).toEqual({ nonlinearity: 'relu', format: 1 });
+    expect(JSON.parse(readSafetensors(relu.toSafetensors(), 'r').metadata.seqcast)).toEqual({ nonlinearity: 'relu', format: 2 });
   });
 });

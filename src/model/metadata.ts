@@ -6,15 +6,18 @@ import type { Nonlinearity } from '../kernel/kernel.js';
 import { checkPositional, legacyPositional, LIMITS, type ModelArch } from './layout.js';
 
 /**
- * The newest version of the metadata JSON this code reads. Format 2 added `positional`; seqcast writes 2 only for
- * a file a format-1 reader would run wrong (an attention model whose scheme is not its kind's legacy one), else 1.
+ * The newest version of the metadata JSON this code reads. Format 2 added `positional` and `nonlinearity`; seqcast
+ * writes 2 only for a file a format-1 reader would run wrong (metadataFormatFor), else 1.
  */
 export const METADATA_FORMAT = 2;
 
-/** The format version a file of `arch` needs: 2 when its positional scheme is one format 1 cannot say, else 1. */
+/**
+ * The format version a file of `arch` needs: 2 when a format-1 reader would run it wrong (a positional scheme format 1
+ * cannot say, or a relu rnn, which a format-1 reader takes for tanh), else 1.
+ */
 export function metadataFormatFor(arch: ModelArch): number {
   const a = arch.attention;
-  return a && a.positional !== legacyPositional(arch.kind) ? 2 : 1;
+  return (a && a.positional !== legacyPositional(arch.kind)) || arch.nonlinearity === 'relu' ? 2 : 1;
 }
 
 /** Per-channel statistics: the model sees (x − mean) / std and its outputs are mapped back. */

@@ -175,13 +175,23 @@ describe('the dashboard alone in chromium, with no server', () => {
     expect(pageErrors).toEqual([]);
   }, 60_000);
 
-  it('opens with #local straight into local mode, with no WebSocket at all', async () => {
-    const { page, sockets } = await recordedTab();
+  it('opens with #local straight into local mode: it runs a file with no WebSocket and no request but for its own files', async () => {
+    const { page, requests, sockets } = await recordedTab();
+    const asked = server.requests.length;
     await page.goto(`${server.url}#local`);
     await page.waitForSelector('#local-dialog[open]', { timeout: 10_000 });
-    await settle(1000);
+    await drop(page, [{ name: 'first-500.csv', text: readFileSync(NAB_FILE, 'utf8').split('\n').slice(0, 501).join('\n') }]);
+    await page.selectOption('#local-rate', '0');
+    await page.click('#local-form button[type="submit"]');
+    await until(page, (s) => s.local?.state === 'done' && s.charts.length === 3 && s.charts[2].values[0] > 0, 'the page has run and drawn the file');
     expect(sockets).toEqual([]);
+    const origin = new URL(server.url).origin;
+    expect(requests.every((url) => new URL(url).origin === origin)).toBe(true);
+    const files = server.requests.slice(asked);
+    expect(files.every((line) => /^GET \/(assets\/[\w.-]+)?$/.test(line))).toBe(true); // the page, its script, style, worker and kernel
+    expect(files.filter((line) => line.endsWith('.wasm'))).toHaveLength(1);
     await page.close();
+    expect(pageErrors).toEqual([]);
   });
 
   it('names the line of a bad row in a dropped file, and runs nothing', async () => {

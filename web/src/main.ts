@@ -365,8 +365,9 @@ const testHook = {
 };
 (window as unknown as { seqcast: typeof testHook }).seqcast = testHook;
 
-void fetch(LABELLED_WINDOWS_PATH, { cache: 'no-store' })
-  .then((response) => (response.ok ? response.json() : {}))
+// #local opens the page in local mode: no socket and no request to a server at all (the embedded default for a file and no server)
+const localOnly = 'local' in hashParams();
+void (localOnly ? Promise.resolve({}) : fetch(LABELLED_WINDOWS_PATH, { cache: 'no-store' }).then((response) => (response.ok ? response.json() : {})))
   .catch(() => ({}))
   .then((file: typeof labelledFile) => {
     labelledFile = file;
@@ -381,8 +382,7 @@ void fetch(LABELLED_WINDOWS_PATH, { cache: 'no-store' })
   })
   .finally(() => {
     applyHash();
-    // #local opens the page in local mode: no socket at all (the embedded default for a file and no server)
-    if ('local' in hashParams()) localPanel.open();
+    if (localOnly) localPanel.open();
     else socket.start();
     window.setInterval(() => link.send(listMessage()), LIST_INTERVAL_MS);
     requestAnimationFrame(frame);

@@ -33,6 +33,8 @@ export interface LocalStatus {
   predicted: number;
   scores: number[];
   problem?: string;
+  /** Once done: seconds the worker spent computing the rows. */
+  computeSeconds?: number;
 }
 
 /**
@@ -130,7 +132,7 @@ export class LocalSession {
         this.events.messages([{ type: 'configured', stream: this.stream.stream, horizon: message.horizon, learn: message.learn, learning: this.stream.learning, lastSeq: message.lastSeq }], Date.now());
         break;
       case 'done':
-        this.status.state = 'done';
+        Object.assign(this.status, { state: 'done', computeSeconds: message.computeSeconds });
         this.events.progress('done', `${this.stream?.stream ?? 'the file'}: all ${message.rows.toLocaleString('en-US')} rows predicted and scored`);
         break;
       case 'failed':

@@ -29,6 +29,7 @@ export type FromWorker =
   | { type: 'ready'; stream: ListedStream; model: ListedModel; rows: number; kernel: string }
   | { type: 'predictions'; predictions: PredictionMessage[] }
   | { type: 'configured'; horizon: number; learn: boolean; lastSeq: number }
-  | { type: 'done'; rows: number }
+  /** Every row stepped; `computeSeconds`: the time spent stepping, scoring and forecasting them (pauses and posting left out). */
+  | { type: 'done'; rows: number; computeSeconds: number }
   /** Bad input (a line of the CSV, a model that does not fit it) or a failure: what and where, as the CLI would say it. */
   | { type: 'failed'; message: string };
