@@ -6,23 +6,12 @@
 
 import json, math, os, re, struct, subprocess, sys, tempfile
 import torch, torch.nn as nn
+from safetensors_f32 import read_safetensors
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 doc = open(os.path.join(ROOT, 'docs', 'model-format.md')).read()
 section = doc[doc.index('## What the outputs are'):]
 exec(re.search(r'```python\n(.*?)```', section, re.S).group(1))  # defines seqcast_outputs
-
-
-def read_safetensors(path):
-    data = open(path, 'rb').read()
-    n = struct.unpack('<Q', data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    meta = json.loads(header.pop('__metadata__', {}).get('seqcast', '{}'))
-    tensors = {}
-    for name, t in header.items():
-        b, e = t['data_offsets']
-        tensors[name] = torch.frombuffer(bytearray(data[8 + n + b:8 + n + e]), dtype=torch.float32).reshape(t['shape'])
-    return tensors, meta
 
 
 class Predictor(nn.Module):

@@ -12,6 +12,7 @@
 
 import json, math, os, re, struct, subprocess, sys, tempfile
 import torch
+from safetensors_f32 import save_safetensors, load_safetensors
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 OUT = os.path.join(ROOT, 'tests', 'fixtures', 'positional')
@@ -28,36 +29,6 @@ def docs_module():
 
 
 M = docs_module()
-
-
-def save_safetensors(path, tensors, metadata):
-    """safetensors as the reference writer lays it out: u64 header length, JSON header padded with spaces to 8, F32 data."""
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header['__metadata__'] = metadata
-    text = json.dumps(header, separators=(',', ':')).encode()
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)) + text + b''.join(blobs))
-
-
-def load_safetensors(path):
-    """(state_dict of float32 tensors, __metadata__) of an F32 safetensors file (what seqcast writes)."""
-    raw = open(path, 'rb').read()
-    n = struct.unpack('<Q', raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop('__metadata__', {})
-    data = raw[8 + n:]
-    tensors = {}
-    for name, e in header.items():
-        assert e['dtype'] == 'F32', (name, e['dtype'])
-        a, b = e['data_offsets']
-        tensors[name] = torch.frombuffer(bytearray(data[a:b]), dtype=torch.float32).reshape(e['shape']).clone()
-    return tensors, meta
 
 
 def tensor_json(t, dtype='float64'):

@@ -8,23 +8,9 @@
 
 import json, math, os, struct
 import torch, torch.nn as nn
+from safetensors_f32 import save_safetensors
 
 OUT = os.path.join(os.path.dirname(__file__), '..', 'tests', 'fixtures', 'pytorch')
-
-
-def save_safetensors(path, tensors, metadata):
-    """safetensors as the reference writer lays it out: u64 header length, JSON header padded with spaces to 8, F32 data."""
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header['__metadata__'] = metadata
-    text = json.dumps(header, separators=(',', ':')).encode()
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)) + text + b''.join(blobs))
 
 
 def tensor_json(t):

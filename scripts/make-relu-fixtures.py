@@ -18,38 +18,12 @@
 
 import json, math, os, re, struct, subprocess, sys, tempfile
 import torch, torch.nn as nn, torch.nn.functional as F
+from safetensors_f32 import save_safetensors, read_safetensors
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 OUT = os.path.join(ROOT, 'tests', 'fixtures', 'pytorch')
 MARGIN = 1e-3
 RULE = 'pass iff |actual - expected| <= abs + rel * |expected| for every element of every output'
-
-
-def save_safetensors(path, tensors, metadata):
-    """safetensors as the reference writer lays it out: u64 header length, JSON header padded with spaces to 8, F32 data."""
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header['__metadata__'] = metadata
-    text = json.dumps(header, separators=(',', ':')).encode()
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)) + text + b''.join(blobs))
-
-
-def read_safetensors(path):
-    data = open(path, 'rb').read()
-    n = struct.unpack('<Q', data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    meta = json.loads(header.pop('__metadata__', {}).get('seqcast', '{}'))
-    tensors = {}
-    for name, t in header.items():
-        b, e = t['data_offsets']
-        tensors[name] = torch.frombuffer(bytearray(data[8 + n + b:8 + n + e]), dtype=torch.float32).reshape(t['shape'])
-    return tensors, meta
 
 
 def shortest_f32(v):
