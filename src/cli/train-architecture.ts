@@ -7,16 +7,19 @@ import { DEFAULT_POSITIONAL, POSITIONAL_SCHEMES } from '../model/layout.js';
 
 const TRAINABLE: CellKind[] = ['lstm', 'gru', 'rnn'];
 
-/** The flags this checks, as commander hands them over (train's TrainOptions has them all). */
+/** The architecture's flags, as commander hands them over (train's TrainOptions extends them). */
 export interface ArchitectureFlags {
   kind?: string;
+  /** Attention models: the hybrid's recurrent cell, heads, blocks, MLP width, attention window and sinks. */
   cell?: string;
   heads?: number;
   blocks?: number;
   mlp?: number;
   attentionWindow?: number;
   sinks?: number;
+  /** An rnn cell's activation: tanh or relu (nn.RNN's nonlinearity). */
   nonlinearity?: string;
+  /** Attention models: how attention knows order, alibi (default), sinusoidal (transformer) or none. */
   positional?: string;
 }
 

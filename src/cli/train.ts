@@ -16,18 +16,18 @@ import { planCsv, planText, saveCheckpoint, type TrainingPlan } from '../train/p
 import type { TaskShape } from '../train/tasks.js';
 import { parseColumnList } from '../io/columns.js';
 import { describeFileError, OutputError } from '../io/files.js';
-import { architectureFrom } from './train-architecture.js';
+import { architectureFrom, type ArchitectureFlags } from './train-architecture.js';
 import { fmtLoss, Progress, type TrainIo } from './train-progress.js';
 import { checkUsage } from './usage.js';
 
 export type { TrainIo } from './train-progress.js';
 
-export interface TrainOptions {
+/** Every flag of `seqcast train`; the architecture's own (kind, cell, heads, … positional) are ArchitectureFlags. */
+export interface TrainOptions extends ArchitectureFlags {
   data: string;
   out: string;
   /** Read --data as text (char-level) even without a .txt name. */
   text?: boolean;
-  kind?: string;
   hidden?: number;
   layers?: number;
   embed?: number;
@@ -47,17 +47,6 @@ export interface TrainOptions {
   labelType?: string;
   nan?: string;
   delta?: boolean;
-  /** Attention models: the hybrid's recurrent cell, heads, blocks, MLP width, attention window and sinks. */
-  cell?: string;
-  heads?: number;
-  blocks?: number;
-  mlp?: number;
-  attentionWindow?: number;
-  sinks?: number;
-  /** An rnn cell's activation: tanh or relu (nn.RNN's nonlinearity). */
-  nonlinearity?: string;
-  /** Attention models: how attention knows order, alibi (default), sinusoidal (transformer) or none. */
-  positional?: string;
   /** No progress bar or progress lines; the summary still prints. */
   quiet?: boolean;
 }
