@@ -1,7 +1,7 @@
 // Runs the `seqcast` command: in-process through src/cli/main.ts with collected output (most tests),
 // or as the built command in a child process (the few tests of the real bin: its exit status, signals, pipes).
 
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
@@ -35,4 +35,12 @@ export async function runCli(args: string[]): Promise<Run> {
 export function runSeqcast(args: string[], timeout?: number): Run {
   const result = spawnSync(process.execPath, ['bin/seqcast.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Stops a child process that may still run (SIGTERM) and waits for it to exit; for afterAll hooks. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
 }

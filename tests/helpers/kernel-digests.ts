@@ -10,6 +10,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { seededRandom } from '../../src/model/init.js';
 
 export type Variant = 'baseline' | 'relaxed' | 'scalar';
 
@@ -106,16 +107,10 @@ export interface DigestCase {
   run(abi: Abi, digest: Digest): void;
 }
 
-/** Deterministic uniform floats in [−scale, scale) (mulberry32). */
+/** Deterministic uniform floats in [−scale, scale) (mulberry32, the model initializer's generator). */
 export function seeded(seed: number, scale = 0.5): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * scale;
-  };
+  const next = seededRandom(seed);
+  return () => (next() * 2 - 1) * scale;
 }
 
 export const CELL = { rnn: 0, lstm: 1, gru: 2 } as const;

@@ -2,22 +2,15 @@
 // All three demo streams are predicted, and each one's model learns online as it plays.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { supportsRelaxedSimd } from '../../src/kernel/kernel.js';
+import { ROOT, stopChild } from '../helpers/cli.js';
 import { Client } from './client.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const STREAMS = ['machine-temperature', 'sensors', 'sensors-attention', 'ball'];
 let child: ChildProcess | undefined;
 
-afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child!.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
-});
+afterAll(() => stopChild(child));
 
 describe('seqcast serve --demo', () => {
   it('prints its URL, predicts all four demo streams and trains their models online', async () => {

@@ -2,20 +2,13 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT, stopChild } from '../helpers/cli.js';
 import { Client } from './client.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let child: ChildProcess | undefined;
 
-afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child!.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
-});
+afterAll(() => stopChild(child));
 
 describe.skipIf(process.platform !== 'linux')('the descriptor limit', () => {
   it('150 stalled sockets against a limit of 100 descriptors end neither the process nor its service (EMFILE in the metrics timer)', async () => {
