@@ -279,6 +279,8 @@ export interface ListedModel {
   kind: string;
   /** rnn, lstm or gru; absent for a transformer. */
   cell?: string;
+  /** An rnn cell's activation (nn.RNN's nonlinearity): tanh or relu; absent for other cells. */
+  nonlinearity?: string;
   layers: number;
   hiddenSize: number;
   inputSize: number;
@@ -288,7 +290,7 @@ export interface ListedModel {
   /** Image models: the frame's [rows, cols] (the model's metadata `shape`). */
   shape?: number[];
   /** Attention blocks of transformer and hybrid models. */
-  attention?: { width: number; heads: number; blocks: number; window: number; sinks: number };
+  attention?: { width: number; heads: number; blocks: number; window: number; sinks: number; positional: string };
 }
 
 /** How the server's anomaly scores become detections: the NAB profile it runs with and that profile's threshold. */

@@ -49,6 +49,7 @@ export function listedModel({ name, model }: ServedModel): ListedModel {
     description: model.describe(),
     kind: model.arch.kind,
     cell: model.arch.cell,
+    ...(model.arch.cell === 'rnn' ? { nonlinearity: model.arch.nonlinearity ?? 'tanh' } : {}),
     layers: model.arch.layers,
     hiddenSize: model.arch.hiddenSize,
     inputSize: model.isTokenModel ? 1 : model.inputSize,
@@ -56,7 +57,7 @@ export function listedModel({ name, model }: ServedModel): ListedModel {
     ...(model.isTokenModel ? { vocabSize: model.arch.vocabSize } : {}),
     ...(model.metadata.channels ? { channels: model.metadata.channels } : {}),
     ...(model.metadata.shape ? { shape: model.metadata.shape } : {}),
-    ...(attention ? { attention: { width: attention.width, heads: attention.heads, blocks: attention.blocks, window: attention.window, sinks: attention.sinks } } : {}),
+    ...(attention ? { attention: { width: attention.width, heads: attention.heads, blocks: attention.blocks, window: attention.window, sinks: attention.sinks, positional: attention.positional } } : {}),
   };
 }
 

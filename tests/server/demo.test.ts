@@ -61,7 +61,7 @@ describe('seqcast serve --demo', () => {
     const listed = list.streams;
     const models = new Map(list.models.map((m: { name: string }) => [m.name, m]));
     expect(models.get('ball')).toMatchObject({ kind: 'recurrent', cell: 'lstm', shape: [16, 16] });
-    expect(models.get('sensors-attention')).toMatchObject({ kind: 'hybrid', cell: 'lstm', attention: { width: 32, heads: 4, blocks: 1, window: 64, sinks: 0 } });
+    expect(models.get('sensors-attention')).toMatchObject({ kind: 'hybrid', cell: 'lstm', attention: { width: 32, heads: 4, blocks: 1, window: 64, sinks: 0, positional: expect.any(String) } });
     expect(listed.map((s: { stream: string }) => s.stream)).toEqual(STREAMS);
     expect(list.detection).toEqual({ profile: 'standard', threshold: 0.4994084244596537 });
     for (const s of listed) expect(s).toMatchObject({ learn: true, held: true, learning: { every: 8, window: 32, target: 'delta', stats: { updates: expect.any(Number) } } });
