@@ -361,6 +361,7 @@ const testHook = {
     received: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.received])),
     forecastRows: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.latest?.forecast?.length ?? 0])),
     lastSeq: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.latest?.seq ?? -1])),
+    seqs: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.seqSummary()])),
     listed: Object.fromEntries([...entries].map(([name, e]) => [name, { horizon: e.listed?.horizon, learn: e.listed?.learn }])),
     charts: (view?.charts ?? []).map((u) => ({
       rows: u.data[0].length,

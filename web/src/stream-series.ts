@@ -175,6 +175,28 @@ export class StreamSeries {
     this.version++;
   }
 
+  /** The full-rate rows' seqs in brief, for tests: rows (gap rows apart), first and last seq, seqs not above the one before, and line breaks. */
+  seqSummary(): { rows: number; first: number; last: number; repeats: number; breaks: number } {
+    const seqs = this.fine.columns[SEQ];
+    let rows = 0;
+    let repeats = 0;
+    let breaks = 0;
+    let previous = -Infinity;
+    let first = NaN;
+    for (let i = 0; i < seqs.length; i++) {
+      const seq = seqs.at(i);
+      if (Number.isNaN(seq)) {
+        breaks++;
+        continue;
+      }
+      if (rows === 0) first = seq;
+      if (seq <= previous) repeats++;
+      previous = seq;
+      rows++;
+    }
+    return { rows, first, last: previous, repeats, breaks };
+  }
+
   /** Copies of the fine rows with seq above `seq` (gap rows after them included), oldest first. */
   private rowsAfterSeq(seq: number): Float64Array[] {
     const seqs = this.fine.columns[SEQ];
