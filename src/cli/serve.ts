@@ -11,6 +11,7 @@ import { WS_PATH } from '../protocol/messages.js';
 import { workerPool } from '../cluster/pool.js';
 import { SeqcastServer } from '../server/server.js';
 import { DEFAULT_DETECTION_PROFILE, DETECTION_PROFILES, detectionThreshold, type DetectionProfile } from '../stream/detection-thresholds.js';
+import { DEFAULT_ROTATED_FILES } from '../server/sink-file.js';
 import { parseSinkTarget } from '../server/sinks.js';
 import type { ServedModel } from '../stream/types.js';
 import { positiveInteger } from './demo-command.js';
@@ -41,6 +42,10 @@ export interface ServeCommandOptions {
   detectionProfile: DetectionProfile;
   /** Prediction sinks: file paths, or webhook:URL. */
   sink?: string[];
+  /** File sinks rotate past this many bytes; undefined: they are only appended to. */
+  sinkRotateBytes?: number;
+  /** Rotated files kept of each file sink. */
+  sinkKeep?: number;
   /** Worker threads the streams are spread over: a count, or 'auto' (one per core); undefined: 1. */
   workers?: number | 'auto';
 }
@@ -64,7 +69,9 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
     .addOption(new Option('--read-token <token>', 'a token for viewers: list and subscribe only (needs --token)').env('SEQCAST_READ_TOKEN'))
     .option('--state-dir <dir>', 'checkpoint weights and stream states here (periodically and on SIGINT/SIGTERM) and restore them at start')
     .addOption(new Option('--checkpoint-interval <seconds>', 'seconds between checkpoints').default(30).argParser(positiveInteger))
-    .option('--sink <target>', 'also send every prediction (one JSON line each, the protocol\'s prediction message) to a file (appended to, fsync\'d at each checkpoint) or to webhook:http://HOST/PATH (POSTed in batches, retried; drops counted in /metrics); repeatable', collect)
+    .option('--sink <target>', 'also send every prediction (one JSON line each, the protocol\'s prediction message) to a file (appended to, or rotated with --sink-rotate-bytes; fsync\'d at each checkpoint) or to webhook:http://HOST/PATH (POSTed in batches, retried; drops counted in /metrics); repeatable', collect)
+    .addOption(new Option('--sink-rotate-bytes <n>', 'rotate each file sink at line boundaries before it passes N bytes: FILE becomes FILE.1, FILE.1 FILE.2, …').argParser(positiveInteger))
+    .addOption(new Option('--sink-keep <k>', `rotated files kept of each file sink (FILE.1 … FILE.K; older ones are deleted), with --sink-rotate-bytes`).default(DEFAULT_ROTATED_FILES).argParser(positiveInteger))
     .option('--origin <origin>', 'a web origin allowed to connect besides the server itself, e.g. https://example.com (repeatable, "*" for any)', collect)
     .option('--allowed-host <name>', 'a host name requests may carry in their Host header besides the address bound, localhost, 127.0.0.1 and [::1], e.g. the name a proxy gives the server (repeatable)', collect)
     .addOption(new Option('--max-payload <bytes>', 'largest message; larger ones close the connection with 1009').default(1024 * 1024).argParser(positiveInteger))
@@ -103,7 +110,11 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
 
 /** Starts the server and resolves with exit code 0 once a signal has stopped it (after the last checkpoint). */
 export async function runServe(options: ServeCommandOptions, out: NodeJS.WritableStream): Promise<number> {
-  const sinks = checkUsage('serve', () => (options.sink ?? []).map(parseSinkTarget));
+  if (options.sinkRotateBytes !== undefined && !(options.sink ?? []).some((target) => !target.startsWith('webhook:'))) {
+    throw new UsageError('serve', '--sink-rotate-bytes rotates file sinks: give --sink FILE.jsonl too');
+  }
+  const rotate = options.sinkRotateBytes === undefined ? undefined : { bytes: options.sinkRotateBytes, keep: options.sinkKeep ?? DEFAULT_ROTATED_FILES };
+  const sinks = checkUsage('serve', () => (options.sink ?? []).map(parseSinkTarget).map((sink) => ('file' in sink && rotate ? { ...sink, rotate } : sink)));
   const served: ServedModel[] = [];
   for (const path of options.model ?? []) {
     const name = basename(path, extname(path));

@@ -1,6 +1,7 @@
 // The JSON side of the wire protocol: a text message parsed and checked into typed client messages, and predictions written as JSON.
 
 import { echoed, ErrorCode, show } from './codes.js';
+import { checkHistory } from './history-check.js';
 import { MAX_HORIZON, MAX_LEARNING_WINDOW, MAX_STREAM_NAME, MAX_SUBSCRIBED, type ClientMessage, type LearningRequest, type NormalizeMode, type PredictionMessage, type PredictionSource, type ProtocolProblem } from './messages.js';
 
 /** A text message's messages: one JSON object, or an array of them (a batch, answered in order). */
@@ -15,7 +16,7 @@ export function parseText(text: string): unknown[] | ProtocolProblem {
 }
 
 /** The message types a client may send. */
-const TYPES: ClientMessage['type'][] = ['open', 'frame', 'configure', 'reset', 'close', 'subscribe', 'unsubscribe', 'list'];
+const TYPES: ClientMessage['type'][] = ['open', 'frame', 'configure', 'reset', 'close', 'subscribe', 'unsubscribe', 'list', 'history'];
 const NORMALIZE_MODES: NormalizeMode[] = ['auto', 'online', 'none'];
 
 /** Checks one decoded JSON value into a ClientMessage, or names what is wrong with it. Frames' seq and values are checked later, by the pipeline. */
@@ -70,6 +71,7 @@ export function checkMessage(value: unknown): ClientMessage | ProtocolProblem {
     return { type, stream, seq: m.seq, t: m.t as number | undefined, values: m.values, token: m.token };
   }
   if (type === 'reset' || type === 'close') return { type, stream };
+  if (type === 'history') return checkHistory(m, stream);
 
   const horizon = m.horizon;
   if (horizon !== undefined && (typeof horizon !== 'number' || !Number.isInteger(horizon) || horizon < 0 || horizon > MAX_HORIZON)) {

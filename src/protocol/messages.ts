@@ -1,5 +1,10 @@
 // Every message of the wire protocol (docs/protocol.md is the contract), as types: what clients send, what the server answers.
-// Imports nothing: the server, the replay CLI, the tests and (as types) the dashboard all read the protocol from here.
+// Imports nothing but history-messages.ts's types: the server, the replay CLI, the tests and (as types) the dashboard all
+// read the protocol from here.
+
+import type { HistoryMessage, HistoryRequest } from './history-messages.js';
+
+export type { HistoryMessage, HistoryRequest } from './history-messages.js';
 
 /** The WebSocket endpoint. */
 export const WS_PATH = '/ws';
@@ -98,7 +103,7 @@ export interface ListMessage {
 }
 
 /** A client's message once checked (checkMessage). */
-export type ClientMessage = OpenMessage | ConfigureMessage | FrameMessage | StreamOpMessage | SubscribeMessage | ListMessage;
+export type ClientMessage = OpenMessage | ConfigureMessage | FrameMessage | StreamOpMessage | SubscribeMessage | ListMessage | HistoryRequest;
 
 // ---- server → client ----------------------------------------------------------------------------------------------
 
@@ -324,6 +329,7 @@ export type ServerMessage =
   | PredictionMessage
   | MetricsMessage
   | StreamsMessage
+  | HistoryMessage
   | ErrorMessage;
 
 // ---- what the prediction codecs read --------------------------------------------------------------------------------

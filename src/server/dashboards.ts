@@ -1,4 +1,5 @@
-// Dashboards: what a connection watches (subscribe, unsubscribe), the predictions fanned out to it, and the metrics messages.
+// Dashboards: what a connection watches (subscribe, unsubscribe), the predictions fanned out to it (and recorded in the
+// history they may ask for), and the metrics messages.
 
 import { filter, interval, Subject, type Observable } from 'rxjs';
 import { ErrorCode } from '../protocol/codes.js';
@@ -7,6 +8,7 @@ import { MAX_SUBSCRIBED, type StreamCounts, type SubscribedMessage, type Subscri
 import { conflateLatest } from '../stream/fan-out.js';
 import type { ScoredFrame } from '../stream/types.js';
 import type { Connection } from './connection.js';
+import type { History } from './history.js';
 import type { Metrics } from './metrics.js';
 
 /** Predictions per stream a dashboard may have waiting; older ones are dropped. */
@@ -37,16 +39,19 @@ export class Dashboards {
     /** The server's clock, ms: how long a dashboard has not read is measured by it. */
     private readonly now: () => number,
     private readonly log: (line: string) => void,
+    /** Every stream's recorded past, which `history` requests read. */
+    readonly history: History,
   ) {}
 
-  /** Whether any connection watches anything (else publish need not be called). */
+  /** Whether any connection watches anything. */
   get watched(): boolean {
     return this.scored$.observed;
   }
 
-  /** Hands a scored frame to the dashboards watching its stream. */
+  /** Records a scored frame in its stream's history and hands it to the dashboards watching its stream. */
   publish(frame: ScoredFrame): void {
-    this.scored$.next(frame);
+    this.history.record(frame);
+    if (this.scored$.observed) this.scored$.next(frame);
   }
 
   /**

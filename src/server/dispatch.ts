@@ -9,6 +9,7 @@ import type { ProtocolProblem } from '../protocol/messages.js';
 import type { IncomingFrame } from '../stream/types.js';
 import type { Connection } from './connection.js';
 import type { Dashboards } from './dashboards.js';
+import { historyAnswer } from './history-query.js';
 import { LIST_PAGES_PER_ADDRESS, LIST_PAGES_PER_SECOND, rateLimited, takeFromAll } from './limits.js';
 import type { StreamDirectory } from './engine.js';
 
@@ -80,6 +81,14 @@ export class Dispatch {
           });
         }
         return this.answer(connection, this.deps.table.list(message.offset, connection));
+      case 'history': {
+        // a history answer costs as much as a page of `list`: it shares that budget
+        if (takeFromAll([connection.lists, connection.address.lists], 1) === 0) {
+          return connection.sendError({ code: ErrorCode.rateLimited, message: `history "${message.stream}": at most ${LIST_PAGES_PER_SECOND} list pages and history answers a second per connection, ${LIST_PAGES_PER_ADDRESS} per client address; nothing answered`, stream: message.stream, count: 1 });
+        }
+        const { history } = this.deps.dashboards;
+        return this.answer(connection, historyAnswer(message, history.get(message.stream), this.deps.table.byName.has(message.stream), history.threshold));
+      }
       case 'subscribe':
       case 'unsubscribe':
         return this.deps.dashboards.subscribe(connection, message);

@@ -21,6 +21,7 @@ import { Connection } from './connection.js';
 import { Dashboards } from './dashboards.js';
 import { Dispatch } from './dispatch.js';
 import { serveOperations, type Readiness } from './health.js';
+import { History } from './history.js';
 import { answeredLater, type StreamDirectory, type StreamEngine } from './engine.js';
 import { ClientAddresses } from './limits.js';
 import { Metrics } from './metrics.js';
@@ -93,7 +94,7 @@ export class SeqcastServer {
     this.log = options.log ?? (() => undefined);
     this.clock = options.clock ?? systemClock;
     this.metrics = new Metrics(this.clock);
-    this.dashboards = new Dashboards(() => this.clock.now(), this.log);
+    this.dashboards = new Dashboards(() => this.clock.now(), this.log, new History(detectionThreshold(this.options.detectionProfile)));
     this.addresses = new ClientAddresses({ messagesPerSecond: this.options.addressRateLimit }, () => this.clock.now());
     if (!isLoopback(this.options.host) && !this.options.token) {
       throw new InputError(`binding to ${this.options.host} exposes the server beyond this machine; give it an access token (--token or SEQCAST_TOKEN)`);
@@ -210,7 +211,6 @@ export class SeqcastServer {
     if (batch.frames.length === 0) return;
     const now = performance.now();
     this.metrics.batchStepped(batch.frames[0].stepMicros, batch.frames[0].entry.served.name, batch.frames.length, now - batch.frames[0].receivedAt);
-    const watched = this.dashboards.watched;
     for (const frame of batch.frames) {
       // one frame's delivery failing (a local producer's callback, a bug) must not cost the others theirs
       try {
@@ -223,7 +223,7 @@ export class SeqcastServer {
         }
         this.metrics.frameAnswered(now - frame.receivedAt);
         if (frame.learnEvent !== undefined) this.metrics.learned(frame.learnEvent, frame.loss, frame.entry.served.name);
-        if (watched) this.dashboards.publish(frame);
+        this.dashboards.publish(frame);
         this.sinks?.publish(frame);
       } catch (err) {
         this.log(`delivering the prediction of stream "${frame.entry.name}" seq ${frame.seq} failed: ${(err as Error).stack ?? err}`);

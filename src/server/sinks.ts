@@ -8,11 +8,11 @@ import { predictionJson } from '../protocol/json.js';
 import type { ScoredFrame } from '../stream/types.js';
 import type { Cancel, Clock } from './clock.js';
 import { SinkCounters, type PredictionSink } from './sink-counters.js';
-import { FileSink } from './sink-file.js';
+import { FileSink, type FileRotation } from './sink-file.js';
 import { WebhookSink, type WebhookOptions } from './sink-webhook.js';
 
-/** Where predictions go: a file (appended to, one JSON line each) or a webhook (POSTed in batches of JSON lines). */
-export type SinkConfig = { file: string } | ({ webhook: string } & WebhookOptions);
+/** Where predictions go: a file (appended to, one JSON line each, rotated by size with `rotate`) or a webhook (POSTed in batches of JSON lines). */
+export type SinkConfig = { file: string; rotate?: FileRotation } | ({ webhook: string } & WebhookOptions);
 
 /** The prefix that makes a `--sink` target a webhook. */
 const WEBHOOK_PREFIX = 'webhook:';
@@ -57,7 +57,7 @@ export class Sinks {
     const sinks: PredictionSink[] = [];
     try {
       for (const config of configs) {
-        if ('file' in config) sinks.push(await FileSink.open(config.file, counters, settings.log));
+        if ('file' in config) sinks.push(await FileSink.open(config.file, counters, settings.log, config.rotate));
         else {
           const { webhook, ...options } = config;
           sinks.push(new WebhookSink(webhook, options, counters, settings.log));

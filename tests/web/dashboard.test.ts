@@ -22,6 +22,7 @@ interface Snapshot {
   detection: { profile: string; label: string; threshold: number };
   detections: number;
   marks: (number | null)[];
+  seqs: Record<string, { rows: number; first: number; last: number; repeats: number; breaks: number }>;
 }
 
 let server: RunningServer;
@@ -161,6 +162,60 @@ describe('the dashboard in chromium', () => {
     expect(drawn[0]).toBeGreaterThan(0);
   });
 
+  it('a reload mid-stream draws the earlier points at once, from the server’s history: each frame once, no gap where the page was away', async () => {
+    await openStream('machine-temperature');
+    await settle(1000);
+    const reloadedAt = Date.now() / 1000;
+    await page.reload();
+    await until((s) => s.selected === 'machine-temperature' && s.charts.length > 0, 'the view after the reload');
+    await page.waitForFunction(`(() => { const x = window.seqcast.viewCharts()[0]?.data[0]; return !!x && x.length > 0 && x[0] < ${reloadedAt - 5}; })()`, undefined, { timeout: 10_000 });
+    await settle(500);
+    const drawn = (await page.evaluate(`(() => {
+      const u = window.seqcast.viewCharts()[0];
+      const x = Array.from(u.data[0]);
+      let increasing = true;
+      for (let i = 1; i < x.length; i++) if (!(x[i] > x[i - 1])) increasing = false;
+      return { first: x[0], last: x[x.length - 1], rows: x.length, increasing };
+    })()`)) as { first: number; last: number; rows: number; increasing: boolean };
+    const after = await snapshot();
+    // far more rows than arrived live since the reload: the rest came from the backfill
+    expect(drawn.rows).toBeGreaterThan(after.received['machine-temperature'] + 50);
+    expect(drawn.first).toBeLessThan(reloadedAt - 5);
+    expect(drawn.last).toBeGreaterThan(reloadedAt);
+    expect(drawn.increasing).toBe(true);
+    // every seq from the first kept to the newest, once, and no line break left where the page was away
+    const seqs = after.seqs['machine-temperature'];
+    expect(seqs).toMatchObject({ repeats: 0, breaks: 0 });
+    expect(seqs.rows).toBe(seqs.last - seqs.first + 1);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('a stream whose producer sends t (a replayed file’s 2013 dates) is drawn on its own times, backfilled on open and again after a reload', async () => {
+    const producer = await producerSocket(server.url);
+    try {
+      const t0 = Date.UTC(2013, 11, 2, 21, 15);
+      producer.send(JSON.stringify({ type: 'open', stream: 'replayed-2013', model: 'machine-temperature' }));
+      // every frame is sent before the page watches the stream: all it draws comes from the history
+      producer.send(JSON.stringify(Array.from({ length: 120 }, (_, seq) => ({ type: 'frame', stream: 'replayed-2013', seq, t: t0 + 1000 * seq, values: [70 + Math.sin(seq / 5)] }))));
+      const xRange = `(() => { const x = window.seqcast.viewCharts()[0]?.data[0]; return x && x.length > 0 ? { first: x[0], last: x[x.length - 1], rows: x.length } : null; })()`;
+      for (const when of ['on open', 'after a reload']) {
+        if (when === 'after a reload') await page.reload();
+        await page.waitForSelector('.stream-row[data-stream="replayed-2013"]', { timeout: 10_000 });
+        await openStream('replayed-2013');
+        await page.waitForFunction(`(${xRange})?.last === ${(t0 + 119_000) / 1000}`, undefined, { timeout: 10_000 });
+        const range = (await page.evaluate(xRange)) as { first: number; last: number; rows: number };
+        // the 60 s window ends at the stream's newest frame, on its own clock
+        expect(range.first).toBeGreaterThanOrEqual((t0 + 58_000) / 1000);
+        expect(range.rows).toBeGreaterThanOrEqual(60);
+        expect((await snapshot()).received['replayed-2013'] ?? 0).toBe(0);
+      }
+      await openStream('machine-temperature');
+    } finally {
+      producer.close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
   it('pausing a view makes the server stop sending that stream (other streams go on); resuming brings it back', async () => {
     await page.click('button.pause');
     await until((s) => s.replies.some((r) => r.type === 'unsubscribed'), 'the server confirms the unsubscribe');
@@ -174,6 +229,11 @@ describe('the dashboard in chromium', () => {
 
     await page.click('button.pause');
     await until((s) => s.received['machine-temperature'] > later.received['machine-temperature'] + 5, 'the stream flows again after resume');
+    // the frames made while paused come back from the server's history: no gap is left, and none is drawn twice
+    const resumed = await until((s) => s.seqs['machine-temperature'].breaks === 0, 'the paused stretch backfilled');
+    const seqs = resumed.seqs['machine-temperature'];
+    expect(seqs.repeats).toBe(0);
+    expect(seqs.rows).toBe(seqs.last - seqs.first + 1);
   });
 
   it('changes the horizon and learning through the protocol, and the server acts on them; a reset gets its answer shown', async () => {

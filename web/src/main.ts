@@ -3,6 +3,7 @@
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
 import type uPlot from 'uplot';
+import { Backfills } from './backfill';
 import { SharedClock } from './clock';
 import { DashboardSocket, type ConnectionState } from './connection';
 import { detectionFrom, thresholdCrossings } from './detections';
@@ -16,6 +17,7 @@ import {
   subscribeMessage,
   unsubscribeMessage,
   type ErrorMessage,
+  type HistoryMessage,
   type ListedModel,
   type ListedStream,
   type MetricsMessage,
@@ -82,6 +84,7 @@ const socket = new DashboardSocket(location.origin, { messages: received, opened
 /** Where the page's protocol messages go: the server's socket, or, in local mode, the session running a file here. */
 let link: { send(message: object | object[]): boolean } = socket;
 let local: LocalSession | undefined;
+const backfills = new Backfills((messages) => link === socket && socket.send(messages)); // not in local mode: no server, no past
 const localPanel = new LocalPanel(runLocally);
 
 // ---- connection -----------------------------------------------------------------------------------------------------
@@ -108,7 +111,7 @@ function received(messages: ServerMessage[], arrivalMs: number): void {
         const index = seen.get(m.stream) ?? 0;
         seen.set(m.stream, index + 1);
         const count = perStream.get(m.stream)!;
-        entry.series.ingest(m, clock.frameX(m.t, arrivalMs - ((count - 1 - index) * 50) / count));
+        entry.series.ingest(m, clock.frameX(m.t, arrivalMs - ((count - 1 - index) * 50) / count), typeof m.t === 'number' && !clock.isLive(m.t, arrivalMs));
         break;
       }
       case 'metrics': {
@@ -122,6 +125,9 @@ function received(messages: ServerMessage[], arrivalMs: number): void {
       }
       case 'streams':
         listed(message as StreamsMessage);
+        break;
+      case 'history':
+        entries.get(message.stream)?.series.backfill(message as HistoryMessage, (t) => clock.isLive(t, arrivalMs));
         break;
       default:
         remember(message);
@@ -152,7 +158,10 @@ function listed(message: StreamsMessage): void {
     else addEntry(listed.stream, listed);
   }
   const toWatch = message.streams.map((s) => s.stream).filter((name) => !subscribed.has(name) && !paused.has(name));
-  if (toWatch.length > 0 && link.send(subscribeMessage(toWatch))) for (const name of toWatch) subscribed.add(name);
+  if (toWatch.length > 0 && link.send(subscribeMessage(toWatch))) {
+    for (const name of toWatch) subscribed.add(name);
+    backfills.want(toWatch, selected ?? hashParams().stream);
+  }
   if (selected === undefined || !entries.has(selected)) {
     const wanted = hashParams().stream;
     const first = wanted && entries.has(wanted) ? wanted : message.streams[0]?.stream;
@@ -197,6 +206,7 @@ function setPaused(stream: string, pause: boolean): void {
   } else {
     paused.delete(stream);
     if (link.send(subscribeMessage([stream]))) subscribed.add(stream);
+    backfills.want([stream], stream);
   }
   redrawList();
 }
@@ -291,9 +301,10 @@ function applyHash(): void {
 
 let lastListDraw = 0;
 function redrawList(): void {
-  const now = clock.now();
+  const clockNow = clock.now();
   const rows: ListRow[] = [...entries.values()].map((entry) => {
     const { series, listed } = entry;
+    const now = series.now(clockNow);
     return {
       name: entry.name,
       model: entry.model?.name ?? listed?.model ?? '',
@@ -350,6 +361,7 @@ const testHook = {
     received: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.received])),
     forecastRows: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.latest?.forecast?.length ?? 0])),
     lastSeq: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.latest?.seq ?? -1])),
+    seqs: Object.fromEntries([...entries].map(([name, e]) => [name, e.series.seqSummary()])),
     listed: Object.fromEntries([...entries].map(([name, e]) => [name, { horizon: e.listed?.horizon, learn: e.listed?.learn }])),
     charts: (view?.charts ?? []).map((u) => ({
       rows: u.data[0].length,

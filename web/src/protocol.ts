@@ -4,6 +4,7 @@ import type {
   ClosedMessage,
   ConfiguredMessage,
   ErrorMessage,
+  HistoryMessage,
   ListedModel as WireListedModel,
   ListedStream as WireListedStream,
   MetricsMessage,
@@ -14,7 +15,7 @@ import type {
   SubscribedMessage,
 } from '../../src/protocol/messages.js';
 
-export type { ErrorMessage, LearnerStats, MetricsMessage, PredictionMessage, StreamLearning } from '../../src/protocol/messages.js';
+export type { ErrorMessage, HistoryMessage, LearnerStats, MetricsMessage, PredictionMessage, StreamLearning } from '../../src/protocol/messages.js';
 
 /** The WebSocket endpoint, relative to the page's origin (the same as src/protocol's WS_PATH; the dashboard imports only types from there). */
 export const WS_PATH = '/ws';
@@ -41,7 +42,7 @@ export interface StreamsMessage extends Omit<WireStreamsMessage, 'streams' | 'mo
 /** Replies to the dashboard's own requests (and the ones a producer's connection gets). */
 export type ReplyMessage = SubscribedMessage | ResetMessage | ConfiguredMessage | OpenedMessage | ClosedMessage;
 
-export type ServerMessage = PredictionMessage | MetricsMessage | StreamsMessage | ErrorMessage | ReplyMessage;
+export type ServerMessage = PredictionMessage | MetricsMessage | StreamsMessage | HistoryMessage | ErrorMessage | ReplyMessage;
 
 // ---- dashboard → server ------------------------------------------------------------------------------------------
 
@@ -53,6 +54,15 @@ export function subscribeMessage(streams: string[]): object {
 /** Stop watching these streams; metrics go on. */
 export function unsubscribeMessage(streams: string[]): object {
   return { type: 'unsubscribe', streams };
+}
+
+/**
+ * Ask for a stream's recorded past: the last `lastSeconds` before its newest frame, at most `maxPoints` rows
+ * (decimated to min/max pairs beyond). Answered with {"type":"history",...} (docs/protocol.md); an older server
+ * answers unknown_type, and the page shows only what arrives live.
+ */
+export function historyMessage(stream: string, lastSeconds: number, maxPoints: number): object {
+  return { type: 'history', stream, last: lastSeconds, maxPoints };
 }
 
 export function listMessage(): object {

@@ -59,6 +59,12 @@ export class RingBuffer {
     this.count = 0;
   }
 
+  /** Keeps the oldest `length` values and forgets the newer ones (a backfill replaces them). */
+  truncate(length: number): void {
+    this.count = Math.max(0, Math.min(this.count, Math.floor(length)));
+    if (this.count === 0) this.head = 0;
+  }
+
   /** Copies the values at indices [from, to), oldest first, into `target` from `offset` on. */
   copyTo(target: { [index: number]: number }, from = 0, to = this.count, offset = 0): void {
     const start = Math.max(0, from);
@@ -118,5 +124,10 @@ export class RingTable {
   /** Forgets every row. */
   clear(): void {
     for (const column of this.columns) column.clear();
+  }
+
+  /** Keeps the oldest `length` rows and forgets the newer ones. */
+  truncate(length: number): void {
+    for (const column of this.columns) column.truncate(length);
   }
 }

@@ -1,6 +1,6 @@
 // What the dashboard keeps of each stream: aligned rings of its recent frames at full rate, and of the last hour as per-second extremes.
 
-import type { PredictionMessage } from './protocol';
+import type { HistoryMessage, PredictionMessage } from './protocol';
 import { RingTable, type RingStorage } from './ring-buffer';
 
 /** Channels charted per stream; more are summarised (a note says so). */
@@ -59,6 +59,9 @@ export class StreamSeries {
   secondsPerStep = NaN;
   private readonly bucket: BucketReducer;
   private readonly row: Float64Array;
+  private readonly gapRow: Float64Array;
+  /** Drawn on its frames' own t (a replay's dates), not on the shared clock. */
+  ownTime = false;
   /** The previous frame's prediction of the next frame, and that frame's seq. */
   private pending: { seq: number; predicted: number[] } | undefined;
   private lastX = -Infinity;
@@ -74,6 +77,7 @@ export class StreamSeries {
     this.coarse = new RingTable(COARSE_ROWS, columnCount, storage);
     this.bucket = new BucketReducer(columnCount, COARSE_BUCKET_SECONDS, this.coarse);
     this.row = new Float64Array(columnCount);
+    this.gapRow = new Float64Array(columnCount);
   }
 
   /** x of the newest row, or -Infinity. */
@@ -81,33 +85,28 @@ export class StreamSeries {
     return this.lastX;
   }
 
-  /** Appends `message`, placed at `x` seconds on the shared clock. */
-  ingest(message: PredictionMessage, x: number): void {
-    if (x < this.lastX - RESTART_JUMP_SECONDS) this.clear();
-    const restarted = message.seq <= this.lastSeq;
-    const gapSeconds = Math.max(GAP_SECONDS, GAP_STEPS * (this.secondsPerStep || 0));
-    const missed = message.seq > this.lastSeq + 1 && x - this.lastX > gapSeconds;
-    if ((restarted || missed) && Number.isFinite(this.lastX)) {
-      // seq starting over (the producer or server restarted), or frames missing for a while (a paused view):
-      // a row of NaN breaks the lines there instead of joining the two sides with a straight line
-      this.row.fill(NaN);
-      this.row[T] = this.lastX + 1e-6;
-      this.fine.push(this.row);
-      this.lastX += 1e-6;
-      if (restarted) this.runStartX = x;
-    }
-    // a frame never goes left of the one before: equal times are spread by a microsecond
-    const placed = Math.max(x, this.lastX + 1e-6);
-    if (!Number.isFinite(this.runStartX)) this.runStartX = placed;
-    if (message.seq > this.lastSeq && Number.isFinite(this.lastX)) {
-      const step = (placed - this.lastX) / (message.seq - this.lastSeq);
-      this.secondsPerStep = Number.isNaN(this.secondsPerStep) ? step : this.secondsPerStep + 0.1 * (step - this.secondsPerStep);
+  /**
+   * "Now" for this stream's charts, seconds: the shared clock's `clockNow`, or, for a stream drawn on its own times
+   * (its frames carry a `t` far from now, such as a replayed file's 2013 dates), its newest frame's time.
+   */
+  now(clockNow: number): number {
+    return this.ownTime && Number.isFinite(this.lastX) ? this.lastX : clockNow;
+  }
+
+  /**
+   * Appends `message`, placed at `x` seconds on the shared clock; with `ownTime` (the clock found its t is not live:
+   * the producer's own times) at its own t instead, and the stream is drawn on its own times from then on.
+   */
+  ingest(message: PredictionMessage, x: number, ownTime = false): void {
+    if (ownTime && typeof message.t === 'number') {
+      this.ownTime = true;
+      x = message.t / 1000;
     }
     // a prediction is drawn at the frame it predicted; after a gap in seq (dropped, or a restart) there is none
     const predictedNow = this.pending && this.pending.seq + 1 === message.seq ? this.pending.predicted : undefined;
     const actual = typeof message.actual === 'number' ? [message.actual] : message.actual;
     const row = this.row;
-    row[T] = placed;
+    row[T] = x;
     row[SEQ] = message.seq;
     row[ERROR] = message.error ?? NaN;
     row[RMSE] = message.rmse ?? NaN;
@@ -116,13 +115,132 @@ export class StreamSeries {
       row[actualColumn(c)] = actual[c] ?? NaN;
       row[predictedColumn(c)] = predictedNow?.[c] ?? NaN;
     }
-    this.fine.push(row);
-    this.bucket.add(row);
+    this.append(row);
     this.pending = { seq: message.seq, predicted: message.predicted };
     this.latest = message;
-    this.lastX = placed;
-    this.lastSeq = message.seq;
     this.received++;
+  }
+
+  /**
+   * Merges a `history` answer (the server's record of this stream) with what arrived live: rows the page holds that
+   * are older than the answer are kept, the answer's rows replace the page's over its range (the server's record
+   * is complete, a paused or conflated page's is not), and live rows newer than the answer's last seq follow. So a
+   * backfill fills a paused view's gap and a reload's empty past, and adds no row twice. A decimated answer goes to
+   * the coarse tier as it is. Answers for an hour then for the last minutes (BACKFILL_REQUESTS) stack up.
+   */
+  backfill(answer: HistoryMessage, isLive: (t: number) => boolean): void {
+    const rows = answer.t.length;
+    if (rows === 0) return;
+    const firstX = answer.t[0] / 1000;
+    const lastSeq = answer.seq[rows - 1];
+    if (!isLive(answer.t[rows - 1])) this.ownTime = true;
+    // what arrived live after the answer was made: kept, already aligned
+    const tail = this.rowsAfterSeq(lastSeq);
+    const pending = this.pending;
+    this.fine.truncate(this.fine.columns[T].lowerBound(firstX));
+    if (this.fine.length === 0) {
+      this.coarse.truncate(this.coarse.columns[T].lowerBound(firstX));
+      this.bucket.clear();
+    }
+    this.lastX = this.fine.length > 0 ? this.fine.columns[T].last() : this.coarse.length > 0 ? this.coarse.columns[T].last() : -Infinity;
+    const seqs = this.fine.length > 0 ? this.fine.columns[SEQ] : this.coarse.columns[SEQ];
+    this.lastSeq = seqs.length > 0 ? seqs.last() : -Infinity;
+    const row = this.row;
+    for (let i = 0; i < rows; i++) {
+      row[T] = answer.t[i] / 1000;
+      row[SEQ] = answer.seq[i];
+      row[ERROR] = answer.error[i] ?? NaN;
+      row[RMSE] = answer.rmse[i] ?? NaN;
+      row[ANOMALY] = answer.anomaly[i];
+      const alignedPrediction = !answer.decimated && i > 0 && answer.seq[i - 1] + 1 === answer.seq[i];
+      for (let c = 0; c < this.channelCount; c++) {
+        row[actualColumn(c)] = answer.actual[c]?.[i] ?? NaN;
+        row[predictedColumn(c)] = alignedPrediction ? (answer.predicted[c]?.[i - 1] ?? NaN) : NaN;
+      }
+      if (answer.decimated) {
+        // min/max pairs already: into the coarse tier as they are
+        this.bucket.clear();
+        this.coarse.push(row);
+        this.lastX = Math.max(this.lastX, row[T]);
+        this.lastSeq = row[SEQ];
+      } else this.append(row);
+    }
+    const last = rows - 1;
+    this.pending = tail.length > 0 ? pending : { seq: lastSeq, predicted: answer.predicted.map((channel) => channel[last] ?? NaN) };
+    for (const kept of tail) {
+      // the first live row after the answer predicted from its last row
+      if (kept[SEQ] === lastSeq + 1 && !answer.decimated) for (let c = 0; c < this.channelCount; c++) kept[predictedColumn(c)] = answer.predicted[c]?.[last] ?? NaN;
+      this.append(kept);
+    }
+    this.version++;
+  }
+
+  /** The full-rate rows' seqs in brief, for tests: rows (gap rows apart), first and last seq, seqs not above the one before, and line breaks. */
+  seqSummary(): { rows: number; first: number; last: number; repeats: number; breaks: number } {
+    const seqs = this.fine.columns[SEQ];
+    let rows = 0;
+    let repeats = 0;
+    let breaks = 0;
+    let previous = -Infinity;
+    let first = NaN;
+    for (let i = 0; i < seqs.length; i++) {
+      const seq = seqs.at(i);
+      if (Number.isNaN(seq)) {
+        breaks++;
+        continue;
+      }
+      if (rows === 0) first = seq;
+      if (seq <= previous) repeats++;
+      previous = seq;
+      rows++;
+    }
+    return { rows, first, last: previous, repeats, breaks };
+  }
+
+  /** Copies of the fine rows with seq above `seq` (gap rows after them included), oldest first. */
+  private rowsAfterSeq(seq: number): Float64Array[] {
+    const seqs = this.fine.columns[SEQ];
+    let from = this.fine.length;
+    while (from > 0 && !(seqs.at(from - 1) <= seq)) from--;
+    const out: Float64Array[] = [];
+    for (let i = from; i < this.fine.length; i++) {
+      if (Number.isNaN(seqs.at(i))) continue;
+      const row = new Float64Array(this.row.length);
+      for (let c = 0; c < row.length; c++) row[c] = this.fine.columns[c].at(i);
+      out.push(row);
+    }
+    return out;
+  }
+
+  /** Appends one aligned row at row[T]: breaks the lines after a restart or a gap, spreads equal times, keeps the rate. */
+  private append(row: Float64Array): void {
+    const x = row[T];
+    const seq = row[SEQ];
+    if (x < this.lastX - RESTART_JUMP_SECONDS) this.clear();
+    const restarted = seq <= this.lastSeq;
+    const gapSeconds = Math.max(GAP_SECONDS, GAP_STEPS * (this.secondsPerStep || 0));
+    const missed = seq > this.lastSeq + 1 && x - this.lastX > gapSeconds;
+    if ((restarted || missed) && Number.isFinite(this.lastX)) {
+      // seq starting over (the producer or server restarted), or frames missing for a while (a paused view):
+      // a row of NaN breaks the lines there instead of joining the two sides with a straight line
+      this.gapRow.fill(NaN);
+      this.gapRow[T] = this.lastX + 1e-6;
+      this.fine.push(this.gapRow);
+      this.lastX += 1e-6;
+      if (restarted) this.runStartX = x;
+    }
+    // a frame never goes left of the one before: equal times are spread by a microsecond
+    const placed = Math.max(x, this.lastX + 1e-6);
+    if (!Number.isFinite(this.runStartX)) this.runStartX = placed;
+    if (seq > this.lastSeq && Number.isFinite(this.lastX)) {
+      const step = (placed - this.lastX) / (seq - this.lastSeq);
+      this.secondsPerStep = Number.isNaN(this.secondsPerStep) ? step : this.secondsPerStep + 0.1 * (step - this.secondsPerStep);
+    }
+    row[T] = placed;
+    this.fine.push(row);
+    this.bucket.add(row);
+    this.lastX = placed;
+    this.lastSeq = seq;
     this.version++;
   }
 

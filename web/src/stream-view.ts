@@ -205,7 +205,7 @@ export class StreamView {
   render(): void {
     const { series } = this.entry;
     const paused = this.context.isPaused(this.entry.name);
-    if (!paused || Number.isNaN(this.now)) this.now = this.context.clock.now();
+    if (!paused || Number.isNaN(this.now)) this.now = series.now(this.context.clock.now());
     const step = series.secondsPerStep > 0 ? series.secondsPerStep : DEFAULT_STEP_SECONDS;
     const horizonRows = this.forecastRows().length;
     const forecastEnd = horizonRows > 0 && Number.isFinite(series.newestX) ? series.newestX + horizonRows * step : NaN;
