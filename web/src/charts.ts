@@ -255,7 +255,10 @@ function overlayPlugin(overlay: Overlay, theme: Theme, threshold: boolean, detec
           }
           marks = inView.length;
         }
-        if (threshold || detections) u.root.dataset.detections = String(marks);
+        if (threshold || detections) {
+          u.root.dataset.detections = String(marks);
+          u.root.dataset.acknowledged = String(inView.filter((c) => c.acknowledged).length);
+        }
         ctx.restore();
       },
     },

@@ -132,7 +132,8 @@ export class StreamView {
 
   /** The x range on screen, seconds, and whether the viewer zoomed to it (for the test hook). */
   get xRange(): { min: number; max: number; zoomed: boolean } {
-    return { min: this.overlay.xMin, max: this.overlay.xMax, zoomed: this.overlay.zoom !== undefined };
+    const [min, max] = this.overlay.zoom ?? [this.overlay.xMin, this.overlay.xMax];
+    return { min, max, zoomed: this.overlay.zoom !== undefined };
   }
 
   /** Rebuilds the charts at the next frame (a zoom, an acknowledgement). */
