@@ -59,7 +59,7 @@ export function listMessage(): object {
   return { type: 'list' };
 }
 
-/** Zero the stream's state, statistics and scores. Protocol v1 accepts it only from the connection holding the stream. */
+/** Zero the stream's state, statistics and scores; who may is the server's rule (docs/protocol.md, Roles). */
 export function resetMessage(stream: string): object {
   return { type: 'reset', stream };
 }
