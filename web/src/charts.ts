@@ -2,7 +2,7 @@
 
 import uPlot from 'uplot';
 import type { Crossing } from './detections';
-import { formatClock, formatNumber } from './format';
+import { formatClock, formatNumber, formatTick } from './format';
 import type { Theme } from './theme';
 
 /** What a view's charts draw besides their series; the view updates it before each redraw. */
@@ -110,7 +110,7 @@ export function createChart(target: HTMLElement, spec: ChartSpec, overlay: Overl
         space: spec.height < 120 ? 18 : 30,
         grid: { stroke: theme.grid, width: 1 },
         ticks: { stroke: theme.grid, width: 1 },
-        values: (_u, splits) => splits.map(formatNumber),
+        values: (_u, splits) => splits.map(formatTick),
       },
     ],
     // dragging selects an x range (zoomPlugin turns it into the overlay's zoom); uPlot's own zoom would be undone by the range above

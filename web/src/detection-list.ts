@@ -35,7 +35,7 @@ export class DetectionList {
   private readonly items = element('ol', 'detection-list');
   private readonly empty = element('p', 'note', 'No detections in this window.');
   private readonly all = button('Acknowledge all', 'ack-all');
-  private shownKey = '';
+  private shownKey: string | undefined;
   private detections: ListedDetection[] = [];
 
   constructor(

@@ -47,3 +47,11 @@ export function formatClock(seconds: number): string {
   const two = (n: number) => String(n).padStart(2, '0');
   return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${Math.floor(d.getMilliseconds() / 100)}`;
 }
+
+/** An axis tick: as formatNumber, but 10,000 and above as k or M ("250k"), so a tick fits the axis's width at 400 px. */
+export function formatTick(value: number): string {
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1e6) return `${formatNumber(value / 1e6)}M`;
+  if (magnitude >= 1e4) return `${formatNumber(value / 1e3)}k`;
+  return formatNumber(value);
+}

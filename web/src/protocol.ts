@@ -65,8 +65,8 @@ export function resetMessage(stream: string): object {
 }
 
 /**
- * Change a stream's horizon or online learning while it runs; any connection
- * may send it. Answered with {"type":"configured","stream","horizon","learn",...}.
+ * Change a stream's horizon or online learning while it runs (the page's role permitting: permissions.ts);
+ * answered with {"type":"configured","stream","horizon","learn",...}.
  * An older server answers `unknown_type`, which the dashboard shows.
  */
 export function configureMessage(stream: string, change: { horizon?: number; learn?: boolean }): object {
