@@ -32,9 +32,10 @@ export interface RunningServer {
   kill(): Promise<void>;
 }
 
-/** Starts `node bin/seqcast.js serve --demo --port PORT ...extra` and resolves with the URL it prints. */
-export function startDemoServer(options: { port?: number; rate?: number; extra?: string[] } = {}): Promise<RunningServer> {
-  const args = ['bin/seqcast.js', 'serve', '--demo', '--port', String(options.port ?? 0), '--demo-rate', String(options.rate ?? 20), ...(options.extra ?? [])];
+/** Starts `node bin/seqcast.js serve --demo --port PORT ...extra` (`demo: false`: without the demo's streams) and resolves with the URL it prints. */
+export function startDemoServer(options: { port?: number; rate?: number; extra?: string[]; demo?: boolean } = {}): Promise<RunningServer> {
+  const demo = options.demo === false ? [] : ['--demo', '--demo-rate', String(options.rate ?? 20)];
+  const args = ['bin/seqcast.js', 'serve', ...demo, '--port', String(options.port ?? 0), ...(options.extra ?? [])];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let errors = '';

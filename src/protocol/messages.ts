@@ -317,6 +317,8 @@ export interface StreamsMessage {
   total: number;
   /** The offset of the next page, when there are more streams after this one. */
   next?: number;
+  /** The asking connection's role (docs/protocol.md, Roles), so a dashboard offers only what it may do. */
+  role?: 'control' | 'produce' | 'read' | 'local';
 }
 
 /** Any message the server sends as JSON. */

@@ -2,7 +2,7 @@
 
 import uPlot from 'uplot';
 import type { Crossing } from './detections';
-import { formatNumber } from './format';
+import { formatClock, formatNumber, formatTick } from './format';
 import type { Theme } from './theme';
 
 /** What a view's charts draw besides their series; the view updates it before each redraw. */
@@ -20,10 +20,14 @@ export interface Overlay {
   /** The anomaly threshold, and its label on the anomaly chart (e.g. "threshold 0.499 (standard)"). */
   threshold: number;
   thresholdLabel: string;
+  /** The x range the viewer dragged out (seconds), or undefined: the view follows now. */
+  zoom: [number, number] | undefined;
+  /** Called when a drag sets `zoom` or a double-click clears it. */
+  zoomed: () => void;
 }
 
 export function emptyOverlay(): Overlay {
-  return { xMin: 0, xMax: 1, now: NaN, forecastEnd: NaN, labelled: [], crossings: [], threshold: NaN, thresholdLabel: '' };
+  return { xMin: 0, xMax: 1, now: NaN, forecastEnd: NaN, labelled: [], crossings: [], threshold: NaN, thresholdLabel: '', zoom: undefined, zoomed: () => {} };
 }
 
 export interface SeriesSpec {
@@ -75,7 +79,8 @@ export function createChart(target: HTMLElement, spec: ChartSpec, overlay: Overl
             : {},
     },
     series: [
-      {},
+      // the hover legend's first entry: the time under the cursor
+      { label: 'time', value: (_u, v) => (v === null || v === undefined ? '–' : formatClock(v)) },
       ...spec.series.map(
         (s): uPlot.Series => ({
           label: s.label,
@@ -105,12 +110,13 @@ export function createChart(target: HTMLElement, spec: ChartSpec, overlay: Overl
         space: spec.height < 120 ? 18 : 30,
         grid: { stroke: theme.grid, width: 1 },
         ticks: { stroke: theme.grid, width: 1 },
-        values: (_u, splits) => splits.map(formatNumber),
+        values: (_u, splits) => splits.map(formatTick),
       },
     ],
-    cursor: spec.syncKey ? { sync: { key: spec.syncKey } } : {},
+    // dragging selects an x range (zoomPlugin turns it into the overlay's zoom); uPlot's own zoom would be undone by the range above
+    cursor: { drag: { x: follow, y: false, setScale: false }, ...(spec.syncKey ? { sync: { key: spec.syncKey } } : {}) },
     legend: { show: spec.legend ?? true, live: spec.liveLegend ?? true },
-    plugins: [overlayPlugin(overlay, theme, spec.threshold ?? false, spec.detections ?? false)],
+    plugins: [overlayPlugin(overlay, theme, spec.threshold ?? false, spec.detections ?? false), ...(follow ? [zoomPlugin(overlay)] : [])],
   };
   const chart = new uPlot(options, [[], ...spec.series.map(() => [])], target);
   chart.ctx.canvas.setAttribute('role', 'img');
@@ -126,8 +132,35 @@ function clockLabels(_u: uPlot, splits: number[], _axis: number, _space: number,
   const two = (n: number) => String(n).padStart(2, '0');
   return splits.map((seconds) => {
     const d = new Date(seconds * 1000);
+    // zoomed in below a second apart, ticks get tenths (else neighbours read the same)
+    if (increment < 1) return formatClock(seconds);
     return increment < 60 ? `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}` : `${two(d.getHours())}:${two(d.getMinutes())}`;
   });
+}
+
+/** Narrowest drag that zooms, CSS pixels: a click with a tremor is no zoom. */
+const MIN_ZOOM_DRAG = 4;
+
+/** Drag across the plot: the overlay zooms to that x range (every chart of the view follows); double-click: back to following now. */
+function zoomPlugin(overlay: Overlay): uPlot.Plugin {
+  return {
+    hooks: {
+      init: (u) => {
+        u.over.addEventListener('dblclick', () => {
+          if (overlay.zoom === undefined) return;
+          overlay.zoom = undefined;
+          overlay.zoomed();
+        });
+      },
+      setSelect: (u) => {
+        const { left, width } = u.select;
+        if (width < MIN_ZOOM_DRAG) return;
+        overlay.zoom = [u.posToVal(left, 'x'), u.posToVal(left + width, 'x')];
+        u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+        overlay.zoomed();
+      },
+    },
+  };
 }
 
 /** Keeps `chart` as wide as `target`; returns a function that stops. */
@@ -189,8 +222,8 @@ function overlayPlugin(overlay: Overlay, theme: Theme, threshold: boolean, detec
         }
         const size = 5 * px;
         /** A downward triangle with its tip at (cx, tipY). */
-        const triangle = (cx: number, tipY: number) => {
-          ctx.fillStyle = theme.threshold;
+        const triangle = (cx: number, tipY: number, colour: string) => {
+          ctx.fillStyle = colour;
           ctx.beginPath();
           ctx.moveTo(cx - size, tipY - 2 * size);
           ctx.lineTo(cx + size, tipY - 2 * size);
@@ -209,18 +242,23 @@ function overlayPlugin(overlay: Overlay, theme: Theme, threshold: boolean, detec
           ctx.textBaseline = 'bottom';
           ctx.fillText(overlay.thresholdLabel, left + 4 * px, y - 2 * px);
           // a triangle sitting on the threshold line at each detection
-          for (const crossing of inView) triangle(u.valToPos(crossing.x, 'x', true), y);
+          for (const crossing of inView) triangle(u.valToPos(crossing.x, 'x', true), y, crossing.acknowledged ? theme.muted : theme.threshold);
           marks = inView.length;
         }
         if (detections) {
           for (const crossing of inView) {
             const x = Math.round(u.valToPos(crossing.x, 'x', true)) + 0.5;
-            dashed(theme.threshold, [3, 2], x, top + 2 * size, x, top + height);
-            triangle(x, top + 2 * size);
+            // an acknowledged detection is drawn muted: still there, no longer calling for attention
+            const colour = crossing.acknowledged ? theme.muted : theme.threshold;
+            dashed(colour, [3, 2], x, top + 2 * size, x, top + height);
+            triangle(x, top + 2 * size, colour);
           }
           marks = inView.length;
         }
-        if (threshold || detections) u.root.dataset.detections = String(marks);
+        if (threshold || detections) {
+          u.root.dataset.detections = String(marks);
+          u.root.dataset.acknowledged = String(inView.filter((c) => c.acknowledged).length);
+        }
         ctx.restore();
       },
     },

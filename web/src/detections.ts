@@ -18,6 +18,8 @@ export interface Detection {
 export interface Crossing {
   x: number;
   value: number;
+  /** Acknowledged by this viewer (acknowledgements.ts): drawn muted. */
+  acknowledged?: boolean;
 }
 
 /** The detector scores exactly this while it learns (src/stream/error-scorer.ts: the probationary period). */

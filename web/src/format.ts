@@ -24,12 +24,34 @@ export function formatWindow(seconds: number): string {
   return seconds >= 3600 ? `${seconds / 3600} h` : seconds >= 60 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
-/** "learning: 42 updates, MSE 0.41 vs persistence 0.52" for a learning stream; "not learning" when it is paused. */
+/**
+ * "learning: 42 updates, MSE 0.41 vs persistence 0.52" for a learning stream. With learning off the figure stays,
+ * from its last updates ("learning off · last MSE 0.41 vs persistence 0.52"), or says why there is none: the MSE is
+ * measured on the learner's updates, so a stream that never learned has no number.
+ */
 export function learningSummary(listed: ListedStream | undefined): string | undefined {
-  if (!listed?.learning) return undefined;
-  if (!listed.learn) return 'learning paused';
-  const stats = listed.learning.stats;
+  if (!listed) return undefined;
+  const stats = listed.learning?.stats;
+  const figure = stats && stats.mse !== null ? `MSE ${formatNumber(stats.mse)} vs persistence ${formatNumber(stats.persistenceMse)}` : undefined;
+  if (!listed.learn) {
+    return figure ? `learning off · last ${figure}` : 'learning off · no MSE vs persistence (measured only while the stream learns)';
+  }
   if (!stats) return 'learning';
-  const mse = stats.mse === null ? '' : `, MSE ${formatNumber(stats.mse)} vs persistence ${formatNumber(stats.persistenceMse)}`;
-  return `learning: ${stats.updates} updates${mse}`;
+  return `learning: ${stats.updates} updates${figure ? `, ${figure}` : ''}`;
+}
+
+/** A time on the page's clock (`seconds` since the epoch) as hh:mm:ss.t, the form the hover legend and the detection list use. */
+export function formatClock(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '–';
+  const d = new Date(seconds * 1000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${Math.floor(d.getMilliseconds() / 100)}`;
+}
+
+/** An axis tick: as formatNumber, but 10,000 and above as k or M ("250k"), so a tick fits the axis's width at 400 px. */
+export function formatTick(value: number): string {
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1e6) return `${formatNumber(value / 1e6)}M`;
+  if (magnitude >= 1e4) return `${formatNumber(value / 1e3)}k`;
+  return formatNumber(value);
 }

@@ -11,7 +11,6 @@ import { HealthPanel } from './health';
 import { LocalPanel } from './local/local-panel';
 import { LocalSession, type LocalRun } from './local/local-session';
 import type { LabelledWindows } from './overlays';
-import { imageShape } from './pixels';
 import {
   listMessage,
   subscribeMessage,
@@ -27,13 +26,17 @@ import {
   type StreamsMessage,
 } from './protocol';
 import { StreamList, type ListRow } from './stream-list';
-import { actualColumn, ANOMALY, ERROR, MAX_CHART_CHANNELS, StreamSeries } from './stream-series';
-import { StreamView, type StreamEntry, type ViewContext } from './stream-view';
+import { actualColumn, ANOMALY, ERROR } from './stream-series';
+import { StreamView } from './stream-view';
+import { hashFor, hashParams, WINDOWS } from './address';
+import { streamEntry } from './stream-entry';
+import type { StreamEntry, ViewContext } from './view-context';
+import { Acknowledgements, browserStorage } from './acknowledgements';
+import { showConnectionState } from './connection-banner';
+import { firstStream, isIdle, splitIdle } from './stream-order';
 import { currentTheme, onThemeChange } from './theme';
 import { askForToken, takeToken } from './token';
 
-/** The time windows offered, seconds. */
-const WINDOWS = [60, 600, 3600];
 /** How often the page asks the server for its streams (new ones, closed ones, held or idle), ms. */
 const LIST_INTERVAL_MS = 2000;
 /** How often the stream list's numbers and sparklines are redrawn, ms. */
@@ -57,6 +60,11 @@ const paused = new Set<string>();
 /** Streams this connection watches (the server forgets them on reconnect). */
 const subscribed = new Set<string>();
 const replies: ServerMessage[] = [];
+/** When each stream's newest prediction reached the page, ms (performance.now): the page's own measure of idleness, whatever time axis frames are drawn on. */
+const lastArrival = new Map<string, number>();
+const firstSeen = new Map<string, number>();
+/** The open view was chosen by the page (the first live stream), not by the viewer or the address. */
+let autoSelected = false;
 let labelledFile: Record<string, LabelledWindows & { model?: string }> = {};
 let selected: string | undefined;
 let view: StreamView | undefined;
@@ -71,6 +79,9 @@ const context: ViewContext = {
   // until the server says which profile it detects with (servers before it never do)
   detection: detectionFrom(undefined),
   learningAvailable: undefined,
+  // until a `list` answer says (a server before roles never does: it answers each request itself)
+  role: undefined,
+  acks: new Acknowledgements(browserStorage()),
   send: (message) => link.send(message),
   isPaused: (stream) => paused.has(stream),
   setPaused,
@@ -112,6 +123,7 @@ function received(messages: ServerMessage[], arrivalMs: number): void {
         seen.set(m.stream, index + 1);
         const count = perStream.get(m.stream)!;
         entry.series.ingest(m, clock.frameX(m.t, arrivalMs - ((count - 1 - index) * 50) / count), typeof m.t === 'number' && !clock.isLive(m.t, arrivalMs));
+        lastArrival.set(m.stream, performance.now());
         break;
       }
       case 'metrics': {
@@ -145,6 +157,7 @@ function remember(message: ServerMessage): void {
 
 /** The server's streams: new ones get an entry and a subscription; closed ones go. */
 function listed(message: StreamsMessage): void {
+  context.role = message.role;
   const detection = detectionFrom(message.detection);
   const detectionChanged = detection.threshold !== context.detection.threshold || detection.profile !== context.detection.profile;
   context.detection = detection;
@@ -162,10 +175,13 @@ function listed(message: StreamsMessage): void {
     for (const name of toWatch) subscribed.add(name);
     backfills.want(toWatch, selected ?? hashParams().stream);
   }
-  if (selected === undefined || !entries.has(selected)) {
-    const wanted = hashParams().stream;
-    const first = wanted && entries.has(wanted) ? wanted : message.streams[0]?.stream;
-    if (first) select(first);
+  const listedNow = ordered(message.streams.map((s) => entries.get(s.stream)!));
+  // a view the page chose moves to a live stream once its own goes idle; one the viewer chose stays
+  const autoMove = autoSelected && selected !== undefined && listedNow.some((s) => s.name === selected && s.idle);
+  if (selected === undefined || !entries.has(selected) || autoMove) {
+    const first = firstStream(listedNow, hashParams().stream);
+    if (first && first !== selected) select(first);
+    autoSelected = first !== hashParams().stream;
   } else if (detectionChanged) {
     openView(selected);
   } else if (view) {
@@ -176,25 +192,9 @@ function listed(message: StreamsMessage): void {
 
 /** A stream's entry, shaped by its model (channels, image, tokens); the first prediction stands in for an unlisted one. */
 function addEntry(name: string, listed: ListedStream | undefined, first?: PredictionMessage): StreamEntry {
-  const model = listed ? models.get(listed.model) : undefined;
-  const shape = imageShape(model, listed);
-  const kind = model?.vocabSize !== undefined ? 'tokens' : shape ? 'image' : 'values';
-  const channelTotal = kind === 'values' ? (model?.inputSize ?? (Array.isArray(first?.actual) ? first.actual.length : 1)) : 0;
-  const channels = Array.from({ length: Math.min(channelTotal, MAX_CHART_CHANNELS) }, (_, c) => model?.channels?.[c] ?? `channel ${c}`);
-  const labels = labelledFile[name];
-  const entry: StreamEntry = {
-    name,
-    listed,
-    model,
-    series: new StreamSeries(channels.length),
-    kind,
-    shape,
-    channels,
-    channelTotal,
-    attentionModel: model !== undefined && (model.kind === 'transformer' || model.kind === 'hybrid' || model.cell === undefined),
-    labelled: labels && (labels.model === undefined || labels.model === model?.name) ? labels : undefined,
-  };
+  const entry = streamEntry(name, listed, listed ? models.get(listed.model) : undefined, first, labelledFile[name]);
   entries.set(name, entry);
+  if (!firstSeen.has(name)) firstSeen.set(name, performance.now());
   if (name === selected) openView(name);
   return entry;
 }
@@ -216,24 +216,7 @@ function setPaused(stream: string, pause: boolean): void {
 function showState(state: ConnectionState): void {
   if (local) return;
   connectionState = state;
-  const banner = $('#banner');
-  const status = $('#connection-status');
-  status.dataset.status = state.status;
-  if (state.status === 'open') {
-    status.textContent = 'Connected';
-    banner.hidden = true;
-    return;
-  }
-  if (state.status === 'connecting') {
-    status.textContent = 'Connecting…';
-    return;
-  }
-  status.textContent = state.status === 'waiting-for-token' ? 'Needs a token' : 'Disconnected';
-  banner.hidden = false;
-  $('#banner-text').textContent =
-    state.status === 'waiting-for-token'
-      ? 'The server needs an access token before the dashboard can connect.'
-      : `${everConnected ? 'Connection to the server lost' : 'Cannot reach the server'}. Reconnecting by itself (attempt ${state.attempt})…`;
+  showConnectionState(state, everConnected);
 }
 
 // ---- local mode: a file run in this page ------------------------------------------------------------------------------
@@ -263,17 +246,6 @@ function showNotice(text: string): void {
 
 // ---- selection, window, rendering -----------------------------------------------------------------------------------
 
-function hashParams(): Record<string, string> {
-  return Object.fromEntries(new URLSearchParams(location.hash.slice(1)));
-}
-
-function hashFor(stream: string | undefined, windowSeconds: number): string {
-  const params = new URLSearchParams();
-  if (stream) params.set('stream', stream);
-  if (windowSeconds !== WINDOWS[0]) params.set('window', String(windowSeconds));
-  return params.toString();
-}
-
 function select(name: string): void {
   if (selected === name && view) return;
   selected = name;
@@ -296,16 +268,37 @@ function applyHash(): void {
     const radio = document.querySelector<HTMLInputElement>(`input[name="window"][value="${windowSeconds}"]`);
     if (radio) radio.checked = true;
   }
-  if (params.stream && entries.has(params.stream)) select(params.stream);
+  if (params.stream && entries.has(params.stream)) {
+    autoSelected = false;
+    select(params.stream);
+  }
+}
+
+/** The entries with what stream-order.ts reads of them: held and parked from `list`, and how long since their newest prediction. */
+function ordered(list: StreamEntry[]) {
+  const now = performance.now();
+  return list.map((entry) => ({
+    name: entry.name,
+    entry,
+    held: entry.listed?.held,
+    parked: entry.listed?.parked,
+    // a stream not heard from yet counts from when the page first saw it
+    silentSeconds: (now - (lastArrival.get(entry.name) ?? firstSeen.get(entry.name) ?? now)) / 1000,
+    get idle() {
+      return isIdle(this);
+    },
+  }));
 }
 
 let lastListDraw = 0;
 function redrawList(): void {
   const clockNow = clock.now();
-  const rows: ListRow[] = [...entries.values()].map((entry) => {
+  const { live, idle } = splitIdle(ordered([...entries.values()]));
+  const rows: ListRow[] = [...live, ...idle].map(({ entry, idle }) => {
     const { series, listed } = entry;
     const now = series.now(clockNow);
     return {
+      idle,
       name: entry.name,
       model: entry.model?.name ?? listed?.model ?? '',
       rate: series.rate(now),
@@ -372,6 +365,8 @@ const testHook = {
     detection: context.detection,
     /** Detections in the open view's window, and the marks each chart drew (null: a chart that marks none). */
     detections: view?.detections ?? 0,
+    role: context.role,
+    xRange: view?.xRange,
     marks: (view?.charts ?? []).map((u) => (u.root.dataset.detections === undefined ? null : Number(u.root.dataset.detections))),
   }),
 };

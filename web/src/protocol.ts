@@ -69,14 +69,14 @@ export function listMessage(): object {
   return { type: 'list' };
 }
 
-/** Zero the stream's state, statistics and scores. Protocol v1 accepts it only from the connection holding the stream. */
+/** Zero the stream's state, statistics and scores; who may is the server's rule (docs/protocol.md, Roles). */
 export function resetMessage(stream: string): object {
   return { type: 'reset', stream };
 }
 
 /**
- * Change a stream's horizon or online learning while it runs; any connection
- * may send it. Answered with {"type":"configured","stream","horizon","learn",...}.
+ * Change a stream's horizon or online learning while it runs (the page's role permitting: permissions.ts);
+ * answered with {"type":"configured","stream","horizon","learn",...}.
  * An older server answers `unknown_type`, which the dashboard shows.
  */
 export function configureMessage(stream: string, change: { horizon?: number; learn?: boolean }): object {

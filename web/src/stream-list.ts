@@ -3,6 +3,7 @@
 import { decimateRows } from './decimate';
 import { anomalyState, formatScore, type Crossing } from './detections';
 import { formatNumber, formatRate } from './format';
+import { IDLE_AFTER_SECONDS } from './stream-order';
 
 /** What a row shows. */
 export interface ListRow {
@@ -15,6 +16,8 @@ export interface ListRow {
   lastDetection: (threshold: number) => Crossing | undefined;
   /** "paused", "no producer", "idle" or "". */
   note: string;
+  /** Listed apart, in the collapsed "idle" group: no producer, parked, or silent a while (stream-order.ts). */
+  idle: boolean;
   /** The sparkline's values (oldest first) and where they are in time; asked for only when the row is on screen. */
   spark: () => Sparkline;
 }
@@ -52,6 +55,15 @@ export class StreamList {
     }
   });
 
+  /** The idle group's heading: a button that shows or hides the idle rows after it. */
+  private readonly idleHeading = document.createElement('li');
+  private readonly idleToggle = document.createElement('button');
+  private idleOpen = false;
+  private idleNames = new Set<string>();
+  private selected: string | undefined;
+  /** Said when the filter hides every row. */
+  private readonly noMatch = document.createElement('li');
+
   constructor(
     private readonly list: HTMLUListElement,
     private readonly filter: HTMLInputElement,
@@ -60,6 +72,17 @@ export class StreamList {
   ) {
     list.addEventListener('keydown', (event) => this.keydown(event));
     filter.addEventListener('input', () => this.applyFilter());
+    this.idleHeading.className = 'idle-heading';
+    this.idleToggle.type = 'button';
+    this.idleToggle.className = 'idle-toggle';
+    this.idleToggle.setAttribute('aria-expanded', 'false');
+    this.idleToggle.addEventListener('click', () => {
+      this.idleOpen = !this.idleOpen;
+      this.applyFilter();
+    });
+    this.idleHeading.append(this.idleToggle);
+    this.noMatch.className = 'no-match';
+    this.noMatch.setAttribute('role', 'status');
   }
 
   /** Shows `rows` (in this order), marks `selected`, and redraws sparklines. */
@@ -72,8 +95,18 @@ export class StreamList {
         this.rows.delete(name);
       }
     }
+    this.selected = selected;
+    this.idleNames = new Set(rows.filter((row) => row.idle).map((row) => row.name));
     let previous: HTMLLIElement | undefined;
+    let headingPlaced = false;
     for (const row of rows) {
+      if (row.idle && !headingPlaced) {
+        // the idle rows come last (main.ts orders them so), under their heading
+        const next = previous ? previous.nextSibling : this.list.firstChild;
+        if (next !== this.idleHeading) this.list.insertBefore(this.idleHeading, next);
+        previous = this.idleHeading;
+        headingPlaced = true;
+      }
       let elements = this.rows.get(row.name);
       if (!elements) {
         elements = this.createRow(row.name);
@@ -87,6 +120,9 @@ export class StreamList {
       if (this.onScreen.has(elements.item) || elements.badge.textContent === '') this.fill(elements, row, row.name === selected, threshold);
       else this.mark(elements, row.name === selected);
     }
+    if (!headingPlaced) this.idleHeading.remove();
+    if (this.noMatch.parentNode !== this.list) this.list.append(this.noMatch);
+    else if (this.list.lastChild !== this.noMatch) this.list.append(this.noMatch);
     this.applyFilter();
   }
 
@@ -138,16 +174,30 @@ export class StreamList {
     else elements.button.removeAttribute('aria-current');
   }
 
+  /**
+   * Hides the rows the filter does not match, and the idle rows while their group is collapsed (the open stream's row
+   * stays; a filter shows the idle rows it matches). Says so when the filter matches nothing.
+   */
   private applyFilter(): void {
     const text = this.filter.value.trim().toLowerCase();
-    let shown = 0;
+    let matched = 0;
+    let idleMatched = 0;
     for (const [name, elements] of this.rows) {
       const model = elements.button.querySelector('.row-model')!.textContent ?? '';
-      const visible = text === '' || name.toLowerCase().includes(text) || model.toLowerCase().includes(text);
-      elements.item.hidden = !visible;
-      if (visible) shown++;
+      const matches = text === '' || name.toLowerCase().includes(text) || model.toLowerCase().includes(text);
+      const idle = this.idleNames.has(name);
+      const collapsed = idle && !this.idleOpen && text === '' && name !== this.selected;
+      elements.item.hidden = !matches || collapsed;
+      if (matches) matched++;
+      if (matches && idle) idleMatched++;
     }
-    setText(this.count, shown === this.rows.size ? `${this.rows.size}` : `${shown} of ${this.rows.size}`);
+    const idle = this.idleNames.size;
+    setText(this.idleToggle, `${this.idleOpen || text !== '' ? '▾' : '▸'} Idle: ${idleMatched}${text === '' ? '' : ` of ${idle}`} (no producer, or no frames for ${IDLE_AFTER_SECONDS} s)`);
+    this.idleToggle.setAttribute('aria-expanded', String(this.idleOpen || text !== ''));
+    this.idleHeading.hidden = idleMatched === 0;
+    this.noMatch.hidden = matched > 0 || this.rows.size === 0;
+    setText(this.noMatch, `No stream matches “${this.filter.value.trim()}”.`);
+    setText(this.count, matched === this.rows.size ? `${this.rows.size}` : `${matched} of ${this.rows.size}`);
   }
 
   /** Up and down arrows (and Home, End) move between the visible rows. */

@@ -2,15 +2,16 @@
 
 import type uPlot from 'uplot';
 import { createChart, emptyOverlay, fitWidth, type Overlay } from './charts';
-import type { SharedClock } from './clock';
 import { decimateRows, pickRows } from './decimate';
-import { button, card, element, setText } from './dom';
-import { thresholdCrossings, thresholdLabel, type Detection } from './detections';
+import { DetectionList, listDetections } from './detection-list';
+import { card, element, setText } from './dom';
+import { thresholdCrossings, thresholdLabel } from './detections';
 import { formatNumber, learningSummary } from './format';
-import { labelledRuns, type LabelledWindows } from './overlays';
-import { configureMessage, resetMessage, type ErrorMessage, type ListedModel, type ListedStream, type ReplyMessage } from './protocol';
-import { ANOMALY, actualColumn, ERROR, MAX_CHART_CHANNELS, predictedColumn, RMSE, SEQ, T, type StreamSeries } from './stream-series';
-import type { Theme } from './theme';
+import { labelledRuns } from './overlays';
+import type { ErrorMessage, ReplyMessage } from './protocol';
+import { ANOMALY, actualColumn, ERROR, MAX_CHART_CHANNELS, predictedColumn, RMSE, SEQ, T } from './stream-series';
+import type { StreamEntry, ViewContext } from './view-context';
+import { ViewControls } from './view-controls';
 import { AttentionPanel, FramesPanel, TokenPanel, type ViewPanel } from './view-panels';
 
 /** Share of the window left free right of "now", so the forecast has room even with a short horizon. */
@@ -19,42 +20,6 @@ const AHEAD_FRACTION = 0.04;
 const DEFAULT_STEP_SECONDS = 0.1;
 /** New rows wait at most this long (ms) for a redraw when the axis has not moved a pixel. */
 const DATA_REDRAW_MS = 100;
-/** Largest horizon the protocol allows. */
-const MAX_HORIZON = 256;
-
-/** A stream as the dashboard knows it. */
-export interface StreamEntry {
-  name: string;
-  listed: ListedStream | undefined;
-  model: ListedModel | undefined;
-  series: StreamSeries;
-  kind: 'values' | 'image' | 'tokens';
-  /** [rows, columns] of an image stream's frames. */
-  shape: [number, number] | undefined;
-  /** A name per charted channel. */
-  channels: string[];
-  /** All channels of a frame, charted or not. */
-  channelTotal: number;
-  attentionModel: boolean;
-  labelled: LabelledWindows | undefined;
-}
-
-/** What the view shares with the rest of the page; main.ts owns and changes it. */
-export interface ViewContext {
-  clock: SharedClock;
-  theme: Theme;
-  windowSeconds: number;
-  /** The threshold detections are marked at, and its profile (from the server's `list`). */
-  detection: Detection;
-  /** Who answers the page's requests, in words: "the server", or "the local run" (a file run in this page). */
-  peer: string;
-  /** From metrics: whether the server can learn online (undefined until the first metrics). */
-  learningAvailable: boolean | undefined;
-  send(message: object): boolean;
-  isPaused(stream: string): boolean;
-  setPaused(stream: string, paused: boolean): void;
-}
-
 interface ChartBinding {
   chart: uPlot;
   /** Columns drawn, in series order. */
@@ -81,69 +46,28 @@ export class StreamView {
   /** The right edge of the time axis at the last redraw, seconds, and when that was (ms). */
   private drawnXMax = -Infinity;
   private drawnAt = -Infinity;
-  private readonly status: HTMLElement;
   private readonly meta: HTMLElement;
-  private readonly pauseButton: HTMLButtonElement;
-  private readonly learnBox: HTMLInputElement;
-  private readonly learnNote: HTMLElement;
-  private readonly horizonInput: HTMLInputElement;
+  private readonly controls: ViewControls;
+  private detectionList: DetectionList | undefined;
   /** Frames, tokens, attention: what the view draws besides its time charts. */
   private readonly panels: ViewPanel[] = [];
-  /** The control request waiting for an answer, to word the answer. */
-  private pending: 'reset' | 'horizon' | 'learn' | undefined;
 
   constructor(
     private readonly root: HTMLElement,
     readonly entry: StreamEntry,
     private readonly context: ViewContext,
   ) {
+    this.overlay.zoomed = () => this.rebuildNow();
     root.replaceChildren();
-    const id = `stream-${entry.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
     const head = element('div', 'view-head');
     const title = element('h2', 'view-title', entry.name);
     title.id = 'view-title';
     this.meta = element('p', 'view-meta');
     head.append(title, this.meta);
-
-    const controls = element('div', 'controls');
-    controls.setAttribute('aria-label', `Controls for ${entry.name}`);
-    controls.setAttribute('role', 'group');
-    this.pauseButton = button('Pause view', 'pause');
-    this.pauseButton.setAttribute('aria-pressed', 'false');
-    this.pauseButton.addEventListener('click', () => this.togglePause());
-    const reset = button('Reset stream', 'reset');
-    reset.addEventListener('click', () => this.request('reset', resetMessage(entry.name)));
-    const learnLabel = element('label', 'learn');
-    this.learnBox = document.createElement('input');
-    this.learnBox.type = 'checkbox';
-    this.learnBox.id = `${id}-learn`;
-    this.learnBox.addEventListener('change', () => this.request('learn', configureMessage(entry.name, { learn: this.learnBox.checked })));
-    this.learnNote = element('span', 'learn-note');
-    learnLabel.append(this.learnBox, ' Online learning', this.learnNote);
-    const horizonForm = document.createElement('form');
-    horizonForm.className = 'horizon';
-    const horizonLabel = element('label', '', 'Horizon');
-    this.horizonInput = document.createElement('input');
-    Object.assign(this.horizonInput, { type: 'number', min: '0', max: String(MAX_HORIZON), step: '1', id: `${id}-horizon`, inputMode: 'numeric' });
-    horizonLabel.htmlFor = this.horizonInput.id;
-    const horizonUnit = element('span', 'unit', 'steps');
-    const apply = button('Set', 'apply');
-    apply.type = 'submit';
-    horizonForm.append(horizonLabel, this.horizonInput, horizonUnit, apply);
-    horizonForm.addEventListener('submit', (event) => {
-      event.preventDefault();
-      const horizon = Number(this.horizonInput.value);
-      if (!Number.isInteger(horizon) || horizon < 0 || horizon > MAX_HORIZON) return this.say(`The horizon is a whole number of steps from 0 to ${MAX_HORIZON}.`);
-      this.request('horizon', configureMessage(entry.name, { horizon }));
-    });
-    controls.append(this.pauseButton, reset, learnLabel, horizonForm);
-
-    this.status = element('p', 'control-status');
-    this.status.setAttribute('role', 'status');
-    this.status.setAttribute('aria-live', 'polite');
-
+    root.append(head);
+    this.controls = new ViewControls(root, entry, context);
     const figures = element('div', 'figures');
-    root.append(head, controls, this.status, figures);
+    root.append(figures);
     this.buildPanels(figures);
     this.updateInfo();
   }
@@ -161,39 +85,12 @@ export class StreamView {
       listed?.parked ? 'idle (parked)' : undefined,
     ].filter(Boolean);
     setText(this.meta, parts.join(' · '));
-    if (document.activeElement !== this.horizonInput && listed) this.horizonInput.value = String(listed.horizon);
-    this.learnBox.checked = listed?.learn ?? false;
-    const unavailable = this.context.learningAvailable === false;
-    this.learnBox.disabled = unavailable;
-    setText(this.learnNote, unavailable ? ' (this server cannot learn online)' : '');
-    const paused = this.context.isPaused(this.entry.name);
-    this.pauseButton.setAttribute('aria-pressed', String(paused));
-    setText(this.pauseButton, paused ? 'Resume view' : 'Pause view');
+    this.controls.update();
   }
 
   /** An answer (or error) the server sent about this stream. */
   reply(message: ReplyMessage | ErrorMessage): void {
-    const what = this.pending ?? 'request';
-    const words = { reset: 'Reset', horizon: 'Horizon change', learn: 'Learning switch', request: 'Request' }[what];
-    if (message.type === 'error') {
-      const hint =
-        message.code === 'unknown_type'
-          ? ' This server does not accept stream settings from a dashboard yet.'
-          : message.code === 'stream_busy'
-            ? ' Protocol v1 lets only the stream’s producer do this.'
-            : '';
-      this.say(`${words} refused by ${this.context.peer} (${message.code}): ${message.message}.${hint}`, true);
-    } else if (message.type === 'reset') {
-      this.say(`Stream reset by ${this.context.peer} after seq ${String(message.lastSeq)}.`);
-    } else if (message.type === 'configured') {
-      this.say(`Applied by ${this.context.peer}: horizon ${String(message.horizon ?? '–')}, learning ${message.learn ? 'on' : 'off'}.`);
-      if (this.entry.listed) {
-        if (typeof message.horizon === 'number') this.entry.listed.horizon = message.horizon;
-        if (typeof message.learn === 'boolean') this.entry.listed.learn = message.learn;
-      }
-      this.updateInfo();
-    }
-    this.pending = undefined;
+    this.controls.reply(message);
   }
 
   /** Detections in the window drawn last: where the score rose to the threshold. */
@@ -213,8 +110,9 @@ export class StreamView {
     const overlay = this.overlay;
     overlay.now = this.now;
     overlay.forecastEnd = forecastEnd;
-    overlay.xMin = this.now - windowSeconds;
-    overlay.xMax = this.now + Math.max(windowSeconds * AHEAD_FRACTION, Number.isFinite(forecastEnd) ? forecastEnd - this.now : 0);
+    // zoomed, the axis holds the dragged range; else it follows now
+    overlay.xMin = overlay.zoom?.[0] ?? this.now - windowSeconds;
+    overlay.xMax = overlay.zoom?.[1] ?? this.now + Math.max(windowSeconds * AHEAD_FRACTION, Number.isFinite(forecastEnd) ? forecastEnd - this.now : 0);
     overlay.threshold = this.context.detection.threshold;
     overlay.thresholdLabel = thresholdLabel(this.context.detection);
     const width = this.charts[0]?.width ?? 0;
@@ -223,13 +121,24 @@ export class StreamView {
     // a redraw that moves the axis by less than a pixel changes nothing on screen: scroll one pixel at a time
     const movedPixels = ((overlay.xMax - this.drawnXMax) * width * devicePixelRatio) / (overlay.xMax - overlay.xMin);
     const sinceDraw = performance.now() - this.drawnAt;
-    if (layoutChanged || (dataChanged && sinceDraw >= DATA_REDRAW_MS) || (!paused && movedPixels >= 1)) {
+    if (layoutChanged || (dataChanged && sinceDraw >= DATA_REDRAW_MS) || (!paused && movedPixels >= 1 && !overlay.zoom)) {
       if (layoutChanged || dataChanged) this.rebuild(step);
       else for (const chart of this.charts) chart.setScale('x', { min: overlay.xMin, max: overlay.xMax });
       this.drawnXMax = overlay.xMax;
       this.drawnAt = performance.now();
     }
     if (series.version !== this.drawnFramesVersion) this.drawPanels();
+  }
+
+  /** The x range on screen, seconds, and whether the viewer zoomed to it (for the test hook). */
+  get xRange(): { min: number; max: number; zoomed: boolean } {
+    const [min, max] = this.overlay.zoom ?? [this.overlay.xMin, this.overlay.xMax];
+    return { min, max, zoomed: this.overlay.zoom !== undefined };
+  }
+
+  /** Rebuilds the charts at the next frame (a zoom, an acknowledgement). */
+  private rebuildNow(): void {
+    this.builtWindow = -1;
   }
 
   destroy(): void {
@@ -252,22 +161,23 @@ export class StreamView {
       entry.channels.forEach((channel, c) => {
         const target = element('div', 'chart');
         const note = entry.labelled ? ' Shaded: NAB labelled anomaly window.' : '';
-        figures.append(card(`${channel}: actual and predicted`, target, `In the stream’s units. Dashed: forecast ahead of now. Red marks: detections.${note}`));
+        figures.append(card(`${channel}: actual and predicted`, target, `In the stream’s units. Thick line: actual; thin: one-step prediction; dashed: forecast from the newest value ahead of now. Red marks: detections. Drag to zoom, double-click to follow again.${note}`));
         this.addChart(
           target,
           {
             description: `${channel} of ${entry.name}: actual values, one-step predictions and the forecast, over time`,
             height: entry.channels.length > 2 ? 120 : 170,
+            // predicted first so the actual line is drawn over it (uPlot draws series in order)
             series: [
-              { label: 'actual', stroke: theme.actual, width: 1.75 },
               { label: 'predicted', stroke: theme.predicted, width: 1.25 },
-              { label: 'forecast', stroke: theme.forecast, width: 1.75, dash: [5, 4], points: true },
+              { label: 'actual', stroke: theme.actual, width: 2 },
+              { label: 'forecast', stroke: theme.forecast, width: 1.75, dash: [5, 4] },
             ],
             syncKey,
             timeLabels: false,
             detections: true,
           },
-          [actualColumn(c), predictedColumn(c)],
+          [predictedColumn(c), actualColumn(c)],
           c,
         );
       });
@@ -313,6 +223,7 @@ export class StreamView {
       },
       [ANOMALY],
     );
+    this.detectionList = new DetectionList(figures, entry.name, this.context.acks, () => this.context.detection.threshold, () => this.rebuildNow());
     if (entry.attentionModel) this.panels.push(new AttentionPanel(figures));
   }
 
@@ -337,7 +248,9 @@ export class StreamView {
     const rows = series.window(overlay.xMin);
     const x = rows.columns[T];
     overlay.labelled = labelled ? labelledRuns(x, rows.columns[SEQ], labelled) : [];
-    overlay.crossings = thresholdCrossings(x, rows.columns[ANOMALY], this.context.detection.threshold);
+    const detections = listDetections(this.entry.name, thresholdCrossings(x, rows.columns[ANOMALY], this.context.detection.threshold), x, rows.columns[SEQ], this.context.acks);
+    overlay.crossings = detections;
+    this.detectionList?.show(detections.filter((d) => d.x >= overlay.xMin && d.x <= overlay.xMax));
     const forecast = this.forecastRows();
     for (const binding of this.bindings) {
       const { chart, columns } = binding;
@@ -351,7 +264,7 @@ export class StreamView {
         const tail = new Array<number | null>(xs.length).fill(null);
         if (xs.length > 0 && forecast.length > 0) {
           // the dashed line starts at the newest actual value and runs through the forecast rows
-          tail[xs.length - 1] = ys[0][xs.length - 1];
+          tail[xs.length - 1] = ys[1][xs.length - 1];
           const newest = xs[xs.length - 1];
           forecast.forEach((row, i) => {
             xs.push(newest + (i + 1) * step);
@@ -372,25 +285,5 @@ export class StreamView {
     const latest = this.entry.series.latest;
     this.drawnFramesVersion = this.entry.series.version;
     if (latest) for (const panel of this.panels) panel.draw(latest);
-  }
-
-  // ---- controls ---------------------------------------------------------------------------------------------------
-
-  private togglePause(): void {
-    const paused = !this.context.isPaused(this.entry.name);
-    this.context.setPaused(this.entry.name, paused);
-    this.say(paused ? `View paused: ${this.context.peer} stops sending this stream to the page.` : 'View resumed.');
-    this.updateInfo();
-  }
-
-  private request(what: 'reset' | 'horizon' | 'learn', message: object): void {
-    this.pending = what;
-    if (!this.context.send(message)) this.say('Not connected to the server; try again once the connection is back.', true);
-    else this.say(`Sent to ${this.context.peer}: ${JSON.stringify(message)}`);
-  }
-
-  private say(text: string, problem = false): void {
-    this.status.textContent = text;
-    this.status.classList.toggle('problem', problem);
   }
 }

@@ -82,6 +82,9 @@ export class TokenPanel implements ViewPanel {
 /** An attention model's latest weights, one row per head over the positions attended, oldest left; a note until some arrive. */
 export class AttentionPanel implements ViewPanel {
   private readonly canvas = document.createElement('canvas');
+  private readonly heads = element('ol', 'heatmap-heads');
+  private readonly oldest = element('span', 'heatmap-oldest');
+  private readonly plot = element('div', 'heatmap-plot');
   private readonly note = element(
     'p',
     'note',
@@ -93,16 +96,27 @@ export class AttentionPanel implements ViewPanel {
     canvas.className = 'pixels heatmap';
     canvas.setAttribute('role', 'img');
     canvas.setAttribute('aria-label', 'Attention weights per head over the window');
-    canvas.hidden = true;
+    const axis = element('div', 'heatmap-axis');
+    axis.append(this.oldest, element('span', 'heatmap-axis-name', 'positions attended'), element('span', '', 'newest →'));
+    // the colour scale: each row is drawn from white (weight 0) to full colour (that head's largest weight)
+    const scale = element('div', 'heatmap-scale');
+    scale.append(element('span', '', '0'), element('span', 'heatmap-ramp'), element('span', '', 'the head’s largest weight (shown beside it)'));
+    this.heads.setAttribute('aria-label', 'Heads');
+    this.plot.append(this.heads, canvas, element('span', ''), axis);
+    this.plot.hidden = true;
     const body = element('div', 'attention-body');
-    body.append(canvas, this.note);
-    figures.append(card('Attention', body, 'Latest position’s weights, one row per head, oldest position left.'));
+    body.append(this.plot, scale, this.note);
+    figures.append(card('Attention', body, 'Latest position’s weights over the positions it attends, one row per head.'));
   }
 
   draw(latest: PredictionMessage): void {
     if (!latest.attention || latest.attention.length === 0) return;
-    this.canvas.hidden = false;
+    this.plot.hidden = false;
     this.note.hidden = true;
     drawHeatmap(this.canvas, latest.attention, [11, 95, 165]);
+    const labels = latest.attention.map((weights, head) => `head ${head + 1} · max ${formatNumber(Math.max(...weights))}`);
+    if (this.heads.children.length !== labels.length) this.heads.replaceChildren(...labels.map(() => element('li', '')));
+    labels.forEach((label, i) => setText(this.heads.children[i], label));
+    setText(this.oldest, `← oldest of ${Math.max(...latest.attention.map((h) => h.length))}`);
   }
 }
