@@ -3,6 +3,7 @@
 
 import { RollingLikelihood, type RollingLikelihoodState } from './rolling-likelihood.js';
 import { SEASONAL_DEFAULTS, SeasonalMemory, type SeasonalMemoryState } from './seasonal-memory.js';
+import { exp, log } from './portable-math.js';
 
 export interface ScorerOptions {
   /** Errors in the rolling RMSE. Default 100. */
@@ -289,9 +290,11 @@ function larger(a: number, b: number): number {
   return Math.max(a, b);
 }
 
+const LOG_1E_10 = log(1e-10);
+
 /** HTM's log scale of a likelihood z: log(Q(z) + 1e-10) / log(1e-10), in [0, 1]; a tail of 1e-5 is 0.5, of 1e-3 is 0.3. */
 export function logLikelihood(z: number): number {
-  return Math.log(gaussianTail(z) + 1e-10) / Math.log(1e-10);
+  return log(gaussianTail(z) + 1e-10) / LOG_1E_10;
 }
 
 /** 1 − Q(z) for z = (recentMean − historyMean) / historyStd; the std is floored so a perfectly steady history does not divide by 0. */
@@ -311,7 +314,7 @@ export function erfc(x: number): number {
   const t = 1 / (1 + 0.5 * z);
   const r =
     t *
-    Math.exp(
+    exp(
       -z * z - 1.26551223 +
         t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
@@ -330,8 +333,8 @@ function crossEntropy(logits: ArrayLike<number>, token: number): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
   let total = 0;
-  for (let i = 0; i < logits.length; i++) total += Math.exp(logits[i] - max);
-  return Math.log(total) + max - logits[token];
+  for (let i = 0; i < logits.length; i++) total += exp(logits[i] - max);
+  return log(total) + max - logits[token];
 }
 
 function sum(values: Float64Array, count: number): number {
