@@ -16,6 +16,7 @@ import { Directory, type DirectoryEntry } from './directory.js';
 import { FrameBatcher, unpackPredictions } from './frames.js';
 import type { FromWorker, SourceRef, StreamCounts, StreamRequest, ToWorker, WorkerSetup } from './messages.js';
 import { listRows } from './shard.js';
+import { prepareStateDir } from './state-layout.js';
 import { allNumbers, isAnswerable, localRefused, scoredFrame, type Answerable } from './sources.js';
 
 /** How the pool is made. */
@@ -104,6 +105,8 @@ export class WorkerPool implements StreamEngine {
   // ---- lifecycle ----------------------------------------------------------------------------------------------------
 
   async start(): Promise<number | undefined> {
+    // a folder this thread cannot write is refused as the single-thread server refuses it; another layout is moved first
+    if (this.parts.stateDir !== undefined) await prepareStateDir(this.parts.stateDir, { workers: this.options.workers }, this.parts.log);
     let generation: number | undefined;
     for (let index = 0; index < this.options.workers; index++) {
       this.workers.push(this.spawn(index, (restored) => (generation = restored === undefined ? generation : Math.max(generation ?? 0, restored))));
@@ -296,8 +299,9 @@ export class WorkerPool implements StreamEngine {
         streams.push(...answer.streams);
         total += answer.total;
       }
-      // ids grow as streams open on each worker: by id is close to the order they were opened in
-      streams.sort((a, b) => a.id - b.id);
+      // in the order this thread placed them (the order they were opened in, as one thread lists them); unknown ones last, by id
+      const rank = (id: number) => this.directory.withId(id)?.rank ?? Number.MAX_SAFE_INTEGER;
+      streams.sort((a, b) => rank(a.id) - rank(b.id) || a.id - b.id);
       const page = streams.slice(offset, offset + MAX_LISTED);
       const next = offset + page.length;
       source.send({ type: 'streams', streams: page, models: [...this.models.values()].map(listedModel), detection: this.parts.table.detection, total, ...(next < total ? { next } : {}) } satisfies StreamsMessage);
