@@ -13,6 +13,7 @@ import type { HasRole } from '../server/roles.js';
 import { listedModel } from '../server/stream-reports.js';
 import type { FrameSource, IncomingFrame, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
 import { Directory, type DirectoryEntry } from './directory.js';
+import { workerExecArgv } from './exec-argv.js';
 import { FrameBatcher, unpackPredictions } from './frames.js';
 import type { FromWorker, SourceRef, StreamCounts, StreamRequest, ToWorker, WorkerSetup } from './messages.js';
 import { listRows } from './shard.js';
@@ -128,7 +129,7 @@ export class WorkerPool implements StreamEngine {
       stateDir: parts.stateDir === undefined ? undefined : join(parts.stateDir, `worker-${index}`),
       now: parts.now(),
     };
-    const thread = new Worker(this.options.workerUrl ?? WORKER_ENTRY, { workerData: setup });
+    const thread = new Worker(this.options.workerUrl ?? WORKER_ENTRY, { workerData: setup, execArgv: workerExecArgv() });
     let ready!: () => void;
     let failed!: (err: Error) => void;
     const handle: WorkerHandle = { index, thread, batcher: new FrameBatcher(), counts: NO_COUNTS, started: false, ready: new Promise((resolve, reject) => ((ready = resolve), (failed = reject))) };
