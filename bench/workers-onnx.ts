@@ -141,7 +141,9 @@ for (const { name, hidden, streams } of CASES) {
 
 | implementation | stream-steps/s, median (min–max) | GFLOP/s | vs onnxruntime-node, 2 threads | max abs diff from the pool |
 |---|---:|---:|---:|---:|
-${rows.join('\n')}`);
+${rows.join('\n')}
+
+The pool at ${(median(rates[0]) / median(rates[3])).toFixed(2)}× onnxruntime-node's one thread; onnxruntime-node on 2 threads at ${(median(rates[1]) / median(rates[3])).toFixed(2)}× its own one thread${median(rates[1]) < median(rates[3]) ? ' (below 1: in this run a second core was not there to be had, for either library)' : ''}; the pool at ${(median(rates[0]) / median(rates[2])).toFixed(2)}× seqcast's one thread.`);
   for (const r of runners) await r.close();
 }
 const loadAfter = loadavg();
