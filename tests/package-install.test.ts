@@ -38,13 +38,28 @@ const USE_IT = `
   const y = stream.step([73.97]);
   let refused = false;
   try { stream.step([1, 2]); } catch (err) { refused = err instanceof InputError; }
-  console.log(JSON.stringify({ describe: model.describe(), length: y.length, value: y[0], refused, kernel: await kernelVariant(), node: process.versions.node }));
+  // seqcast/cluster: a batch split over two worker threads gives model.stepBatch's outputs, bit for bit
+  const { StepPool } = await import('seqcast/cluster');
+  const pool = await StepPool.start(model, { workers: 2 });
+  const inputs = [[70.1], [71.2], [72.3], [73.4], [74.5]];
+  const pooled = await pool.stepBatch(pool.open(inputs.length), inputs);
+  const direct = model.stepBatch(inputs.map(() => model.openStream()), inputs);
+  await pool.close();
+  const poolSame = pooled.every((row, b) => row.every((v, i) => Object.is(v, direct[b][i])));
+  console.log(JSON.stringify({ describe: model.describe(), length: y.length, value: y[0], refused, kernel: await kernelVariant(), node: process.versions.node, poolSame }));
 `;
 
 /** A TypeScript file against the package's types: a right use, and a wrong one that must be an error. */
 const TYPED = `
   import { loadModel, type Model } from 'seqcast';
+  import { StepPool, type PooledStream } from 'seqcast/cluster';
   const model: Model = await loadModel('model.safetensors');
+  const pool: StepPool = await StepPool.start(model, { workers: 2 });
+  const pooled: PooledStream[] = pool.open(2);
+  const rows: Float32Array[] = await pool.stepBatch(pooled, [[1, 2], [3, 4]]);
+  console.log(rows.length);
+  // @ts-expect-error: workers is a number
+  await StepPool.start(model, { workers: 'two' });
   const next: Float32Array = model.openStream().step([1, 2]);
   console.log(next.length, model.inputSize);
   // @ts-expect-error: a path is a string
@@ -88,7 +103,7 @@ describe('seqcast installed from its npm pack tarball into an empty folder', () 
 
   it("import { loadModel } from 'seqcast' loads and steps the bundled model", () => {
     const seen = JSON.parse(node('this', ['--input-type=module', '-e', USE_IT]).stdout);
-    expect(seen).toMatchObject({ describe: expect.stringMatching(/lstm/), length: 1, refused: true });
+    expect(seen).toMatchObject({ describe: expect.stringMatching(/lstm/), length: 1, refused: true, poolSame: true });
     expect(seen.value).toBeGreaterThan(60);
     expect(seen.value).toBeLessThan(90);
   });
@@ -126,6 +141,6 @@ describe('seqcast installed from its npm pack tarball into an empty folder', () 
     expect(node('node24', ['--version']).stdout.trim()).toBe(`v${NODE_24.slice('node@'.length)}`);
     expect(node('node24', ['node_modules/.bin/seqcast', '--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const seen = JSON.parse(node('node24', ['--input-type=module', '-e', USE_IT]).stdout);
-    expect(seen).toMatchObject({ node: NODE_24.slice('node@'.length), length: 1, refused: true, kernel: 'relaxed' });
+    expect(seen).toMatchObject({ node: NODE_24.slice('node@'.length), length: 1, refused: true, kernel: 'relaxed', poolSame: true });
   }, INSTALL_MS);
 });

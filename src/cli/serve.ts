@@ -8,7 +8,9 @@ import { kernelVariant, supportsRelaxedSimd } from '../kernel/kernel.js';
 import { InputError } from '../errors.js';
 import { DEMO_ATTENTION, DEMO_HIDDEN, DEMO_RATE, demoModels, startDemo } from '../demo/streams.js';
 import { WS_PATH } from '../protocol/messages.js';
+import { PooledLocalProducers } from '../cluster/local-producers.js';
 import { workerPool } from '../cluster/pool.js';
+import { prepareStateDir } from '../cluster/state-layout.js';
 import { SeqcastServer } from '../server/server.js';
 import { DEFAULT_DETECTION_PROFILE, DETECTION_PROFILES, detectionThreshold, type DetectionProfile } from '../stream/detection-thresholds.js';
 import { DEFAULT_ROTATED_FILES } from '../server/sink-file.js';
@@ -46,7 +48,7 @@ export interface ServeCommandOptions {
   sinkRotateBytes?: number;
   /** Rotated files kept of each file sink. */
   sinkKeep?: number;
-  /** Worker threads the streams are spread over: a count, or 'auto' (one per core); undefined: 1. */
+  /** Worker threads the streams are spread over: a count, or 'auto' (one per core, the default; 1 on one core: no worker). */
   workers?: number | 'auto';
 }
 
@@ -86,7 +88,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
         .choices(DETECTION_PROFILES.map((p) => p.profile))
         .default(DEFAULT_DETECTION_PROFILE),
     )
-    .addOption(new Option('--workers <n>', 'worker threads to spread the streams over, each with its own kernel and its own copy of the weights (docs/workers.md), or "auto" for one per core; 1 serves on one thread').default(1).argParser(workerCount))
+    .addOption(new Option('--workers <n>', 'worker threads to spread the streams over, each with its own kernel and its own copy of the weights (docs/workers.md); "auto": one per core (on one core: one thread, no worker); 1 serves on one thread; a --state-dir written with another count is rearranged at start').default('auto').argParser(workerCount))
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
     .addHelpText(
       'after',
@@ -125,6 +127,9 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   if (served.length === 0) throw new UsageError('serve', 'nothing to serve: give --model FILE.safetensors, or --demo for the built-in demo');
 
   const log = (line: string) => process.stderr.write(`seqcast: ${line}\n`);
+  const workers = workerThreads(options);
+  // a state directory written by N workers is rearranged here for this thread; the pool does it for N workers itself
+  if (workers === 1 && options.stateDir !== undefined) await prepareStateDir(options.stateDir, 'single', log);
   const server = await SeqcastServer.start({
     models: served,
     host: options.host,
@@ -146,18 +151,20 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     orphanTtlMs: options.orphanTtl * 1000,
     detectionProfile: options.detectionProfile,
     sinks,
-    engine: workersFor(options),
+    engine: workers > 1 ? workerPool({ workers }) : undefined,
     log,
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new InputError(`port ${options.port} on ${options.host} is in use (another seqcast serve?); pick another with --port N, or --port 0 for a free one`);
     if (err.code === 'EACCES') throw new InputError(`not allowed to listen on port ${options.port} of ${options.host}; pick another with --port N`);
     throw err;
   });
-  const demo = options.demo ? await startDemo(server, { rate: options.demoRate }) : undefined;
+  // with workers the demo's streams live on them too: its requests are answered when the worker answers
+  const demo = options.demo ? await startDemo(workers > 1 ? new PooledLocalProducers(server) : server, { rate: options.demoRate }) : undefined;
 
   const wsUrl = `${server.url.replace(/^http/, 'ws')}${WS_PATH.slice(1)}`;
   out.write(`seqcast serving on ${server.url} (WebSocket ${wsUrl}${options.token ? ', token required' : ''})\n`);
   for (const { name, model } of served) out.write(`  model "${name}": ${model.describe()}\n`);
+  if (workers > 1) out.write(`  workers: ${workers} threads, each with its own kernel and copy of the weights (docs/workers.md)\n`);
   for (const target of options.sink ?? []) out.write(`  sink: ${target.startsWith('webhook:') ? new URL(target.slice(8)).origin : target}\n`);
   const variant = await kernelVariant();
   out.write(
@@ -194,11 +201,9 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   return 0;
 }
 
-/** The engine of `--workers N` (none for 1: the server's own thread, as before). */
-function workersFor(options: ServeCommandOptions): ReturnType<typeof workerPool> | undefined {
-  const workers = options.workers === 'auto' ? availableParallelism() : (options.workers ?? 1);
-  if (workers > 1 && options.demo) throw new InputError('--demo produces its streams inside the server, which --workers N (N > 1) does not serve; leave --workers out with --demo');
-  return workers > 1 ? workerPool({ workers }) : undefined;
+/** The worker threads of `--workers` (1: the server's own thread, as before; auto: one per core). */
+function workerThreads(options: ServeCommandOptions): number {
+  return options.workers === 'auto' || options.workers === undefined ? availableParallelism() : options.workers;
 }
 
 function workerCount(text: string): number | 'auto' {

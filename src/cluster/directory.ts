@@ -10,6 +10,8 @@ import type { PlacedStream } from './messages.js';
  */
 export interface DirectoryEntry extends Pick<StreamEntry, 'name' | 'id' | 'served'> {
   readonly worker: number;
+  /** Its rank in the order streams were placed here (opened, or restored): `list` pages in this order, as one thread does. */
+  readonly rank: number;
   /** The connection holding it, as far as its answers said, and that connection's set of held streams. */
   holder: { source: FrameSource; owned: Set<StreamEntry> | undefined } | undefined;
 }
@@ -28,6 +30,7 @@ export function placeByName(name: string, workers: number): number {
 export class Directory {
   readonly byName = new Map<string, StreamEntry>();
   private readonly byId = new Map<number, DirectoryEntry>();
+  private placed = 0;
 
   constructor(
     private readonly models: ReadonlyMap<string, ServedModel>,
@@ -54,7 +57,7 @@ export class Directory {
     const known = this.byId.get(stream.id);
     if (known && known.name === stream.name) return known;
     const served = this.models.get(stream.model)!;
-    const entry: DirectoryEntry = { name: stream.name, id: stream.id, served, worker, holder: undefined };
+    const entry: DirectoryEntry = { name: stream.name, id: stream.id, served, worker, rank: this.placed++, holder: undefined };
     this.byId.set(entry.id, entry);
     this.byName.set(entry.name, entry as unknown as StreamEntry);
     return entry;

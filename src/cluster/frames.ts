@@ -1,7 +1,7 @@
 // Frames and predictions as they cross between the socket thread and a worker: packed into one Float64Array per
 // worker per turn (its buffer transferred, not copied), with what does not pack (values that are not numbers) beside it.
 
-import type { LearnEvent } from '../stream/types.js';
+import type { FrameSource, LearnEvent, ScoredFrame, StreamEntry } from '../stream/types.js';
 
 // ---- frames: socket thread → worker -------------------------------------------------------------------------------
 
@@ -257,57 +257,75 @@ export function packPredictions<F extends PredictionFields>(frames: readonly F[]
   return b;
 }
 
-/** Reads back what packPredictions packed. */
-export function unpackPredictions(b: Float64Array): CrossingPrediction[] {
-  const frames: CrossingPrediction[] = [];
+/**
+ * A worker's batch of predictions back as the ScoredFrames the server delivers, in one pass: each record's source
+ * and stream are looked up as it is read (one whose producer left, or whose stream closed meanwhile, is skipped:
+ * nobody to answer), and every field is written out in validateFrames' order (one object shape for every frame).
+ */
+export function unpackPredictions(b: Float64Array, sourceOf: (id: number) => FrameSource | undefined, entryOf: (id: number) => StreamEntry | undefined): ScoredFrame[] {
+  const frames: ScoredFrame[] = [];
   let at = 0;
   while (at < b.length) {
+    const head = at;
     const flags = b[at + P_FLAGS];
     const actualCount = b[at + P_ACTUAL];
     const outputs = b[at + P_OUTPUTS];
-    const horizon = b[at + P_HORIZON];
+    const horizon = flags & FLAG_HAS_FORECAST ? b[at + P_HORIZON] : 0;
     const heads = b[at + P_HEADS];
     const attended = b[at + P_ATTENDED];
-    const event = b[at + P_LEARN_EVENT];
-    const head = at;
-    at += PREDICTION_HEAD;
+    const size = PREDICTION_HEAD + (flags & FLAG_TOKEN ? 1 : actualCount) + outputs * (1 + horizon) + heads * attended;
+    at += size;
+    const source = sourceOf(b[head + P_SOURCE]);
+    const entry = source && entryOf(b[head + P_STREAM]);
+    if (!source || !entry) continue;
+    let from = head + PREDICTION_HEAD;
     let actual: Float64Array | number;
-    if (flags & FLAG_TOKEN) actual = b[at++];
+    if (flags & FLAG_TOKEN) actual = b[from++];
     else {
-      actual = b.slice(at, at + actualCount);
-      at += actualCount;
+      actual = b.slice(from, from + actualCount);
+      from += actualCount;
     }
-    const predicted = Float32Array.from(b.subarray(at, at + outputs));
-    at += outputs;
+    const predicted = toFloat32(b, from, outputs);
+    from += outputs;
     let forecast: Float32Array[] | undefined;
     if (flags & FLAG_HAS_FORECAST) {
       forecast = [];
-      for (let k = 0; k < horizon; k++, at += outputs) forecast.push(Float32Array.from(b.subarray(at, at + outputs)));
+      for (let k = 0; k < horizon; k++, from += outputs) forecast.push(toFloat32(b, from, outputs));
     }
     let attention: Float32Array[] | undefined;
     if (heads > 0) {
       attention = [];
-      for (let h = 0; h < heads; h++, at += attended) attention.push(Float32Array.from(b.subarray(at, at + attended)));
+      for (let h = 0; h < heads; h++, from += attended) attention.push(toFloat32(b, from, attended));
     }
+    const event = b[head + P_LEARN_EVENT];
     frames.push({
-      sourceId: b[head + P_SOURCE],
-      streamId: b[head + P_STREAM],
+      source,
+      entry,
       seq: b[head + P_SEQ],
       t: b[head + P_T],
+      actual,
       receivedAt: b[head + P_RECEIVED],
       binary: (flags & FLAG_BINARY) !== 0,
-      actual,
+      input: 0,
+      scale: undefined,
       predicted,
       forecast,
       attention,
       stepMicros: b[head + P_STEP_MICROS],
       batchSize: b[head + P_BATCH],
+      loss: flags & FLAG_HAS_LOSS ? b[head + P_LOSS] : undefined,
+      learnEvent: event >= 0 ? LEARN_EVENTS[event] : undefined,
       error: flags & FLAG_HAS_ERROR ? b[head + P_ERROR] : undefined,
       rmse: flags & FLAG_HAS_RMSE ? b[head + P_RMSE] : undefined,
       anomaly: b[head + P_ANOMALY],
-      loss: flags & FLAG_HAS_LOSS ? b[head + P_LOSS] : undefined,
-      learnEvent: event >= 0 ? LEARN_EVENTS[event] : undefined,
     });
   }
   return frames;
+}
+
+/** `count` values of `b` from `at` as a Float32Array (no view in between). */
+function toFloat32(b: Float64Array, at: number, count: number): Float32Array {
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = b[at + i];
+  return out;
 }

@@ -9,14 +9,15 @@ import { ErrorCode } from '../protocol/codes.js';
 import type { ClosedMessage, ConfigureMessage, ConfiguredMessage, ListedStream, OpenedMessage, OpenMessage, ProtocolProblem, ResetMessage, StreamsMessage } from '../protocol/messages.js';
 import { MAX_LISTED } from '../protocol/messages.js';
 import type { EngineParts, StreamEngine } from '../server/engine.js';
-import type { HasRole } from '../server/roles.js';
 import { listedModel } from '../server/stream-reports.js';
 import type { FrameSource, IncomingFrame, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
 import { Directory, type DirectoryEntry } from './directory.js';
+import { workerExecArgv } from './exec-argv.js';
 import { FrameBatcher, unpackPredictions } from './frames.js';
-import type { FromWorker, SourceRef, StreamCounts, StreamRequest, ToWorker, WorkerSetup } from './messages.js';
+import type { FromWorker, StreamCounts, StreamRequest, ToWorker, WorkerSetup } from './messages.js';
 import { listRows } from './shard.js';
-import { allNumbers, isAnswerable, localRefused, scoredFrame, type Answerable } from './sources.js';
+import { prepareStateDir } from './state-layout.js';
+import { allNumbers, isAnswerable, localRefused, SourceIds, type Answerable } from './sources.js';
 
 /** How the pool is made. */
 export interface PoolOptions {
@@ -58,13 +59,13 @@ export class WorkerPool implements StreamEngine {
   private readonly directory: Directory;
   private readonly workers: WorkerHandle[] = [];
   private readonly models: ReadonlyMap<string, ServedModel>;
-  private readonly sourceIds = new WeakMap<FrameSource, number>();
-  private readonly sources = new Map<number, FrameSource>();
-  private nextSourceId = 1;
+  private readonly sources = new SourceIds();
   private readonly pending = new Map<number, Pending & { worker: number }>();
   private readonly waiting = new Map<number, { worker: number; done: (message: FromWorker | undefined) => void }>();
   private nextRequestId = 1;
   private flushScheduled = false;
+  /** Scored batches received this turn, delivered together at its end. */
+  private arrived: ScoredFrame[][] = [];
   private stopping = false;
   /** Workers replaced after dying, since the start (tests and logs). */
   restarts = 0;
@@ -104,6 +105,8 @@ export class WorkerPool implements StreamEngine {
   // ---- lifecycle ----------------------------------------------------------------------------------------------------
 
   async start(): Promise<number | undefined> {
+    // a folder this thread cannot write is refused as the single-thread server refuses it; another layout is moved first
+    if (this.parts.stateDir !== undefined) await prepareStateDir(this.parts.stateDir, { workers: this.options.workers }, this.parts.log);
     let generation: number | undefined;
     for (let index = 0; index < this.options.workers; index++) {
       this.workers.push(this.spawn(index, (restored) => (generation = restored === undefined ? generation : Math.max(generation ?? 0, restored))));
@@ -125,7 +128,7 @@ export class WorkerPool implements StreamEngine {
       stateDir: parts.stateDir === undefined ? undefined : join(parts.stateDir, `worker-${index}`),
       now: parts.now(),
     };
-    const thread = new Worker(this.options.workerUrl ?? WORKER_ENTRY, { workerData: setup });
+    const thread = new Worker(this.options.workerUrl ?? WORKER_ENTRY, { workerData: setup, execArgv: workerExecArgv() });
     let ready!: () => void;
     let failed!: (err: Error) => void;
     const handle: WorkerHandle = { index, thread, batcher: new FrameBatcher(), counts: NO_COUNTS, started: false, ready: new Promise((resolve, reject) => ((ready = resolve), (failed = reject))) };
@@ -198,11 +201,13 @@ export class WorkerPool implements StreamEngine {
   }
 
   private received(handle: WorkerHandle, message: FromWorker): void {
+    // answers go out after the predictions that came before them: one stream's answers stay in order
+    if (message.type !== 'predictions' && this.arrived.length > 0) this.deliverArrived();
     switch (message.type) {
       case 'predictions':
         return this.predictions(new Float64Array(message.buffer));
       case 'rejected': {
-        const source = this.sources.get(message.sourceId);
+        const source = this.sources.withId(message.sourceId);
         if (source) this.parts.rejected({ source, streamLabel: message.streamLabel, seq: message.seq, code: message.code, message: message.message });
         return;
       }
@@ -226,18 +231,24 @@ export class WorkerPool implements StreamEngine {
     }
   }
 
-  /** A batch of scored frames from a worker, back to their producers and dashboards. */
+  /**
+   * A batch of scored frames from a worker, back to their producers and dashboards. Delivered once this turn's
+   * messages are all in (setImmediate): the batches of every worker then go out in one write per connection,
+   * not one per batch (a connection flushes its queue in a microtask after each delivery).
+   */
   private predictions(buffer: Float64Array): void {
-    const frames: ScoredFrame[] = [];
-    for (const p of unpackPredictions(buffer)) {
-      const source = this.sources.get(p.sourceId);
-      const entry = this.directory.withId(p.streamId);
-      // its producer disconnected meanwhile, or the stream was closed: nobody to answer
-      if (!source || !entry) continue;
-      frames.push(scoredFrame(p, source, entry as unknown as StreamEntry));
-    }
-    if (frames.length > 0) this.parts.deliver({ served: frames[0].entry.served, frames });
+    const frames = unpackPredictions(buffer, (id) => this.sources.withId(id), (id) => this.directory.withId(id) as unknown as StreamEntry | undefined);
+    if (frames.length === 0) return;
+    this.arrived.push(frames);
+    if (this.arrived.length === 1) setImmediate(this.deliverArrived);
   }
+
+  private readonly deliverArrived = (): void => {
+    const batches = this.arrived;
+    if (batches.length === 0) return; // delivered early, before an answer
+    this.arrived = [];
+    for (const frames of batches) this.parts.deliver({ served: frames[0].entry.served, frames });
+  };
 
   private answered(worker: number, message: Extract<FromWorker, { type: 'answer' }>): void {
     const pending = this.pending.get(message.id);
@@ -281,7 +292,7 @@ export class WorkerPool implements StreamEngine {
     const id = this.nextRequestId++;
     this.pending.set(id, { source, owned, worker });
     this.flushWorker(worker);
-    this.post(worker, { type: 'request', id, source: this.sourceRef(source), request, now: this.parts.now() });
+    this.post(worker, { type: 'request', id, source: this.sources.ref(source), request, now: this.parts.now() });
     return undefined;
   }
 
@@ -296,8 +307,9 @@ export class WorkerPool implements StreamEngine {
         streams.push(...answer.streams);
         total += answer.total;
       }
-      // ids grow as streams open on each worker: by id is close to the order they were opened in
-      streams.sort((a, b) => a.id - b.id);
+      // in the order this thread placed them (the order they were opened in, as one thread lists them); unknown ones last, by id
+      const rank = (id: number) => this.directory.withId(id)?.rank ?? Number.MAX_SAFE_INTEGER;
+      streams.sort((a, b) => rank(a.id) - rank(b.id) || a.id - b.id);
       const page = streams.slice(offset, offset + MAX_LISTED);
       const next = offset + page.length;
       source.send({ type: 'streams', streams: page, models: [...this.models.values()].map(listedModel), detection: this.parts.table.detection, total, ...(next < total ? { next } : {}) } satisfies StreamsMessage);
@@ -306,17 +318,16 @@ export class WorkerPool implements StreamEngine {
   }
 
   orphan(source: FrameSource, owned: Set<StreamEntry>, address?: string): void {
-    const id = this.sourceIds.get(source);
+    const id = this.sources.known(source);
     this.directory.released(owned);
     owned.clear();
     if (id === undefined) return;
-    const ref = this.sourceRef(source);
+    const ref = this.sources.ref(source);
     for (const w of this.workers) {
       this.flushWorker(w.index);
       this.post(w.index, { type: 'orphan', source: ref, address, now: this.parts.now() });
     }
-    this.sources.delete(id);
-    this.sourceIds.delete(source);
+    this.sources.forget(source);
   }
 
   /** Asks every worker to park its idle streams and close its expired orphans (they report what they closed). */
@@ -344,7 +355,7 @@ export class WorkerPool implements StreamEngine {
   frame(frame: IncomingFrame): void {
     const { source } = frame;
     if (!isAnswerable(source)) return this.parts.rejected({ source, streamLabel: frame.streamLabel, seq: frame.seq, code: ErrorCode.internal, message: localRefused(frame.streamLabel).message });
-    const sourceId = this.sourceId(source);
+    const sourceId = this.sources.id(source);
     const entry = frame.entry as unknown as DirectoryEntry | undefined;
     const worker = entry?.worker ?? this.directory.workerOf(frame.streamLabel);
     const batcher = this.workers[worker].batcher;
@@ -374,19 +385,5 @@ export class WorkerPool implements StreamEngine {
     if (batcher.size === 0) return;
     const message = batcher.take();
     this.post(index, message, [message.buffer]);
-  }
-
-  private sourceId(source: FrameSource): number {
-    let id = this.sourceIds.get(source);
-    if (id === undefined) {
-      id = this.nextSourceId++;
-      this.sourceIds.set(source, id);
-      this.sources.set(id, source);
-    }
-    return id;
-  }
-
-  private sourceRef(source: FrameSource): SourceRef {
-    return { id: this.sourceId(source), label: source.label, role: (source as Partial<HasRole>).role };
   }
 }

@@ -131,9 +131,10 @@ export class Shard {
     if ('type' in reply && reply.type === 'opened') {
       const entry = this.table.byName.get(reply.stream)!;
       this.known.set(entry.id, entry);
-      return this.post({ type: 'answer', id, reply, placed: placed(entry) });
-    }
-    this.post({ type: 'answer', id, reply });
+      this.post({ type: 'answer', id, reply, placed: placed(entry) });
+    } else this.post({ type: 'answer', id, reply });
+    // the counts changed (opened, closed, learning on or off): the socket thread's metrics see it at once
+    this.report();
   }
 
   /** Every frame of a turn's batch into the pipeline, in order, each as dispatch would have built it. */

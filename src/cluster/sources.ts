@@ -1,9 +1,10 @@
-// Frame sources as the pool sees them: connections it answers, what of a frame's values packs, and a prediction back as a ScoredFrame.
+// Frame sources as the pool sees them: connections it answers, and what of a frame's values packs.
 
 import { ErrorCode } from '../protocol/codes.js';
 import type { ProtocolProblem } from '../protocol/messages.js';
-import type { FrameSource, ScoredFrame, StreamEntry } from '../stream/types.js';
-import type { CrossingPrediction } from './frames.js';
+import type { HasRole } from '../server/roles.js';
+import type { FrameSource } from '../stream/types.js';
+import type { SourceRef } from './messages.js';
 
 /** What answers go to: a connection (src/server/connection.ts). */
 export interface Answerable extends FrameSource {
@@ -29,27 +30,42 @@ export function localRefused(stream: string): ProtocolProblem {
   return { code: ErrorCode.internal, message: `"${stream}": this server's streams live on worker threads, which serve producers inside its process only with --workers 1`, stream };
 }
 
-/** A prediction from a worker as the ScoredFrame the server delivers: every field written out, in validateFrames' order (one shape for every frame; a spread would not keep it). */
-export function scoredFrame(p: CrossingPrediction, source: FrameSource, entry: StreamEntry): ScoredFrame {
-  return {
-    source,
-    entry,
-    seq: p.seq,
-    t: p.t,
-    actual: p.actual,
-    receivedAt: p.receivedAt,
-    binary: p.binary,
-    input: 0,
-    scale: undefined,
-    predicted: p.predicted,
-    forecast: p.forecast,
-    attention: p.attention,
-    stepMicros: p.stepMicros,
-    batchSize: p.batchSize,
-    loss: p.loss,
-    learnEvent: p.learnEvent,
-    error: p.error,
-    rmse: p.rmse,
-    anomaly: p.anomaly,
-  };
+/** The socket thread's ids of the sources whose frames and requests cross to workers (a worker knows them by it). */
+export class SourceIds {
+  private readonly ids = new WeakMap<FrameSource, number>();
+  private readonly byId = new Map<number, FrameSource>();
+  private next = 1;
+
+  /** `source`'s id, given it at first sight. */
+  id(source: FrameSource): number {
+    let id = this.ids.get(source);
+    if (id === undefined) {
+      id = this.next++;
+      this.ids.set(source, id);
+      this.byId.set(id, source);
+    }
+    return id;
+  }
+
+  /** Its id if it has one (it sent something). */
+  known(source: FrameSource): number | undefined {
+    return this.ids.get(source);
+  }
+
+  withId(id: number): FrameSource | undefined {
+    return this.byId.get(id);
+  }
+
+  /** `source` as a worker is told of it: its id, label and role. */
+  ref(source: FrameSource): SourceRef {
+    return { id: this.id(source), label: source.label, role: (source as Partial<HasRole>).role };
+  }
+
+  /** It left (disconnected): its id is not used again. */
+  forget(source: FrameSource): void {
+    const id = this.ids.get(source);
+    if (id === undefined) return;
+    this.ids.delete(source);
+    this.byId.delete(id);
+  }
 }

@@ -10,6 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { InputError, StateError } from '../errors.js';
 import type { Model, StepInput } from '../api/model.js';
+import { workerExecArgv } from './exec-argv.js';
 import type { StepReply, StepRequest, StepSetup } from './step-messages.js';
 
 /** A stream of the pool: its state lives in one worker's kernel slot. */
@@ -54,7 +55,7 @@ export class StepPool {
   static async start(model: Model, options: { workers: number }): Promise<StepPool> {
     if (!Number.isInteger(options.workers) || options.workers < 1) throw new InputError(`workers must be a positive integer, got ${options.workers}`);
     const setup: StepSetup = { bytes: model.toSafetensors(), batchCapacity: model.host.kernel.batchCapacity };
-    const threads = Array.from({ length: options.workers }, () => new Worker(STEP_WORKER, { workerData: setup }));
+    const threads = Array.from({ length: options.workers }, () => new Worker(STEP_WORKER, { workerData: setup, execArgv: workerExecArgv() }));
     const pool = new StepPool(model, threads);
     await Promise.all(threads.map((_, worker) => pool.ask(worker, { type: 'ready', id: 0 })));
     return pool;

@@ -154,11 +154,11 @@ export interface DemoProducer {
  * src/cli/serve.ts hands it in, so this module knows nothing of the server.
  */
 export interface DemoSink {
-  /** Opens (or takes over, after a restore) `request.stream` for `source`; answers its last seq, or why not. */
+  /** Opens (or takes over, after a restore) `request.stream` for `source`; answers its last seq, or why not (at once, or later: worker threads). */
   openStream(
     source: DemoProducer,
     request: { type: 'open'; stream: string; model: string; horizon: number; learn: boolean; normalize: 'auto' },
-  ): { lastSeq: number } | DemoRejection;
+  ): { lastSeq: number } | DemoRejection | Promise<{ lastSeq: number } | DemoRejection>;
   /** Hands one frame of `frame.stream` to the pipeline. */
   pushFrame(frame: { source: DemoProducer; stream: string; seq: number; t: number; values: number[] }): void;
   /** Clears the stream's state (the model keeps what it learned). */
@@ -200,7 +200,7 @@ export async function startDemo(server: DemoSink, options: DemoOptions = {}): Pr
   ];
   const seqs = new Map<string, number>();
   for (const { stream, model, horizon } of streams) {
-    const opened = server.openStream(producer, { type: 'open', stream, model, horizon, learn, normalize: 'auto' });
+    const opened = await server.openStream(producer, { type: 'open', stream, model, horizon, learn, normalize: 'auto' });
     if ('code' in opened) throw new Error(`demo stream ${stream}: ${opened.message}`);
     seqs.set(stream, opened.lastSeq + 1);
   }

@@ -1,5 +1,6 @@
 // `seqcast serve --workers 2` as a real process: it serves from two worker threads, checkpoints each worker's streams
-// into STATE_DIR/worker-k on SIGTERM and restores them on the next start; `--demo --workers 2` is refused.
+// into STATE_DIR/worker-k on SIGTERM and restores them on the next start; `--demo` runs on the workers too, and a
+// --workers 1 server takes over what they checkpointed.
 // The workers run the built dist/cluster/worker.js (`npm test` builds first).
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import { createModel } from '../../src/index.js';
 import { Client } from '../server/client.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DEMO = ['machine-temperature', 'sensors', 'sensors-attention', 'ball'];
 let dir: string;
 let modelPath: string;
 
@@ -67,9 +69,29 @@ describe('seqcast serve --workers 2', () => {
     expect(await exited(second.child)).toBe(0);
   });
 
-  it('refuses --demo with more than one worker, saying why', async () => {
-    const refused = await serve(['--demo', '--workers', '2']);
-    expect('exitCode' in refused && refused.exitCode).not.toBe(0);
-    expect('stderr' in refused && refused.stderr).toContain('--demo produces its streams inside the server');
-  });
+  it('serves --demo through the workers, and its learned streams go on with --workers 1 from the same state dir', async () => {
+    const stateDir = join(dir, 'demo-state');
+    const first = await serve(['--demo', '--demo-rate', '60', '--workers', '2', '--state-dir', stateDir]);
+    if (!('url' in first)) throw new Error(`seqcast serve --demo --workers 2 failed: ${first.stderr}`);
+    const dashboard = await Client.connect(first.url);
+    dashboard.send({ type: 'subscribe', streams: '*' });
+    await dashboard.until(() => DEMO.every((s) => dashboard.predictions(s).some((m) => m.learnEvent === 'trained')), 'a training step on every demo stream', 20_000);
+    expect(dashboard.errors()).toEqual([]);
+    await dashboard.close();
+    first.child.kill('SIGTERM');
+    expect(await exited(first.child)).toBe(0);
+    expect(readdirSync(stateDir).sort()).toEqual(['worker-0', 'worker-1']);
+
+    // one thread takes the workers' checkpoint over: the demo's streams go on from their seqs, not from 0
+    const second = await serve(['--demo', '--demo-rate', '60', '--workers', '1', '--state-dir', stateDir]);
+    if (!('url' in second)) throw new Error(`seqcast serve --demo --workers 1 failed: ${second.stderr}`);
+    expect(readdirSync(stateDir)).toContain('streams.json');
+    const again = await Client.connect(second.url);
+    again.send({ type: 'subscribe', streams: '*' });
+    await again.until(() => DEMO.every((s) => again.predictions(s).length > 0), 'a prediction of every demo stream', 20_000);
+    for (const stream of DEMO) expect(again.predictions(stream)[0].seq).toBeGreaterThan(10);
+    await again.close();
+    second.child.kill('SIGTERM');
+    expect(await exited(second.child)).toBe(0);
+  }, 60_000);
 });

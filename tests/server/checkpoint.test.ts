@@ -26,8 +26,9 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Starts `seqcast serve` in a child process; resolves with it and its URL once it printed the ready line. */
+// one thread (--workers 1): this test reads the single-thread layout, STATE_DIR/streams.json (tests/cluster/ has N workers')
 function serve(extra: string[] = []): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tests/server/seqcast-cli.mts', 'serve', '--model', modelPath, '--port', '0', '--state-dir', stateDir, ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tests/server/seqcast-cli.mts', 'serve', '--model', modelPath, '--port', '0', '--state-dir', stateDir, '--workers', '1', ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
