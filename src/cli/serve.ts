@@ -11,6 +11,7 @@ import { WS_PATH } from '../protocol/messages.js';
 import { workerPool } from '../cluster/pool.js';
 import { SeqcastServer } from '../server/server.js';
 import { DEFAULT_DETECTION_PROFILE, DETECTION_PROFILES, detectionThreshold, type DetectionProfile } from '../stream/detection-thresholds.js';
+import { natsEngine } from '../cluster/nats/front-engine.js';
 import { parseSinkTarget } from '../server/sinks.js';
 import type { ServedModel } from '../stream/types.js';
 import { positiveInteger } from './demo-command.js';
@@ -43,6 +44,8 @@ export interface ServeCommandOptions {
   sink?: string[];
   /** Worker threads the streams are spread over: a count, or 'auto' (one per core); undefined: 1. */
   workers?: number | 'auto';
+  /** A NATS server: the streams live on cluster workers (docs/cluster.md). */
+  nats?: string;
 }
 
 /** Adds the `serve` command to `program`; its action runs until SIGINT or SIGTERM, then hands 0 to `finish`. */
@@ -80,6 +83,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
         .default(DEFAULT_DETECTION_PROFILE),
     )
     .addOption(new Option('--workers <n>', 'worker threads to spread the streams over, each with its own kernel and its own copy of the weights (docs/workers.md), or "auto" for one per core; 1 serves on one thread').default(1).argParser(workerCount))
+    .option('--nats <url>', 'serve the streams of a cluster of `seqcast worker`s through NATS JetStream at this URL (docs/cluster.md) instead of in this process')
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
     .addHelpText(
       'after',
@@ -184,7 +188,11 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
 }
 
 /** The engine of `--workers N` (none for 1: the server's own thread, as before). */
-function workersFor(options: ServeCommandOptions): ReturnType<typeof workerPool> | undefined {
+function workersFor(options: ServeCommandOptions): ReturnType<typeof workerPool> | ReturnType<typeof natsEngine> | undefined {
+  if (options.nats !== undefined) {
+    if (options.demo || options.stateDir || (options.workers ?? 1) !== 1) throw new InputError('--nats serves the streams on cluster workers, which keep their own state: leave out --demo, --state-dir and --workers');
+    return natsEngine({ url: options.nats });
+  }
   const workers = options.workers === 'auto' ? availableParallelism() : (options.workers ?? 1);
   if (workers > 1 && options.demo) throw new InputError('--demo produces its streams inside the server, which --workers N (N > 1) does not serve; leave --workers out with --demo');
   return workers > 1 ? workerPool({ workers }) : undefined;
