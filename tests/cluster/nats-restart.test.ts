@@ -150,6 +150,11 @@ describe('a cluster restarted from JetStream', () => {
     got.push(...(await steps(client, 'plain', 5, 10)));
     expect(client.errors()).toEqual([]);
     expect(got.map(content)).toEqual(expected.map(content));
+    // the list names the worker holding each stream (the dashboard shows it)
+    client.send({ type: 'list' });
+    const listed = await client.next((m) => m.type === 'streams', 'the list', 10_000);
+    const plain = listed.streams.find((s: Message) => s.stream === 'plain');
+    expect(engine.workers().find((w) => w.partitions.includes(p))?.worker).toBe(plain.worker);
     await client.close();
   }, 90_000);
 });

@@ -159,6 +159,7 @@ export class StreamView {
       listed ? `normalize ${listed.normalize}` : undefined,
       listed ? (listed.held ? 'producer connected' : 'no producer') : undefined,
       listed?.parked ? 'idle (parked)' : undefined,
+      listed?.worker ? `on worker ${listed.worker}` : undefined,
     ].filter(Boolean);
     setText(this.meta, parts.join(' · '));
     if (document.activeElement !== this.horizonInput && listed) this.horizonInput.value = String(listed.horizon);
