@@ -9,6 +9,7 @@ import { addPredictCommand } from './predict.js';
 import { addReplayCommand } from './replay.js';
 import { addServeCommand } from './serve.js';
 import { addTrainCommand } from './train.js';
+import { addWorkerCommand } from './worker.js';
 import type { CliIo, CliOutput } from './io.js';
 import { EXIT, EXIT_HELP, unknownOptionsFirst, UsageError } from './usage.js';
 
@@ -39,6 +40,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   addReplayCommand(program, finish);
   addTrainCommand(program, finish, io);
   addDetectCommand(program, finish, io);
+  addWorkerCommand(program, finish);
   for (const command of program.commands) command.configureOutput({ outputError: usageError(`seqcast ${command.name()}`) });
   unknownOptionsFirst(program);
   program.addHelpText('after', EXIT_HELP);

@@ -14,6 +14,7 @@ import { prepareStateDir } from '../cluster/state-layout.js';
 import { SeqcastServer } from '../server/server.js';
 import { DEFAULT_DETECTION_PROFILE, DETECTION_PROFILES, detectionThreshold, type DetectionProfile } from '../stream/detection-thresholds.js';
 import { DEFAULT_ROTATED_FILES } from '../server/sink-file.js';
+import { natsEngine } from '../cluster/nats/front-engine.js';
 import { parseSinkTarget } from '../server/sinks.js';
 import type { ServedModel } from '../stream/types.js';
 import { positiveInteger } from './demo-command.js';
@@ -50,6 +51,8 @@ export interface ServeCommandOptions {
   sinkKeep?: number;
   /** Worker threads the streams are spread over: a count, or 'auto' (one per core, the default; 1 on one core: no worker). */
   workers?: number | 'auto';
+  /** A NATS server: the streams live on cluster workers (docs/cluster.md). */
+  nats?: string;
 }
 
 /** Adds the `serve` command to `program`; its action runs until SIGINT or SIGTERM, then hands 0 to `finish`. */
@@ -89,6 +92,7 @@ export function addServeCommand(program: Command, finish: (exitCode: number) => 
         .default(DEFAULT_DETECTION_PROFILE),
     )
     .addOption(new Option('--workers <n>', 'worker threads to spread the streams over, each with its own kernel and its own copy of the weights (docs/workers.md); "auto": one per core (on one core: one thread, no worker); 1 serves on one thread; a --state-dir written with another count is rearranged at start').default('auto').argParser(workerCount))
+    .option('--nats <url>', 'serve the streams of a cluster of `seqcast worker`s through NATS JetStream at this URL (docs/cluster.md) instead of in this process')
     .addOption(new Option('--orphan-ttl <seconds>', 'seconds a stream nobody holds (its producer disconnected) is kept before it is closed').default(600).argParser(positiveInteger))
     .addHelpText(
       'after',
@@ -128,6 +132,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
 
   const log = (line: string) => process.stderr.write(`seqcast: ${line}\n`);
   const workers = workerThreads(options);
+  const engine = engineFor(options, workers);
   // a state directory written by N workers is rearranged here for this thread; the pool does it for N workers itself
   if (workers === 1 && options.stateDir !== undefined) await prepareStateDir(options.stateDir, 'single', log);
   const server = await SeqcastServer.start({
@@ -151,7 +156,7 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
     orphanTtlMs: options.orphanTtl * 1000,
     detectionProfile: options.detectionProfile,
     sinks,
-    engine: workers > 1 ? workerPool({ workers }) : undefined,
+    engine,
     log,
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new InputError(`port ${options.port} on ${options.host} is in use (another seqcast serve?); pick another with --port N, or --port 0 for a free one`);
@@ -201,9 +206,19 @@ export async function runServe(options: ServeCommandOptions, out: NodeJS.Writabl
   return 0;
 }
 
-/** The worker threads of `--workers` (1: the server's own thread, as before; auto: one per core). */
+/** The worker threads of `--workers` (1: the server's own thread, as before; auto: one per core); none with --nats. */
 function workerThreads(options: ServeCommandOptions): number {
+  if (options.nats !== undefined) return 1;
   return options.workers === 'auto' || options.workers === undefined ? availableParallelism() : options.workers;
+}
+
+/** The engine: cluster workers through NATS for --nats, worker threads for N > 1, none (the server's own thread) for 1. */
+function engineFor(options: ServeCommandOptions, workers: number): ReturnType<typeof workerPool> | ReturnType<typeof natsEngine> | undefined {
+  if (options.nats !== undefined) {
+    if (options.demo || options.stateDir || (typeof options.workers === 'number' && options.workers !== 1)) throw new InputError('--nats serves the streams on cluster workers, which keep their own state: leave out --demo, --state-dir and --workers');
+    return natsEngine({ url: options.nats });
+  }
+  return workers > 1 ? workerPool({ workers }) : undefined;
 }
 
 function workerCount(text: string): number | 'auto' {

@@ -257,6 +257,44 @@ export function packPredictions<F extends PredictionFields>(frames: readonly F[]
   return b;
 }
 
+/** Floats in the packed prediction record that starts at `head`. */
+function recordSize(b: Float64Array, head: number): number {
+  const flags = b[head + P_FLAGS];
+  const horizon = flags & FLAG_HAS_FORECAST ? b[head + P_HORIZON] : 0;
+  return PREDICTION_HEAD + (flags & FLAG_TOKEN ? 1 : b[head + P_ACTUAL]) + b[head + P_OUTPUTS] * (1 + horizon) + b[head + P_HEADS] * b[head + P_ATTENDED];
+}
+
+/**
+ * A batch of packed predictions regrouped without unpacking them (the NATS worker's relay to each front end): each
+ * record goes to the group `relabel` names for its source id, with the source id it gives; a record relabel returns
+ * undefined for is dropped.
+ */
+export function regroupPredictions(b: Float64Array, relabel: (sourceId: number) => { group: string; sourceId: number } | undefined): Map<string, Float64Array> {
+  const parts = new Map<string, { sourceId: number; head: number; size: number }[]>();
+  for (let at = 0; at < b.length; ) {
+    const size = recordSize(b, at);
+    const to = relabel(b[at + P_SOURCE]);
+    if (to) {
+      let list = parts.get(to.group);
+      if (!list) parts.set(to.group, (list = []));
+      list.push({ sourceId: to.sourceId, head: at, size });
+    }
+    at += size;
+  }
+  const groups = new Map<string, Float64Array>();
+  for (const [group, list] of parts) {
+    const out = new Float64Array(list.reduce((n, r) => n + r.size, 0));
+    let at = 0;
+    for (const { sourceId, head, size } of list) {
+      out.set(b.subarray(head, head + size), at);
+      out[at + P_SOURCE] = sourceId;
+      at += size;
+    }
+    groups.set(group, out);
+  }
+  return groups;
+}
+
 /**
  * A worker's batch of predictions back as the ScoredFrames the server delivers, in one pass: each record's source
  * and stream are looked up as it is read (one whose producer left, or whose stream closed meanwhile, is skipped:
@@ -273,8 +311,7 @@ export function unpackPredictions(b: Float64Array, sourceOf: (id: number) => Fra
     const horizon = flags & FLAG_HAS_FORECAST ? b[at + P_HORIZON] : 0;
     const heads = b[at + P_HEADS];
     const attended = b[at + P_ATTENDED];
-    const size = PREDICTION_HEAD + (flags & FLAG_TOKEN ? 1 : actualCount) + outputs * (1 + horizon) + heads * attended;
-    at += size;
+    at += recordSize(b, head);
     const source = sourceOf(b[head + P_SOURCE]);
     const entry = source && entryOf(b[head + P_STREAM]);
     if (!source || !entry) continue;

@@ -61,6 +61,11 @@ export class Shard {
     });
   }
 
+  /** The streams this shard holds (a cluster worker records who holds each with its checkpoints: src/cluster/nats/). */
+  get streams(): Iterable<StreamEntry> {
+    return this.table.byName.values();
+  }
+
   /** Restores this worker's checkpoint folder (if any), then says it is ready with the streams it brought back. */
   async start(): Promise<void> {
     let restored: PlacedStream[] = [];

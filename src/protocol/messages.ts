@@ -274,6 +274,8 @@ export interface ListedStream {
   normalize: NormalizeReport;
   held: boolean;
   parked: boolean;
+  /** `serve --nats`: the cluster worker holding the stream (docs/cluster.md); absent on a single server. */
+  worker?: string;
 }
 
 /** One model in the answer to `list`. */

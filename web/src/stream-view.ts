@@ -83,6 +83,7 @@ export class StreamView {
       listed ? `normalize ${listed.normalize}` : undefined,
       listed ? (listed.held ? 'producer connected' : 'no producer') : undefined,
       listed?.parked ? 'idle (parked)' : undefined,
+      listed?.worker ? `on worker ${listed.worker}` : undefined,
     ].filter(Boolean);
     setText(this.meta, parts.join(' · '));
     this.controls.update();
