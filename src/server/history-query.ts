@@ -18,7 +18,7 @@ export function historyAnswer(request: HistoryRequest, history: StreamHistory | 
     return emptyAnswer(stream, 1, threshold);
   }
   const { raw, decimated, channels } = history;
-  const newest = raw.length > 0 ? raw.t[raw.index(raw.length - 1)] : NaN;
+  const newest = raw.length > 0 ? raw.t(raw.index(raw.length - 1)) : NaN;
   const low = request.last !== undefined ? newest - request.last * 1000 : (request.since ?? -Infinity);
   const high = request.until ?? Infinity;
   const inRange = (t: number) => t >= low && t <= high;
@@ -28,7 +28,7 @@ export function historyAnswer(request: HistoryRequest, history: StreamHistory | 
   let fromDecimated = false;
   for (const tier of tiers) {
     for (let i = 0; i < tier.length; i++) {
-      if (!inRange(tier.t[tier.index(i)])) continue;
+      if (!inRange(tier.t(tier.index(i)))) continue;
       rows++;
       if (tier === decimated) fromDecimated = true;
     }
@@ -36,9 +36,9 @@ export function historyAnswer(request: HistoryRequest, history: StreamHistory | 
   const answer = emptyAnswer(stream, channels, threshold);
   answer.rows = rows;
   answer.decimated = fromDecimated || rows > request.maxPoints;
-  answer.oldest = decimated.length > 0 ? decimated.t[decimated.index(0)] : raw.length > 0 ? raw.t[raw.index(0)] : null;
+  answer.oldest = decimated.length > 0 ? decimated.t(decimated.index(0)) : raw.length > 0 ? raw.t(raw.index(0)) : null;
   if (rows <= request.maxPoints) {
-    for (const tier of tiers) for (let i = 0; i < tier.length; i++) if (inRange(tier.t[tier.index(i)])) appendRow(answer, tier, tier.index(i));
+    for (const tier of tiers) for (let i = 0; i < tier.length; i++) if (inRange(tier.t(tier.index(i)))) appendRow(answer, tier, tier.index(i));
   } else {
     // buckets of `size` rows become at most two rows each
     const size = Math.ceil(rows / Math.floor(request.maxPoints / 2));
@@ -47,7 +47,7 @@ export function historyAnswer(request: HistoryRequest, history: StreamHistory | 
     for (const tier of tiers) {
       for (let i = 0; i < tier.length; i++) {
         const at = tier.index(i);
-        if (!inRange(tier.t[at])) continue;
+        if (!inRange(tier.t(at))) continue;
         bucket.add(tier, at);
         if (bucket.length === size) bucket.flushTo(folded);
       }
@@ -90,14 +90,13 @@ function emptyAnswer(stream: string, channels: number, threshold: number): Histo
 const orNull = (value: number) => (Number.isNaN(value) ? null : value);
 
 function appendRow(answer: HistoryMessage, rows: HistoryRows, at: number): void {
-  const c = rows.channels;
-  answer.t.push(rows.t[at]);
-  answer.seq.push(rows.seq[at]);
-  answer.error.push(orNull(rows.error[at]));
-  answer.rmse.push(orNull(rows.rmse[at]));
-  answer.anomaly.push(rows.anomaly[at]);
-  for (let k = 0; k < c; k++) {
-    answer.actual[k].push(orNull(rows.actual[at * c + k]));
-    answer.predicted[k].push(orNull(rows.predicted[at * c + k]));
+  answer.t.push(rows.t(at));
+  answer.seq.push(rows.seq(at));
+  answer.error.push(orNull(rows.error(at)));
+  answer.rmse.push(orNull(rows.rmse(at)));
+  answer.anomaly.push(rows.anomaly(at));
+  for (let k = 0; k < rows.channels; k++) {
+    answer.actual[k].push(orNull(rows.actual(at, k)));
+    answer.predicted[k].push(orNull(rows.predicted(at, k)));
   }
 }

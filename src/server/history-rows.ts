@@ -5,12 +5,17 @@
 /** Rows a ring starts with; it doubles when full until it reaches its capacity. */
 const FIRST_ROWS = 256;
 
-/** Bytes one row takes with `channels` channels: t, seq and each channel's actual as f64 (values as sent), error, rmse, anomaly and each channel's predicted as f32 (as the kernel made them). */
-export function bytesPerRow(channels: number): number {
-  return 2 * 8 + 3 * 4 + channels * (8 + 4);
+/** Numbers per row with `channels` channels: t, seq, error, rmse, anomaly, then each channel's actual, then each channel's predicted. */
+export function rowWidth(channels: number): number {
+  return 5 + 2 * channels;
 }
 
-/** The values of one row, as the ring's columns hold them (NaN for a missing error or rmse). */
+/** Bytes one row takes with `channels` channels: every number a float64, so values come back exactly as sent and as predicted. */
+export function bytesPerRow(channels: number): number {
+  return 8 * rowWidth(channels);
+}
+
+/** The values of one row (NaN for a missing error or rmse). */
 export interface HistoryRow {
   /** The frame's t (the producer's, or the server's receive time, ms since the epoch). */
   t: number;
@@ -24,25 +29,22 @@ export interface HistoryRow {
   predicted: ArrayLike<number>;
 }
 
+// offsets within a row
+const T = 0;
+const SEQ = 1;
+/** Where the values (valueCount of them, in HistoryRows.value's order) start. */
+const VALUES = 2;
+const ACTUAL = 5;
+
 /**
- * Rows of one tier. Row i (0 the oldest kept) is at storage index (head + i) % allocated. Channel c of row i's actual
- * is `actual[index * channels + c]`. Nothing allocates while pushing except the (at most log2(capacity / 256)) doublings.
+ * Rows of one tier, row-major in one Float64Array (a frame's row is one or two cache lines, whichever of a thousand
+ * streams it belongs to). Row i (0 the oldest kept) is at storage index (head + i) % allocated. Nothing allocates
+ * while pushing except the (at most log2(capacity / 256)) doublings.
  */
 export class HistoryRows {
-  /** (allocated) frame times. */
-  t: Float64Array;
-  /** (allocated) seqs. */
-  seq: Float64Array;
-  /** (allocated) RMS error of the prediction made one frame earlier; NaN for a stream's first frame. */
-  error: Float32Array;
-  /** (allocated) */
-  rmse: Float32Array;
-  /** (allocated) anomaly likelihood in [0, 1]. */
-  anomaly: Float32Array;
-  /** (allocated, channels) the frame's values as the producer sent them. */
-  actual: Float64Array;
-  /** (allocated, channels) the prediction of the next frame. */
-  predicted: Float32Array;
+  /** (allocated, rowWidth(channels)) */
+  private data: Float64Array;
+  private readonly width: number;
   private head = 0;
   private count = 0;
 
@@ -53,14 +55,8 @@ export class HistoryRows {
     /** Rows allocated at first. */
     initialRows = FIRST_ROWS,
   ) {
-    const rows = Math.min(capacity, initialRows);
-    this.t = new Float64Array(rows);
-    this.seq = new Float64Array(rows);
-    this.error = new Float32Array(rows);
-    this.rmse = new Float32Array(rows);
-    this.anomaly = new Float32Array(rows);
-    this.actual = new Float64Array(rows * channels);
-    this.predicted = new Float32Array(rows * channels);
+    this.width = rowWidth(channels);
+    this.data = new Float64Array(Math.min(capacity, initialRows) * this.width);
   }
 
   /** Rows held. */
@@ -70,12 +66,12 @@ export class HistoryRows {
 
   /** Rows there is storage for now. */
   get allocated(): number {
-    return this.t.length;
+    return this.data.length / this.width;
   }
 
-  /** Bytes the columns take now. */
+  /** Bytes the storage takes now. */
   get bytes(): number {
-    return this.allocated * bytesPerRow(this.channels);
+    return this.data.byteLength;
   }
 
   /** Whether the next push overwrites the oldest row (the ring is full and may not, or will not, grow). */
@@ -88,34 +84,63 @@ export class HistoryRows {
     return (this.head + i) % this.allocated;
   }
 
-  /** Doubles the storage (up to capacity), keeping the rows; false when it is at capacity already. */
+  /** The frame time of the row at storage index `at`. */
+  t(at: number): number {
+    return this.data[at * this.width + T];
+  }
+
+  seq(at: number): number {
+    return this.data[at * this.width + SEQ];
+  }
+
+  error(at: number): number {
+    return this.data[at * this.width + VALUES];
+  }
+
+  rmse(at: number): number {
+    return this.data[at * this.width + VALUES + 1];
+  }
+
+  anomaly(at: number): number {
+    return this.data[at * this.width + VALUES + 2];
+  }
+
+  /** Channel `c`'s actual value in the row at storage index `at`. */
+  actual(at: number, c: number): number {
+    return this.data[at * this.width + ACTUAL + c];
+  }
+
+  /** Channel `c`'s prediction (of the next frame) in the row at storage index `at`. */
+  predicted(at: number, c: number): number {
+    return this.data[at * this.width + ACTUAL + this.channels + c];
+  }
+
+  /** Values per row besides t and seq: error, rmse, anomaly, then each channel's actual, then each channel's predicted. */
+  get valueCount(): number {
+    return this.width - VALUES;
+  }
+
+  /** Value `j` (in valueCount's order) of the row at storage index `at`: what the min/max folding reads generically. */
+  value(at: number, j: number): number {
+    return this.data[at * this.width + VALUES + j];
+  }
+
+  /** Doubles the storage (up to capacity), keeping the rows, oldest first; false when it is at capacity already. */
   grow(): boolean {
     const rows = Math.min(this.capacity, this.allocated * 2);
     if (rows === this.allocated) return false;
-    const c = this.channels;
-    const t = new Float64Array(rows);
-    const seq = new Float64Array(rows);
-    const error = new Float32Array(rows);
-    const rmse = new Float32Array(rows);
-    const anomaly = new Float32Array(rows);
-    const actual = new Float64Array(rows * c);
-    const predicted = new Float32Array(rows * c);
-    for (let i = 0; i < this.count; i++) {
-      const from = this.index(i);
-      t[i] = this.t[from];
-      seq[i] = this.seq[from];
-      error[i] = this.error[from];
-      rmse[i] = this.rmse[from];
-      anomaly[i] = this.anomaly[from];
-      actual.set(this.actual.subarray(from * c, from * c + c), i * c);
-      predicted.set(this.predicted.subarray(from * c, from * c + c), i * c);
-    }
-    Object.assign(this, { t, seq, error, rmse, anomaly, actual, predicted, head: 0 });
+    const data = new Float64Array(rows * this.width);
+    // the ring in two runs: from head to the end of storage, then from its start
+    const firstRun = Math.min(this.count, this.allocated - this.head);
+    data.set(this.data.subarray(this.head * this.width, (this.head + firstRun) * this.width), 0);
+    data.set(this.data.subarray(0, (this.count - firstRun) * this.width), firstRun * this.width);
+    this.data = data;
+    this.head = 0;
     return true;
   }
 
-  /** Appends a row (overwriting the oldest when full): its storage index, for the caller to write any column directly. */
-  push(row: HistoryRow): number {
+  /** Appends a row (overwriting the oldest when full). */
+  push(row: HistoryRow): void {
     let at: number;
     if (this.count < this.allocated) {
       at = this.index(this.count);
@@ -124,32 +149,18 @@ export class HistoryRows {
       at = this.head;
       this.head = (this.head + 1) % this.allocated;
     }
-    this.t[at] = row.t;
-    this.seq[at] = row.seq;
-    this.error[at] = row.error;
-    this.rmse[at] = row.rmse;
-    this.anomaly[at] = row.anomaly;
+    const data = this.data;
+    const o = at * this.width;
+    data[o + T] = row.t;
+    data[o + SEQ] = row.seq;
+    data[o + VALUES] = row.error;
+    data[o + VALUES + 1] = row.rmse;
+    data[o + VALUES + 2] = row.anomaly;
     const c = this.channels;
     for (let k = 0; k < c; k++) {
-      this.actual[at * c + k] = k < row.actual.length ? row.actual[k] : NaN;
-      this.predicted[at * c + k] = k < row.predicted.length ? row.predicted[k] : NaN;
+      data[o + ACTUAL + k] = k < row.actual.length ? row.actual[k] : NaN;
+      data[o + ACTUAL + c + k] = k < row.predicted.length ? row.predicted[k] : NaN;
     }
-    return at;
-  }
-
-  /** Values per row besides t and seq: error, rmse, anomaly, then each channel's actual, then each channel's predicted. */
-  get valueCount(): number {
-    return 3 + 2 * this.channels;
-  }
-
-  /** Value `j` (in valueCount's order) of the row at storage index `at`: what the min/max folding reads generically. */
-  value(at: number, j: number): number {
-    if (j === 0) return this.error[at];
-    if (j === 1) return this.rmse[at];
-    if (j === 2) return this.anomaly[at];
-    const k = j - 3;
-    const c = this.channels;
-    return k < c ? this.actual[at * c + k] : this.predicted[at * c + k - c];
   }
 
   /** Forgets every row (the storage is kept). */
@@ -194,11 +205,11 @@ export class MinMaxBucket {
   add(rows: HistoryRows, at: number): void {
     const n = this.count++;
     if (n === 0) {
-      this.firstT = rows.t[at];
-      this.firstSeq = rows.seq[at];
+      this.firstT = rows.t(at);
+      this.firstSeq = rows.seq(at);
     }
-    this.lastT = rows.t[at];
-    this.lastSeq = rows.seq[at];
+    this.lastT = rows.t(at);
+    this.lastSeq = rows.seq(at);
     for (let j = 0; j < this.min.length; j++) {
       const v = rows.value(at, j);
       if (n === 0) {

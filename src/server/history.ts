@@ -15,8 +15,11 @@ export const HISTORY_DECIMATED_ROWS = 57_600;
 export const HISTORY_CHANNELS = 8;
 /** Detections (rises of the anomaly score to the threshold or above) kept per stream. */
 export const HISTORY_DETECTIONS = 1024;
-/** Bytes all streams' histories may take together by default; past it the least recently stepped stream's is dropped. */
+/** Bytes all streams' histories may take together by default; past it streams stop growing, and a new stream's takes the least recently stepped one's place. */
 export const HISTORY_TOTAL_BYTES = 256 * 1024 * 1024;
+
+/** Frames a stream refused growth (the total budget is spent) records before it asks again (a closed stream's history may have gone meanwhile). */
+const GROWTH_RETRY_FRAMES = 10_000;
 
 /** Most bytes one stream's history takes: both tiers full at HISTORY_CHANNELS channels, and its detections. */
 export function maxHistoryBytes(channels = HISTORY_CHANNELS): number {
@@ -61,6 +64,9 @@ export class StreamHistory {
   private readonly bucket: MinMaxBucket;
   private readonly row: HistoryRow & { actual: Float64Array; predicted: Float64Array };
   private previousAnomaly = 0;
+  /** Frames recorded, and the count from which a tier may ask to grow again after a refusal. */
+  private frames = 0;
+  private retryGrowthAt = 0;
 
   constructor(
     /** The stream entry recorded (a stream closed and opened again under its name starts a new history). */
@@ -84,11 +90,12 @@ export class StreamHistory {
    */
   record(frame: ScoredFrame, threshold: number, grow: (tier: HistoryRows) => boolean): void {
     const raw = this.raw;
-    if (raw.full && !(raw.allocated < raw.capacity && grow(raw))) {
+    this.frames++;
+    if (raw.full && !(raw.allocated < raw.capacity && this.tryGrowing(raw, grow))) {
       const decimated = this.decimated;
       this.bucket.add(raw, raw.index(0));
       if (this.bucket.length === HISTORY_BUCKET_FRAMES) {
-        if (decimated.full && decimated.allocated < decimated.capacity) grow(decimated);
+        if (decimated.full && decimated.allocated < decimated.capacity) this.tryGrowing(decimated, grow);
         this.bucket.flushTo(decimated);
       }
     }
@@ -114,12 +121,21 @@ export class StreamHistory {
     if (frame.anomaly >= threshold && !(this.previousAnomaly >= threshold)) this.detections.push(frame.t, frame.seq, frame.anomaly);
     this.previousAnomaly = frame.anomaly;
   }
+
+  /** Asks the store to grow `tier`; after a refusal (the budget is spent) it asks again only GROWTH_RETRY_FRAMES frames later, so a refused stream costs no scan per frame. */
+  private tryGrowing(tier: HistoryRows, grow: (tier: HistoryRows) => boolean): boolean {
+    if (this.frames < this.retryGrowthAt) return false;
+    if (grow(tier)) return true;
+    this.retryGrowthAt = this.frames + GROWTH_RETRY_FRAMES;
+    return false;
+  }
 }
 
 /**
  * Every stream's history, by name. `record` is the hot path (one map lookup and a row of typed-array stores per
  * frame); a stream's storage grows by doubling up to maxHistoryBytes, and all of them together stay under
- * `totalBytes` by dropping the history of the stream stepped least recently (a closed one first).
+ * `totalBytes`: closed streams' histories go first, then growth stops (each stream keeps what it has), and a new
+ * stream's first rows take the place of the history of the stream stepped least recently.
  */
 export class History {
   private readonly byName = new Map<string, StreamHistory>();
@@ -160,27 +176,32 @@ export class History {
     const old = this.byName.get(name);
     if (old) this.drop(name, old);
     const history = new StreamHistory(entry, Math.max(1, Math.min(channelCount, HISTORY_CHANNELS)));
-    this.makeRoom(history.bytes, history);
+    this.makeRoom(history.bytes, history, true);
     this.byName.set(name, history);
     this.bytes += history.bytes;
     return history;
   }
 
-  /** Doubles `tier` of `history` if the budget allows it (after dropping others); whether it grew. */
+  /** Doubles `tier` of `history` if the budget allows it (after dropping closed streams' histories); whether it grew. */
   private grow(tier: HistoryRows, history: StreamHistory): boolean {
     const before = tier.bytes;
-    if (!this.makeRoom(before, history) || !tier.grow()) return false;
+    if (!this.makeRoom(before, history, false) || !tier.grow()) return false;
     this.bytes += tier.bytes - before;
     return true;
   }
 
-  /** Makes room for `bytes` more by dropping other streams' histories (closed streams' first, then the least recently stepped); whether there is room. */
-  private makeRoom(bytes: number, keep: StreamHistory): boolean {
+  /**
+   * Makes room for `bytes` more by dropping closed streams' histories, then (with `evictLive`, for a new stream's
+   * first rows) the least recently stepped stream's; whether there is room. A stream refused growth keeps the
+   * storage it has, its rings overwriting their oldest rows: past the budget, streams keep a shorter past rather
+   * than take turns losing all of it.
+   */
+  private makeRoom(bytes: number, keep: StreamHistory, evictLive: boolean): boolean {
     while (this.bytes + bytes > this.totalBytes) {
       let victim: [string, StreamHistory] | undefined;
       for (const pair of this.byName) {
         const h = pair[1];
-        if (h === keep) continue;
+        if (h === keep || (!h.entry.closed && !evictLive)) continue;
         const best = victim?.[1];
         if (!best || (h.entry.closed && !best.entry.closed) || (h.entry.closed === best.entry.closed && h.lastRecorded < best.lastRecorded)) victim = pair;
       }

@@ -25,13 +25,13 @@ describe('the history store', () => {
     for (let seq = 0; seq < HISTORY_RAW_ROWS + extra; seq++) history.record(frame(e, seq, seq === spikeSeq ? 1e6 : seq % 3));
     const kept = history.get('s')!;
     expect(kept.raw.length).toBe(HISTORY_RAW_ROWS);
-    expect(kept.raw.seq[kept.raw.index(0)]).toBe(extra);
+    expect(kept.raw.seq(kept.raw.index(0))).toBe(extra);
     expect(kept.decimated.length).toBe(60);
     // the spike, long out of the raw tier, survives in its bucket; the bucket's rows are at its first and last frame
-    const decimated = Array.from({ length: kept.decimated.length }, (_, i) => kept.decimated.actual[kept.decimated.index(i)]);
+    const decimated = Array.from({ length: kept.decimated.length }, (_, i) => kept.decimated.actual(kept.decimated.index(i), 0));
     expect(Math.max(...decimated)).toBe(1e6);
-    expect(kept.decimated.seq[kept.decimated.index(0)]).toBe(0);
-    expect(kept.decimated.seq[kept.decimated.index(1)]).toBe(HISTORY_BUCKET_FRAMES - 1);
+    expect(kept.decimated.seq(kept.decimated.index(0))).toBe(0);
+    expect(kept.decimated.seq(kept.decimated.index(1))).toBe(HISTORY_BUCKET_FRAMES - 1);
   });
 
   it('a stream stepped for a day and more takes at most maxHistoryBytes, and the tiers never exceed their capacity', () => {
@@ -73,6 +73,20 @@ describe('the history store', () => {
     expect(history.get('a')).toBeDefined();
     expect(history.totalTaken).toBeLessThanOrEqual(3 * oneStream);
     expect(history.get('c')).toBeDefined();
+  });
+
+  it('past the total budget live streams stop growing and keep a shorter past; none loses its history to another', () => {
+    const history = new History(0.9, 4 * 1024 * 1024);
+    const streams = Array.from({ length: 20 }, (_, i) => entry(`live-${i}`));
+    for (let seq = 0; seq < 20_000; seq++) for (const e of streams) history.record(frame(e, seq, seq));
+    expect(history.size).toBe(20);
+    expect(history.totalTaken).toBeLessThanOrEqual(4 * 1024 * 1024);
+    for (const e of streams) {
+      const kept = history.get(e.name)!;
+      // the newest frame is always there, and rows older than the raw tier went into the decimated one
+      expect(kept.raw.seq(kept.raw.index(kept.raw.length - 1))).toBe(19_999);
+      expect(kept.raw.length + kept.decimated.length).toBeGreaterThan(1000);
+    }
   });
 
   it('a stream closed and opened again under the same name starts a new history', () => {

@@ -50,11 +50,9 @@ describe('history', () => {
       expect(answer.actual[c]).toEqual(predictions.map((p) => p.actual[c]));
       expect(answer.predicted[c]).toEqual(predictions.map((p) => p.predicted[c]));
     }
-    // scores are kept as float32
-    const f32 = (v: number | null) => (v === null ? null : Math.fround(v));
-    expect(answer.error).toEqual(predictions.map((p) => f32(p.error)));
-    expect(answer.rmse).toEqual(predictions.map((p) => f32(p.rmse)));
-    expect(answer.anomaly).toEqual(predictions.map((p) => f32(p.anomaly)));
+    expect(answer.error).toEqual(predictions.map((p) => p.error));
+    expect(answer.rmse).toEqual(predictions.map((p) => p.rmse));
+    expect(answer.anomaly).toEqual(predictions.map((p) => p.anomaly));
     client.ws.close();
     dashboard.ws.close();
   });
