@@ -98,7 +98,7 @@ async function onnxRows(): Promise<{ rows: Row[]; close: () => Promise<void> }> 
       },
     });
   }
-  return { rows, close: () => peer.close() };
+  return { rows, close: async () => { await peer.close?.(); } };
 }
 
 interface Result { id: string; label: string; streams: number; medianUs: number; p10Us: number; p90Us: number; gflops: number; samplesUs: number[] }
