@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     '',
     targetTable,
     '',
-    rp64 ? `Relaxed 64-stream gate product alone: ${fmtGflops(rp64.gflops)} GFLOP/s.` : '',
+    `Where the 64-stream step's time goes (SIMD): the gate product alone takes ${fmtUs(p64.medianUs)} of its ${fmtUs(w2.medianUs)} µs per stream-step (${(100 * p64.medianUs / w2.medianUs).toFixed(0)}%); the rest is the head, the LSTM nonlinearities, the row copies and the input check (\`npx tsx bench/kernel-profile.ts\` splits it further).${rp64 && r64 ? ` Relaxed: ${fmtUs(rp64.medianUs)} of ${fmtUs(r64.medianUs)} µs (${(100 * rp64.medianUs / r64.medianUs).toFixed(0)}%).` : ''}`,
     END,
   ].join('\n');
   await writeResultsSection(RESULTS_MD, START, END, text);
