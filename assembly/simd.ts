@@ -168,8 +168,11 @@ export function packPanelTransposed(panel: usize, rows: i32, w1: usize, k1: i32,
  *   tileStride  bytes from one 8-row tile to the next; 0 = this panel's own (width · 32)
  *
  * Pairs of batch rows take 4 panel rows at a time (8 accumulators, every
- * weight load used twice); a lone batch row takes all 8 (8 independent
- * accumulator chains). Each output sums lane j mod 4 in order, then folds the
+ * weight load used twice), the batch cut into chunks of ≤ CHUNK_BYTES of input
+ * rows that stay in L1 while every weight tile passes over them; a lone batch
+ * row takes all 8 (8 independent accumulator chains). (4 rows × 3 streams, 12
+ * accumulators, spills under V8's 15 usable xmm registers: 3.7× slower, and
+ * unrolling the group loop by two spills too; bench/kernel-profile.ts.) Each output sums lane j mod 4 in order, then folds the
  * lanes the same way in every tile, so a stream's result does not depend on
  * the batch it was stepped in.
  */
