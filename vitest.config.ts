@@ -17,6 +17,7 @@ const KERNEL_SUITES = [
   'tests/kernel-bit-identity.test.ts',
   'tests/rnn-relu.test.ts',
   'tests/positional-golden.test.ts',
+  'tests/batched-product.test.ts',
 ];
 
 /** Node 20 runs relaxed SIMD only behind a flag; Node 22+ has it by default and refuses the flag as unknown. */

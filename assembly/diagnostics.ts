@@ -10,8 +10,14 @@ import { arenaAlloc } from "./arena";
 import { addPositionalEncoding, attendPosition } from "./attention";
 import { layerNormRows, rowMean, rowVariance } from "./layer-norm";
 import { Weights } from "./state";
+import { affinePacked } from "./simd";
 
 export { arenaUsed } from "./arena";
+
+/** The batched product alone (simd.ts affinePacked) on host-provided buffers: bench/kernel-profile.ts times it apart from the step. */
+export function debugAffine(out: usize, batch: i32, rows: i32, input: usize, width: i32, panel: usize, bias1: usize, bias2: usize): void {
+  affinePacked(out, batch, rows, input, width, panel, bias1, bias2, rows);
+}
 
 /** The kernel's tanh (0), sigmoid (1) or exp (2) of one value. */
 export function activation(kind: i32, x: f32): f32 {

@@ -49,6 +49,9 @@ export function addTo(y: usize, x: usize, n: i32): void {
 
 // ── the affine product over packed weight panels ────────────────────────────
 
+/** Bytes of input rows the product keeps in L1 while the weight tiles pass over them (L1d is 32 KiB or more). */
+const CHUNK_BYTES: i32 = 16384;
+
 /** Rows of a weight panel tile. */
 export const TILE_ROWS: i32 = 8;
 
@@ -165,8 +168,11 @@ export function packPanelTransposed(panel: usize, rows: i32, w1: usize, k1: i32,
  *   tileStride  bytes from one 8-row tile to the next; 0 = this panel's own (width · 32)
  *
  * Pairs of batch rows take 4 panel rows at a time (8 accumulators, every
- * weight load used twice); a lone batch row takes all 8 (8 independent
- * accumulator chains). Each output sums lane j mod 4 in order, then folds the
+ * weight load used twice), the batch cut into chunks of ≤ CHUNK_BYTES of input
+ * rows that stay in L1 while every weight tile passes over them; a lone batch
+ * row takes all 8 (8 independent accumulator chains). (4 rows × 3 streams, 12
+ * accumulators, spills under V8's 15 usable xmm registers: 3.7× slower, and
+ * unrolling the group loop by two spills too; bench/kernel-profile.ts.) Each output sums lane j mod 4 in order, then folds the
  * lanes the same way in every tile, so a stream's result does not depend on
  * the batch it was stepped in.
  */
@@ -184,42 +190,48 @@ export function affinePacked(
   // when `panel` points at a group inside them (its columns from there on)
   const tileBytes = tileStride > 0 ? <usize>tileStride : inputBytes * TILE_ROWS;
   const groups = width >> 2;
-  let b = 0;
-  // weight tiles outermost: each 4-row half tile is read from L2 once per call and reused
-  // from L1 by every pair of batch rows
+  // the batch in chunks whose input rows stay in L1 (≤ CHUNK_BYTES) while every weight tile passes over them:
+  // each 4-row half tile is read once per chunk and reused from L1 by each pair of the chunk's rows
   const pairs = batch >> 1;
-  for (let t = 0; t < tiles; t++) {
-    for (let half = 0; half < 2; half++) {
-      const r = t * TILE_ROWS + half * 4;
-      if (r >= rows) break;
-      const count = rows - r;
-      const bias = biasTail(bias1, bias2, r, count);
-      const tile = panel + <usize>t * tileBytes + (<usize>half << 6);
-      for (let pair = 0; pair < pairs; pair++) {
-        const xa = input + <usize>(2 * pair) * inputBytes, xb = xa + inputBytes;
-        const outA = out + (<usize>(2 * pair * outStride) << 2), outB = outA + (<usize>outStride << 2);
-        let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-        let b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        let w = tile;
-        let pa = xa, pb = xb;
-        for (let g = 0; g < groups; g++) {
-          const va = v128.load(pa), vb = v128.load(pb);
-          let wv = v128.load(w);
-          a0 = madd(a0, wv, va); b0 = madd(b0, wv, vb);
-          wv = v128.load(w, 16);
-          a1 = madd(a1, wv, va); b1 = madd(b1, wv, vb);
-          wv = v128.load(w, 32);
-          a2 = madd(a2, wv, va); b2 = madd(b2, wv, vb);
-          wv = v128.load(w, 48);
-          a3 = madd(a3, wv, va); b3 = madd(b3, wv, vb);
-          w += 128; pa += 16; pb += 16;
+  const chunks = max(1, (<i32>(<usize>(pairs << 1) * inputBytes) + CHUNK_BYTES - 1) / CHUNK_BYTES);
+  const chunkPairs = (pairs + chunks - 1) / chunks;
+  for (let first = 0; first < pairs; first += chunkPairs) {
+    const last = min(pairs, first + chunkPairs);
+    for (let t = 0; t < tiles; t++) {
+      for (let half = 0; half < 2; half++) {
+        const r = t * TILE_ROWS + half * 4;
+        if (r >= rows) break;
+        const count = rows - r;
+        const bias = biasTail(bias1, bias2, r, count);
+        const tile = panel + <usize>t * tileBytes + (<usize>half << 6);
+        for (let pair = first; pair < last; pair++) {
+          const xa = input + <usize>(2 * pair) * inputBytes, xb = xa + inputBytes;
+          const outA = out + (<usize>(2 * pair * outStride) << 2), outB = outA + (<usize>outStride << 2);
+          let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+          let b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+          let w = tile;
+          let pa = xa, pb = xb;
+          // pa runs to its end (no separate counter: the loop's own instructions are a fifth of the body)
+          const end = xa + inputBytes;
+          while (pa < end) {
+            const va = v128.load(pa), vb = v128.load(pb);
+            let wv = v128.load(w);
+            a0 = madd(a0, wv, va); b0 = madd(b0, wv, vb);
+            wv = v128.load(w, 16);
+            a1 = madd(a1, wv, va); b1 = madd(b1, wv, vb);
+            wv = v128.load(w, 32);
+            a2 = madd(a2, wv, va); b2 = madd(b2, wv, vb);
+            wv = v128.load(w, 48);
+            a3 = madd(a3, wv, va); b3 = madd(b3, wv, vb);
+            w += 128; pa += 16; pb += 16;
+          }
+          storeLanes(outA + (<usize>r << 2), f32x4.add(bias, horizontalSum4(a0, a1, a2, a3)), count);
+          storeLanes(outB + (<usize>r << 2), f32x4.add(bias, horizontalSum4(b0, b1, b2, b3)), count);
         }
-        storeLanes(outA + (<usize>r << 2), f32x4.add(bias, horizontalSum4(a0, a1, a2, a3)), count);
-        storeLanes(outB + (<usize>r << 2), f32x4.add(bias, horizontalSum4(b0, b1, b2, b3)), count);
       }
     }
   }
-  b = pairs << 1;
+  const b = pairs << 1;
   if (b < batch) {
     const x = input + <usize>b * inputBytes;
     const outA = out + (<usize>(b * outStride) << 2);

@@ -88,7 +88,7 @@ describe('the kernel module', () => {
     const production = documented(productionPart), diagnostics = documented(diagnosticsPart);
     expect(production.length).toBeGreaterThan(80);
     expect(new Set(production).size, 'a production export documented twice').toBe(production.length);
-    expect(diagnostics).toEqual(['activation', 'arenaUsed', 'debugAlloc', 'debugAttend', 'debugGelu', 'debugLayerNorm', 'debugPeak', 'debugPositionalEncoding', 'debugTokenShortcut']);
+    expect(diagnostics).toEqual(['activation', 'arenaUsed', 'debugAffine', 'debugAlloc', 'debugAttend', 'debugGelu', 'debugLayerNorm', 'debugPeak', 'debugPositionalEncoding', 'debugTokenShortcut']);
     expect(production.filter((name) => diagnostics.includes(name))).toEqual([]);
   });
 

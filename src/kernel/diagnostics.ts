@@ -17,6 +17,8 @@ export interface DiagnosticExports extends KernelExports {
   debugPeak(iterations: number): number;
   /** 0 turns the token-table shortcut off (the plain [x | h] products, steps and training), 1 back on. */
   debugTokenShortcut(on: number): void;
+  /** out (batch, rows) = bias1 + bias2 + panel · input (simd.ts affinePacked; bias2 may be 0). */
+  debugAffine(out: number, batch: number, rows: number, input: number, width: number, panel: number, bias1: number, bias2: number): void;
   debugLayerNorm(x: number, y: number, rows: number, d: number, weight: number, bias: number, means: number, variances: number): void;
   debugGelu(x: number, n: number): void;
   debugPositionalEncoding(x: number, d: number, position: number): void;
