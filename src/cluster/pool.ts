@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode } from '../protocol/codes.js';
-import type { ClosedMessage, ConfigureMessage, ConfiguredMessage, ListedStream, OpenedMessage, OpenMessage, ProtocolProblem, ResetMessage, StreamsMessage } from '../protocol/messages.js';
+import type { ListedStream, ProtocolProblem, StreamsMessage } from '../protocol/messages.js';
 import { MAX_LISTED } from '../protocol/messages.js';
 import type { EngineParts, StreamEngine } from '../server/engine.js';
 import { listedModel } from '../server/stream-reports.js';
@@ -18,6 +18,7 @@ import type { FromWorker, StreamCounts, StreamRequest, ToWorker, WorkerSetup } f
 import { listRows } from './shard.js';
 import { prepareStateDir } from './state-layout.js';
 import { allNumbers, isAnswerable, localRefused, SourceIds, type Answerable } from './sources.js';
+import { RemoteRequests } from './requests.js';
 
 /** How the pool is made. */
 export interface PoolOptions {
@@ -55,7 +56,7 @@ export function workerPool(options: PoolOptions): (parts: EngineParts) => Worker
 }
 
 /** Streams on worker threads. Touches only this thread's directory; every stream's state is its worker's. */
-export class WorkerPool implements StreamEngine {
+export class WorkerPool extends RemoteRequests implements StreamEngine {
   private readonly directory: Directory;
   private readonly workers: WorkerHandle[] = [];
   private readonly models: ReadonlyMap<string, ServedModel>;
@@ -74,6 +75,7 @@ export class WorkerPool implements StreamEngine {
     private readonly parts: EngineParts,
     private readonly options: PoolOptions,
   ) {
+    super();
     if (!Number.isInteger(options.workers) || options.workers < 1) throw new RangeError(`workers must be a positive integer, got ${options.workers}`);
     this.models = new Map(parts.models.map((m) => [m.name, m]));
     this.directory = new Directory(this.models, options.workers);
@@ -269,24 +271,8 @@ export class WorkerPool implements StreamEngine {
 
   // ---- the stream directory's surface (src/server/engine.ts) ----------------------------------------------------
 
-  open(source: FrameSource, request: OpenMessage, owned?: Set<StreamEntry>): OpenedMessage | ProtocolProblem | undefined {
-    return this.request(source, request, owned);
-  }
-
-  configure(source: FrameSource, request: ConfigureMessage): ConfiguredMessage | ProtocolProblem | undefined {
-    return this.request(source, request, undefined);
-  }
-
-  reset(source: FrameSource, stream: string): ResetMessage | ProtocolProblem | undefined {
-    return this.request(source, { type: 'reset', stream }, undefined);
-  }
-
-  close(source: FrameSource, stream: string, owned?: Set<StreamEntry>): ClosedMessage | ProtocolProblem | undefined {
-    return this.request(source, { type: 'close', stream }, owned);
-  }
-
   /** Sends a request to the worker of its stream, after the frames already queued for it; answered later. */
-  private request(source: FrameSource, request: StreamRequest, owned: Set<StreamEntry> | undefined): ProtocolProblem | undefined {
+  protected request(source: FrameSource, request: StreamRequest, owned: Set<StreamEntry> | undefined): ProtocolProblem | undefined {
     if (!isAnswerable(source)) return localRefused(request.stream);
     const worker = this.directory.workerOf(request.stream);
     const id = this.nextRequestId++;

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { createInbox, nuid, type Subscription } from 'nats';
 import { ErrorCode } from '../../protocol/codes.js';
-import type { ClosedMessage, ConfigureMessage, ConfiguredMessage, ListedStream, OpenedMessage, OpenMessage, ProtocolProblem, ResetMessage, StreamsMessage } from '../../protocol/messages.js';
+import type { ListedStream, ProtocolProblem, StreamsMessage } from '../../protocol/messages.js';
 import { MAX_LISTED } from '../../protocol/messages.js';
 import type { EngineParts, StreamEngine } from '../../server/engine.js';
 import type { HasRole } from '../../server/roles.js';
@@ -21,6 +21,7 @@ import type { WireAnswer, WireError } from './partition.js';
 import { answersSubject, controlSubject, framesSubject, LIST_SUBJECT, parseSourceKey, partitionOf, predictionsSubject, REPORTS_SUBJECT, sourceKey } from './subjects.js';
 import { encodeWire, type WireMessage } from './wire.js';
 import type { WorkerReport } from './worker-node.js';
+import { RemoteRequests } from '../requests.js';
 
 /** How a front end joins its cluster. */
 export interface NatsEngineOptions {
@@ -46,7 +47,7 @@ export function natsEngine(options: NatsEngineOptions): (parts: EngineParts) => 
 }
 
 /** A front end's view of the cluster: its connections' streams, by name and id, with their partition. */
-export class NatsFrontEngine implements StreamEngine {
+export class NatsFrontEngine extends RemoteRequests implements StreamEngine {
   /** This front end's id: its connections' source keys start with it. */
   readonly front = nuid.next();
   private cluster!: Cluster;
@@ -69,6 +70,7 @@ export class NatsFrontEngine implements StreamEngine {
     private readonly parts: EngineParts,
     private readonly options: NatsEngineOptions,
   ) {
+    super();
     this.models = new Map(parts.models.map((m) => [m.name, m]));
     this.directory = new Directory(this.models, 1);
   }
@@ -156,24 +158,8 @@ export class NatsFrontEngine implements StreamEngine {
     );
   }
 
-  open(source: FrameSource, request: OpenMessage, owned?: Set<StreamEntry>): OpenedMessage | ProtocolProblem | undefined {
-    return this.request(source, request, owned);
-  }
-
-  configure(source: FrameSource, request: ConfigureMessage): ConfiguredMessage | ProtocolProblem | undefined {
-    return this.request(source, request, undefined);
-  }
-
-  reset(source: FrameSource, stream: string): ResetMessage | ProtocolProblem | undefined {
-    return this.request(source, { type: 'reset', stream }, undefined);
-  }
-
-  close(source: FrameSource, stream: string, owned?: Set<StreamEntry>): ClosedMessage | ProtocolProblem | undefined {
-    return this.request(source, { type: 'close', stream }, owned);
-  }
-
   /** Publishes a request in its stream's order; its worker answers on this front end's answers subject. */
-  private request(source: FrameSource, request: StreamRequest, owned: Set<StreamEntry> | undefined): ProtocolProblem | undefined {
+  protected request(source: FrameSource, request: StreamRequest, owned: Set<StreamEntry> | undefined): ProtocolProblem | undefined {
     if (!isAnswerable(source)) return localRefused(request.stream);
     const id = this.nextRequestId++;
     this.pending.set(id, { source, owned });
