@@ -9,7 +9,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import type { ListedStream, ProtocolProblem, StreamsMessage } from '../protocol/messages.js';
 import { MAX_LISTED } from '../protocol/messages.js';
 import type { EngineParts, StreamEngine } from '../server/engine.js';
-import { listedModel } from '../server/stream-reports.js';
+import { streamsPage } from '../server/stream-reports.js';
 import type { FrameSource, IncomingFrame, ScoredFrame, ServedModel, StreamEntry } from '../stream/types.js';
 import { Directory, type DirectoryEntry } from './directory.js';
 import { workerExecArgv } from './exec-argv.js';
@@ -297,8 +297,7 @@ export class WorkerPool extends RemoteRequests implements StreamEngine {
       const rank = (id: number) => this.directory.withId(id)?.rank ?? Number.MAX_SAFE_INTEGER;
       streams.sort((a, b) => rank(a.id) - rank(b.id) || a.id - b.id);
       const page = streams.slice(offset, offset + MAX_LISTED);
-      const next = offset + page.length;
-      source.send({ type: 'streams', streams: page, models: [...this.models.values()].map(listedModel), detection: this.parts.table.detection, total, ...(next < total ? { next } : {}) } satisfies StreamsMessage);
+      source.send(streamsPage(page, offset, total, this.models.values(), this.parts.table.detection, source));
     });
     return undefined;
   }

@@ -5,14 +5,13 @@ import type { RawData } from 'ws';
 import { checkFramesMessage, frameSeq, frameStreamId, frameTime, frameValues } from '../protocol/binary.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkMessage, parseText } from '../protocol/json.js';
-import type { ProtocolProblem, StreamsMessage } from '../protocol/messages.js';
+import type { ProtocolProblem } from '../protocol/messages.js';
 import type { IncomingFrame } from '../stream/types.js';
 import type { Connection } from './connection.js';
 import type { Dashboards } from './dashboards.js';
 import { historyAnswer } from './history-query.js';
 import { LIST_PAGES_PER_ADDRESS, LIST_PAGES_PER_SECOND, rateLimited, takeFromAll } from './limits.js';
 import type { StreamDirectory } from './engine.js';
-import type { HasRole } from './roles.js';
 
 /** What dispatch reaches: the server's parts it hands messages to. */
 export interface DispatchParts {
@@ -81,7 +80,7 @@ export class Dispatch {
             count: 1,
           });
         }
-        return this.answer(connection, withRole(this.deps.table.list(message.offset, connection), connection));
+        return this.answer(connection, this.deps.table.list(message.offset, connection));
       case 'history': {
         // a history answer costs as much as a page of `list`: it shares that budget
         if (takeFromAll([connection.lists, connection.address.lists], 1) === 0) {
@@ -134,7 +133,3 @@ export class Dispatch {
   }
 }
 
-/** A `list` answer with the asking connection's role, so a dashboard shows only the controls it may use. */
-function withRole(page: StreamsMessage | undefined, connection: HasRole): StreamsMessage | undefined {
-  return page && { ...page, role: connection.role };
-}

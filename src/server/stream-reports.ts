@@ -1,7 +1,8 @@
 // How the stream table's streams and the server's models look on the wire: the `opened` answer and the rows of `list`.
 
-import type { LearnerStats, ListedModel, ListedStream, NormalizeReport, OpenedMessage } from '../protocol/messages.js';
-import type { ServedModel, StreamEntry } from '../stream/types.js';
+import type { DetectionReport, LearnerStats, ListedModel, ListedStream, NormalizeReport, OpenedMessage, StreamsMessage } from '../protocol/messages.js';
+import type { FrameSource, ServedModel, StreamEntry } from '../stream/types.js';
+import type { HasRole } from './roles.js';
 
 /** The `opened` answer for a stream (`resumed`: taken over rather than created). */
 export function openedMessage(entry: StreamEntry, resumed: boolean): OpenedMessage {
@@ -39,6 +40,16 @@ export function listedStream(entry: StreamEntry): ListedStream {
     held: entry.owner !== undefined,
     parked: entry.stream === undefined,
   };
+}
+
+/**
+ * The `streams` answer to `list`: `page` (at most MAX_LISTED streams, from `offset` on) of `total`, the models, how
+ * detections are made, and the asking connection's role (docs/protocol.md, Roles), whoever keeps the streams.
+ */
+export function streamsPage(page: ListedStream[], offset: number, total: number, models: Iterable<ServedModel>, detection: DetectionReport, source: FrameSource | undefined): StreamsMessage {
+  const next = offset + page.length;
+  const role = (source as Partial<HasRole> | undefined)?.role;
+  return { type: 'streams', streams: page, models: [...models].map(listedModel), detection, total, ...(next < total ? { next } : {}), ...(role ? { role } : {}) };
 }
 
 /** A model's row in the answer to `list`. */

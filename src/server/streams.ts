@@ -10,7 +10,7 @@ import type { Clock } from './clock.js';
 import { Orphans } from './orphans.js';
 import { refuseChange, refuseOpen } from './roles.js';
 import { cannotForecast, cannotLearn, defaultTarget, plainCannotLearn, streamEntry } from './stream-entry.js';
-import { listedModel, listedStream, openedMessage } from './stream-reports.js';
+import { listedStream, openedMessage, streamsPage } from './stream-reports.js';
 
 export { cannotLearn, streamEntry, type StreamEntryFields } from './stream-entry.js';
 
@@ -375,8 +375,8 @@ export class StreamTable {
     return { open: this.byName.size, held, parked, learning };
   }
 
-  /** The `streams` answer to `list`: the page of at most MAX_LISTED streams from `offset` on, in the order they were opened. */
-  list(offset = 0): StreamsMessage {
+  /** The `streams` answer to `list` for `source`: the page of at most MAX_LISTED streams from `offset` on, in the order they were opened. */
+  list(offset = 0, source?: FrameSource): StreamsMessage {
     const streams: ListedStream[] = [];
     let index = 0;
     for (const entry of this.byName.values()) {
@@ -384,8 +384,6 @@ export class StreamTable {
       if (streams.length === MAX_LISTED) break;
       streams.push(listedStream(entry));
     }
-    const next = offset + streams.length;
-    const page = { type: 'streams' as const, streams, models: [...this.models.values()].map(listedModel), detection: this.options.detection };
-    return { ...page, total: this.byName.size, ...(next < this.byName.size ? { next } : {}) };
+    return streamsPage(streams, offset, this.byName.size, this.models.values(), this.options.detection, source);
   }
 }

@@ -9,7 +9,7 @@ import type { ListedStream, ProtocolProblem, StreamsMessage } from '../../protoc
 import { MAX_LISTED } from '../../protocol/messages.js';
 import type { EngineParts, StreamEngine } from '../../server/engine.js';
 import type { HasRole } from '../../server/roles.js';
-import { listedModel } from '../../server/stream-reports.js';
+import { streamsPage } from '../../server/stream-reports.js';
 import type { FrameSource, IncomingFrame, ScoredFrame, ServedModel, StreamEntry } from '../../stream/types.js';
 import { Directory, type DirectoryEntry } from '../directory.js';
 import { unpackPredictions } from '../frames.js';
@@ -217,8 +217,7 @@ export class NatsFrontEngine extends RemoteRequests implements StreamEngine {
       sub.unsubscribe();
       streams.sort((a, b) => a.id - b.id);
       const page = streams.slice(offset, offset + MAX_LISTED);
-      const next = offset + page.length;
-      source.send({ type: 'streams', streams: page, models: [...this.models.values()].map(listedModel), detection: this.parts.table.detection, total, ...(next < total ? { next } : {}) } satisfies StreamsMessage);
+      source.send(streamsPage(page, offset, total, this.models.values(), this.parts.table.detection, source));
     };
     const sub = nc.subscribe(inbox, {
       callback: (err, msg) => {
