@@ -121,3 +121,11 @@ export async function wasmInfo(url: URL): Promise<WasmInfo> {
   const info = await stat(url);
   return { file: `build/${url.pathname.split('/').pop()}`, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, mtime: info.mtime.toISOString() };
 }
+
+/**
+ * The server options every flat-out server bench shares: a free loopback port, no dashboard, limits high enough
+ * that the generator's `streams` streams are never rate-limited or refused.
+ */
+export function floodServerOptions(streams: number) {
+  return { port: 0, webRoot: null, rateLimit: 10_000_000, maxStreamsPerConnection: streams, maxPayload: 16 * 1024 * 1024 } as const;
+}

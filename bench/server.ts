@@ -11,6 +11,7 @@ import { SeqcastServer } from '../src/server/server.js';
 import { ask, startGenerator } from './load-generator.js';
 import { writeResultsSection } from './report.js';
 import { calibrateWork, measureSteadiness, startEchoServer, type Steadiness } from './echo-server.js';
+import { floodServerOptions } from './common.js';
 
 const HIDDEN = 64;
 const STREAMS = 1000;
@@ -97,11 +98,7 @@ async function measure(mode: 'json' | 'binary'): Promise<Measured> {
   try {
     const server = await SeqcastServer.start({
       models: [{ name: 'bench', model }],
-      port: 0,
-      webRoot: null,
-      rateLimit: 10_000_000,
-      maxStreamsPerConnection: STREAMS,
-      maxPayload: 16 * 1024 * 1024,
+      ...floodServerOptions(STREAMS),
     });
     const seqcast = await withGenerator(server.url, mode, () => server.close());
     targets.push(seqcast);

@@ -15,6 +15,7 @@ import { createModel } from '../src/index.js';
 import { SeqcastServer } from '../src/server/server.js';
 import { drainGenerator, runGenerator, startGenerator } from './load-generator.js';
 import { writeResultsSection } from './report.js';
+import { floodServerOptions } from './common.js';
 
 const HIDDEN = 64;
 const STREAMS = 1000;
@@ -69,11 +70,7 @@ async function measure(workers: number, mode: 'json' | 'binary'): Promise<Level[
   const model = await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: HIDDEN, outputSize: 1, seed: 1 }, { batchCapacity: 256 });
   const server = await SeqcastServer.start({
     models: [{ name: 'bench', model }],
-    port: 0,
-    webRoot: null,
-    rateLimit: 10_000_000,
-    maxStreamsPerConnection: STREAMS,
-    maxPayload: 16 * 1024 * 1024,
+    ...floodServerOptions(STREAMS),
     engine: workers > 0 ? workerPool({ workers }) : undefined,
   });
   const child = await startGenerator(server.url, mode, STREAMS, CONNECTIONS);

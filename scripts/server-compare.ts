@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runGenerator, startGenerator } from '../bench/load-generator.js';
 import { writeResultsSection } from '../bench/report.js';
+import { floodServerOptions } from '../bench/common.js';
 
 const STREAMS = 1000;
 const CONNECTIONS = 4;
@@ -40,11 +41,7 @@ async function runOnce(build: Build, mode: 'binary' | 'json', seconds: number): 
   const model = await build.createModel({ cell: 'lstm', inputSize: 1, hiddenSize: HIDDEN, outputSize: 1, seed: 1 }, { batchCapacity: 256 });
   const server = await build.start({
     models: [{ name: 'bench', model }],
-    port: 0,
-    webRoot: null,
-    rateLimit: 10_000_000,
-    maxStreamsPerConnection: STREAMS,
-    maxPayload: 16 * 1024 * 1024,
+    ...floodServerOptions(STREAMS),
   });
   let child: Awaited<ReturnType<typeof startGenerator>> | undefined;
   try {
